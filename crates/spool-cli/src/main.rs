@@ -1,0 +1,6 @@
+//! The `spool` command-line tool.
+
+fn main() {
+    eprintln!("spool: not yet implemented");
+    std::process::exit(2);
+}

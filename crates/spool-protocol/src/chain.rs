@@ -1,0 +1,58 @@
+//! Plain chain data as the history rules consume it: a transaction, the outputs it spends,
+//! and where it sits in the chain. Backends produce these; nothing here performs I/O.
+
+use bitcoin::{Transaction, TxOut, Txid};
+use serde::{Deserialize, Serialize};
+
+/// Where a transaction is: in a block (with its position), or still in the mempool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TxPlace {
+    /// Mined in a block.
+    Confirmed {
+        /// Height of the block.
+        height: u64,
+        /// Index of the transaction inside the block (0 = coinbase).
+        position: u32,
+        /// The block's header time (seconds since the Unix epoch).
+        time: u64,
+    },
+    /// Waiting in the mempool.
+    Unconfirmed,
+}
+
+impl TxPlace {
+    /// The block height, if confirmed.
+    pub fn height(&self) -> Option<u64> {
+        match self {
+            TxPlace::Confirmed { height, .. } => Some(*height),
+            TxPlace::Unconfirmed => None,
+        }
+    }
+
+    /// Number of confirmations given the chain tip height (0 when unconfirmed).
+    pub fn confirmations(&self, tip_height: u64) -> u64 {
+        match self {
+            TxPlace::Confirmed { height, .. } if *height <= tip_height => tip_height - height + 1,
+            TxPlace::Confirmed { .. } => 0,
+            TxPlace::Unconfirmed => 0,
+        }
+    }
+}
+
+/// A transaction with the outputs its inputs spend (same order as `tx.input`) and its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainTx {
+    /// The transaction itself.
+    pub tx: Transaction,
+    /// The previous outputs spent by `tx.input`, index for index (empty for a coinbase).
+    pub prevouts: Vec<TxOut>,
+    /// Where the transaction is.
+    pub place: TxPlace,
+}
+
+impl ChainTx {
+    /// The transaction id.
+    pub fn txid(&self) -> Txid {
+        self.tx.compute_txid()
+    }
+}

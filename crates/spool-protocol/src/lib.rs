@@ -1,0 +1,15 @@
+//! # spool-protocol
+//!
+//! The pure core of SPOOL, the Secure Public Online Ownership Ledger, as pyspool speaks it:
+//! verbs and their OP_RETURN payloads, file hashes, and the history and ownership rules that
+//! turn a piece's transactions into provenance. A third party can depend on this crate alone
+//! to verify who owns an edition.
+//!
+//! This crate owns no I/O: it must never depend on async runtimes, HTTP or RPC clients,
+//! databases or the file system (readers are taken as `std::io::Read`). Chain data comes in
+//! as plain values ([`chain::ChainTx`]).
+
+pub use bitcoin;
+
+pub mod chain;
+pub mod verb;
