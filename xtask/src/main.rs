@@ -1,2 +1,142 @@
-//! xtask placeholder
-fn main() {}
+//! `cargo xtask`: project automation for spool-rs.
+//!
+//! - `cargo xtask bitcoind`: make `bitcoind` and `bitcoin-cli` available; prints the absolute
+//!   path of `bitcoind` as the last line of stdout.
+//! - `cargo xtask test`: formatting, clippy with `-D warnings`, every test of the workspace.
+//! - `cargo xtask proptest [CASES]`: the property tests with many more cases.
+//! - `cargo xtask bench [ARGS]`: the criterion benchmarks.
+//! - `cargo xtask demo`: the seed's walkthrough on a fresh regtest node.
+//! - `cargo xtask deny`: cargo-deny's checks, when cargo-deny is installed.
+
+mod bitcoind;
+mod demo;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+
+const USAGE: &str = "usage: cargo xtask <bitcoind|test|proptest [CASES]|bench [ARGS]|demo|deny>";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("bitcoind") => bitcoind::provision().map(|exe| println!("{}", exe.display())),
+        Some("test") => test(),
+        Some("proptest") => proptest(args.get(1).map(String::as_str)),
+        Some("bench") => bench(&args[1..]),
+        Some("demo") => demo_task(),
+        Some("deny") => deny(),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.into()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
+
+fn test() -> Result<()> {
+    let bitcoind = bitcoind::provision()?;
+    run::cargo(
+        &["fmt", "--all", "--", "--check"],
+        "formatting check (cargo fmt)",
+    )?;
+    run::cargo(
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        "clippy -D warnings",
+    )?;
+    let env = [("BITCOIND_EXE", bitcoind.as_os_str())];
+    if run::has_nextest() {
+        run::cargo_env(
+            &["nextest", "run", "--workspace", "--no-fail-fast"],
+            &env,
+            "tests (cargo nextest)",
+        )?;
+    } else {
+        eprintln!("xtask: cargo-nextest not found, running the tests with cargo test");
+        run::cargo_env(
+            &[
+                "test",
+                "--workspace",
+                "--no-fail-fast",
+                "--lib",
+                "--bins",
+                "--tests",
+            ],
+            &env,
+            "tests (cargo test)",
+        )?;
+    }
+    run::cargo_env(&["test", "--workspace", "--doc"], &env, "doc tests")?;
+    Ok(())
+}
+
+fn proptest(cases: Option<&str>) -> Result<()> {
+    let cases = cases.unwrap_or("20000");
+    cases
+        .parse::<u32>()
+        .map_err(|_| format!("proptest: CASES must be a number, got {cases:?}"))?;
+    let env = [("PROPTEST_CASES", std::ffi::OsStr::new(cases))];
+    run::cargo_env(
+        &["test", "--workspace", "--release", "proptest"],
+        &env,
+        "property tests",
+    )
+}
+
+fn bench(extra: &[String]) -> Result<()> {
+    let mut args = vec!["bench", "-p", "spool-benches"];
+    if !extra.is_empty() {
+        args.push("--");
+        args.extend(extra.iter().map(String::as_str));
+    }
+    run::cargo(&args, "benchmarks")
+}
+
+fn demo_task() -> Result<()> {
+    let bitcoind = bitcoind::provision()?;
+    // The demo's node comes from spool-testenv, which honours BITCOIND_EXE.
+    std::env::set_var("BITCOIND_EXE", &bitcoind);
+    run::cargo(
+        &["build", "--package", "spool-cli", "--bin", "spool"],
+        "build the spool binary",
+    )?;
+    let spool = run::target_dir().join("debug").join("spool");
+    if !spool.is_file() {
+        return Err(format!("the spool binary is not at {}", spool.display()).into());
+    }
+    demo::run(&spool)
+}
+
+fn deny() -> Result<()> {
+    if !run::has_subcommand("deny") {
+        return Err(
+            "cargo-deny is not installed; install it with `cargo install --locked cargo-deny`"
+                .into(),
+        );
+    }
+    run::cargo(&["deny", "check"], "cargo deny check")
+}
