@@ -1,0 +1,150 @@
+//! The wallet: a BIP32 tree from a master secret (or an xprv), or a single WIF key.
+
+use std::fmt;
+use std::str::FromStr;
+
+use bitcoin::bip32::Xpriv;
+use bitcoin::{Address, Network, NetworkKind, PrivateKey};
+
+use crate::{secp, LeafPath, MasterSecret, SigningKey, WalletError};
+
+/// A pyspool-compatible wallet on one network.
+///
+/// Made from a master secret (pyspool's password) it is the BIP32 tree whose master key is
+/// HMAC-SHA512("Bitcoin seed", secret bytes), exactly pycoin's `from_master_secret`; its
+/// addresses are P2PKH of compressed keys. `Debug` never shows key material.
+#[derive(Clone)]
+pub struct Wallet {
+    network: Network,
+    keys: Keys,
+}
+
+#[derive(Clone)]
+enum Keys {
+    Tree(Box<Xpriv>),
+    Single(SigningKey),
+}
+
+impl Drop for Keys {
+    fn drop(&mut self) {
+        if let Keys::Tree(xpriv) = self {
+            xpriv.private_key.non_secure_erase();
+        }
+    }
+}
+
+fn default_network(kind: NetworkKind) -> Network {
+    match kind {
+        NetworkKind::Main => Network::Bitcoin,
+        NetworkKind::Test => Network::Testnet,
+    }
+}
+
+impl Wallet {
+    /// The wallet of a master secret on `network` (mainnet, testnet, signet or regtest).
+    pub fn from_secret(secret: &MasterSecret, network: Network) -> Result<Wallet, WalletError> {
+        let master = Xpriv::new_master(network, secret.expose_bytes())
+            .map_err(WalletError::InvalidMasterKey)?;
+        Ok(Wallet {
+            network,
+            keys: Keys::Tree(Box::new(master)),
+        })
+    }
+
+    /// A single-key wallet from a WIF private key: only its root path `""` exists. A
+    /// test-network WIF gives a testnet wallet; use [`Wallet::with_network`] for regtest or
+    /// signet. Uncompressed WIF keys are refused.
+    pub fn from_wif(wif: &str) -> Result<Wallet, WalletError> {
+        let key = PrivateKey::from_wif(wif.trim()).map_err(WalletError::InvalidWif)?;
+        if !key.compressed {
+            return Err(WalletError::UncompressedWif);
+        }
+        let network = default_network(key.network);
+        Ok(Wallet {
+            network,
+            keys: Keys::Single(SigningKey::new(key.inner, network)),
+        })
+    }
+
+    /// A tree wallet whose master is an extended private key (`xprv...` or `tprv...`);
+    /// paths are derived below it. A `tprv` gives a testnet wallet; see
+    /// [`Wallet::with_network`].
+    pub fn from_xprv(xprv: &str) -> Result<Wallet, WalletError> {
+        let master = Xpriv::from_str(xprv.trim()).map_err(WalletError::InvalidXprv)?;
+        Ok(Wallet {
+            network: default_network(master.network),
+            keys: Keys::Tree(Box::new(master)),
+        })
+    }
+
+    /// The same keys on another network of the same kind (e.g. testnet -> regtest).
+    pub fn with_network(mut self, network: Network) -> Result<Wallet, WalletError> {
+        let kind = NetworkKind::from(self.network);
+        if NetworkKind::from(network) != kind {
+            return Err(WalletError::NetworkMismatch {
+                key_kind: kind,
+                network,
+            });
+        }
+        self.network = network;
+        if let Keys::Single(key) = &mut self.keys {
+            key.set_network(network);
+        }
+        Ok(self)
+    }
+
+    /// The network of this wallet's addresses.
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    /// Whether leaf paths can be derived (false for a single WIF key).
+    pub fn is_tree(&self) -> bool {
+        matches!(self.keys, Keys::Tree(_))
+    }
+
+    /// The root address (pyspool's path `""`).
+    pub fn root_address(&self) -> Address {
+        match &self.keys {
+            Keys::Tree(master) => SigningKey::new(master.private_key, self.network).address(),
+            Keys::Single(key) => key.address(),
+        }
+    }
+
+    /// The P2PKH address at `path`.
+    pub fn address(&self, path: &LeafPath) -> Result<Address, WalletError> {
+        Ok(self.signing_key(path)?.address())
+    }
+
+    /// The signing key at `path` (the root key for [`LeafPath::root`]).
+    pub fn signing_key(&self, path: &LeafPath) -> Result<SigningKey, WalletError> {
+        match &self.keys {
+            Keys::Tree(master) => {
+                let children: Vec<_> = path.child_numbers().collect();
+                let mut node = master.derive_priv(secp(), &children).map_err(|source| {
+                    WalletError::Derivation {
+                        path: path.to_string(),
+                        source,
+                    }
+                })?;
+                let key = SigningKey::new(node.private_key, self.network);
+                node.private_key.non_secure_erase();
+                Ok(key)
+            }
+            Keys::Single(key) if path.is_root() => Ok(key.clone()),
+            Keys::Single(_) => Err(WalletError::NotATree {
+                path: path.to_string(),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wallet")
+            .field("network", &self.network)
+            .field("root_address", &self.root_address().to_string())
+            .field("keys", &"<redacted>")
+            .finish()
+    }
+}
