@@ -12,4 +12,5 @@
 pub use bitcoin;
 
 pub mod chain;
+pub mod payload;
 pub mod verb;
