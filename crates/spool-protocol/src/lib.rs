@@ -12,5 +12,6 @@
 pub use bitcoin;
 
 pub mod chain;
+pub mod file_hash;
 pub mod payload;
 pub mod verb;
