@@ -13,5 +13,8 @@ pub use bitcoin;
 
 pub mod chain;
 pub mod file_hash;
+pub mod history;
+mod ledger;
+pub mod ownership;
 pub mod payload;
 pub mod verb;

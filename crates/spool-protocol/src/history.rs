@@ -1,0 +1,426 @@
+//! The history of a piece (pyspool's `BlockchainSpider`, as pure code), verified.
+//!
+//! Input: the transactions that paid a piece address, as [`ChainTx`] values. Transactions
+//! without a SPOOL verb, or that do not pay the address, are ignored. Each SPOOL transaction
+//! becomes an [`Event`] with pyspool's fields and addresses (from = the single input address,
+//! piece = the first output, to = the last output before the final one, which is the
+//! OP_RETURN), in a deterministic order: confirmed by (height, position in block), then
+//! unconfirmed in dependency order (a transaction after those it spends), ties by txid. The
+//! order does not depend on the order of the input.
+//!
+//! Beyond pyspool, every event is checked against the events before it and marked
+//! `valid` or invalid with a `reason`: federated verbs only from a federation address (not
+//! checked when the federation set is empty), TRANSFER/CONSIGN/LOAN only from the address
+//! pyspool's `can_transfer` allows at that point, UNCONSIGN only from the consignee and back to
+//! the consignor, EDITIONS once, each edition registered once and within the number of
+//! editions. Only valid events change the state that later checks and [`crate::ownership`] see.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::str::FromStr;
+
+use bitcoin::address::NetworkUnchecked;
+use bitcoin::{Address, Network, Script, ScriptBuf, Txid};
+use serde::Serialize;
+
+use crate::chain::{ChainTx, TxPlace};
+use crate::ledger::Ledger;
+use crate::payload::find_verb;
+use crate::verb::Verb;
+
+/// ascribe's mainnet federation address for the first protocol version.
+pub const ASCRIBE_FEDERATION_V0: &str = "1JttRRdtAi6cDNM23Uq4BEU61R8kJeANJs";
+/// ascribe's mainnet federation address for protocol version `01`.
+pub const ASCRIBE_FEDERATION_V01: &str = "1AScRhqdXMrJyxNmjEapMZi1PLFsqmLquG";
+/// Both of ascribe's mainnet federation addresses.
+pub const ASCRIBE_FEDERATION: [&str; 2] = [ASCRIBE_FEDERATION_V0, ASCRIBE_FEDERATION_V01];
+
+/// ascribe's mainnet federation as the owned set [`History::build`] takes.
+pub fn ascribe_federation() -> Vec<String> {
+    ASCRIBE_FEDERATION.iter().map(|a| (*a).to_owned()).collect()
+}
+
+/// One SPOOL transaction of a piece, with pyspool's record fields and its verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// The transaction id.
+    pub txid: String,
+    /// The verb text as found on chain.
+    pub verb: String,
+    /// The action, e.g. `"TRANSFER"`.
+    pub action: String,
+    /// pyspool's edition key: `None` for PIECE, CONSIGNEDREGISTRATION, FUEL and any edition 0
+    /// (pyspool's `''`), `Some(0)` for EDITIONS, `Some(n)` otherwise.
+    pub edition_number: Option<u64>,
+    /// The address of the inputs.
+    pub from_address: String,
+    /// The last output before the OP_RETURN.
+    pub to_address: String,
+    /// The first output.
+    pub piece_address: String,
+    /// The piece's number of editions (the valid EDITIONS value), copied onto every event.
+    pub number_editions: Option<u64>,
+    /// Block height, if confirmed.
+    pub block_height: Option<u64>,
+    /// Block time (seconds since the Unix epoch), if confirmed.
+    pub timestamp_utc: Option<u64>,
+    /// Whether the event passed verification.
+    pub valid: bool,
+    /// Why it did not.
+    pub reason: Option<String>,
+}
+
+impl Event {
+    /// The typed verb of this event.
+    pub fn typed_verb(&self) -> Verb {
+        Verb::decode(&self.verb).expect("events only hold verbs that decoded")
+    }
+
+    /// The edition the event is about in spool-rs's terms: 0 for the master edition (PIECE,
+    /// CONSIGNEDREGISTRATION, edition 0), `n` for edition `n`; `None` for EDITIONS and FUEL.
+    pub fn edition(&self) -> Option<u64> {
+        spool_edition(&self.typed_verb())
+    }
+}
+
+/// The verified history of one piece.
+#[derive(Debug, Clone)]
+pub struct History {
+    piece_address: String,
+    network: Network,
+    events: Vec<Event>,
+    /// The typed verb of each event, index for index.
+    verbs: Vec<Verb>,
+    pub(crate) ledger: Ledger,
+}
+
+/// A SPOOL transaction of the piece, before verification.
+struct Candidate<'a> {
+    txid: Txid,
+    place: TxPlace,
+    chain_tx: &'a ChainTx,
+    verb: Verb,
+    verb_text: String,
+}
+
+impl History {
+    /// Builds and verifies the history of `piece_address` from `txs` (in any order, duplicates
+    /// allowed). `federation` is the set of federation addresses; when empty, federated verbs
+    /// are not checked for their sender.
+    pub fn build(
+        piece_address: &str,
+        network: Network,
+        txs: &[ChainTx],
+        federation: &[String],
+    ) -> History {
+        let piece_script = piece_script(piece_address);
+        let candidates = order(collect(piece_script.as_deref(), txs));
+        let federation: HashSet<&str> = federation.iter().map(String::as_str).collect();
+
+        let mut ledger = Ledger::default();
+        let mut events = Vec::with_capacity(candidates.len());
+        for candidate in &candidates {
+            let tx = &candidate.chain_tx.tx;
+            let sender = sender(candidate.chain_tx, network);
+            // pyspool: the outputs without the last one; piece = first, to = last.
+            let recipients = &tx.output[..tx.output.len().saturating_sub(1)];
+            let piece = recipients
+                .first()
+                .map(|o| render(&o.script_pubkey, network));
+            let to = recipients
+                .last()
+                .map(|o| render(&o.script_pubkey, network))
+                .unwrap_or_default();
+            let from = sender.clone().unwrap_or_else(|e| e.0);
+
+            let verdict = (|| -> Result<(), String> {
+                sender.as_ref().map_err(|e| e.1.clone())?;
+                match recipients.first() {
+                    Some(first)
+                        if Some(first.script_pubkey.as_script()) == piece_script.as_deref() => {}
+                    Some(first) => {
+                        return Err(format!(
+                            "The first output pays {}, not the piece address {piece_address}",
+                            render(&first.script_pubkey, network)
+                        ))
+                    }
+                    None => return Err("Transaction has no output besides the OP_RETURN".into()),
+                }
+                if candidate.verb.is_federated()
+                    && !federation.is_empty()
+                    && !federation.contains(from.as_str())
+                {
+                    return Err(format!(
+                        "{} must come from a federation address, not {from}",
+                        candidate.verb.action()
+                    ));
+                }
+                ledger.check(&candidate.verb, &from, &to)
+            })();
+            if verdict.is_ok() {
+                ledger.apply(&candidate.verb, &to);
+            }
+            let (block_height, timestamp_utc) = match candidate.place {
+                TxPlace::Confirmed { height, time, .. } => (Some(height), Some(time)),
+                TxPlace::Unconfirmed => (None, None),
+            };
+            events.push(Event {
+                txid: candidate.txid.to_string(),
+                verb: candidate.verb_text.clone(),
+                action: candidate.verb.action().as_str().to_owned(),
+                edition_number: pyspool_edition(&candidate.verb),
+                from_address: from,
+                to_address: to,
+                piece_address: piece.unwrap_or_default(),
+                number_editions: None,
+                block_height,
+                timestamp_utc,
+                valid: verdict.is_ok(),
+                reason: verdict.err(),
+            });
+        }
+        for event in &mut events {
+            event.number_editions = ledger.number_editions;
+        }
+        History {
+            piece_address: piece_address.to_owned(),
+            network,
+            events,
+            verbs: candidates.iter().map(|c| c.verb).collect(),
+            ledger,
+        }
+    }
+
+    /// The piece address this history is about.
+    pub fn piece_address(&self) -> &str {
+        &self.piece_address
+    }
+
+    /// The network addresses are rendered for.
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    /// Every SPOOL event, valid or not, in chain order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The valid events, in chain order.
+    pub fn valid_events(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter().filter(|e| e.valid)
+    }
+
+    /// The number of editions from the valid EDITIONS event, if any.
+    pub fn number_editions(&self) -> Option<u64> {
+        self.ledger.number_editions
+    }
+
+    /// Whether the master edition is registered (by a valid PIECE, REGISTER0 or
+    /// CONSIGNEDREGISTRATION).
+    pub fn master_registered(&self) -> bool {
+        self.ledger.master_registered()
+    }
+
+    /// The events of one edition in spool-rs's terms (0 = the master edition), in chain order.
+    pub fn chain(&self, edition: u64) -> Vec<&Event> {
+        self.events
+            .iter()
+            .zip(&self.verbs)
+            .filter(|(_, verb)| spool_edition(verb) == Some(edition))
+            .map(|(event, _)| event)
+            .collect()
+    }
+
+    /// pyspool's grouping: events by pyspool's edition key (`None` = pyspool's `''`).
+    pub fn by_pyspool_edition(&self) -> BTreeMap<Option<u64>, Vec<&Event>> {
+        let mut tree: BTreeMap<Option<u64>, Vec<&Event>> = BTreeMap::new();
+        for event in &self.events {
+            tree.entry(event.edition_number).or_default().push(event);
+        }
+        tree
+    }
+}
+
+/// The edition a verb is about in spool-rs's terms (see [`Event::edition`]).
+fn spool_edition(verb: &Verb) -> Option<u64> {
+    match verb {
+        Verb::Piece | Verb::ConsignedRegistration => Some(0),
+        verb => verb.edition(),
+    }
+}
+
+/// pyspool's edition key of a verb (see [`Event::edition_number`]).
+fn pyspool_edition(verb: &Verb) -> Option<u64> {
+    match verb {
+        Verb::Editions { .. } => Some(0),
+        _ => verb.edition().filter(|n| *n != 0),
+    }
+}
+
+fn piece_script(piece_address: &str) -> Option<ScriptBuf> {
+    Address::<NetworkUnchecked>::from_str(piece_address)
+        .ok()
+        .map(|a| a.assume_checked().script_pubkey())
+}
+
+/// An output script as an address, or `script:<hex>` when it has none.
+fn render(script: &Script, network: Network) -> String {
+    match Address::from_script(script, network) {
+        Ok(address) => address.to_string(),
+        Err(_) => format!("script:{}", script.to_hex_string()),
+    }
+}
+
+/// The single address of the inputs, or (what to show as from, why it is invalid).
+fn sender(chain_tx: &ChainTx, network: Network) -> Result<String, (String, String)> {
+    if chain_tx.prevouts.len() != chain_tx.tx.input.len() || chain_tx.prevouts.is_empty() {
+        return Err((
+            String::new(),
+            format!(
+                "Transaction has {} inputs but {} known previous outputs",
+                chain_tx.tx.input.len(),
+                chain_tx.prevouts.len()
+            ),
+        ));
+    }
+    let addresses: BTreeSet<String> = chain_tx
+        .prevouts
+        .iter()
+        .map(|o| render(&o.script_pubkey, network))
+        .collect();
+    let first = render(&chain_tx.prevouts[0].script_pubkey, network);
+    if addresses.len() == 1 {
+        return Ok(first);
+    }
+    let set = addresses
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err((
+        first,
+        format!("Transaction should have inputs from only one address {{{set}}}"),
+    ))
+}
+
+/// The SPOOL transactions that pay the piece, one per txid (the best place wins: confirmed
+/// before unconfirmed, lower (height, position) first).
+fn collect<'a>(piece_script: Option<&Script>, txs: &'a [ChainTx]) -> Vec<Candidate<'a>> {
+    let Some(piece_script) = piece_script else {
+        return Vec::new();
+    };
+    let mut best: HashMap<Txid, Candidate<'a>> = HashMap::new();
+    for chain_tx in txs {
+        if !chain_tx
+            .tx
+            .output
+            .iter()
+            .any(|o| o.script_pubkey.as_script() == piece_script)
+        {
+            continue;
+        }
+        let Ok((vout, verb)) = find_verb(&chain_tx.tx) else {
+            continue;
+        };
+        let txid = chain_tx.txid();
+        if let Some(existing) = best.get(&txid) {
+            if place_key(&existing.place) <= place_key(&chain_tx.place) {
+                continue;
+            }
+        }
+        let script = &chain_tx.tx.output[vout as usize].script_pubkey;
+        let verb_text = crate::payload::op_return_payload(script)
+            .ok()
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .map(str::to_owned)
+            .unwrap_or_else(|| verb.to_string());
+        best.insert(
+            txid,
+            Candidate {
+                txid,
+                place: chain_tx.place,
+                chain_tx,
+                verb,
+                verb_text,
+            },
+        );
+    }
+    best.into_values().collect()
+}
+
+fn place_key(place: &TxPlace) -> (u8, u64, u32) {
+    match *place {
+        TxPlace::Confirmed {
+            height, position, ..
+        } => (0, height, position),
+        TxPlace::Unconfirmed => (1, 0, 0),
+    }
+}
+
+/// Confirmed by (height, position, txid); then unconfirmed in dependency order, ties by txid.
+fn order(mut candidates: Vec<Candidate<'_>>) -> Vec<Candidate<'_>> {
+    candidates.sort_by(|a, b| {
+        place_key(&a.place)
+            .cmp(&place_key(&b.place))
+            .then_with(|| a.txid.cmp(&b.txid))
+    });
+    let split = candidates
+        .iter()
+        .position(|c| c.place == TxPlace::Unconfirmed)
+        .unwrap_or(candidates.len());
+    let unconfirmed = candidates.split_off(split);
+    if unconfirmed.len() > 1 {
+        candidates.extend(dependency_order(unconfirmed));
+    } else {
+        candidates.extend(unconfirmed);
+    }
+    candidates
+}
+
+/// Kahn's algorithm over "spends an output of"; among the ready ones the smallest txid first.
+/// Cycles (impossible on a real chain) are broken by txid.
+fn dependency_order(mut txs: Vec<Candidate<'_>>) -> Vec<Candidate<'_>> {
+    let index: HashMap<Txid, usize> = txs.iter().enumerate().map(|(i, c)| (c.txid, i)).collect();
+    let mut parents: Vec<HashSet<usize>> = vec![HashSet::new(); txs.len()];
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); txs.len()];
+    for (i, c) in txs.iter().enumerate() {
+        for input in &c.chain_tx.tx.input {
+            if let Some(&p) = index.get(&input.previous_output.txid) {
+                if p != i && parents[i].insert(p) {
+                    children[p].push(i);
+                }
+            }
+        }
+    }
+    let mut ready: BTreeSet<(Txid, usize)> = (0..txs.len())
+        .filter(|&i| parents[i].is_empty())
+        .map(|i| (txs[i].txid, i))
+        .collect();
+    let mut done = vec![false; txs.len()];
+    let mut out = Vec::with_capacity(txs.len());
+    while out.len() < txs.len() {
+        let next = match ready.pop_first() {
+            Some((_, i)) => i,
+            // A cycle: take the smallest txid left.
+            None => (0..txs.len())
+                .filter(|&i| !done[i])
+                .min_by_key(|&i| txs[i].txid)
+                .expect("some transaction is left"),
+        };
+        if done[next] {
+            continue;
+        }
+        done[next] = true;
+        out.push(next);
+        for &child in &children[next] {
+            parents[child].remove(&next);
+            if parents[child].is_empty() && !done[child] {
+                ready.insert((txs[child].txid, child));
+            }
+        }
+    }
+    let mut slots: Vec<Option<Candidate<'_>>> = txs.drain(..).map(Some).collect();
+    out.into_iter()
+        .map(|i| slots[i].take().expect("each index once"))
+        .collect()
+}
