@@ -1,0 +1,154 @@
+//! The trait every chain backend implements.
+
+use std::time::Duration;
+
+use bitcoin::{Address, Network, Transaction, Txid};
+use spool_protocol::chain::{ChainTx, TxPlace};
+use spool_tx::utxo::Utxo;
+
+use crate::error::BackendError;
+use crate::retry::Backoff;
+
+/// What [`Backend::wait_confirmed_with_progress`] reports after every look at the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitProgress {
+    /// The transaction waited for.
+    pub txid: Txid,
+    /// Its confirmations at this look (0 while unconfirmed or not yet seen).
+    pub confirmations: u64,
+    /// The confirmations asked for.
+    pub wanted: u32,
+    /// Whether the backend knew the transaction at all at this look.
+    pub seen: bool,
+    /// Time spent waiting so far.
+    pub elapsed: Duration,
+}
+
+/// Everything SPOOL needs from a blockchain, and no more.
+///
+/// Implementations: [`crate::core::CoreBackend`] (a Bitcoin Core node over JSON-RPC) and
+/// [`crate::esplora::EsploraBackend`] (any Esplora HTTP API).
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync {
+    /// The network this backend serves.
+    fn network(&self) -> Network;
+
+    /// A short human description, e.g. `bitcoind at http://127.0.0.1:18443`.
+    fn describe(&self) -> String;
+
+    /// The height of the best block.
+    async fn tip_height(&self) -> Result<u64, BackendError>;
+
+    /// UTXOs of `address` with at least `min_conf` confirmations (0 includes the mempool),
+    /// never an outpoint that a mempool transaction already spends.
+    async fn utxos(&self, address: &Address, min_conf: u32) -> Result<Vec<Utxo>, BackendError>;
+
+    /// Every transaction that paid `address` (confirmed and in the mempool), with its prevouts
+    /// and place, ordered by place (confirmed ones by height and position, then unconfirmed
+    /// ones by txid).
+    async fn address_transactions(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError>;
+
+    /// One transaction with its prevouts and place. [`BackendError::NotFound`] if unknown.
+    async fn transaction(&self, txid: &Txid) -> Result<ChainTx, BackendError>;
+
+    /// Broadcasts `tx`. Broadcasting a transaction the node already has (in the mempool or
+    /// in the chain) is success.
+    async fn broadcast(&self, tx: &Transaction) -> Result<Txid, BackendError>;
+
+    /// Waits until `txid` has `confirmations` confirmations, polling with backoff, and
+    /// returns its place; [`BackendError::Timeout`] after `timeout`. Transient errors (node
+    /// restarting, connection lost) are ridden out until the timeout.
+    async fn wait_confirmed(
+        &self,
+        txid: &Txid,
+        confirmations: u32,
+        timeout: Duration,
+    ) -> Result<TxPlace, BackendError> {
+        self.wait_confirmed_with_progress(txid, confirmations, timeout, &|_| {})
+            .await
+    }
+
+    /// [`Backend::wait_confirmed`], calling `progress` after every look at the chain.
+    async fn wait_confirmed_with_progress(
+        &self,
+        txid: &Txid,
+        confirmations: u32,
+        timeout: Duration,
+        progress: &(dyn Fn(WaitProgress) + Send + Sync),
+    ) -> Result<TxPlace, BackendError> {
+        let start = tokio::time::Instant::now();
+        let mut backoff = Backoff::for_polling();
+        loop {
+            let looked = async {
+                let chain_tx = self.transaction(txid).await?;
+                let tip = match chain_tx.place {
+                    TxPlace::Confirmed { .. } => self.tip_height().await?,
+                    TxPlace::Unconfirmed => 0,
+                };
+                Ok::<_, BackendError>((chain_tx.place, tip))
+            }
+            .await;
+            let (seen, confirmed) = match looked {
+                Ok((place, tip)) => {
+                    let have = place.confirmations(tip);
+                    progress(WaitProgress {
+                        txid: *txid,
+                        confirmations: have,
+                        wanted: confirmations,
+                        seen: true,
+                        elapsed: start.elapsed(),
+                    });
+                    if have >= u64::from(confirmations) {
+                        return Ok(place);
+                    }
+                    (true, have)
+                }
+                Err(err) if err.is_retryable() || err.is_not_found() => {
+                    tracing::debug!(%txid, error = %err, "still waiting");
+                    (false, 0)
+                }
+                Err(err) => return Err(err),
+            };
+            if !seen {
+                progress(WaitProgress {
+                    txid: *txid,
+                    confirmations: confirmed,
+                    wanted: confirmations,
+                    seen,
+                    elapsed: start.elapsed(),
+                });
+            }
+            let elapsed = start.elapsed();
+            if elapsed >= timeout {
+                return Err(BackendError::Timeout {
+                    what: format!("{confirmations} confirmation(s) of {txid}"),
+                    after: elapsed,
+                });
+            }
+            let pause = backoff.next_delay().min(timeout - elapsed);
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// Checks that `address` belongs to `network`.
+pub(crate) fn check_network(address: &Address, network: Network) -> Result<(), BackendError> {
+    if address.as_unchecked().is_valid_for_network(network) {
+        Ok(())
+    } else {
+        Err(BackendError::WrongNetwork {
+            address: address.to_string(),
+            network,
+        })
+    }
+}
+
+/// Sorts chain transactions into the order [`Backend::address_transactions`] promises.
+pub(crate) fn sort_by_place(txs: &mut [ChainTx]) {
+    txs.sort_by_key(|chain_tx| match chain_tx.place {
+        TxPlace::Confirmed {
+            height, position, ..
+        } => (0u8, height, position, chain_tx.txid()),
+        TxPlace::Unconfirmed => (1u8, 0, 0, chain_tx.txid()),
+    });
+}

@@ -1,0 +1,409 @@
+//! A Bitcoin Core node over JSON-RPC: no wallet, `-txindex=1`, cookie or user/password auth.
+//!
+//! Without an address index, an address's outputs come from `scantxoutset` (the UTXO set)
+//! plus the mempool. Nobody holds the key of a piece address (it is a hash), so every token
+//! ever paid to it stays unspent: `scantxoutset` finds a piece's whole confirmed history. For
+//! an address whose outputs do get spent (a wallet address), [`Backend::address_transactions`]
+//! lists only the transactions whose payment to it is still unspent or in the mempool.
+//!
+//! Calls are blocking (bitcoincore-rpc) and run on tokio's blocking pool. Replies are read
+//! untyped, so a newer node's extra or renamed fields never break parsing. A history query
+//! costs `getrawmempool` (plus one `getrawtransaction` per mempool transaction not seen
+//! before), one `scantxoutset`, one `getrawtransaction` per transaction and one `getblock` per
+//! block, all of a kind batched into one HTTP round trip per [`rpc::MAX_BATCH`] calls:
+//! O(transactions), and never a call per input (prevouts come from `getrawtransaction`
+//! verbosity 2).
+
+mod mempool;
+mod parse;
+pub(crate) mod rpc;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bitcoin::{Address, Network, OutPoint, Transaction, Txid};
+use serde_json::{json, Value};
+use spool_protocol::chain::{ChainTx, TxPlace};
+use spool_tx::utxo::Utxo;
+
+pub use rpc::{CoreAuth, RpcCounts};
+
+use crate::backend::{check_network, sort_by_place, Backend};
+use crate::error::BackendError;
+use crate::retry::{retrying, RetryPolicy};
+use mempool::MempoolCache;
+use rpc::Rpc;
+
+/// JSON-RPC code: no such transaction or block.
+const RPC_INVALID_ADDRESS_OR_KEY: i32 = -5;
+/// JSON-RPC code: invalid parameter (also "scan already in progress").
+const RPC_INVALID_PARAMETER: i32 = -8;
+/// JSON-RPC code: transaction already in the chain.
+const RPC_VERIFY_ALREADY_IN_CHAIN: i32 = -27;
+/// Default timeout of one HTTP request (a mainnet `scantxoutset` takes a while).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long to wait for another client's `scantxoutset` to finish.
+const SCAN_BUSY_WAIT: Duration = Duration::from_secs(300);
+
+/// A [`Backend`] talking to a Bitcoin Core node (`-txindex=1`, no wallet needed).
+pub struct CoreBackend {
+    rpc: Arc<Rpc>,
+    network: Network,
+    retry: RetryPolicy,
+    mempool: Arc<Mutex<MempoolCache>>,
+}
+
+impl std::fmt::Debug for CoreBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreBackend")
+            .field("url", &self.rpc.url())
+            .field("network", &self.network)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl CoreBackend {
+    /// A backend for the node at `url` (e.g. `http://127.0.0.1:18443`) on `network`.
+    ///
+    /// Nothing is contacted yet; a bad URL is reported here, an unreachable node at the first
+    /// call.
+    pub fn new(url: &str, auth: CoreAuth, network: Network) -> Result<CoreBackend, BackendError> {
+        CoreBackend::with_timeout(url, auth, network, DEFAULT_TIMEOUT)
+    }
+
+    /// Like [`CoreBackend::new`] with the timeout of one HTTP request.
+    pub fn with_timeout(
+        url: &str,
+        auth: CoreAuth,
+        network: Network,
+        timeout: Duration,
+    ) -> Result<CoreBackend, BackendError> {
+        Ok(CoreBackend {
+            rpc: Arc::new(Rpc::new(url, auth, timeout)?),
+            network,
+            retry: RetryPolicy::default(),
+            mempool: Arc::new(Mutex::new(MempoolCache::default())),
+        })
+    }
+
+    /// Replaces the retry policy for transient failures.
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> CoreBackend {
+        self.retry = retry;
+        self
+    }
+
+    /// The node's URL.
+    pub fn url(&self) -> &str {
+        self.rpc.url()
+    }
+
+    /// RPC calls and round trips made so far by this backend.
+    pub fn rpc_counts(&self) -> RpcCounts {
+        self.rpc.counts()
+    }
+
+    /// Runs `op` on the blocking pool, retrying transient failures.
+    async fn run<T, F>(&self, what: &str, op: F) -> Result<T, BackendError>
+    where
+        T: Send + 'static,
+        F: Fn(&Rpc, &Mutex<MempoolCache>) -> Result<T, BackendError> + Send + Sync + 'static,
+    {
+        let op = Arc::new(op);
+        retrying(&self.retry, what, || {
+            let rpc = self.rpc.clone();
+            let url = self.rpc.url().to_string();
+            let mempool = self.mempool.clone();
+            let op = op.clone();
+            async move {
+                tokio::task::spawn_blocking(move || op(&rpc, &mempool))
+                    .await
+                    .map_err(|err| {
+                        BackendError::bad_response(&url, format!("task failed: {err}"))
+                    })?
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for CoreBackend {
+    fn network(&self) -> Network {
+        self.network
+    }
+
+    fn describe(&self) -> String {
+        format!("bitcoind at {}", self.rpc.url())
+    }
+
+    async fn tip_height(&self) -> Result<u64, BackendError> {
+        self.run("getblockcount", |rpc, _| {
+            let count = rpc.call_ok("getblockcount", &[])?;
+            count
+                .as_u64()
+                .ok_or_else(|| rpc_bad(rpc, "getblockcount", &count))
+        })
+        .await
+    }
+
+    async fn utxos(&self, address: &Address, min_conf: u32) -> Result<Vec<Utxo>, BackendError> {
+        check_network(address, self.network)?;
+        let address = address.clone();
+        self.run("utxos", move |rpc, mempool| {
+            utxos_blocking(rpc, mempool, &address, min_conf)
+        })
+        .await
+    }
+
+    async fn address_transactions(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError> {
+        check_network(address, self.network)?;
+        let address = address.clone();
+        self.run("address history", move |rpc, mempool| {
+            history_blocking(rpc, mempool, &address)
+        })
+        .await
+    }
+
+    async fn transaction(&self, txid: &Txid) -> Result<ChainTx, BackendError> {
+        let txid = *txid;
+        self.run("transaction", move |rpc, _| {
+            let mut found = chain_txs(rpc, &[txid])?;
+            found.pop().flatten().ok_or_else(|| BackendError::NotFound {
+                what: format!("transaction {txid}"),
+            })
+        })
+        .await
+    }
+
+    async fn broadcast(&self, tx: &Transaction) -> Result<Txid, BackendError> {
+        let tx = tx.clone();
+        self.run("broadcast", move |rpc, _| broadcast_blocking(rpc, &tx))
+            .await
+    }
+}
+
+fn rpc_bad(rpc: &Rpc, method: &str, value: &Value) -> BackendError {
+    BackendError::bad_response(rpc.url(), format!("{method}: unexpected reply {value}"))
+}
+
+/// `scantxoutset start [addr(..)]`, waiting while another client's scan runs.
+/// Returns the scan's tip height and the outputs.
+fn scan_address(
+    rpc: &Rpc,
+    address: &Address,
+) -> Result<(u64, Vec<parse::ScannedOutput>), BackendError> {
+    let params = [
+        json!("start"),
+        json!([{ "desc": format!("addr({address})") }]),
+    ];
+    let started = std::time::Instant::now();
+    let reply = loop {
+        match rpc.call("scantxoutset", &params)? {
+            Ok(reply) => break reply,
+            Err(refusal)
+                if refusal.code == RPC_INVALID_PARAMETER
+                    && refusal.message.contains("in progress")
+                    && started.elapsed() < SCAN_BUSY_WAIT =>
+            {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(refusal) => return Err(rpc.refusal_error("scantxoutset", refusal)),
+        }
+    };
+    parse::scan_reply(rpc.url(), &reply)
+}
+
+fn utxos_blocking(
+    rpc: &Rpc,
+    mempool: &Mutex<MempoolCache>,
+    address: &Address,
+    min_conf: u32,
+) -> Result<Vec<Utxo>, BackendError> {
+    let script = address.script_pubkey();
+    // The mempool is read before the UTXO set, so that a transaction confirmed in between
+    // is seen at least once (deduplicated below) instead of never.
+    let unconfirmed = if min_conf == 0 {
+        let mut cache = mempool.lock().expect("mempool cache lock poisoned");
+        cache.refresh(rpc)?;
+        cache.outputs_paying(&script)
+    } else {
+        Vec::new()
+    };
+    let (tip, scanned) = scan_address(rpc, address)?;
+    let mut found: BTreeMap<OutPoint, Utxo> = BTreeMap::new();
+    for out in scanned {
+        let confirmations = (tip + 1).saturating_sub(out.height);
+        if confirmations < u64::from(min_conf) {
+            continue;
+        }
+        found.insert(
+            out.outpoint,
+            Utxo {
+                outpoint: out.outpoint,
+                value: out.value,
+                script_pubkey: out.script_pubkey,
+                confirmations: u32::try_from(confirmations).unwrap_or(u32::MAX),
+                is_coinbase: out.coinbase,
+            },
+        );
+    }
+    for (outpoint, txout) in unconfirmed {
+        found.entry(outpoint).or_insert(Utxo {
+            outpoint,
+            value: txout.value,
+            script_pubkey: txout.script_pubkey,
+            confirmations: 0,
+            is_coinbase: false,
+        });
+    }
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Drop what a mempool transaction already spends.
+    let outpoints: Vec<Value> = found
+        .keys()
+        .map(|op| json!({ "txid": op.txid.to_string(), "vout": op.vout }))
+        .collect();
+    let spending = rpc.call_ok("gettxspendingprevout", &[Value::Array(outpoints)])?;
+    for spent in parse::spent_outpoints(rpc.url(), &spending)? {
+        found.remove(&spent);
+    }
+    Ok(found.into_values().collect())
+}
+
+fn history_blocking(
+    rpc: &Rpc,
+    mempool: &Mutex<MempoolCache>,
+    address: &Address,
+) -> Result<Vec<ChainTx>, BackendError> {
+    let script = address.script_pubkey();
+    let mut txids: Vec<Txid> = {
+        let mut cache = mempool.lock().expect("mempool cache lock poisoned");
+        cache.refresh(rpc)?;
+        cache.txids_paying(&script)
+    };
+    let (_, scanned) = scan_address(rpc, address)?;
+    txids.extend(scanned.iter().map(|out| out.outpoint.txid));
+    let mut seen = HashSet::new();
+    txids.retain(|txid| seen.insert(*txid));
+    // A mempool transaction may have been evicted or replaced since: skip what is gone.
+    let mut txs: Vec<ChainTx> = chain_txs(rpc, &txids)?.into_iter().flatten().collect();
+    txs.retain(|chain_tx| {
+        chain_tx
+            .tx
+            .output
+            .iter()
+            .any(|out| out.script_pubkey == script)
+    });
+    sort_by_place(&mut txs);
+    Ok(txs)
+}
+
+/// Fetches transactions with prevouts and places: one batched `getrawtransaction`
+/// (verbosity 2) and one batched `getblock` for the distinct blocks. `None` where unknown.
+fn chain_txs(rpc: &Rpc, txids: &[Txid]) -> Result<Vec<Option<ChainTx>>, BackendError> {
+    if txids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let params: Vec<Vec<Value>> = txids
+        .iter()
+        .map(|txid| vec![json!(txid.to_string()), json!(2)])
+        .collect();
+    let replies = rpc.batch("getrawtransaction", &params)?;
+    let mut decoded = Vec::with_capacity(txids.len());
+    for (txid, reply) in txids.iter().zip(replies) {
+        match reply {
+            Ok(value) => decoded.push(Some(parse::verbose_tx(rpc.url(), txid, &value)?)),
+            Err(refusal) if refusal.code == RPC_INVALID_ADDRESS_OR_KEY => decoded.push(None),
+            Err(refusal) => return Err(rpc.refusal_error("getrawtransaction", refusal)),
+        }
+    }
+    let blocks: Vec<bitcoin::BlockHash> = {
+        let mut distinct: Vec<_> = decoded.iter().flatten().filter_map(|d| d.block).collect();
+        distinct.sort();
+        distinct.dedup();
+        distinct
+    };
+    let mut places: HashMap<bitcoin::BlockHash, parse::BlockPlaces> = HashMap::new();
+    if !blocks.is_empty() {
+        let params: Vec<Vec<Value>> = blocks
+            .iter()
+            .map(|hash| vec![json!(hash.to_string()), json!(1)])
+            .collect();
+        for (hash, reply) in blocks.iter().zip(rpc.batch_ok("getblock", &params)?) {
+            places.insert(*hash, parse::block_places(rpc.url(), &reply)?);
+        }
+    }
+    decoded
+        .into_iter()
+        .map(|d| {
+            d.map(|d| {
+                let place = match d.block {
+                    None => TxPlace::Unconfirmed,
+                    Some(hash) => {
+                        let block = &places[&hash];
+                        let txid = d.tx.compute_txid();
+                        let position = *block.positions.get(&txid).ok_or_else(|| {
+                            BackendError::bad_response(
+                                rpc.url(),
+                                format!("block {hash} does not list transaction {txid}"),
+                            )
+                        })?;
+                        TxPlace::Confirmed {
+                            height: block.height,
+                            position,
+                            time: block.time,
+                        }
+                    }
+                };
+                Ok(ChainTx {
+                    tx: d.tx,
+                    prevouts: d.prevouts,
+                    place,
+                })
+            })
+            .transpose()
+        })
+        .collect()
+}
+
+fn broadcast_blocking(rpc: &Rpc, tx: &Transaction) -> Result<Txid, BackendError> {
+    let txid = tx.compute_txid();
+    let hex = bitcoin::consensus::encode::serialize_hex(tx);
+    match rpc.call("sendrawtransaction", &[json!(hex)])? {
+        Ok(reply) => {
+            let answered = reply
+                .as_str()
+                .and_then(|s| Txid::from_str(s).ok())
+                .ok_or_else(|| rpc_bad(rpc, "sendrawtransaction", &reply))?;
+            if answered != txid {
+                return Err(BackendError::bad_response(
+                    rpc.url(),
+                    format!("sendrawtransaction answered {answered} for {txid}"),
+                ));
+            }
+            Ok(txid)
+        }
+        Err(refusal) => {
+            let known = refusal.code == RPC_VERIFY_ALREADY_IN_CHAIN
+                || refusal.message.contains("already-in-mempool")
+                || refusal.message.contains("txn-already-known")
+                || refusal.message.contains("already in block chain");
+            if known {
+                return Ok(txid);
+            }
+            // An earlier attempt may have got through (its reply lost) and the transaction's
+            // outputs be spent by now: ask the transaction index before calling it rejected.
+            match rpc.call("getrawtransaction", &[json!(txid.to_string()), json!(0)])? {
+                Ok(_) => Ok(txid),
+                Err(_) => Err(BackendError::Rejected {
+                    txid,
+                    reason: refusal.message,
+                }),
+            }
+        }
+    }
+}

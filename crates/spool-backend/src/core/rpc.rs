@@ -1,0 +1,307 @@
+//! The blocking JSON-RPC connection to a node: authentication (re-reading the cookie after a
+//! restart), single calls and batches, error classification and call counting.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bitcoincore_rpc::jsonrpc;
+use bitcoincore_rpc::jsonrpc::http::simple_http;
+use serde_json::Value;
+
+use crate::error::BackendError;
+
+/// Most calls sent in one JSON-RPC batch (one HTTP round trip).
+pub(crate) const MAX_BATCH: usize = 250;
+
+/// How the backend authenticates to the node.
+#[derive(Clone, PartialEq, Eq)]
+pub enum CoreAuth {
+    /// The node's `.cookie` file, re-read whenever the node may have restarted.
+    Cookie(PathBuf),
+    /// `-rpcuser`/`-rpcpassword` (or an `-rpcauth` entry).
+    UserPass {
+        /// The user name.
+        user: String,
+        /// The password (never shown in Debug output or errors).
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for CoreAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CoreAuth::Cookie(path) => f.debug_tuple("Cookie").field(path).finish(),
+            CoreAuth::UserPass { user, .. } => f
+                .debug_struct("UserPass")
+                .field("user", user)
+                .field("password", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+impl CoreAuth {
+    fn describe(&self) -> String {
+        match self {
+            CoreAuth::Cookie(path) => format!("cookie file {}", path.display()),
+            CoreAuth::UserPass { user, .. } => format!("user {user:?}"),
+        }
+    }
+}
+
+/// RPC calls and HTTP round trips made so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RpcCounts {
+    /// JSON-RPC calls (each call inside a batch counts once).
+    pub calls: u64,
+    /// HTTP requests (a batch is one).
+    pub round_trips: u64,
+}
+
+impl std::ops::Sub for RpcCounts {
+    type Output = RpcCounts;
+    fn sub(self, rhs: RpcCounts) -> RpcCounts {
+        RpcCounts {
+            calls: self.calls - rhs.calls,
+            round_trips: self.round_trips - rhs.round_trips,
+        }
+    }
+}
+
+/// An RPC error answered by the node for one call.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeRefusal {
+    pub code: i32,
+    pub message: String,
+}
+
+pub(crate) struct Rpc {
+    url: String,
+    auth: CoreAuth,
+    timeout: Duration,
+    client: Mutex<Option<(Arc<bitcoincore_rpc::Client>, String)>>,
+    calls: AtomicU64,
+    round_trips: AtomicU64,
+}
+
+/// The node's "still starting" code.
+const RPC_IN_WARMUP: i32 = -28;
+
+impl Rpc {
+    pub(crate) fn new(url: &str, auth: CoreAuth, timeout: Duration) -> Result<Rpc, BackendError> {
+        // Validate the URL now so that a typo is reported at construction.
+        simple_http::Builder::new()
+            .url(url)
+            .map_err(|err| BackendError::Config {
+                url: url.to_string(),
+                detail: format!("invalid RPC URL: {err}"),
+            })?;
+        Ok(Rpc {
+            url: url.to_string(),
+            auth,
+            timeout,
+            client: Mutex::new(None),
+            calls: AtomicU64::new(0),
+            round_trips: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) fn counts(&self) -> RpcCounts {
+        RpcCounts {
+            calls: self.calls.load(Ordering::Relaxed),
+            round_trips: self.round_trips.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The credentials as `user:password`.
+    fn credentials(&self) -> Result<String, BackendError> {
+        match &self.auth {
+            CoreAuth::UserPass { user, password } => Ok(format!("{user}:{password}")),
+            CoreAuth::Cookie(path) => match std::fs::read_to_string(path) {
+                Ok(cookie) => Ok(cookie.trim().to_string()),
+                // The node deletes its cookie when it stops: it is down, not misconfigured.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    Err(BackendError::unreachable(
+                        &self.url,
+                        format!(
+                            "cookie file {} does not exist (is the node running?)",
+                            path.display()
+                        ),
+                    ))
+                }
+                Err(err) => Err(BackendError::Config {
+                    url: self.url.clone(),
+                    detail: format!("cannot read cookie file {}: {err}", path.display()),
+                }),
+            },
+        }
+    }
+
+    /// The client for the current credentials (rebuilt when the cookie changed).
+    fn client(&self) -> Result<Arc<bitcoincore_rpc::Client>, BackendError> {
+        let credentials = self.credentials()?;
+        let mut slot = self.client.lock().expect("rpc client lock poisoned");
+        if let Some((client, used)) = slot.as_ref() {
+            if *used == credentials {
+                return Ok(client.clone());
+            }
+        }
+        let (user, pass) = credentials
+            .split_once(':')
+            .ok_or_else(|| BackendError::Config {
+                url: self.url.clone(),
+                detail: format!("{} holds no `user:password`", self.auth.describe()),
+            })?;
+        let transport = simple_http::Builder::new()
+            .url(&self.url)
+            .map_err(|err| BackendError::Config {
+                url: self.url.clone(),
+                detail: format!("invalid RPC URL: {err}"),
+            })?
+            .timeout(self.timeout)
+            .auth(user, Some(pass))
+            .build();
+        let client = Arc::new(bitcoincore_rpc::Client::from_jsonrpc(
+            jsonrpc::Client::with_transport(transport),
+        ));
+        *slot = Some((client.clone(), credentials));
+        Ok(client)
+    }
+
+    /// Calls `method` once; a node refusal comes back as `Ok(Err(..))`.
+    pub(crate) fn call(
+        &self,
+        method: &str,
+        params: &[Value],
+    ) -> Result<Result<Value, NodeRefusal>, BackendError> {
+        let client = self.client()?;
+        let raw = serde_json::value::to_raw_value(params)
+            .map_err(|err| BackendError::bad_response(&self.url, err.to_string()))?;
+        let jsonrpc = client.get_jsonrpc_client();
+        let request = jsonrpc.build_request(method, Some(&raw));
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let response = jsonrpc
+            .send_request(request)
+            .map_err(|err| self.transport_error(method, err))?;
+        Ok(self.unpack(method, response))
+    }
+
+    /// Calls `method` and treats a node refusal as an error.
+    pub(crate) fn call_ok(&self, method: &str, params: &[Value]) -> Result<Value, BackendError> {
+        self.call(method, params)?
+            .map_err(|refusal| self.refusal_error(method, refusal))
+    }
+
+    /// Calls `method` once per parameter list, [`MAX_BATCH`] calls per HTTP round trip.
+    /// Results come back in the order of `params`.
+    pub(crate) fn batch(
+        &self,
+        method: &str,
+        params: &[Vec<Value>],
+    ) -> Result<Vec<Result<Value, NodeRefusal>>, BackendError> {
+        let mut out = Vec::with_capacity(params.len());
+        for chunk in params.chunks(MAX_BATCH) {
+            let client = self.client()?;
+            let jsonrpc = client.get_jsonrpc_client();
+            let raws = chunk
+                .iter()
+                .map(serde_json::value::to_raw_value)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|err| BackendError::bad_response(&self.url, err.to_string()))?;
+            let requests: Vec<_> = raws
+                .iter()
+                .map(|raw| jsonrpc.build_request(method, Some(raw)))
+                .collect();
+            self.calls.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            self.round_trips.fetch_add(1, Ordering::Relaxed);
+            let responses = jsonrpc
+                .send_batch(&requests)
+                .map_err(|err| self.transport_error(method, err))?;
+            for response in responses {
+                let response = response.ok_or_else(|| {
+                    BackendError::bad_response(
+                        &self.url,
+                        format!("{method}: a batch reply is missing"),
+                    )
+                })?;
+                out.push(self.unpack(method, response));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Like [`Rpc::batch`], every call must succeed.
+    pub(crate) fn batch_ok(
+        &self,
+        method: &str,
+        params: &[Vec<Value>],
+    ) -> Result<Vec<Value>, BackendError> {
+        self.batch(method, params)?
+            .into_iter()
+            .map(|r| r.map_err(|refusal| self.refusal_error(method, refusal)))
+            .collect()
+    }
+
+    fn unpack(&self, _method: &str, response: jsonrpc::Response) -> Result<Value, NodeRefusal> {
+        if let Some(err) = response.error {
+            return Err(NodeRefusal {
+                code: err.code,
+                message: err.message,
+            });
+        }
+        Ok(response
+            .result
+            .map(|raw| serde_json::from_str(raw.get()).unwrap_or(Value::Null))
+            .unwrap_or(Value::Null))
+    }
+
+    /// The error for a refusal the caller does not handle itself.
+    pub(crate) fn refusal_error(&self, method: &str, refusal: NodeRefusal) -> BackendError {
+        if refusal.code == RPC_IN_WARMUP {
+            return BackendError::unreachable(
+                &self.url,
+                format!("node is starting: {}", refusal.message),
+            );
+        }
+        BackendError::Node {
+            url: self.url.clone(),
+            method: method.to_string(),
+            code: refusal.code,
+            message: refusal.message,
+        }
+    }
+
+    fn transport_error(&self, method: &str, err: jsonrpc::Error) -> BackendError {
+        match err {
+            jsonrpc::Error::Transport(inner) => {
+                if let Some(simple_http::Error::HttpErrorCode(code @ (401 | 403))) =
+                    inner.downcast_ref::<simple_http::Error>()
+                {
+                    return BackendError::Unauthorized {
+                        url: self.url.clone(),
+                        detail: format!("HTTP {code} for {}", self.auth.describe()),
+                    };
+                }
+                BackendError::Unreachable {
+                    url: self.url.clone(),
+                    source: inner,
+                }
+            }
+            jsonrpc::Error::Rpc(refusal) => self.refusal_error(
+                method,
+                NodeRefusal {
+                    code: refusal.code,
+                    message: refusal.message,
+                },
+            ),
+            other => BackendError::bad_response(&self.url, format!("{method}: {other}")),
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The one error type every backend returns.
+
+use std::time::Duration;
+
+/// Why a backend could not answer.
+///
+/// [`BackendError::is_retryable`] tells the transient failures (the node or server could not
+/// be reached, or did not answer in time) from the final ones.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The transaction, block or other object asked for does not exist.
+    #[error("not found: {what}")]
+    NotFound {
+        /// What was looked up, e.g. `transaction 4a5e...`.
+        what: String,
+    },
+    /// The node refused a transaction; nothing was broadcast.
+    #[error("transaction {txid} rejected: {reason}")]
+    Rejected {
+        /// The refused transaction.
+        txid: bitcoin::Txid,
+        /// The node's or server's reason, verbatim.
+        reason: String,
+    },
+    /// The node or server could not be reached, or it closed the connection, or it is still
+    /// starting. Retryable.
+    #[error("cannot reach {url}: {source}")]
+    Unreachable {
+        /// The URL that was tried.
+        url: String,
+        /// The underlying transport error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Waiting for something took longer than allowed. Retryable.
+    #[error("timed out after {}s waiting for {what}", after.as_secs_f64())]
+    Timeout {
+        /// What was waited for.
+        what: String,
+        /// How long was waited.
+        after: Duration,
+    },
+    /// The node or server refused our credentials.
+    #[error("{url} refused the credentials ({detail})")]
+    Unauthorized {
+        /// The URL that refused.
+        url: String,
+        /// Which credentials were used (never the secret itself) and what was answered.
+        detail: String,
+    },
+    /// The node answered a call with an error that is neither of the above.
+    #[error("{url}: {method} failed with code {code}: {message}")]
+    Node {
+        /// The URL of the node.
+        url: String,
+        /// The RPC method.
+        method: String,
+        /// The JSON-RPC error code.
+        code: i32,
+        /// The node's message, verbatim.
+        message: String,
+    },
+    /// The reply could not be understood.
+    #[error("bad response from {url}: {detail}")]
+    BadResponse {
+        /// The URL that answered.
+        url: String,
+        /// What was wrong with the reply.
+        detail: String,
+    },
+    /// An address of another network than the backend's was given.
+    #[error("address {address} is not valid for {network}")]
+    WrongNetwork {
+        /// The address given.
+        address: String,
+        /// The backend's network.
+        network: bitcoin::Network,
+    },
+    /// The backend could not be set up (bad URL, unreadable cookie file).
+    #[error("cannot set up backend for {url}: {detail}")]
+    Config {
+        /// The URL or path concerned.
+        url: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl BackendError {
+    /// Whether trying the same operation again later may succeed (unreachable or timed out).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            BackendError::Unreachable { .. } | BackendError::Timeout { .. }
+        )
+    }
+
+    /// Whether this error says the object does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, BackendError::NotFound { .. })
+    }
+
+    pub(crate) fn unreachable(
+        url: &str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> BackendError {
+        BackendError::Unreachable {
+            url: url.to_string(),
+            source: source.into(),
+        }
+    }
+
+    pub(crate) fn bad_response(url: &str, detail: impl Into<String>) -> BackendError {
+        BackendError::BadResponse {
+            url: url.to_string(),
+            detail: detail.into(),
+        }
+    }
+}
