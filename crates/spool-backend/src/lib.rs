@@ -11,6 +11,7 @@
 mod backend;
 pub mod core;
 mod error;
+pub mod esplora;
 mod retry;
 
 pub use backend::{Backend, WaitProgress};

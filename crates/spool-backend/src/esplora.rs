@@ -1,0 +1,478 @@
+//! Any Esplora HTTP API (Blockstream's, mempool.space's, a self-hosted electrs), through
+//! esplora-client.
+//!
+//! Costs: a history query reads `/address/:addr/txs` (the mempool ones and the first 25
+//! confirmed ones, each with its prevouts and status) and then `/address/:addr/txs/chain/:last`
+//! for each further 25; the position of a confirmed transaction in its block comes from
+//! `/block/:hash/txids` (one request per block holding two or more of them) or
+//! `/tx/:txid/merkle-proof` (a block holding one). Esplora lists at most 50 mempool
+//! transactions of an address.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bitcoin::{Address, BlockHash, Network, OutPoint, Transaction, Txid};
+use esplora_client::{AsyncClient, EsploraTx};
+use spool_protocol::chain::{ChainTx, TxPlace};
+use spool_tx::utxo::Utxo;
+
+use crate::backend::{check_network, sort_by_place, Backend};
+use crate::error::BackendError;
+use crate::retry::{retrying, RetryPolicy};
+
+/// Confirmed transactions per page of `/address/:addr/txs/chain` (fixed by the Esplora API).
+const CHAIN_PAGE: usize = 25;
+/// Requests in flight at once when looking up block positions.
+const PARALLEL: usize = 8;
+/// Default timeout of one HTTP request.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A [`Backend`] talking to an Esplora HTTP API.
+#[derive(Clone)]
+pub struct EsploraBackend {
+    client: AsyncClient,
+    base_url: String,
+    network: Network,
+    retry: RetryPolicy,
+    requests: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for EsploraBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EsploraBackend")
+            .field("base_url", &self.base_url)
+            .field("network", &self.network)
+            .finish()
+    }
+}
+
+impl EsploraBackend {
+    /// A backend for the Esplora API at `base_url` (e.g.
+    /// `https://blockstream.info/testnet/api`, no trailing slash needed) on `network`.
+    pub fn new(base_url: &str, network: Network) -> Result<EsploraBackend, BackendError> {
+        EsploraBackend::with_timeout(base_url, network, DEFAULT_TIMEOUT)
+    }
+
+    /// Like [`EsploraBackend::new`] with the timeout of one HTTP request.
+    pub fn with_timeout(
+        base_url: &str,
+        network: Network,
+        timeout: Duration,
+    ) -> Result<EsploraBackend, BackendError> {
+        let base_url = base_url.trim_end_matches('/').to_string();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(BackendError::Config {
+                url: base_url,
+                detail: "an Esplora URL starts with http:// or https://".to_string(),
+            });
+        }
+        let client = esplora_client::Builder::new(&base_url)
+            .timeout(timeout)
+            // Retries are ours (RetryPolicy), also for connection errors.
+            .max_retries(0)
+            .build_async()
+            .map_err(|err| BackendError::Config {
+                url: base_url.clone(),
+                detail: err.to_string(),
+            })?;
+        Ok(EsploraBackend {
+            client,
+            base_url,
+            network,
+            retry: RetryPolicy::default(),
+            requests: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Replaces the retry policy for transient failures.
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> EsploraBackend {
+        self.retry = retry;
+        self
+    }
+
+    /// The API's base URL.
+    pub fn url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// HTTP requests made so far by this backend (and its clones).
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn count(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn error(&self, what: &str, err: esplora_client::Error) -> BackendError {
+        classify(&self.base_url, what, err)
+    }
+
+    async fn tx_info(&self, txid: &Txid) -> Result<EsploraTx, BackendError> {
+        self.count();
+        self.client
+            .get_tx_info(txid)
+            .await
+            .map_err(|err| self.error(&format!("transaction {txid}"), err))?
+            .ok_or_else(|| BackendError::NotFound {
+                what: format!("transaction {txid}"),
+            })
+    }
+
+    /// Positions in their blocks of the confirmed transactions among `txs`.
+    async fn positions(&self, txs: &[EsploraTx]) -> Result<HashMap<Txid, u32>, BackendError> {
+        let mut by_block: BTreeMap<BlockHash, Vec<Txid>> = BTreeMap::new();
+        for tx in txs {
+            if let (true, Some(hash)) = (tx.status.confirmed, tx.status.block_hash) {
+                by_block.entry(hash).or_default().push(tx.txid);
+            }
+        }
+        let mut jobs = tokio::task::JoinSet::new();
+        let mut positions = HashMap::new();
+        let mut pending = by_block.into_iter();
+        loop {
+            while jobs.len() < PARALLEL {
+                let Some((hash, txids)) = pending.next() else {
+                    break;
+                };
+                let me = self.clone();
+                jobs.spawn(async move { me.block_positions(hash, txids).await });
+            }
+            match jobs.join_next().await {
+                None => break,
+                Some(joined) => {
+                    let found = joined.map_err(|err| {
+                        BackendError::bad_response(&self.base_url, format!("task failed: {err}"))
+                    })??;
+                    positions.extend(found);
+                }
+            }
+        }
+        Ok(positions)
+    }
+
+    async fn block_positions(
+        &self,
+        hash: BlockHash,
+        txids: Vec<Txid>,
+    ) -> Result<Vec<(Txid, u32)>, BackendError> {
+        if let [txid] = txids.as_slice() {
+            self.count();
+            let proof = self
+                .client
+                .get_merkle_proof(txid)
+                .await
+                .map_err(|err| self.error(&format!("merkle proof of {txid}"), err))?
+                .ok_or_else(|| BackendError::NotFound {
+                    what: format!("merkle proof of {txid}"),
+                })?;
+            let position = u32::try_from(proof.pos).map_err(|_| {
+                BackendError::bad_response(&self.base_url, format!("position {}", proof.pos))
+            })?;
+            return Ok(vec![(*txid, position)]);
+        }
+        self.count();
+        let listed = self
+            .client
+            .get_block_txids(&hash)
+            .await
+            .map_err(|err| self.error(&format!("txids of block {hash}"), err))?;
+        let index: HashMap<Txid, u32> = listed
+            .iter()
+            .enumerate()
+            .map(|(pos, txid)| (*txid, pos as u32))
+            .collect();
+        txids
+            .into_iter()
+            .map(|txid| {
+                index.get(&txid).map(|pos| (txid, *pos)).ok_or_else(|| {
+                    BackendError::bad_response(
+                        &self.base_url,
+                        format!("block {hash} does not list transaction {txid}"),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn chain_tx(
+        &self,
+        tx: &EsploraTx,
+        positions: &HashMap<Txid, u32>,
+    ) -> Result<ChainTx, BackendError> {
+        let transaction = tx.to_tx();
+        if transaction.compute_txid() != tx.txid {
+            return Err(BackendError::bad_response(
+                &self.base_url,
+                format!("transaction {} does not hash to its txid", tx.txid),
+            ));
+        }
+        let prevouts = if transaction.is_coinbase() {
+            Vec::new()
+        } else {
+            tx.vin
+                .iter()
+                .map(|vin| {
+                    vin.prevout
+                        .as_ref()
+                        .map(|p| bitcoin::TxOut {
+                            value: p.value,
+                            script_pubkey: p.scriptpubkey.clone(),
+                        })
+                        .ok_or_else(|| {
+                            BackendError::bad_response(
+                                &self.base_url,
+                                format!("transaction {} lacks a prevout", tx.txid),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let place = if tx.status.confirmed {
+            let missing = |field: &str| {
+                BackendError::bad_response(
+                    &self.base_url,
+                    format!("confirmed transaction {} lacks {field}", tx.txid),
+                )
+            };
+            TxPlace::Confirmed {
+                height: u64::from(
+                    tx.status
+                        .block_height
+                        .ok_or_else(|| missing("block_height"))?,
+                ),
+                position: *positions
+                    .get(&tx.txid)
+                    .ok_or_else(|| missing("a position"))?,
+                time: tx.status.block_time.ok_or_else(|| missing("block_time"))?,
+            }
+        } else {
+            TxPlace::Unconfirmed
+        };
+        Ok(ChainTx {
+            tx: transaction,
+            prevouts,
+            place,
+        })
+    }
+
+    async fn history_once(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError> {
+        let mut all: Vec<EsploraTx> = Vec::new();
+        let mut last_seen: Option<Txid> = None;
+        loop {
+            self.count();
+            let page = self
+                .client
+                .get_address_txs(address, last_seen)
+                .await
+                .map_err(|err| self.error(&format!("history of {address}"), err))?;
+            let confirmed: Vec<&EsploraTx> = page.iter().filter(|t| t.status.confirmed).collect();
+            let next = confirmed.last().map(|t| t.txid);
+            let full = confirmed.len() >= CHAIN_PAGE;
+            all.extend(
+                page.into_iter()
+                    .filter(|t| last_seen.is_none() || t.status.confirmed),
+            );
+            match next {
+                Some(next) if full => last_seen = Some(next),
+                _ => break,
+            }
+        }
+        let script = address.script_pubkey();
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|t| seen.insert(t.txid) && t.vout.iter().any(|o| o.scriptpubkey == script));
+        let positions = self.positions(&all).await?;
+        let mut txs = all
+            .iter()
+            .map(|t| self.chain_tx(t, &positions))
+            .collect::<Result<Vec<_>, _>>()?;
+        sort_by_place(&mut txs);
+        Ok(txs)
+    }
+
+    async fn utxos_once(
+        &self,
+        address: &Address,
+        min_conf: u32,
+    ) -> Result<Vec<Utxo>, BackendError> {
+        self.count();
+        let listed = self
+            .client
+            .get_address_utxos(address)
+            .await
+            .map_err(|err| self.error(&format!("utxos of {address}"), err))?;
+        if listed.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.count();
+        let tip = self
+            .client
+            .get_height()
+            .await
+            .map_err(|err| self.error("tip height", err))?;
+        let mut candidates: BTreeMap<Txid, Vec<(u32, bitcoin::Amount, u32)>> = BTreeMap::new();
+        for utxo in listed {
+            let confirmations = match (utxo.status.confirmed, utxo.status.block_height) {
+                (true, Some(height)) => (tip + 1).saturating_sub(height),
+                _ => 0,
+            };
+            if confirmations >= min_conf {
+                candidates.entry(utxo.txid).or_default().push((
+                    utxo.vout,
+                    utxo.value,
+                    confirmations,
+                ));
+            }
+        }
+        // Per funding transaction: is it a coinbase, and which outputs has a mempool (or any)
+        // transaction spent since the listing.
+        let mut jobs = tokio::task::JoinSet::new();
+        let mut pending = candidates.into_iter();
+        let mut out = Vec::new();
+        let script = address.script_pubkey();
+        loop {
+            while jobs.len() < PARALLEL {
+                let Some((txid, outputs)) = pending.next() else {
+                    break;
+                };
+                let me = self.clone();
+                jobs.spawn(async move {
+                    let info = me.tx_info(&txid).await?;
+                    me.count();
+                    let spends = me
+                        .client
+                        .get_tx_outspends(&txid)
+                        .await
+                        .map_err(|err| me.error(&format!("outspends of {txid}"), err))?;
+                    Ok::<_, BackendError>((txid, outputs, info, spends))
+                });
+            }
+            match jobs.join_next().await {
+                None => break,
+                Some(joined) => {
+                    let (txid, outputs, info, spends) = joined.map_err(|err| {
+                        BackendError::bad_response(&self.base_url, format!("task failed: {err}"))
+                    })??;
+                    let is_coinbase = info.vin.first().is_some_and(|vin| vin.is_coinbase);
+                    for (vout, value, confirmations) in outputs {
+                        if spends.get(vout as usize).is_some_and(|s| s.spent) {
+                            continue;
+                        }
+                        out.push(Utxo {
+                            outpoint: OutPoint { txid, vout },
+                            value,
+                            script_pubkey: script.clone(),
+                            confirmations,
+                            is_coinbase,
+                        });
+                    }
+                }
+            }
+        }
+        out.sort_by_key(|u| u.outpoint);
+        Ok(out)
+    }
+
+    async fn broadcast_once(&self, tx: &Transaction) -> Result<Txid, BackendError> {
+        let txid = tx.compute_txid();
+        self.count();
+        match self.client.broadcast(tx).await {
+            Ok(answered) if answered == txid => Ok(txid),
+            Ok(answered) => Err(BackendError::bad_response(
+                &self.base_url,
+                format!("broadcast answered {answered} for {txid}"),
+            )),
+            Err(esplora_client::Error::HttpResponse { status, message })
+                if (400..500).contains(&status)
+                    && status != 401
+                    && status != 403
+                    && status != 429 =>
+            {
+                // Already known (an earlier attempt got through) is success.
+                self.count();
+                match self.client.get_tx_info(&txid).await {
+                    Ok(Some(_)) => Ok(txid),
+                    Ok(None) => Err(BackendError::Rejected {
+                        txid,
+                        reason: message,
+                    }),
+                    Err(err) => Err(self.error(&format!("transaction {txid}"), err)),
+                }
+            }
+            Err(err) => Err(self.error(&format!("broadcast of {txid}"), err)),
+        }
+    }
+}
+
+/// Maps an esplora-client error to a [`BackendError`].
+fn classify(url: &str, what: &str, err: esplora_client::Error) -> BackendError {
+    use esplora_client::Error as E;
+    match err {
+        E::BitReq(err) => BackendError::unreachable(url, format!("{what}: {err}")),
+        E::HttpResponse { status: 404, .. } => BackendError::NotFound {
+            what: what.to_string(),
+        },
+        E::HttpResponse {
+            status: status @ (401 | 403),
+            message,
+        } => BackendError::Unauthorized {
+            url: url.to_string(),
+            detail: format!("HTTP {status}: {}", message.trim()),
+        },
+        E::HttpResponse { status, message } if status == 429 || status >= 500 => {
+            BackendError::unreachable(url, format!("{what}: HTTP {status}: {}", message.trim()))
+        }
+        E::TransactionNotFound(txid) => BackendError::NotFound {
+            what: format!("transaction {txid}"),
+        },
+        other => BackendError::bad_response(url, format!("{what}: {other}")),
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for EsploraBackend {
+    fn network(&self) -> Network {
+        self.network
+    }
+
+    fn describe(&self) -> String {
+        format!("Esplora at {}", self.base_url)
+    }
+
+    async fn tip_height(&self) -> Result<u64, BackendError> {
+        retrying(&self.retry, "tip height", || async {
+            self.count();
+            self.client
+                .get_height()
+                .await
+                .map(u64::from)
+                .map_err(|err| self.error("tip height", err))
+        })
+        .await
+    }
+
+    async fn utxos(&self, address: &Address, min_conf: u32) -> Result<Vec<Utxo>, BackendError> {
+        check_network(address, self.network)?;
+        retrying(&self.retry, "utxos", || self.utxos_once(address, min_conf)).await
+    }
+
+    async fn address_transactions(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError> {
+        check_network(address, self.network)?;
+        retrying(&self.retry, "history", || self.history_once(address)).await
+    }
+
+    async fn transaction(&self, txid: &Txid) -> Result<ChainTx, BackendError> {
+        retrying(&self.retry, "transaction", || async {
+            let info = self.tx_info(txid).await?;
+            let positions = self.positions(std::slice::from_ref(&info)).await?;
+            self.chain_tx(&info, &positions)
+        })
+        .await
+    }
+
+    async fn broadcast(&self, tx: &Transaction) -> Result<Txid, BackendError> {
+        retrying(&self.retry, "broadcast", || self.broadcast_once(tx)).await
+    }
+}
