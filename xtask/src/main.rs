@@ -2,14 +2,17 @@
 //!
 //! - `cargo xtask bitcoind`: make `bitcoind` and `bitcoin-cli` available; prints the absolute
 //!   path of `bitcoind` as the last line of stdout.
-//! - `cargo xtask test`: formatting, clippy with `-D warnings`, every test of the workspace.
+//! - `cargo xtask test`: formatting, clippy with `-D warnings`, the crate map's layering rules,
+//!   every test of the workspace.
 //! - `cargo xtask proptest [CASES]`: the property tests with many more cases.
 //! - `cargo xtask bench [ARGS]`: the criterion benchmarks.
 //! - `cargo xtask demo`: the seed's walkthrough on a fresh regtest node.
 //! - `cargo xtask deny`: cargo-deny's checks, when cargo-deny is installed.
+//! - `cargo xtask layering`: the crate map's dependency rules, on `cargo tree`.
 
 mod bitcoind;
 mod demo;
+mod layering;
 mod run;
 
 use std::path::PathBuf;
@@ -17,7 +20,8 @@ use std::process::ExitCode;
 
 type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
 
-const USAGE: &str = "usage: cargo xtask <bitcoind|test|proptest [CASES]|bench [ARGS]|demo|deny>";
+const USAGE: &str =
+    "usage: cargo xtask <bitcoind|test|proptest [CASES]|bench [ARGS]|demo|deny|layering>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +32,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("demo") => demo_task(),
         Some("deny") => deny(),
+        Some("layering") => layering::check(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -68,6 +73,7 @@ fn test() -> Result<()> {
         ],
         "clippy -D warnings",
     )?;
+    layering::check()?;
     let env = [("BITCOIND_EXE", bitcoind.as_os_str())];
     if run::has_nextest() {
         run::cargo_env(

@@ -1,0 +1,98 @@
+//! The crate map's rules, checked on the real dependency graph (`cargo tree`).
+//!
+//! spool-protocol must stay pure (no async, HTTP, RPC or database crates); spool-wallet and
+//! spool-tx must not reach a backend client; nothing but the CLI may depend on the backends.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use crate::{workspace_root, Result};
+
+/// Crates that mean I/O, async, networking or storage.
+const IO_CRATES: &[&str] = &[
+    "tokio",
+    "async-trait",
+    "futures",
+    "futures-util",
+    "mio",
+    "hyper",
+    "reqwest",
+    "bitreq",
+    "minreq",
+    "jsonrpc",
+    "bitcoincore-rpc",
+    "esplora-client",
+    "redb",
+    "sled",
+    "rusqlite",
+    "rustls",
+];
+
+/// (crate, crates it must never depend on, normal edges only)
+fn rules() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut backend_and_up = vec!["spool-backend", "spool-cli", "spool-testenv"];
+    let mut protocol_forbidden: Vec<&str> = IO_CRATES.to_vec();
+    protocol_forbidden.extend(["spool-wallet", "spool-tx", "spool-backend", "spool-cli"]);
+    let mut tx_forbidden: Vec<&str> = IO_CRATES.to_vec();
+    tx_forbidden.append(&mut backend_and_up);
+    vec![
+        ("spool-protocol", protocol_forbidden),
+        ("spool-wallet", {
+            let mut v = tx_forbidden.clone();
+            v.push("spool-tx");
+            v
+        }),
+        ("spool-tx", tx_forbidden),
+        ("spool-backend", vec!["spool-cli", "spool-testenv"]),
+    ]
+}
+
+/// Fails if any crate's normal dependency tree contains a forbidden crate.
+pub fn check() -> Result<()> {
+    let mut violations = Vec::new();
+    for (krate, forbidden) in rules() {
+        let deps = normal_dependencies(krate)?;
+        for bad in forbidden {
+            if deps.contains(bad) {
+                violations.push(format!("{krate} depends on {bad}"));
+            }
+        }
+    }
+    if violations.is_empty() {
+        eprintln!("xtask: layering: crate map respected");
+        Ok(())
+    } else {
+        Err(format!("layering violated: {}", violations.join("; ")).into())
+    }
+}
+
+fn normal_dependencies(krate: &str) -> Result<BTreeSet<String>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args([
+            "tree",
+            "--package",
+            krate,
+            "--edges",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .output()
+        .map_err(|err| format!("layering: cannot run cargo tree: {err}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "layering: cargo tree -p {krate} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )
+        .into());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_string)
+        .collect())
+}
