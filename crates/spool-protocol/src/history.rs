@@ -116,19 +116,18 @@ impl History {
         let candidates = order(collect(piece_script.as_deref(), txs));
         let federation: HashSet<&str> = federation.iter().map(String::as_str).collect();
 
+        let mut names = Names::new(network);
         let mut ledger = Ledger::default();
         let mut events = Vec::with_capacity(candidates.len());
         for candidate in &candidates {
             let tx = &candidate.chain_tx.tx;
-            let sender = sender(candidate.chain_tx, network);
+            let sender = sender(candidate.chain_tx, &mut names);
             // pyspool: the outputs without the last one; piece = first, to = last.
             let recipients = &tx.output[..tx.output.len().saturating_sub(1)];
-            let piece = recipients
-                .first()
-                .map(|o| render(&o.script_pubkey, network));
+            let piece = recipients.first().map(|o| names.render(&o.script_pubkey));
             let to = recipients
                 .last()
-                .map(|o| render(&o.script_pubkey, network))
+                .map(|o| names.render(&o.script_pubkey))
                 .unwrap_or_default();
             let from = sender.clone().unwrap_or_else(|e| e.0);
 
@@ -140,7 +139,7 @@ impl History {
                     Some(first) => {
                         return Err(format!(
                             "The first output pays {}, not the piece address {piece_address}",
-                            render(&first.script_pubkey, network)
+                            names.render(&first.script_pubkey)
                         ))
                     }
                     None => return Err("Transaction has no output besides the OP_RETURN".into()),
@@ -263,16 +262,36 @@ fn piece_script(piece_address: &str) -> Option<ScriptBuf> {
         .map(|a| a.assume_checked().script_pubkey())
 }
 
-/// An output script as an address, or `script:<hex>` when it has none.
-fn render(script: &Script, network: Network) -> String {
-    match Address::from_script(script, network) {
-        Ok(address) => address.to_string(),
-        Err(_) => format!("script:{}", script.to_hex_string()),
+/// Output scripts as addresses (or `script:<hex>` when they have none), each rendered once:
+/// a piece's history has many events but few addresses.
+struct Names {
+    network: Network,
+    cache: HashMap<ScriptBuf, String>,
+}
+
+impl Names {
+    fn new(network: Network) -> Names {
+        Names {
+            network,
+            cache: HashMap::new(),
+        }
+    }
+
+    fn render(&mut self, script: &Script) -> String {
+        if let Some(name) = self.cache.get(script) {
+            return name.clone();
+        }
+        let name = match Address::from_script(script, self.network) {
+            Ok(address) => address.to_string(),
+            Err(_) => format!("script:{}", script.to_hex_string()),
+        };
+        self.cache.insert(script.to_owned(), name.clone());
+        name
     }
 }
 
 /// The single address of the inputs, or (what to show as from, why it is invalid).
-fn sender(chain_tx: &ChainTx, network: Network) -> Result<String, (String, String)> {
+fn sender(chain_tx: &ChainTx, names: &mut Names) -> Result<String, (String, String)> {
     if chain_tx.prevouts.len() != chain_tx.tx.input.len() || chain_tx.prevouts.is_empty() {
         return Err((
             String::new(),
@@ -286,9 +305,9 @@ fn sender(chain_tx: &ChainTx, network: Network) -> Result<String, (String, Strin
     let addresses: BTreeSet<String> = chain_tx
         .prevouts
         .iter()
-        .map(|o| render(&o.script_pubkey, network))
+        .map(|o| names.render(&o.script_pubkey))
         .collect();
-    let first = render(&chain_tx.prevouts[0].script_pubkey, network);
+    let first = names.render(&chain_tx.prevouts[0].script_pubkey);
     if addresses.len() == 1 {
         return Ok(first);
     }
