@@ -60,6 +60,14 @@ impl MempoolCache {
         Ok(())
     }
 
+    /// The output at `outpoint` if a cached mempool transaction created it.
+    pub(crate) fn output(&self, outpoint: &OutPoint) -> Option<TxOut> {
+        self.txs
+            .get(&outpoint.txid)
+            .and_then(|tx| tx.output.get(outpoint.vout as usize))
+            .cloned()
+    }
+
     /// Mempool outputs locked to `script`.
     pub(crate) fn outputs_paying(&self, script: &Script) -> Vec<(OutPoint, TxOut)> {
         let mut found = Vec::new();

@@ -169,8 +169,8 @@ impl Backend for CoreBackend {
 
     async fn transaction(&self, txid: &Txid) -> Result<ChainTx, BackendError> {
         let txid = *txid;
-        self.run("transaction", move |rpc, _| {
-            let mut found = chain_txs(rpc, &[txid])?;
+        self.run("transaction", move |rpc, mempool| {
+            let mut found = chain_txs(rpc, mempool, &[txid])?;
             found.pop().flatten().ok_or_else(|| BackendError::NotFound {
                 what: format!("transaction {txid}"),
             })
@@ -290,7 +290,10 @@ fn history_blocking(
     let mut seen = HashSet::new();
     txids.retain(|txid| seen.insert(*txid));
     // A mempool transaction may have been evicted or replaced since: skip what is gone.
-    let mut txs: Vec<ChainTx> = chain_txs(rpc, &txids)?.into_iter().flatten().collect();
+    let mut txs: Vec<ChainTx> = chain_txs(rpc, mempool, &txids)?
+        .into_iter()
+        .flatten()
+        .collect();
     txs.retain(|chain_tx| {
         chain_tx
             .tx
@@ -303,8 +306,14 @@ fn history_blocking(
 }
 
 /// Fetches transactions with prevouts and places: one batched `getrawtransaction`
-/// (verbosity 2) and one batched `getblock` for the distinct blocks. `None` where unknown.
-fn chain_txs(rpc: &Rpc, txids: &[Txid]) -> Result<Vec<Option<ChainTx>>, BackendError> {
+/// (verbosity 2) and one batched `getblock` for the distinct blocks. Mempool transactions'
+/// prevouts come from the mempool cache or, for confirmed parents, one batched
+/// `getrawtransaction` per distinct parent. `None` where unknown.
+fn chain_txs(
+    rpc: &Rpc,
+    mempool: &Mutex<MempoolCache>,
+    txids: &[Txid],
+) -> Result<Vec<Option<ChainTx>>, BackendError> {
     if txids.is_empty() {
         return Ok(Vec::new());
     }
@@ -321,6 +330,7 @@ fn chain_txs(rpc: &Rpc, txids: &[Txid]) -> Result<Vec<Option<ChainTx>>, BackendE
             Err(refusal) => return Err(rpc.refusal_error("getrawtransaction", refusal)),
         }
     }
+    resolve_mempool_prevouts(rpc, mempool, &mut decoded)?;
     let blocks: Vec<bitcoin::BlockHash> = {
         let mut distinct: Vec<_> = decoded.iter().flatten().filter_map(|d| d.block).collect();
         distinct.sort();
@@ -361,13 +371,86 @@ fn chain_txs(rpc: &Rpc, txids: &[Txid]) -> Result<Vec<Option<ChainTx>>, BackendE
                 };
                 Ok(ChainTx {
                     tx: d.tx,
-                    prevouts: d.prevouts,
+                    prevouts: d.prevouts.unwrap_or_default(),
                     place,
                 })
             })
             .transpose()
         })
         .collect()
+}
+
+/// Fills in the prevouts of mempool transactions: from the mempool cache where the parent
+/// is unconfirmed, else from the parent itself (one batched call per distinct parent).
+fn resolve_mempool_prevouts(
+    rpc: &Rpc,
+    mempool: &Mutex<MempoolCache>,
+    decoded: &mut [Option<parse::VerboseTx>],
+) -> Result<(), BackendError> {
+    let missing: Vec<OutPoint> = decoded
+        .iter()
+        .flatten()
+        .filter(|d| d.prevouts.is_none())
+        .flat_map(|d| d.tx.input.iter().map(|i| i.previous_output))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut known: HashMap<OutPoint, bitcoin::TxOut> = HashMap::new();
+    {
+        let cache = mempool.lock().expect("mempool cache lock poisoned");
+        for outpoint in &missing {
+            if let Some(out) = cache.output(outpoint) {
+                known.insert(*outpoint, out);
+            }
+        }
+    }
+    let mut parents: Vec<Txid> = missing
+        .iter()
+        .filter(|op| !known.contains_key(op))
+        .map(|op| op.txid)
+        .collect();
+    parents.sort();
+    parents.dedup();
+    if !parents.is_empty() {
+        let params: Vec<Vec<Value>> = parents
+            .iter()
+            .map(|txid| vec![json!(txid.to_string()), json!(0)])
+            .collect();
+        for (parent, reply) in parents
+            .iter()
+            .zip(rpc.batch_ok("getrawtransaction", &params)?)
+        {
+            let tx = parse::raw_tx(rpc.url(), &format!("getrawtransaction {parent}"), &reply)?;
+            for (vout, out) in tx.output.into_iter().enumerate() {
+                known.insert(
+                    OutPoint {
+                        txid: *parent,
+                        vout: vout as u32,
+                    },
+                    out,
+                );
+            }
+        }
+    }
+    for d in decoded.iter_mut().flatten() {
+        if d.prevouts.is_none() {
+            let prevouts =
+                d.tx.input
+                    .iter()
+                    .map(|i| {
+                        known.get(&i.previous_output).cloned().ok_or_else(|| {
+                            BackendError::bad_response(
+                                rpc.url(),
+                                format!("no prevout {} found", i.previous_output),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+            d.prevouts = Some(prevouts);
+        }
+    }
+    Ok(())
 }
 
 fn broadcast_blocking(rpc: &Rpc, tx: &Transaction) -> Result<Txid, BackendError> {

@@ -20,7 +20,8 @@ pub(crate) struct ScannedOutput {
 /// A transaction from `getrawtransaction` verbosity 2.
 pub(crate) struct VerboseTx {
     pub tx: Transaction,
-    pub prevouts: Vec<TxOut>,
+    /// `None` for a mempool transaction (the node does not list its prevouts).
+    pub prevouts: Option<Vec<TxOut>>,
     pub block: Option<BlockHash>,
 }
 
@@ -148,32 +149,42 @@ pub(crate) fn verbose_tx(url: &str, txid: &Txid, reply: &Value) -> Result<Verbos
         Some(hash) => Some(parse_str(url, &what, hash)?),
         None => None,
     };
+    // The node gives prevouts of confirmed transactions (from the block's undo data) but
+    // not of mempool ones: those are left for the caller to find.
     let prevouts = if tx.is_coinbase() {
-        Vec::new()
+        Some(Vec::new())
     } else {
         let vin = field(url, &what, reply, "vin")?
             .as_array()
             .ok_or_else(|| bad(url, &what, reply))?;
-        vin.iter()
-            .map(|input| {
-                let prevout = field(url, &what, input, "prevout")?;
-                Ok(TxOut {
-                    value: parse_btc(url, &what, field(url, &what, prevout, "value")?)?,
-                    script_pubkey: parse_script(
-                        url,
-                        &what,
-                        field(
-                            url,
-                            &what,
-                            field(url, &what, prevout, "scriptPubKey")?,
-                            "hex",
-                        )?,
-                    )?,
-                })
-            })
-            .collect::<Result<Vec<_>, BackendError>>()?
+        match vin.iter().all(|input| input.get("prevout").is_some()) {
+            false if block.is_none() => None,
+            _ => Some(
+                vin.iter()
+                    .map(|input| {
+                        let prevout = field(url, &what, input, "prevout")?;
+                        Ok(TxOut {
+                            value: parse_btc(url, &what, field(url, &what, prevout, "value")?)?,
+                            script_pubkey: parse_script(
+                                url,
+                                &what,
+                                field(
+                                    url,
+                                    &what,
+                                    field(url, &what, prevout, "scriptPubKey")?,
+                                    "hex",
+                                )?,
+                            )?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, BackendError>>()?,
+            ),
+        }
     };
-    if prevouts.len() != tx.input.len() && !tx.is_coinbase() {
+    if prevouts
+        .as_ref()
+        .is_some_and(|p| p.len() != tx.input.len() && !tx.is_coinbase())
+    {
         return Err(bad(url, &format!("{what} has prevouts missing"), reply));
     }
     Ok(VerboseTx {
