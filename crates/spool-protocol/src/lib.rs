@@ -8,6 +8,13 @@
 //! This crate owns no I/O: it must never depend on async runtimes, HTTP or RPC clients,
 //! databases or the file system (readers are taken as `std::io::Read`). Chain data comes in
 //! as plain values ([`chain::ChainTx`]).
+//!
+//! - [`verb`]: typed verbs ([`verb::Verb`]), pyspool's decoder ([`verb::DecodedVerb`]), the
+//!   checked constructors;
+//! - [`payload`]: the OP_RETURN script and [`payload::decipher`] for a transaction;
+//! - [`file_hash`]: the piece's `file_hash` / `file_hash_metadata`, streamed;
+//! - [`history`]: the verified history of a piece ([`history::History`], [`history::Event`]);
+//! - [`ownership`]: pyspool's ownership checks over the valid events.
 
 pub use bitcoin;
 
