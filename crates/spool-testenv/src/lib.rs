@@ -11,6 +11,7 @@
 //!
 //! This crate is a dev-dependency only; no library crate may depend on it in normal builds.
 
+pub mod esplora;
 mod exe;
 mod node;
 

@@ -98,7 +98,7 @@ fn outpoints(utxos: &[spool_tx::utxo::Utxo]) -> BTreeSet<OutPoint> {
 }
 
 /// Runs every check against `backend`. `label` names the backend in failure messages.
-pub async fn run<B: Backend>(label: &str, node: &Node, funder: &Funder, backend: &B) {
+pub async fn run<B: Backend>(label: &str, node: &Node, funder: &Funder, backend: &B) -> Fixture {
     let fx = Fixture::create(node, funder);
     eprintln!("[{label}] {}", backend.describe());
     assert_eq!(backend.network(), Network::Regtest, "[{label}] network");
@@ -394,4 +394,5 @@ pub async fn run<B: Backend>(label: &str, node: &Node, funder: &Funder, backend:
         "[{label}] all confirmed"
     );
     eprintln!("[{label}] conformance suite passed");
+    fx
 }
