@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::chain::{ChainTx, TxPlace};
 use crate::ledger::Ledger;
 use crate::payload::find_verb;
-use crate::verb::Verb;
+use crate::verb::{Verb, VerbError};
 
 /// ascribe's mainnet federation address for the first protocol version.
 pub const ASCRIBE_FEDERATION_V0: &str = "1JttRRdtAi6cDNM23Uq4BEU61R8kJeANJs";
@@ -70,15 +70,15 @@ pub struct Event {
 }
 
 impl Event {
-    /// The typed verb of this event.
-    pub fn typed_verb(&self) -> Verb {
-        Verb::decode(&self.verb).expect("events only hold verbs that decoded")
+    /// The typed verb of this event (events built by [`History::build`] always have one).
+    pub fn typed_verb(&self) -> Result<Verb, VerbError> {
+        Verb::decode(&self.verb)
     }
 
     /// The edition the event is about in spool-rs's terms: 0 for the master edition (PIECE,
     /// CONSIGNEDREGISTRATION, edition 0), `n` for edition `n`; `None` for EDITIONS and FUEL.
     pub fn edition(&self) -> Option<u64> {
-        spool_edition(&self.typed_verb())
+        spool_edition(&self.typed_verb().ok()?)
     }
 }
 

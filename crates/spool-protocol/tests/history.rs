@@ -7,6 +7,7 @@ use spool_protocol::chain::TxPlace;
 use spool_protocol::history::{
     ascribe_federation, History, ASCRIBE_FEDERATION_V0, ASCRIBE_FEDERATION_V01,
 };
+use spool_protocol::verb::Verb;
 use support::{addr, confirmed, spend, spool_tx, spool_tx_from, Script, NET};
 
 fn names() -> (String, String, String, String) {
@@ -68,6 +69,18 @@ fn a_walkthrough_gives_pyspools_records() {
     assert_eq!(
         (transfer.from_address.as_str(), transfer.to_address.as_str()),
         (alice.as_str(), bob.as_str())
+    );
+    assert_eq!(transfer.typed_verb(), Ok(Verb::Transfer { edition: 1 }));
+    assert_eq!(transfer.edition(), Some(1));
+    assert_eq!(
+        h.events()[0].edition(),
+        Some(0),
+        "PIECE is the master edition"
+    );
+    assert_eq!(
+        h.events()[1].edition(),
+        None,
+        "EDITIONS is about no edition"
     );
     // number_editions is copied onto every record, as pyspool does.
     assert!(h.events().iter().all(|e| e.number_editions == Some(2)));
