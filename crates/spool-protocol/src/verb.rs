@@ -112,12 +112,14 @@ impl PartialOrd for LoanDate {
 }
 
 impl Ord for LoanDate {
-    /// Chronological order for real dates (with `%y`'s century rule); digit order otherwise.
+    /// Chronological order for real dates (with `%y`'s century rule); digits that name no
+    /// day come after every real date, in digit order. A total order.
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        match (self.ymd(), other.ymd()) {
-            (Some(a), Some(b)) => a.cmp(&b),
-            _ => self.0.cmp(&other.0),
-        }
+        let key = |d: &LoanDate| match d.ymd() {
+            Some((y, m, day)) => (0u8, y, m, day, [0u8; 6]),
+            None => (1, 0, 0, 0, d.0),
+        };
+        key(self).cmp(&key(other))
     }
 }
 

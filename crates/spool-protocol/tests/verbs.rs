@@ -387,3 +387,22 @@ fn numbers_beyond_u64_and_non_utf8_bytes_are_refused() {
         Verb::Piece
     );
 }
+
+#[test]
+fn loan_dates_order_chronologically_and_totally() {
+    let d = |t: &str| LoanDate::parse(t).unwrap();
+    // 1999 before 2000 under Python's %y rule, whatever the digits say.
+    assert!(d("991231") < d("000101"));
+    assert!(d("150526") < d("150528"));
+    // Digits that name no day sort after every real date, so sorting never sees a cycle.
+    let mut dates = vec![
+        d("991399"),
+        d("000101"),
+        d("150000"),
+        d("991231"),
+        d("680101"),
+    ];
+    dates.sort();
+    let text: Vec<String> = dates.iter().map(ToString::to_string).collect();
+    assert_eq!(text, ["991231", "000101", "680101", "150000", "991399"]);
+}
