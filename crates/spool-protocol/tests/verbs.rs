@@ -395,7 +395,7 @@ fn loan_dates_order_chronologically_and_totally() {
     assert!(d("991231") < d("000101"));
     assert!(d("150526") < d("150528"));
     // Digits that name no day sort after every real date, so sorting never sees a cycle.
-    let mut dates = vec![
+    let mut dates = [
         d("991399"),
         d("000101"),
         d("150000"),
