@@ -252,8 +252,13 @@ impl From<NodeDown> for Reply {
 
 impl State {
     fn rpc(&self) -> Result<Client, NodeDown> {
-        Client::new(&self.rpc_url, Auth::CookieFile(self.cookie_file.clone()))
-            .map_err(|err| NodeDown(err.to_string()))
+        Client::new(&self.rpc_url, Auth::CookieFile(self.cookie_file.clone())).map_err(|err| {
+            NodeDown(format!(
+                "{} (cookie {}): {err}",
+                self.rpc_url,
+                self.cookie_file.display()
+            ))
+        })
     }
 
     fn route(&self, method: &Method, path: &str, body: &[u8]) -> Reply {
