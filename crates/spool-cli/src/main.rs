@@ -1,6 +1,5 @@
-//! The `spool` command-line tool.
+//! The `spool` command-line tool; everything lives in the library half, [`spool_cli::cli`].
 
-fn main() {
-    eprintln!("spool: not yet implemented");
-    std::process::exit(2);
+fn main() -> std::process::ExitCode {
+    spool_cli::cli::main()
 }

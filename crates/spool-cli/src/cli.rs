@@ -1,0 +1,124 @@
+//! The command line: parsing, settings, output and exit codes. `main.rs` only calls [`main`].
+
+pub mod args;
+pub mod config;
+pub mod connect;
+pub mod options;
+pub mod output;
+pub mod progress;
+pub mod secret;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::subcommand::Subcommand;
+use options::GlobalOptions;
+
+/// `spool`: SPOOL (ascribe's Secure Public Online Ownership Ledger) on Bitcoin.
+#[derive(Debug, Parser)]
+#[command(name = "spool", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Options every subcommand accepts, before or after it.
+    #[command(flatten)]
+    pub options: GlobalOptions,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Subcommand,
+}
+
+/// Runs the CLI with the process's arguments and returns its exit code.
+///
+/// Errors are one line on stderr (`error: ...`) and a non-zero exit: 2 for usage errors,
+/// 1 for everything else.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
+    let settings = match cli.options.resolve() {
+        Ok(settings) => settings,
+        Err(err) => return fail(&err),
+    };
+    init_logging(settings.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&anyhow::Error::new(err).context("cannot start the runtime")),
+    };
+    let outcome = runtime.block_on(cli.command.run(&settings));
+    match outcome.and_then(|outcome| outcome.print(settings.json)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err),
+    }
+}
+
+fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        _ => {
+            let rendered = err.render().to_string();
+            let line = rendered
+                .lines()
+                .map(str::trim)
+                .filter(|line| {
+                    !line.is_empty()
+                        && !line.starts_with("Usage:")
+                        && !line.starts_with("For more information")
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            let line = line.strip_prefix("error: ").unwrap_or(&line);
+            eprintln!("error: {line}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints an error and its causes on one line of stderr; exit code 1.
+fn fail(err: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {}", one_line(err));
+    ExitCode::FAILURE
+}
+
+/// An error and its chain of causes as one line, `outer: inner: root`.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if parts.last().is_some_and(|last| last.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SPOOL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}

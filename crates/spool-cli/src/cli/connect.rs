@@ -1,0 +1,154 @@
+//! Connecting to the chosen backend and opening the engine over it.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use bitcoin::{Address, Network, Transaction, Txid};
+use spool_backend::core::{CoreAuth, CoreBackend};
+use spool_backend::esplora::EsploraBackend;
+use spool_backend::{Backend, BackendError, RetryPolicy, WaitProgress};
+use spool_protocol::chain::{ChainTx, TxPlace};
+use spool_protocol::history::ascribe_federation;
+use spool_tx::utxo::Utxo;
+use spool_tx::Reservations;
+
+use super::options::{BackendKind, NetworkName, RpcAuth, Settings};
+use crate::engine::Spool;
+
+/// The backend chosen at run time: Bitcoin Core or Esplora.
+#[derive(Debug)]
+pub enum AnyBackend {
+    /// Bitcoin Core JSON-RPC.
+    Core(CoreBackend),
+    /// Esplora HTTP.
+    Esplora(EsploraBackend),
+}
+
+/// Opens the backend the settings name. Nothing is contacted yet.
+pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
+    let network = settings.network.network();
+    let retry = RetryPolicy {
+        attempts: 3,
+        first_delay: Duration::from_millis(200),
+        max_delay: Duration::from_secs(1),
+    };
+    Ok(match settings.backend {
+        BackendKind::Core => {
+            let auth = match &settings.rpc_auth {
+                RpcAuth::Cookie(path) => CoreAuth::Cookie(path.clone()),
+                RpcAuth::UserPass { user, password } => CoreAuth::UserPass {
+                    user: user.clone(),
+                    password: password.clone(),
+                },
+            };
+            AnyBackend::Core(
+                CoreBackend::new(&settings.rpc_url, auth, network)
+                    .with_context(|| format!("bitcoin core at {}", settings.rpc_url))?
+                    .retry_policy(retry),
+            )
+        }
+        BackendKind::Esplora => {
+            let Some(url) = &settings.esplora_url else {
+                bail!("--backend esplora needs --esplora-url URL (or SPOOL_ESPLORA_URL)");
+            };
+            AnyBackend::Esplora(
+                EsploraBackend::new(url, network)
+                    .with_context(|| format!("esplora at {url}"))?,
+            )
+        }
+    })
+}
+
+/// The federation addresses: those given, else ascribe's on mainnet, none elsewhere.
+pub fn federation(settings: &Settings, given: Vec<Address>) -> Vec<String> {
+    if !given.is_empty() {
+        return given.iter().map(Address::to_string).collect();
+    }
+    match settings.network {
+        NetworkName::Mainnet => ascribe_federation(),
+        _ => Vec::new(),
+    }
+}
+
+/// The engine over the chosen backend, with reservations in the data directory.
+pub async fn spool(settings: &Settings, federation: Vec<Address>) -> anyhow::Result<Spool<AnyBackend>> {
+    let backend = backend(settings)?;
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!("cannot create the data directory {}", settings.data_dir.display())
+    })?;
+    let reservations = Reservations::open(&settings.data_dir).with_context(|| {
+        format!("cannot open reservations in {}", settings.data_dir.display())
+    })?;
+    Ok(Spool::new(backend, reservations).with_federation(self::federation(settings, federation)))
+}
+
+#[async_trait::async_trait]
+impl Backend for AnyBackend {
+    fn network(&self) -> Network {
+        match self {
+            AnyBackend::Core(b) => b.network(),
+            AnyBackend::Esplora(b) => b.network(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            AnyBackend::Core(b) => b.describe(),
+            AnyBackend::Esplora(b) => b.describe(),
+        }
+    }
+
+    async fn tip_height(&self) -> Result<u64, BackendError> {
+        match self {
+            AnyBackend::Core(b) => b.tip_height().await,
+            AnyBackend::Esplora(b) => b.tip_height().await,
+        }
+    }
+
+    async fn utxos(&self, address: &Address, min_conf: u32) -> Result<Vec<Utxo>, BackendError> {
+        match self {
+            AnyBackend::Core(b) => b.utxos(address, min_conf).await,
+            AnyBackend::Esplora(b) => b.utxos(address, min_conf).await,
+        }
+    }
+
+    async fn address_transactions(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError> {
+        match self {
+            AnyBackend::Core(b) => b.address_transactions(address).await,
+            AnyBackend::Esplora(b) => b.address_transactions(address).await,
+        }
+    }
+
+    async fn transaction(&self, txid: &Txid) -> Result<ChainTx, BackendError> {
+        match self {
+            AnyBackend::Core(b) => b.transaction(txid).await,
+            AnyBackend::Esplora(b) => b.transaction(txid).await,
+        }
+    }
+
+    async fn broadcast(&self, tx: &Transaction) -> Result<Txid, BackendError> {
+        match self {
+            AnyBackend::Core(b) => b.broadcast(tx).await,
+            AnyBackend::Esplora(b) => b.broadcast(tx).await,
+        }
+    }
+
+    async fn wait_confirmed_with_progress(
+        &self,
+        txid: &Txid,
+        confirmations: u32,
+        timeout: Duration,
+        progress: &(dyn Fn(WaitProgress) + Send + Sync),
+    ) -> Result<TxPlace, BackendError> {
+        match self {
+            AnyBackend::Core(b) => {
+                b.wait_confirmed_with_progress(txid, confirmations, timeout, progress)
+                    .await
+            }
+            AnyBackend::Esplora(b) => {
+                b.wait_confirmed_with_progress(txid, confirmations, timeout, progress)
+                    .await
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Global options: flags (before or after the subcommand), `SPOOL_*` environment variables
+//! and the TOML config file, resolved into [`Settings`]. Flags win over the environment,
+//! the environment over the config file, the config file over the defaults.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use bitcoin::Network;
+use clap::{Args, ValueEnum};
+
+use super::config::ConfigFile;
+
+/// The networks the CLI speaks, by their CLI names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkName {
+    /// Bitcoin mainnet.
+    Mainnet,
+    /// Testnet (version 3).
+    Testnet,
+    /// Signet.
+    Signet,
+    /// Regtest.
+    Regtest,
+}
+
+impl NetworkName {
+    /// The `bitcoin` crate's network.
+    pub fn network(self) -> Network {
+        match self {
+            NetworkName::Mainnet => Network::Bitcoin,
+            NetworkName::Testnet => Network::Testnet,
+            NetworkName::Signet => Network::Signet,
+            NetworkName::Regtest => Network::Regtest,
+        }
+    }
+
+    /// The CLI name (`mainnet`, `testnet`, `signet`, `regtest`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkName::Mainnet => "mainnet",
+            NetworkName::Testnet => "testnet",
+            NetworkName::Signet => "signet",
+            NetworkName::Regtest => "regtest",
+        }
+    }
+}
+
+/// Which blockchain backend to talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// Bitcoin Core's JSON-RPC (needs `-txindex=1`).
+    Core,
+    /// An Esplora HTTP API.
+    Esplora,
+}
+
+/// Options accepted by every subcommand, before or after it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalOptions {
+    /// Network [default: mainnet].
+    #[arg(long, global = true, env = "SPOOL_NETWORK", value_enum)]
+    pub network: Option<NetworkName>,
+    /// Blockchain backend [default: core].
+    #[arg(long, global = true, env = "SPOOL_BACKEND", value_enum)]
+    pub backend: Option<BackendKind>,
+    /// Bitcoin Core RPC URL [default: http://127.0.0.1:<the network's RPC port>].
+    #[arg(long, global = true, env = "SPOOL_RPC_URL", value_name = "URL")]
+    pub rpc_url: Option<String>,
+    /// Bitcoin Core cookie file [default: ~/.bitcoin/<network>/.cookie, unless --rpc-user].
+    #[arg(long, global = true, env = "SPOOL_RPC_COOKIE", value_name = "PATH")]
+    pub rpc_cookie: Option<PathBuf>,
+    /// Bitcoin Core RPC user; the password comes from SPOOL_RPC_PASSWORD.
+    #[arg(long, global = true, env = "SPOOL_RPC_USER", value_name = "USER")]
+    pub rpc_user: Option<String>,
+    /// Esplora API base URL (for --backend esplora).
+    #[arg(long, global = true, env = "SPOOL_ESPLORA_URL", value_name = "URL")]
+    pub esplora_url: Option<String>,
+    /// Directory for reservations and other state [default: the user's data directory,
+    /// e.g. ~/.local/share/spool]; a subdirectory per network is used inside it.
+    #[arg(long, global = true, env = "SPOOL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML config file [default: ~/.config/spool/config.toml when it exists].
+    #[arg(long, global = true, env = "SPOOL_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long, global = true, env = "SPOOL_JSON")]
+    pub json: bool,
+    /// More logging on stderr (-v, -vv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// How to authenticate to Bitcoin Core. The password is never printed.
+#[derive(Clone)]
+pub enum RpcAuth {
+    /// A cookie file.
+    Cookie(PathBuf),
+    /// User and password.
+    UserPass {
+        /// The user.
+        user: String,
+        /// The password (from SPOOL_RPC_PASSWORD).
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for RpcAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RpcAuth::Cookie(path) => f.debug_tuple("Cookie").field(path).finish(),
+            RpcAuth::UserPass { user, .. } => f
+                .debug_struct("UserPass")
+                .field("user", user)
+                .field("password", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+/// The resolved settings of one run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The network.
+    pub network: NetworkName,
+    /// The backend.
+    pub backend: BackendKind,
+    /// Core RPC URL.
+    pub rpc_url: String,
+    /// Core RPC authentication.
+    pub rpc_auth: RpcAuth,
+    /// Esplora URL, when given.
+    pub esplora_url: Option<String>,
+    /// The per-network data directory.
+    pub data_dir: PathBuf,
+    /// JSON output.
+    pub json: bool,
+    /// Verbosity.
+    pub verbose: u8,
+    /// Default `--min-conf` from the config file.
+    pub min_conf: Option<u32>,
+    /// Default `--fee-rate` from the config file.
+    pub fee_rate: Option<f64>,
+}
+
+impl GlobalOptions {
+    /// Resolves flags and environment (already merged by clap), the config file and defaults.
+    pub fn resolve(&self) -> anyhow::Result<Settings> {
+        let config = match &self.config {
+            Some(path) => ConfigFile::load(path)?,
+            None => match default_config_path().filter(|p| p.is_file()) {
+                Some(path) => ConfigFile::load(&path)?,
+                None => ConfigFile::default(),
+            },
+        };
+        let network = self
+            .network
+            .or(config.network)
+            .unwrap_or(NetworkName::Mainnet);
+        let backend = self
+            .backend
+            .or(config.backend)
+            .unwrap_or(BackendKind::Core);
+        let rpc_url = self
+            .rpc_url
+            .clone()
+            .or(config.rpc_url)
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", default_rpc_port(network)));
+        let rpc_auth = match (&self.rpc_user, &self.rpc_cookie) {
+            (Some(_), Some(_)) => bail!("give either --rpc-cookie or --rpc-user, not both"),
+            (Some(user), None) => user_pass(user.clone())?,
+            (None, Some(cookie)) => RpcAuth::Cookie(cookie.clone()),
+            (None, None) => match (config.rpc_user, config.rpc_cookie) {
+                (Some(_), Some(_)) => {
+                    bail!("the config file gives both rpc-cookie and rpc-user; keep one")
+                }
+                (Some(user), None) => user_pass(user)?,
+                (None, Some(cookie)) => RpcAuth::Cookie(cookie),
+                (None, None) => RpcAuth::Cookie(default_cookie(network)?),
+            },
+        };
+        let esplora_url = self.esplora_url.clone().or(config.esplora_url);
+        let base = match self.data_dir.clone().or(config.data_dir) {
+            Some(dir) => dir,
+            None => default_data_dir()?,
+        };
+        Ok(Settings {
+            network,
+            backend,
+            rpc_url,
+            rpc_auth,
+            esplora_url,
+            data_dir: base.join(network.as_str()),
+            json: self.json || config.json.unwrap_or(false),
+            verbose: self.verbose,
+            min_conf: config.min_conf,
+            fee_rate: config.fee_rate,
+        })
+    }
+}
+
+fn user_pass(user: String) -> anyhow::Result<RpcAuth> {
+    match std::env::var("SPOOL_RPC_PASSWORD") {
+        Ok(password) => Ok(RpcAuth::UserPass { user, password }),
+        Err(_) => bail!(
+            "rpc user {user} needs its password in the SPOOL_RPC_PASSWORD environment variable"
+        ),
+    }
+}
+
+/// Bitcoin Core's default RPC port of a network.
+pub fn default_rpc_port(network: NetworkName) -> u16 {
+    match network {
+        NetworkName::Mainnet => 8332,
+        NetworkName::Testnet => 18332,
+        NetworkName::Signet => 38332,
+        NetworkName::Regtest => 18443,
+    }
+}
+
+fn home() -> anyhow::Result<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .context("HOME is not set; give --data-dir and --rpc-cookie (or --rpc-user)")
+}
+
+fn default_cookie(network: NetworkName) -> anyhow::Result<PathBuf> {
+    let base = home()?.join(".bitcoin");
+    Ok(match network {
+        NetworkName::Mainnet => base.join(".cookie"),
+        NetworkName::Testnet => base.join("testnet3").join(".cookie"),
+        NetworkName::Signet => base.join("signet").join(".cookie"),
+        NetworkName::Regtest => base.join("regtest").join(".cookie"),
+    })
+}
+
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("spool"));
+    }
+    Ok(home()?.join(".local").join("share").join("spool"))
+}
+
+fn default_config_path() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("spool").join("config.toml"));
+    }
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".config").join("spool").join("config.toml"))
+}

@@ -1,0 +1,61 @@
+//! What a subcommand produces: a JSON document for `--json`, and text for people.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+/// The result of a subcommand, printed once on stdout.
+#[derive(Debug)]
+pub struct Outcome {
+    json: serde_json::Value,
+    text: String,
+}
+
+impl Outcome {
+    /// An outcome from its JSON form and its human-readable text.
+    pub fn new(output: &impl Serialize, text: impl Into<String>) -> anyhow::Result<Outcome> {
+        Ok(Outcome {
+            json: serde_json::to_value(output)?,
+            text: text.into(),
+        })
+    }
+
+    /// An outcome whose human-readable form is `key: value` lines of its JSON object.
+    pub fn fields(output: &impl Serialize) -> anyhow::Result<Outcome> {
+        let json = serde_json::to_value(output)?;
+        let mut text = String::new();
+        if let serde_json::Value::Object(map) = &json {
+            for (key, value) in map {
+                let shown = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Null => "-".to_string(),
+                    other => other.to_string(),
+                };
+                text.push_str(&format!("{key}: {shown}\n"));
+            }
+        }
+        Ok(Outcome { json, text })
+    }
+
+    /// The JSON form.
+    pub fn json(&self) -> &serde_json::Value {
+        &self.json
+    }
+
+    /// Prints the outcome: exactly one JSON document with `json`, else the text.
+    pub fn print(&self, json: bool) -> anyhow::Result<()> {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        if json {
+            serde_json::to_writer_pretty(&mut out, &self.json)?;
+            writeln!(out)?;
+        } else {
+            write!(out, "{}", self.text)?;
+            if !self.text.is_empty() && !self.text.ends_with('\n') {
+                writeln!(out)?;
+            }
+        }
+        out.flush()?;
+        Ok(())
+    }
+}

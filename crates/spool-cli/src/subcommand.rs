@@ -1,0 +1,77 @@
+//! The subcommands, one module each, each with its own `Output` (Serialize) for `--json`.
+
+pub mod action;
+pub mod hash;
+pub mod history;
+pub mod ownership;
+pub mod verb;
+pub mod wallet;
+
+use crate::cli::options::Settings;
+use crate::cli::output::Outcome;
+
+/// Every `spool` subcommand.
+#[derive(Debug, clap::Subcommand)]
+pub enum Subcommand {
+    /// Wallet addresses.
+    #[command(subcommand)]
+    Wallet(wallet::WalletCommand),
+    /// A file's SPOOL hashes (pyspool's File).
+    Hash(hash::HashArgs),
+    /// Encode or decode a SPOOL verb (offline).
+    #[command(subcommand)]
+    Verb(verb::VerbCommand),
+    /// Refill the federation from the refill wallet (ordinary transaction with change).
+    RefillMain(action::RefillArgs),
+    /// Give a user fuel and tokens from the federation (verb FUEL).
+    Refill(action::RefillArgs),
+    /// Register a piece's master edition (verb PIECE), signed by the federation.
+    RegisterPiece(action::RegisterPieceArgs),
+    /// Register an edition (verb REGISTER<n>; 0 = the master edition), signed by the federation.
+    Register(action::RegisterArgs),
+    /// Fix the number of editions (verb EDITIONS<n>), signed by the federation.
+    Editions(action::EditionsArgs),
+    /// Register a piece on behalf of its owner (verb CONSIGNEDREGISTRATION).
+    ConsignedRegistration(action::RegisterPieceArgs),
+    /// Move an edition from a previous address to a new one (verb MIGRATE<n>).
+    Migrate(action::MigrateArgs),
+    /// Transfer an edition (verb TRANSFER<n>), signed by its owner.
+    Transfer(action::OwnerArgs),
+    /// Consign an edition (verb CONSIGN<n>), signed by its owner.
+    Consign(action::OwnerArgs),
+    /// Give a consigned edition back to its consignor (verb UNCONSIGN<n>), signed by the consignee.
+    Unconsign(action::OwnerArgs),
+    /// Loan an edition between two dates (verb LOAN<n>/<start><end>), signed by its owner.
+    Loan(action::LoanArgs),
+    /// A piece's provenance: every event, valid or not, in chain order.
+    History(history::HistoryArgs),
+    /// What an address may do with an edition, with pyspool's reasons.
+    Ownership(ownership::OwnershipArgs),
+}
+
+impl Subcommand {
+    /// Runs the subcommand.
+    pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
+        use action::Kind;
+        match self {
+            Subcommand::Wallet(command) => command.run(settings),
+            Subcommand::Hash(args) => args.run(settings),
+            Subcommand::Verb(command) => command.run(),
+            Subcommand::RefillMain(args) => args.run(settings, Kind::RefillMain).await,
+            Subcommand::Refill(args) => args.run(settings, Kind::Refill).await,
+            Subcommand::RegisterPiece(args) => args.run(settings, Kind::RegisterPiece).await,
+            Subcommand::Register(args) => args.run(settings).await,
+            Subcommand::Editions(args) => args.run(settings).await,
+            Subcommand::ConsignedRegistration(args) => {
+                args.run(settings, Kind::ConsignedRegistration).await
+            }
+            Subcommand::Migrate(args) => args.run(settings).await,
+            Subcommand::Transfer(args) => args.run(settings, Kind::Transfer).await,
+            Subcommand::Consign(args) => args.run(settings, Kind::Consign).await,
+            Subcommand::Unconsign(args) => args.run(settings, Kind::Unconsign).await,
+            Subcommand::Loan(args) => args.run(settings).await,
+            Subcommand::History(args) => args.run(settings).await,
+            Subcommand::Ownership(args) => args.run(settings).await,
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! The actions that write to the chain: refills, registrations, owner actions. Each one
+//! builds a [`Request`], then lets the engine pre-check, select inputs, build, sign,
+//! broadcast and (with `--wait`) wait. Output: `{"txid", "verb", "fee", "hex", ...}`.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use spool_backend::WaitProgress;
+use spool_protocol::verb::LoanDate;
+use spool_wallet::{LeafPath, Wallet};
+
+use crate::cli::args::{AddressArg, PieceArg};
+use crate::cli::connect;
+use crate::cli::options::Settings;
+use crate::cli::output::Outcome;
+use crate::cli::progress::Progress;
+use crate::cli::secret::{parse_path, SecretArgs};
+use crate::engine::{Request, SendOptions};
+
+/// Which action a shared argument struct stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `refill-main`
+    RefillMain,
+    /// `refill`
+    Refill,
+    /// `register-piece`
+    RegisterPiece,
+    /// `consigned-registration`
+    ConsignedRegistration,
+    /// `transfer`
+    Transfer,
+    /// `consign`
+    Consign,
+    /// `unconsign`
+    Unconsign,
+}
+
+/// Options every action takes.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Where the signer's master secret comes from.
+    #[command(flatten)]
+    pub secret: SecretArgs,
+    /// The signer's leaf path (default: the root address "").
+    #[arg(long, value_name = "P", value_parser = parse_path)]
+    pub path: Option<LeafPath>,
+    /// Spend only outputs with at least this many confirmations [default: 6].
+    #[arg(long, value_name = "N")]
+    pub min_conf: Option<u32>,
+    /// Skip the ownership pre-check (pyspool's ownership=False).
+    #[arg(long)]
+    pub no_check: bool,
+    /// Block until the transaction has a confirmation (pyspool's sync=True).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub wait_timeout: u64,
+    /// Fee rate in sat/vB [default: the builder's].
+    #[arg(long, value_name = "SAT_PER_VB")]
+    pub fee_rate: Option<f64>,
+    /// Build and sign, print the transaction, broadcast nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Federation addresses the history is judged by [default: ascribe's on mainnet, none
+    /// elsewhere].
+    #[arg(long, value_name = "ADDR")]
+    pub federation: Vec<AddressArg>,
+}
+
+/// `refill-main` and `refill`.
+#[derive(Debug, Args)]
+pub struct RefillArgs {
+    /// The address to refill.
+    #[arg(long, value_name = "ADDR")]
+    pub to: AddressArg,
+    /// Number of fuel outputs.
+    #[arg(long, value_name = "N")]
+    pub fees: u32,
+    /// Number of token outputs.
+    #[arg(long, value_name = "N")]
+    pub tokens: u32,
+    /// Common options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `register-piece` and `consigned-registration`.
+#[derive(Debug, Args)]
+pub struct RegisterPieceArgs {
+    /// The piece: file hash, optionally with the metadata hash (H or H,HM).
+    #[arg(long, value_name = "H[,HM]")]
+    pub piece: PieceArg,
+    /// The owner's address.
+    #[arg(long, value_name = "ADDR")]
+    pub to: AddressArg,
+    /// Common options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `register`.
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// The piece (H or H,HM).
+    #[arg(long, value_name = "H[,HM]")]
+    pub piece: PieceArg,
+    /// The owner's address.
+    #[arg(long, value_name = "ADDR")]
+    pub to: AddressArg,
+    /// The edition (0 = the master edition).
+    #[arg(long, value_name = "N")]
+    pub edition: u64,
+    /// Common options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `editions`.
+#[derive(Debug, Args)]
+pub struct EditionsArgs {
+    /// The piece (H or H,HM).
+    #[arg(long, value_name = "H[,HM]")]
+    pub piece: PieceArg,
+    /// The owner's address.
+    #[arg(long, value_name = "ADDR")]
+    pub to: AddressArg,
+    /// Number of editions.
+    #[arg(long, value_name = "N")]
+    pub count: u64,
+    /// Common options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The piece (H or H,HM).
+    #[arg(long, value_name = "H[,HM]")]
+    pub piece: PieceArg,
+    /// The previous address.
+    #[arg(long, value_name = "ADDR")]
+    pub prev: AddressArg,
+    /// The new address.
+    #[arg(long, value_name = "ADDR")]
+    pub new: AddressArg,
+    /// The edition.
+    #[arg(long, value_name = "N")]
+    pub edition: u64,
+    /// Common options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `transfer`, `consign`, `unconsign`.
+#[derive(Debug, Args)]
+pub struct OwnerArgs {
+    /// The piece (H or H,HM).
+    #[arg(long, value_name = "H[,HM]")]
+    pub piece: PieceArg,
+    /// The recipient's address.
+    #[arg(long, value_name = "ADDR")]
+    pub to: AddressArg,
+    /// The edition (1 or more).
+    #[arg(long, value_name = "N")]
+    pub edition: u64,
+    /// Common options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `loan`.
+#[derive(Debug, Args)]
+pub struct LoanArgs {
+    /// The piece (H or H,HM).
+    #[arg(long, value_name = "H[,HM]")]
+    pub piece: PieceArg,
+    /// The borrower's address.
+    #[arg(long, value_name = "ADDR")]
+    pub to: AddressArg,
+    /// The edition (0 = the whole piece).
+    #[arg(long, value_name = "N")]
+    pub edition: u64,
+    /// First day of the loan, YYMMDD.
+    #[arg(long, value_name = "YYMMDD")]
+    pub start: String,
+    /// Last day of the loan, YYMMDD.
+    #[arg(long, value_name = "YYMMDD")]
+    pub end: String,
+    /// Common options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `{"txid", "verb", "fee", "hex"}` and more.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Output {
+    /// The transaction id.
+    pub txid: String,
+    /// The verb in its OP_RETURN (null for refill-main).
+    pub verb: Option<String>,
+    /// The fee paid, in satoshi.
+    pub fee: u64,
+    /// The signed transaction, hex.
+    pub hex: String,
+    /// The signer's address (all inputs come from it).
+    pub from_address: String,
+    /// The recipient (`--to`, or `--new` for migrate).
+    pub to_address: String,
+    /// Whether it was broadcast (false with --dry-run).
+    pub broadcast: bool,
+    /// Whether it was seen confirmed (with --wait).
+    pub confirmed: bool,
+    /// Whether the ownership pre-check ran (false with --no-check or for refills).
+    pub checked: bool,
+}
+
+impl RefillArgs {
+    /// Runs `refill-main` or `refill`.
+    pub async fn run(&self, settings: &Settings, kind: Kind) -> anyhow::Result<Outcome> {
+        let network = settings.network.network();
+        let to = self.to.on(network, "--to")?;
+        let request = match kind {
+            Kind::RefillMain => Request::RefillMain {
+                to,
+                fees: self.fees,
+                tokens: self.tokens,
+            },
+            _ => Request::Refill {
+                to,
+                fees: self.fees,
+                tokens: self.tokens,
+            },
+        };
+        if self.fees == 0 && self.tokens == 0 {
+            bail!("nothing to refill: give --fees and/or --tokens above 0");
+        }
+        execute(settings, &self.common, request).await
+    }
+}
+
+impl RegisterPieceArgs {
+    /// Runs `register-piece` or `consigned-registration`.
+    pub async fn run(&self, settings: &Settings, kind: Kind) -> anyhow::Result<Outcome> {
+        let network = settings.network.network();
+        let piece = self.piece.on(network)?;
+        let to = self.to.on(network, "--to")?;
+        let request = match kind {
+            Kind::ConsignedRegistration => Request::ConsignedRegistration { piece, to },
+            _ => Request::RegisterPiece { piece, to },
+        };
+        execute(settings, &self.common, request).await
+    }
+}
+
+impl RegisterArgs {
+    /// Runs `register`.
+    pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
+        let network = settings.network.network();
+        let request = Request::Register {
+            piece: self.piece.on(network)?,
+            to: self.to.on(network, "--to")?,
+            edition: self.edition,
+        };
+        execute(settings, &self.common, request).await
+    }
+}
+
+impl EditionsArgs {
+    /// Runs `editions`.
+    pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
+        let network = settings.network.network();
+        if self.count == 0 {
+            bail!("--count 0: a piece has at least one edition");
+        }
+        let request = Request::Editions {
+            piece: self.piece.on(network)?,
+            to: self.to.on(network, "--to")?,
+            count: self.count,
+        };
+        execute(settings, &self.common, request).await
+    }
+}
+
+impl MigrateArgs {
+    /// Runs `migrate`.
+    pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
+        let network = settings.network.network();
+        let request = Request::Migrate {
+            piece: self.piece.on(network)?,
+            prev: self.prev.on(network, "--prev")?,
+            new: self.new.on(network, "--new")?,
+            edition: self.edition,
+        };
+        execute(settings, &self.common, request).await
+    }
+}
+
+impl OwnerArgs {
+    /// Runs `transfer`, `consign` or `unconsign`.
+    pub async fn run(&self, settings: &Settings, kind: Kind) -> anyhow::Result<Outcome> {
+        let network = settings.network.network();
+        let name = match kind {
+            Kind::Consign => "consign",
+            Kind::Unconsign => "unconsign",
+            _ => "transfer",
+        };
+        if self.edition == 0 {
+            bail!("cannot {name} edition 0: editions are numbered from 1 (0 is the master edition)");
+        }
+        let piece = self.piece.on(network)?;
+        let to = self.to.on(network, "--to")?;
+        let edition = self.edition;
+        let request = match kind {
+            Kind::Consign => Request::Consign { piece, to, edition },
+            Kind::Unconsign => Request::Unconsign { piece, to, edition },
+            _ => Request::Transfer { piece, to, edition },
+        };
+        execute(settings, &self.common, request).await
+    }
+}
+
+impl LoanArgs {
+    /// Runs `loan`.
+    pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
+        let network = settings.network.network();
+        let start = loan_date("--start", &self.start)?;
+        let end = loan_date("--end", &self.end)?;
+        if end < start {
+            bail!(
+                "the loan ends ({}) before it starts ({})",
+                self.end,
+                self.start
+            );
+        }
+        let request = Request::Loan {
+            piece: self.piece.on(network)?,
+            to: self.to.on(network, "--to")?,
+            edition: self.edition,
+            start,
+            end,
+        };
+        execute(settings, &self.common, request).await
+    }
+}
+
+fn loan_date(flag: &str, text: &str) -> anyhow::Result<LoanDate> {
+    LoanDate::parse_checked(text)
+        .map_err(|_| anyhow::anyhow!("{flag} {text:?} is not a date: expected YYMMDD, a real day"))
+}
+
+/// Pre-check, build, sign, and unless `--dry-run` broadcast (and with `--wait` wait).
+async fn execute(
+    settings: &Settings,
+    common: &CommonArgs,
+    request: Request,
+) -> anyhow::Result<Outcome> {
+    let network = settings.network.network();
+    let federation = common
+        .federation
+        .iter()
+        .map(|f| f.on(network, "--federation"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let secret = common.secret.read()?;
+    let wallet = Wallet::from_secret(&secret, network)?;
+    drop(secret);
+    let path = common.path.clone().unwrap_or_else(LeafPath::root);
+    let key = wallet
+        .signing_key(&path)
+        .with_context(|| format!("cannot derive the signer's key at path {path:?}"))?;
+    let min_conf = common.min_conf.or(settings.min_conf).unwrap_or(6);
+    let options = SendOptions {
+        min_conf,
+        check: !common.no_check,
+        fee_rate: common.fee_rate.or(settings.fee_rate),
+        dry_run: common.dry_run,
+    };
+    let spool = connect::spool(settings, federation).await?;
+    let prepared = spool.prepare(&request, &key, &options).await?;
+    let mut output = Output {
+        txid: prepared.txid().to_string(),
+        verb: request.verb().map(|verb| verb.to_string()),
+        fee: prepared.fee().to_sat(),
+        hex: prepared.hex(),
+        from_address: key.address().to_string(),
+        to_address: request.destination().to_string(),
+        broadcast: false,
+        confirmed: false,
+        checked: prepared.checked(),
+    };
+    if !common.dry_run {
+        spool.broadcast(&prepared).await?;
+        output.broadcast = true;
+        if common.wait {
+            let progress = Progress::start(
+                settings.json,
+                format!("waiting for {} to confirm", output.txid),
+            );
+            let report = |p: WaitProgress| {
+                progress.set_message(format!(
+                    "waiting for {}: {} of {} confirmation(s){}",
+                    p.txid,
+                    p.confirmations,
+                    p.wanted,
+                    if p.seen { "" } else { " (not seen yet)" }
+                ))
+            };
+            let waited = spool
+                .wait_confirmed_with_progress(
+                    &prepared.txid(),
+                    1,
+                    Duration::from_secs(common.wait_timeout),
+                    &report,
+                )
+                .await;
+            progress.finish();
+            waited?;
+            output.confirmed = true;
+        }
+    }
+    let text = format!(
+        "{}{} {}\n",
+        if output.broadcast { "" } else { "(dry run, not broadcast) " },
+        output.verb.as_deref().unwrap_or("refill-main"),
+        output.txid
+    );
+    let text = if output.broadcast {
+        text
+    } else {
+        format!("{text}{}\n", output.hex)
+    };
+    Outcome::new(&output, text)
+}

@@ -1,0 +1,269 @@
+//! `spool history PIECE_ADDRESS`: every SPOOL event of a piece in chain order, each marked
+//! valid or not with a reason; as JSON, a table, or a Graphviz provenance graph.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+use spool_protocol::history::{Event, History};
+
+use crate::cli::args::AddressArg;
+use crate::cli::connect;
+use crate::cli::options::Settings;
+use crate::cli::output::Outcome;
+use crate::cli::progress::Progress;
+
+/// Output formats of `spool history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON document.
+    Json,
+    /// A table for people.
+    Table,
+    /// A Graphviz digraph: editions as lanes, owners as nodes, verbs on the edges.
+    Dot,
+}
+
+/// `spool history`'s arguments.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The piece address (its file hash).
+    pub piece_address: AddressArg,
+    /// Only the events of this edition (0 = the master edition and EDITIONS).
+    #[arg(long, value_name = "N")]
+    pub edition: Option<u64>,
+    /// Federation addresses [default: ascribe's on mainnet, none elsewhere].
+    #[arg(long, value_name = "ADDR")]
+    pub federation: Vec<AddressArg>,
+    /// Output format [default: table, or json with --json].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+/// One event, with pyspool's record fields and spool-rs's verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventOutput {
+    /// Transaction id.
+    pub txid: String,
+    /// The verb text.
+    pub verb: String,
+    /// The action, e.g. `TRANSFER`.
+    pub action: String,
+    /// pyspool's edition key (null for PIECE, CONSIGNEDREGISTRATION, FUEL and edition 0).
+    pub edition_number: Option<u64>,
+    /// The address of the inputs.
+    pub from_address: String,
+    /// The recipient.
+    pub to_address: String,
+    /// The piece address (first output).
+    pub piece_address: String,
+    /// The piece's number of editions.
+    pub number_editions: Option<u64>,
+    /// Block height (null in the mempool).
+    pub block_height: Option<u64>,
+    /// Block time, seconds since the Unix epoch (null in the mempool).
+    pub timestamp_utc: Option<u64>,
+    /// Whether the event is valid.
+    pub valid: bool,
+    /// Why not.
+    pub reason: Option<String>,
+}
+
+impl From<&Event> for EventOutput {
+    fn from(e: &Event) -> EventOutput {
+        EventOutput {
+            txid: e.txid.clone(),
+            verb: e.verb.clone(),
+            action: e.action.clone(),
+            edition_number: e.edition_number,
+            from_address: e.from_address.clone(),
+            to_address: e.to_address.clone(),
+            piece_address: e.piece_address.clone(),
+            number_editions: e.number_editions,
+            block_height: e.block_height,
+            timestamp_utc: e.timestamp_utc,
+            valid: e.valid,
+            reason: e.reason.clone(),
+        }
+    }
+}
+
+/// `{"piece_address", "number_editions", "events": [...]}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    /// The piece address.
+    pub piece_address: String,
+    /// The number of editions (from the valid EDITIONS event).
+    pub number_editions: Option<u64>,
+    /// The events, in chain order.
+    pub events: Vec<EventOutput>,
+}
+
+impl HistoryArgs {
+    /// Runs the command.
+    pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
+        let network = settings.network.network();
+        let piece = self.piece_address.on(network, "piece address")?;
+        let federation = self
+            .federation
+            .iter()
+            .map(|f| f.on(network, "--federation"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let spool = connect::spool(settings, federation).await?;
+        let progress = Progress::start(settings.json, format!("reading the history of {piece}"));
+        let history = spool.history(&piece).await;
+        progress.finish();
+        let history = history?;
+        let output = output(&history, self.edition);
+        let format = match (settings.json, self.format) {
+            (true, _) => Format::Json,
+            (false, Some(format)) => format,
+            (false, None) => Format::Table,
+        };
+        let text = match format {
+            Format::Json => format!("{}\n", serde_json::to_string_pretty(&output)?),
+            Format::Table => table(&output),
+            Format::Dot => dot(&output, &history),
+        };
+        Outcome::new(&output, text)
+    }
+}
+
+/// The history as the JSON output, optionally only one edition's events.
+pub fn output(history: &History, edition: Option<u64>) -> Output {
+    let events = history
+        .events()
+        .iter()
+        .filter(|event| match edition {
+            None => true,
+            Some(n) => event.edition() == Some(n) || (n == 0 && event.action == "EDITIONS"),
+        })
+        .map(EventOutput::from)
+        .collect();
+    Output {
+        piece_address: history.piece_address().to_string(),
+        number_editions: history.number_editions(),
+        events,
+    }
+}
+
+/// A table for people, one event a line.
+pub fn table(output: &Output) -> String {
+    let mut text = format!(
+        "piece {}  editions {}\n",
+        output.piece_address,
+        output
+            .number_editions
+            .map_or("-".to_string(), |n| n.to_string())
+    );
+    let rows: Vec<[String; 7]> = output
+        .events
+        .iter()
+        .map(|e| {
+            [
+                e.block_height.map_or("mempool".into(), |h| h.to_string()),
+                e.action.clone(),
+                e.edition_number.map_or("-".into(), |n| n.to_string()),
+                e.from_address.clone(),
+                e.to_address.clone(),
+                if e.valid {
+                    "valid".into()
+                } else {
+                    format!("INVALID: {}", e.reason.as_deref().unwrap_or("?"))
+                },
+                e.txid.clone(),
+            ]
+        })
+        .collect();
+    let header = ["HEIGHT", "ACTION", "EDITION", "FROM", "TO", "STATUS", "TXID"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.len());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let line = row
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| format!("{cell:<width$}", width = widths[i]))
+            .collect::<Vec<_>>()
+            .join("  ");
+        let _ = writeln!(text, "{}", line.trim_end());
+    }
+    if rows.is_empty() {
+        text.push_str("(no events)\n");
+    }
+    text
+}
+
+/// A Graphviz digraph: one cluster (lane) per edition, each holder a node in its lane,
+/// each event an edge labelled with its verb; invalid events dashed red.
+pub fn dot(output: &Output, history: &History) -> String {
+    let mut lanes: BTreeMap<String, Vec<&EventOutput>> = BTreeMap::new();
+    for (event, full) in output.events.iter().zip(
+        history
+            .events()
+            .iter()
+            .filter(|e| output.events.iter().any(|o| o.txid == e.txid)),
+    ) {
+        let lane = match full.edition() {
+            Some(0) => "master edition".to_string(),
+            Some(n) => format!("edition {n}"),
+            None if event.action == "EDITIONS" => "master edition".to_string(),
+            None => "fuel".to_string(),
+        };
+        lanes.entry(lane).or_default().push(event);
+    }
+    let mut text = String::new();
+    let _ = writeln!(text, "digraph provenance {{");
+    let _ = writeln!(text, "  rankdir=LR;");
+    let _ = writeln!(
+        text,
+        "  label=\"piece {} ({} editions)\";",
+        output.piece_address,
+        output
+            .number_editions
+            .map_or("?".to_string(), |n| n.to_string())
+    );
+    let _ = writeln!(text, "  node [shape=box, fontname=monospace];");
+    for (index, (lane, events)) in lanes.iter().enumerate() {
+        let _ = writeln!(text, "  subgraph cluster_{index} {{");
+        let _ = writeln!(text, "    label=\"{lane}\";");
+        let node = |address: &str| format!("\"{index}:{address}\"");
+        let mut seen = Vec::new();
+        for event in events {
+            for address in [&event.from_address, &event.to_address] {
+                if !seen.contains(address) {
+                    seen.push(address.clone());
+                    let _ = writeln!(text, "    {} [label=\"{address}\"];", node(address));
+                }
+            }
+        }
+        for event in events {
+            let height = event
+                .block_height
+                .map_or("mempool".to_string(), |h| format!("#{h}"));
+            let style = if event.valid {
+                String::new()
+            } else {
+                format!(
+                    ", style=dashed, color=red, tooltip=\"{}\"",
+                    event.reason.as_deref().unwrap_or("invalid").replace('"', "'")
+                )
+            };
+            let _ = writeln!(
+                text,
+                "    {} -> {} [label=\"{} {height}{}\"{style}];",
+                node(&event.from_address),
+                node(&event.to_address),
+                event.verb,
+                if event.valid { "" } else { " (invalid)" }
+            );
+        }
+        let _ = writeln!(text, "  }}");
+    }
+    let _ = writeln!(text, "}}");
+    text
+}
