@@ -189,11 +189,9 @@ impl<B: Backend> Spool<B> {
             return Ok(false);
         };
         let history = self.history(&piece.file_hash).await?;
-        precheck(request, &from.to_string(), &history).map_err(|reason| {
-            EngineError::Refused {
-                action: action_name(request),
-                reason,
-            }
+        precheck(request, &from.to_string(), &history).map_err(|reason| EngineError::Refused {
+            action: action_name(request),
+            reason,
         })?;
         Ok(true)
     }
@@ -248,7 +246,7 @@ impl<B: Backend> Spool<B> {
         } else {
             self.reservations.build_reserved(&utxos, build)
         }
-        .map_err(|err| build_error(err, options.min_conf))?;
+        .map_err(|err| build_error(err, request, &self.params, options.min_conf))?;
         Ok(Prepared {
             built,
             from,
@@ -341,8 +339,27 @@ fn build(
     }
 }
 
-fn build_error(err: TxError, min_conf: u32) -> EngineError {
+fn build_error(err: TxError, request: &Request, params: &TxParams, min_conf: u32) -> EngineError {
     match err {
+        // An action from an empty address: say what it needs at the least.
+        TxError::NoSpendableOutputs { address }
+            if !matches!(request, Request::RefillMain { .. }) =>
+        {
+            let (need_fuel, need_tokens) = match request.refill_counts() {
+                Some((fees, tokens)) => (fees as usize + 1, tokens as usize),
+                None => (1, request.recipients().len()),
+            };
+            EngineError::NotEnoughFuel {
+                address,
+                need_fuel,
+                found_fuel: 0,
+                need_tokens,
+                found_tokens: 0,
+                fee: params.fee,
+                token: params.token,
+                min_conf,
+            }
+        }
         TxError::NotEnoughOutputs {
             address,
             need_fuel,

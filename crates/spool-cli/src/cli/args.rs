@@ -18,8 +18,8 @@ pub struct AddressArg {
 impl FromStr for AddressArg {
     type Err = String;
     fn from_str(text: &str) -> Result<AddressArg, String> {
-        let parsed = Address::from_str(text)
-            .map_err(|err| format!("malformed address {text:?}: {err}"))?;
+        let parsed =
+            Address::from_str(text).map_err(|err| format!("malformed address {text:?}: {err}"))?;
         Ok(AddressArg {
             text: text.to_string(),
             parsed,
@@ -61,8 +61,9 @@ impl FromStr for PieceArg {
     type Err = String;
     fn from_str(text: &str) -> Result<PieceArg, String> {
         let parse = |part: &str| {
-            AddressArg::from_str(part.trim())
-                .map_err(|_| format!("malformed piece hash {part:?}: expected a base58 file hash (H or H,HM)"))
+            AddressArg::from_str(part.trim()).map_err(|_| {
+                format!("malformed piece hash {part:?}: expected a base58 file hash (H or H,HM)")
+            })
         };
         let mut parts = text.split(',');
         let first = parts.next().unwrap_or_default();

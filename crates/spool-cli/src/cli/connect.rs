@@ -52,8 +52,7 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
                 bail!("--backend esplora needs --esplora-url URL (or SPOOL_ESPLORA_URL)");
             };
             AnyBackend::Esplora(
-                EsploraBackend::new(url, network)
-                    .with_context(|| format!("esplora at {url}"))?,
+                EsploraBackend::new(url, network).with_context(|| format!("esplora at {url}"))?,
             )
         }
     })
@@ -71,13 +70,22 @@ pub fn federation(settings: &Settings, given: Vec<Address>) -> Vec<String> {
 }
 
 /// The engine over the chosen backend, with reservations in the data directory.
-pub async fn spool(settings: &Settings, federation: Vec<Address>) -> anyhow::Result<Spool<AnyBackend>> {
+pub async fn spool(
+    settings: &Settings,
+    federation: Vec<Address>,
+) -> anyhow::Result<Spool<AnyBackend>> {
     let backend = backend(settings)?;
     std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-        format!("cannot create the data directory {}", settings.data_dir.display())
+        format!(
+            "cannot create the data directory {}",
+            settings.data_dir.display()
+        )
     })?;
     let reservations = Reservations::open(&settings.data_dir).with_context(|| {
-        format!("cannot open reservations in {}", settings.data_dir.display())
+        format!(
+            "cannot open reservations in {}",
+            settings.data_dir.display()
+        )
     })?;
     Ok(Spool::new(backend, reservations).with_federation(self::federation(settings, federation)))
 }

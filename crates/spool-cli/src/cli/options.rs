@@ -158,10 +158,7 @@ impl GlobalOptions {
             .network
             .or(config.network)
             .unwrap_or(NetworkName::Mainnet);
-        let backend = self
-            .backend
-            .or(config.backend)
-            .unwrap_or(BackendKind::Core);
+        let backend = self.backend.or(config.backend).unwrap_or(BackendKind::Core);
         let rpc_url = self
             .rpc_url
             .clone()
@@ -247,7 +244,10 @@ fn default_config_path() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir).join("spool").join("config.toml"));
     }
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".config").join("spool").join("config.toml"))
+    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| {
+        PathBuf::from(h)
+            .join(".config")
+            .join("spool")
+            .join("config.toml")
+    })
 }

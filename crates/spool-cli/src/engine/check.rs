@@ -31,7 +31,9 @@ pub fn precheck(request: &Request, from: &str, history: &History) -> Result<(), 
         Request::Consign { edition, .. } => {
             verdict(Ownership::new(history, from, *edition).can_consign())
         }
-        Request::Loan { edition, .. } => verdict(Ownership::new(history, from, *edition).can_loan()),
+        Request::Loan { edition, .. } => {
+            verdict(Ownership::new(history, from, *edition).can_loan())
+        }
         Request::Unconsign { to, edition, .. } => {
             let ownership = Ownership::new(history, from, *edition);
             verdict(ownership.can_unconsign())?;

@@ -17,10 +17,12 @@ pub enum EngineError {
     },
     /// The signer's address lacks fuel or tokens.
     #[error(
-        "not enough fuel at {address}: needs {need_fuel} fuel outputs of {fee} and {need_tokens} \
-         token outputs of {token} with at least {min_conf} confirmations, found {found_fuel} and \
+        "not enough fuel at {address}: needs {need_fuel} fuel outputs of {} sat and {need_tokens} \
+         token outputs of {} sat with at least {min_conf} confirmations, found {found_fuel} and \
          {found_tokens} unreserved; refill it: spool refill --to {address} --fees {need_fuel} \
-         --tokens {need_tokens}"
+         --tokens {need_tokens}",
+        .fee.to_sat(),
+        .token.to_sat()
     )]
     NotEnoughFuel {
         /// The signer's address.
@@ -53,8 +55,10 @@ pub enum EngineError {
     },
     /// The refill wallet's balance is too small for a main-wallet refill.
     #[error(
-        "not enough funds at {address}: needs {needed} (outputs plus fee), found {found} in \
-         {found_outputs} outputs with at least {min_conf} confirmations (coinbases need 100)"
+        "not enough funds at {address}: needs {} sat (outputs plus fee), found {} sat in \
+         {found_outputs} outputs with at least {min_conf} confirmations (coinbases need 100)",
+        .needed.to_sat(),
+        .found.to_sat()
     )]
     NotEnoughFunds {
         /// The refill wallet's address.

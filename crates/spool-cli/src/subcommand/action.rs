@@ -310,7 +310,9 @@ impl OwnerArgs {
             _ => "transfer",
         };
         if self.edition == 0 {
-            bail!("cannot {name} edition 0: editions are numbered from 1 (0 is the master edition)");
+            bail!(
+                "cannot {name} edition 0: editions are numbered from 1 (0 is the master edition)"
+            );
         }
         let piece = self.piece.on(network)?;
         let to = self.to.on(network, "--to")?;
@@ -424,7 +426,11 @@ async fn execute(
     }
     let text = format!(
         "{}{} {}\n",
-        if output.broadcast { "" } else { "(dry run, not broadcast) " },
+        if output.broadcast {
+            ""
+        } else {
+            "(dry run, not broadcast) "
+        },
         output.verb.as_deref().unwrap_or("refill-main"),
         output.txid
     );

@@ -176,7 +176,10 @@ pub fn table(output: &Output) -> String {
             ]
         })
         .collect();
-    let header = ["HEIGHT", "ACTION", "EDITION", "FROM", "TO", "STATUS", "TXID"].map(String::from);
+    let header = [
+        "HEIGHT", "ACTION", "EDITION", "FROM", "TO", "STATUS", "TXID",
+    ]
+    .map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {
@@ -250,7 +253,11 @@ pub fn dot(output: &Output, history: &History) -> String {
             } else {
                 format!(
                     ", style=dashed, color=red, tooltip=\"{}\"",
-                    event.reason.as_deref().unwrap_or("invalid").replace('"', "'")
+                    event
+                        .reason
+                        .as_deref()
+                        .unwrap_or("invalid")
+                        .replace('"', "'")
                 )
             };
             let _ = writeln!(

@@ -94,7 +94,10 @@ impl OwnershipArgs {
         ] {
             match output.reasons.get(name) {
                 Some(reason) if !allowed => text.push_str(&format!("  {name}: no ({reason})\n")),
-                _ => text.push_str(&format!("  {name}: {}\n", if allowed { "yes" } else { "no" })),
+                _ => text.push_str(&format!(
+                    "  {name}: {}\n",
+                    if allowed { "yes" } else { "no" }
+                )),
             }
         }
         Outcome::new(&output, text)
