@@ -2,10 +2,12 @@
 //!
 //! pyspool remembers its last 50 spent outpoints in memory; spool-rs keeps every outpoint
 //! spent by a transaction it built until that transaction confirms or is proven gone. The
-//! set is shared by threads (a mutex), persisted in `<dir>/reservations.json` (written to a
+//! set is shared by threads (a mutex), persisted in `<dir>/reservations.dat` (written to a
 //! temporary file, fsynced and renamed, so it is never half-written) and shared by processes
 //! (every operation holds an `flock` on `<dir>/reservations.lock` and re-reads the file), so
-//! a restarted or parallel process never spends an outpoint that is already spent.
+//! a restarted or parallel process never spends an outpoint that is already spent. A
+//! generation counter (`<dir>/reservations.generation`, bumped before every write) lets a
+//! process skip re-reading the set when nobody changed it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -13,14 +15,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bitcoin::hashes::Hash;
 use bitcoin::{OutPoint, Txid};
 use fs2::FileExt;
-use serde::{Deserialize, Serialize};
 
 use crate::{BuiltTx, TxError, Utxo};
 
-const STATE_FILE: &str = "reservations.json";
+const STATE_FILE: &str = "reservations.dat";
+/// File layout: magic, u32 version, u64 count, then per record the outpoint's txid (32
+/// bytes) and vout (u32), the holding txid (32 bytes) and the unix time reserved (u64);
+/// integers little-endian. Fixed-size binary keeps a reload of thousands of records cheap.
+const MAGIC: &[u8; 8] = b"SPOOLRSV";
+const HEADER_LEN: usize = 8 + 4 + 8;
+const RECORD_LEN: usize = 32 + 4 + 32 + 8;
 const LOCK_FILE: &str = "reservations.lock";
+const GENERATION_FILE: &str = "reservations.generation";
 const FORMAT_VERSION: u32 = 1;
 
 /// Errors of the reservation store.
@@ -39,13 +48,12 @@ pub enum ReservationError {
         source: std::io::Error,
     },
     /// The reservations file does not parse (it is never overwritten in that case).
-    #[error("reservation file {path} is corrupt")]
+    #[error("reservation file {path} is corrupt: {reason}")]
     Corrupt {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        #[source]
-        source: serde_json::Error,
+        /// What is wrong.
+        reason: &'static str,
     },
     /// The reservations file was written by a newer, unknown format.
     #[error("reservation file {path} has unknown format version {version}")]
@@ -97,16 +105,15 @@ pub trait TxStatusSource {
     fn tx_status(&self, txid: &Txid) -> Result<TxStatus, Self::Error>;
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 struct Record {
     outpoint: OutPoint,
     txid: Txid,
     reserved_at: u64,
 }
 
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone)]
 struct State {
-    version: u32,
     reservations: Vec<Record>,
 }
 
@@ -123,14 +130,22 @@ impl State {
 struct Store {
     file: PathBuf,
     lock_path: PathBuf,
+    generation_path: PathBuf,
     lock: File,
+}
+
+/// The in-memory copy and the store generation it reflects (`None`: must reload).
+#[derive(Debug, Default)]
+struct Cached {
+    state: State,
+    generation: Option<u64>,
 }
 
 /// The reservation set: thread-safe, optionally persisted in a data directory.
 #[derive(Debug)]
 pub struct Reservations {
     store: Option<Store>,
-    state: Mutex<State>,
+    cache: Mutex<Cached>,
 }
 
 fn io<'a>(
@@ -152,31 +167,43 @@ fn now() -> u64 {
 }
 
 impl Store {
+    /// The current generation; `None` when the file is unreadable (then always reload).
+    fn generation(&self) -> Option<u64> {
+        match fs::read_to_string(&self.generation_path) {
+            Ok(text) => text.trim().parse().ok(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(0),
+            Err(_) => None,
+        }
+    }
+
+    fn write_generation(&self, generation: u64) -> Result<(), ReservationError> {
+        let path = &self.generation_path;
+        // No fsync: the counter only tells live processes that their cached copy is stale
+        // (they read it through the page cache); after a crash every process reloads.
+        fs::write(path, generation.to_string()).map_err(io(path, "write"))
+    }
+
     fn load(&self) -> Result<State, ReservationError> {
-        let text = match fs::read(&self.file) {
-            Ok(text) => text,
+        let bytes = match fs::read(&self.file) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
             Err(e) => return Err(io(&self.file, "read")(e)),
         };
-        let state: State =
-            serde_json::from_slice(&text).map_err(|source| ReservationError::Corrupt {
+        decode(&bytes).map_err(|reason| match reason {
+            Decode::Version(version) => ReservationError::UnknownVersion {
                 path: self.file.clone(),
-                source,
-            })?;
-        if state.version > FORMAT_VERSION {
-            return Err(ReservationError::UnknownVersion {
+                version,
+            },
+            Decode::Corrupt(reason) => ReservationError::Corrupt {
                 path: self.file.clone(),
-                version: state.version,
-            });
-        }
-        Ok(state)
+                reason,
+            },
+        })
     }
 
     fn save(&self, state: &State) -> Result<(), ReservationError> {
-        let tmp = self.file.with_extension("json.tmp");
-        let mut state = state.clone();
-        state.version = FORMAT_VERSION;
-        let bytes = serde_json::to_vec_pretty(&state).expect("plain data serializes");
+        let tmp = self.file.with_extension("dat.tmp");
+        let bytes = encode(state);
         let mut f = File::create(&tmp).map_err(io(&tmp, "create"))?;
         f.write_all(&bytes).map_err(io(&tmp, "write"))?;
         f.sync_all().map_err(io(&tmp, "fsync"))?;
@@ -195,15 +222,27 @@ impl Store {
 /// The state under the in-process mutex and, when persisted, the file lock.
 struct Locked<'a> {
     owner: &'a Reservations,
-    state: MutexGuard<'a, State>,
+    cache: MutexGuard<'a, Cached>,
     dirty: bool,
 }
 
 impl Locked<'_> {
+    fn state(&self) -> &State {
+        &self.cache.state
+    }
+
+    fn state_mut(&mut self) -> &mut State {
+        &mut self.cache.state
+    }
+
     fn commit(mut self) -> Result<(), ReservationError> {
         if self.dirty {
             if let Some(store) = &self.owner.store {
-                store.save(&self.state)?;
+                // Until both writes succeed, the cache may be ahead of the disk: distrust it.
+                let next = self.cache.generation.take().map_or(1, |g| g + 1);
+                store.write_generation(next)?;
+                store.save(&self.cache.state)?;
+                self.cache.generation = Some(next);
             }
             self.dirty = false;
         }
@@ -234,11 +273,12 @@ impl Reservations {
         let store = Store {
             file: dir.join(STATE_FILE),
             lock_path,
+            generation_path: dir.join(GENERATION_FILE),
             lock,
         };
         let reservations = Reservations {
             store: Some(store),
-            state: Mutex::new(State::default()),
+            cache: Mutex::new(Cached::default()),
         };
         // Fail now, not at first use, if the file is unreadable.
         drop(reservations.lock(false)?);
@@ -249,7 +289,7 @@ impl Reservations {
     pub fn in_memory() -> Reservations {
         Reservations {
             store: None,
-            state: Mutex::new(State::default()),
+            cache: Mutex::new(Cached::default()),
         }
     }
 
@@ -259,28 +299,27 @@ impl Reservations {
     }
 
     fn lock(&self, exclusive: bool) -> Result<Locked<'_>, ReservationError> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut locked = Locked {
+            owner: self,
+            cache,
+            dirty: false,
+        };
         if let Some(store) = &self.store {
             if exclusive {
                 FileExt::lock_exclusive(&store.lock).map_err(io(&store.lock_path, "lock"))?;
             } else {
                 FileExt::lock_shared(&store.lock).map_err(io(&store.lock_path, "lock"))?;
             }
-            let locked = Locked {
-                owner: self,
-                state,
-                dirty: false,
-            };
-            let mut locked = locked;
-            *locked.state = store.load()?;
-            return Ok(locked);
+            // From here on `locked` unlocks the file when dropped.
+            let generation = store.generation();
+            if generation.is_none() || generation != locked.cache.generation {
+                locked.cache.generation = None;
+                locked.cache.state = store.load()?;
+                locked.cache.generation = generation;
+            }
         }
-        state.version = FORMAT_VERSION;
-        Ok(Locked {
-            owner: self,
-            state,
-            dirty: false,
-        })
+        Ok(locked)
     }
 
     /// Reserves `outpoints` for `txid`, all or nothing. Reserving an outpoint again for the
@@ -294,12 +333,12 @@ impl Reservations {
     /// Releases `outpoints` whoever holds them; returns how many were reserved.
     pub fn release(&self, outpoints: &[OutPoint]) -> Result<usize, ReservationError> {
         let mut locked = self.lock(true)?;
-        let before = locked.state.reservations.len();
+        let before = locked.state_mut().reservations.len();
         locked
-            .state
+            .state_mut()
             .reservations
             .retain(|r| !outpoints.contains(&r.outpoint));
-        let released = before - locked.state.reservations.len();
+        let released = before - locked.state_mut().reservations.len();
         locked.dirty = released > 0;
         locked.commit()?;
         Ok(released)
@@ -309,9 +348,9 @@ impl Reservations {
     /// returns how many.
     pub fn release_tx(&self, txid: &Txid) -> Result<usize, ReservationError> {
         let mut locked = self.lock(true)?;
-        let before = locked.state.reservations.len();
-        locked.state.reservations.retain(|r| r.txid != *txid);
-        let released = before - locked.state.reservations.len();
+        let before = locked.state_mut().reservations.len();
+        locked.state_mut().reservations.retain(|r| r.txid != *txid);
+        let released = before - locked.state_mut().reservations.len();
         locked.dirty = released > 0;
         locked.commit()?;
         Ok(released)
@@ -319,23 +358,23 @@ impl Reservations {
 
     /// Whether `outpoint` is reserved (by this or any other process sharing the directory).
     pub fn is_reserved(&self, outpoint: &OutPoint) -> Result<bool, ReservationError> {
-        Ok(self.lock(false)?.state.holder(outpoint).is_some())
+        Ok(self.lock(false)?.state().holder(outpoint).is_some())
     }
 
     /// The transaction holding `outpoint`, if any.
     pub fn holder(&self, outpoint: &OutPoint) -> Result<Option<Txid>, ReservationError> {
-        Ok(self.lock(false)?.state.holder(outpoint))
+        Ok(self.lock(false)?.state().holder(outpoint))
     }
 
     /// The UTXOs of `utxos` that are not reserved, in order.
     pub fn available(&self, utxos: &[Utxo]) -> Result<Vec<Utxo>, ReservationError> {
         let locked = self.lock(false)?;
-        Ok(filter(&locked.state, utxos))
+        Ok(filter(locked.state(), utxos))
     }
 
     /// Number of reserved outpoints.
     pub fn len(&self) -> Result<usize, ReservationError> {
-        Ok(self.lock(false)?.state.reservations.len())
+        Ok(self.lock(false)?.state().reservations.len())
     }
 
     /// Whether nothing is reserved.
@@ -347,7 +386,7 @@ impl Reservations {
     pub fn pending(&self) -> Result<Vec<(Txid, Vec<OutPoint>)>, ReservationError> {
         let locked = self.lock(false)?;
         let mut map: std::collections::BTreeMap<Txid, Vec<OutPoint>> = Default::default();
-        for r in &locked.state.reservations {
+        for r in &locked.state().reservations {
             map.entry(r.txid).or_default().push(r.outpoint);
         }
         Ok(map.into_iter().collect())
@@ -362,7 +401,7 @@ impl Reservations {
         F: FnOnce(&[Utxo]) -> Result<BuiltTx, TxError>,
     {
         let mut locked = self.lock(true)?;
-        let free = filter(&locked.state, utxos);
+        let free = filter(locked.state(), utxos);
         let built = build(&free)?;
         reserve_in(&mut locked, built.txid(), &built.spent)?;
         locked.commit()?;
@@ -414,7 +453,7 @@ fn reserve_in(
     outpoints: &[OutPoint],
 ) -> Result<(), ReservationError> {
     for outpoint in outpoints {
-        if let Some(holder) = locked.state.holder(outpoint) {
+        if let Some(holder) = locked.state().holder(outpoint) {
             if holder != txid {
                 return Err(ReservationError::Conflict {
                     outpoint: *outpoint,
@@ -425,8 +464,8 @@ fn reserve_in(
     }
     let at = now();
     for outpoint in outpoints {
-        if locked.state.holder(outpoint).is_none() {
-            locked.state.reservations.push(Record {
+        if locked.state().holder(outpoint).is_none() {
+            locked.state_mut().reservations.push(Record {
                 outpoint: *outpoint,
                 txid,
                 reserved_at: at,
@@ -435,4 +474,53 @@ fn reserve_in(
         }
     }
     Ok(())
+}
+
+enum Decode {
+    Version(u32),
+    Corrupt(&'static str),
+}
+
+fn encode(state: &State) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + RECORD_LEN * state.reservations.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(state.reservations.len() as u64).to_le_bytes());
+    for r in &state.reservations {
+        out.extend_from_slice(r.outpoint.txid.as_byte_array());
+        out.extend_from_slice(&r.outpoint.vout.to_le_bytes());
+        out.extend_from_slice(r.txid.as_byte_array());
+        out.extend_from_slice(&r.reserved_at.to_le_bytes());
+    }
+    out
+}
+
+fn decode(bytes: &[u8]) -> Result<State, Decode> {
+    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+        return Err(Decode::Corrupt("not a spool reservation file"));
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version != FORMAT_VERSION {
+        return Err(Decode::Version(version));
+    }
+    let count = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+    let body = &bytes[HEADER_LEN..];
+    if Some(body.len() as u64) != count.checked_mul(RECORD_LEN as u64) {
+        return Err(Decode::Corrupt("length does not match the record count"));
+    }
+    let reservations = body
+        .chunks_exact(RECORD_LEN)
+        .map(|rec| {
+            let txid = |b: &[u8]| Txid::from_byte_array(b.try_into().expect("32 bytes"));
+            Record {
+                outpoint: OutPoint::new(
+                    txid(&rec[..32]),
+                    u32::from_le_bytes(rec[32..36].try_into().expect("4 bytes")),
+                ),
+                txid: txid(&rec[36..68]),
+                reserved_at: u64::from_le_bytes(rec[68..76].try_into().expect("8 bytes")),
+            }
+        })
+        .collect();
+    Ok(State { reservations })
 }

@@ -7,7 +7,7 @@ use bitcoin::absolute::LockTime;
 use bitcoin::{Address, Amount, ScriptBuf, Transaction, TxIn, TxOut, Witness};
 use spool_wallet::SigningKey;
 
-use crate::sign::{kind_for, sign_all, Kind};
+use crate::sign::{sign_all, KeyScripts, Kind};
 use crate::{standard, BuiltTx, TxError, TxParams, Utxo, COINBASE_MATURITY};
 
 /// A UTXO the key can spend, with how it spends it.
@@ -18,8 +18,8 @@ pub(crate) struct Spendable<'a> {
 }
 
 /// Why `key` cannot spend `utxo`, if it cannot.
-pub(crate) fn unspendable_reason(utxo: &Utxo, key: &SigningKey) -> Option<&'static str> {
-    if kind_for(&utxo.script_pubkey, key).is_none() {
+pub(crate) fn unspendable_reason(utxo: &Utxo, scripts: &KeyScripts) -> Option<&'static str> {
+    if scripts.kind(&utxo.script_pubkey).is_none() {
         Some("its script is not this key's p2pkh or p2wpkh")
     } else if utxo.is_coinbase && utxo.confirmations < COINBASE_MATURITY {
         Some("it is a coinbase output with fewer than 100 confirmations")
@@ -30,13 +30,14 @@ pub(crate) fn unspendable_reason(utxo: &Utxo, key: &SigningKey) -> Option<&'stat
 
 /// The UTXOs `key` can spend now, in the given order, without duplicate outpoints.
 pub(crate) fn spendable<'a>(utxos: &'a [Utxo], key: &SigningKey) -> Vec<Spendable<'a>> {
+    let scripts = KeyScripts::new(key);
     let mut seen = HashSet::new();
     utxos
         .iter()
-        .filter(|u| unspendable_reason(u, key).is_none() && seen.insert(u.outpoint))
+        .filter(|u| unspendable_reason(u, &scripts).is_none() && seen.insert(u.outpoint))
         .map(|utxo| Spendable {
             utxo,
-            kind: kind_for(&utxo.script_pubkey, key).expect("filtered"),
+            kind: scripts.kind(&utxo.script_pubkey).expect("filtered"),
         })
         .collect()
 }
@@ -141,12 +142,13 @@ pub(crate) fn finish(
     outputs: Vec<TxOut>,
     key: &SigningKey,
 ) -> Result<BuiltTx, TxError> {
+    let scripts = KeyScripts::new(key);
     let mut seen = HashSet::new();
     for utxo in inputs {
         if !seen.insert(utxo.outpoint) {
             return Err(TxError::DuplicateInput(utxo.outpoint));
         }
-        if let Some(reason) = unspendable_reason(utxo, key) {
+        if let Some(reason) = unspendable_reason(utxo, &scripts) {
             return Err(TxError::Unspendable {
                 outpoint: utxo.outpoint,
                 address: key.address(),

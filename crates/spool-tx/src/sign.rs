@@ -22,17 +22,31 @@ pub(crate) enum Kind {
     P2wpkh,
 }
 
-/// How `key` would spend `script`, or `None` when it cannot.
-pub(crate) fn kind_for(script: &Script, key: &SigningKey) -> Option<Kind> {
-    let hash = key.public_key().pubkey_hash();
-    if script.is_p2pkh() && script.as_bytes()[3..23] == hash.to_byte_array() {
-        Some(Kind::P2pkh)
-    } else if script.is_p2wpkh()
-        && script.as_bytes()[2..22] == key.public_key().wpubkey_hash().to_byte_array()
-    {
-        Some(Kind::P2wpkh)
-    } else {
-        None
+/// The two scripts a key can spend, computed once per build.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyScripts {
+    p2pkh: bitcoin::ScriptBuf,
+    p2wpkh: bitcoin::ScriptBuf,
+}
+
+impl KeyScripts {
+    pub(crate) fn new(key: &SigningKey) -> KeyScripts {
+        let pk = key.public_key();
+        KeyScripts {
+            p2pkh: bitcoin::ScriptBuf::new_p2pkh(&pk.pubkey_hash()),
+            p2wpkh: bitcoin::ScriptBuf::new_p2wpkh(&pk.wpubkey_hash()),
+        }
+    }
+
+    /// How the key would spend `script`, or `None` when it cannot.
+    pub(crate) fn kind(&self, script: &Script) -> Option<Kind> {
+        if script == self.p2pkh.as_script() {
+            Some(Kind::P2pkh)
+        } else if script == self.p2wpkh.as_script() {
+            Some(Kind::P2wpkh)
+        } else {
+            None
+        }
     }
 }
 
@@ -69,9 +83,10 @@ pub fn sign_all(tx: &mut Transaction, prevouts: &[TxOut], key: &SigningKey) -> R
             prevouts: prevouts.len(),
         });
     }
+    let scripts = KeyScripts::new(key);
     let mut kinds = Vec::with_capacity(prevouts.len());
     for (index, prevout) in prevouts.iter().enumerate() {
-        match kind_for(&prevout.script_pubkey, key) {
+        match scripts.kind(&prevout.script_pubkey) {
             Some(kind) => kinds.push(kind),
             None => {
                 return Err(TxError::UnsupportedScript {
