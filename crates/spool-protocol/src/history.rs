@@ -9,7 +9,8 @@
 //! order does not depend on the order of the input.
 //!
 //! Beyond pyspool, every event is checked against the events before it and marked
-//! `valid` or invalid with a `reason`: federated verbs only from a federation address (not
+//! `valid` or invalid with a `reason`: a single input address, the piece as the first output
+//! and the verb in the last output; federated verbs only from a federation address (not
 //! checked when the federation set is empty), TRANSFER/CONSIGN/LOAN only from the address
 //! pyspool's `can_transfer` allows at that point, UNCONSIGN only from the consignee and back to
 //! the consignor, EDITIONS once, each edition registered once and within the number of
@@ -98,6 +99,7 @@ struct Candidate<'a> {
     txid: Txid,
     place: TxPlace,
     chain_tx: &'a ChainTx,
+    vout: u32,
     verb: Verb,
     verb_text: String,
 }
@@ -133,6 +135,12 @@ impl History {
 
             let verdict = (|| -> Result<(), String> {
                 sender.as_ref().map_err(|e| e.1.clone())?;
+                if candidate.vout as usize + 1 != tx.output.len() {
+                    return Err(format!(
+                        "The verb is in output {}, not in the last output",
+                        candidate.vout
+                    ));
+                }
                 match recipients.first() {
                     Some(first)
                         if Some(first.script_pubkey.as_script()) == piece_script.as_deref() => {}
@@ -359,6 +367,7 @@ fn collect<'a>(piece_script: Option<&Script>, txs: &'a [ChainTx]) -> Vec<Candida
                 txid,
                 place: chain_tx.place,
                 chain_tx,
+                vout,
                 verb,
                 verb_text,
             },

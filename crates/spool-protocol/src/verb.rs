@@ -12,6 +12,17 @@
 //! `^[A-Z]+\d+[A-Z]+(\d+)?(/\d+)?$` (Python's `re.match`, so one trailing `\n` is tolerated),
 //! except that only ASCII digits count: Python's Unicode `\d` also matches e.g. Arabic-Indic
 //! digits, which no SPOOL writer ever produced.
+//!
+//! ```
+//! use spool_protocol::verb::{Action, Verb};
+//!
+//! let verb: Verb = "ASCRIBESPOOL01LOAN4/150526150528".parse()?;
+//! assert_eq!((verb.action(), verb.edition()), (Action::Loan, Some(4)));
+//! assert_eq!(verb.to_string(), "ASCRIBESPOOL01LOAN4/150526150528");
+//! // The checked constructor refuses a loan that ends before it starts.
+//! assert!(Verb::loan(4, "150528", "150526").is_err());
+//! # Ok::<(), spool_protocol::verb::VerbError>(())
+//! ```
 
 use std::fmt;
 use std::str::FromStr;

@@ -268,6 +268,16 @@ fn malformed_transactions_are_recorded_as_invalid() {
         confirmed(203, 1),
         203,
     ));
+    // The verb is not the last output (pyspool would take the OP_RETURN as the recipient).
+    let mut misplaced = spool_tx(
+        &alice,
+        &[&piece, &bob],
+        "ASCRIBESPOOL01TRANSFER0",
+        confirmed(204, 1),
+        204,
+    );
+    misplaced.tx.output.swap(1, 2);
+    s.txs.push(misplaced);
     let h = build(&s, std::slice::from_ref(&fed));
     let (a, b) = if alice < bob {
         (&alice, &bob)
@@ -286,6 +296,7 @@ fn malformed_transactions_are_recorded_as_invalid() {
             )),
             Some("FUEL is a refill, not an action on a piece".into()),
             Some("Loan ends (260714) before it starts (260801)".into()),
+            Some("The verb is in output 1, not in the last output".into()),
         ]
     );
     assert_eq!(h.events()[1].from_address, alice);
