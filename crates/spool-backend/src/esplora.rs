@@ -280,9 +280,22 @@ impl EsploraBackend {
                 _ => break,
             }
         }
+        // A transaction seen in the mempool on the first page may have confirmed by a later
+        // one: keep the confirmed copy.
         let script = address.script_pubkey();
-        let mut seen = std::collections::HashSet::new();
-        all.retain(|t| seen.insert(t.txid) && t.vout.iter().any(|o| o.scriptpubkey == script));
+        let mut by_txid: HashMap<Txid, EsploraTx> = HashMap::new();
+        for tx in all {
+            if !tx.vout.iter().any(|o| o.scriptpubkey == script) {
+                continue;
+            }
+            match by_txid.get(&tx.txid) {
+                Some(kept) if kept.status.confirmed => {}
+                _ => {
+                    by_txid.insert(tx.txid, tx);
+                }
+            }
+        }
+        let all: Vec<EsploraTx> = by_txid.into_values().collect();
         let positions = self.positions(&all).await?;
         let mut txs = all
             .iter()

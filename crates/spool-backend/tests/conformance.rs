@@ -7,8 +7,8 @@ mod common;
 use bitcoin::Network;
 use common::chain::Funder;
 use spool_backend::core::{CoreAuth, CoreBackend};
-use spool_backend::Backend;
 use spool_backend::esplora::EsploraBackend;
+use spool_backend::Backend;
 use spool_testenv::esplora::EsploraServer;
 use spool_testenv::Node;
 
@@ -52,4 +52,60 @@ async fn conformance_core_and_esplora_on_one_chain() {
         esplora.tip_height().await.unwrap()
     );
     assert!(server.request_count() > 0);
+}
+
+/// A block holding many of a piece's transactions is read whole by the Core backend; the
+/// result must equal one-by-one lookups and the Esplora backend's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dense_block_history_agrees_with_single_lookups_and_esplora() {
+    use common::chain::{self, hash_address, outputs_to, spool_tx, Key, FEE, TOKEN};
+    use spool_protocol::chain::TxPlace;
+    use spool_protocol::verb::Verb;
+
+    let node = Node::start().expect("regtest node");
+    let funder = Funder::new(&node, 2);
+    let owner = Key::random();
+    let piece = hash_address();
+    let funding = funder.fan_out(&node, &owner.address, FEE + TOKEN * 2, 21);
+    chain::mine(&node, 1);
+    let mut coins = outputs_to(&funding, &owner.address);
+    let mut send = |n: usize| {
+        for _ in 0..n {
+            let tx = spool_tx(
+                &owner,
+                coins.pop().unwrap(),
+                &[&piece, &owner.address],
+                Verb::Transfer { edition: 1 },
+            );
+            chain::send(&node, &tx);
+        }
+    };
+    send(18);
+    chain::mine(&node, 1);
+    send(2);
+    chain::mine(&node, 1);
+    send(1);
+
+    let core = core_backend(&node);
+    let before = core.rpc_counts();
+    let history = core.address_transactions(&piece).await.unwrap();
+    let used = core.rpc_counts() - before;
+    assert_eq!(history.len(), 21);
+    // 18 of them came from one getblock, not from 18 getrawtransaction calls.
+    assert!(used.calls < 21, "{used:?}");
+    for chain_tx in &history {
+        assert_eq!(&core.transaction(&chain_tx.txid()).await.unwrap(), chain_tx);
+    }
+    let dense_height = history[0].place.height().unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .filter(|c| c.place.height() == Some(dense_height))
+            .count(),
+        18
+    );
+    assert_eq!(history[20].place, TxPlace::Unconfirmed);
+    let server = EsploraServer::start(&node).expect("esplora server");
+    let esplora = EsploraBackend::new(server.url(), Network::Regtest).unwrap();
+    assert_eq!(esplora.address_transactions(&piece).await.unwrap(), history);
 }

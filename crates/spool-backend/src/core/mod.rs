@@ -44,6 +44,10 @@ const RPC_INVALID_PARAMETER: i32 = -8;
 const RPC_VERIFY_ALREADY_IN_CHAIN: i32 = -27;
 /// Default timeout of one HTTP request (a mainnet `scantxoutset` takes a while).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
+/// From this many of an address's transactions in one block on, the block is read whole.
+const DENSE_BLOCK: usize = 16;
+/// Whole blocks (verbosity 3, megabytes each on mainnet) per round trip.
+const DENSE_BLOCKS_PER_TRIP: usize = 4;
 /// How long to wait for another client's `scantxoutset` to finish.
 const SCAN_BUSY_WAIT: Duration = Duration::from_secs(300);
 
@@ -286,14 +290,23 @@ fn history_blocking(
         cache.txids_paying(&script)
     };
     let (_, scanned) = scan_address(rpc, address)?;
+    // Blocks holding many of the address's transactions are read whole (their transactions
+    // come with prevouts and positions); the others one transaction at a time.
+    let mut per_height: BTreeMap<u64, HashSet<Txid>> = BTreeMap::new();
+    for out in &scanned {
+        per_height
+            .entry(out.height)
+            .or_default()
+            .insert(out.outpoint.txid);
+    }
+    per_height.retain(|_, txids| txids.len() >= DENSE_BLOCK);
+    let mut txs = dense_blocks(rpc, &per_height)?;
+    let done: HashSet<Txid> = txs.iter().map(ChainTx::txid).collect();
     txids.extend(scanned.iter().map(|out| out.outpoint.txid));
-    let mut seen = HashSet::new();
+    let mut seen = done;
     txids.retain(|txid| seen.insert(*txid));
     // A mempool transaction may have been evicted or replaced since: skip what is gone.
-    let mut txs: Vec<ChainTx> = chain_txs(rpc, mempool, &txids)?
-        .into_iter()
-        .flatten()
-        .collect();
+    txs.extend(chain_txs(rpc, mempool, &txids)?.into_iter().flatten());
     txs.retain(|chain_tx| {
         chain_tx
             .tx
@@ -303,6 +316,29 @@ fn history_blocking(
     });
     sort_by_place(&mut txs);
     Ok(txs)
+}
+
+/// Reads the blocks at the heights of `wanted` whole (`getblock` verbosity 3: every
+/// transaction with its prevouts, in block order) and returns the wanted transactions.
+/// A wanted transaction missing from the block now at its height (a reorganisation since
+/// the scan) is left out, to be fetched one by one.
+fn dense_blocks(
+    rpc: &Rpc,
+    wanted: &BTreeMap<u64, HashSet<Txid>>,
+) -> Result<Vec<ChainTx>, BackendError> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let params: Vec<Vec<Value>> = wanted.keys().map(|h| vec![json!(h)]).collect();
+    let hashes = rpc.batch_ok("getblockhash", &params)?;
+    let params: Vec<Vec<Value>> = hashes.into_iter().map(|h| vec![h, json!(3)]).collect();
+    let blocks = rpc.batch_in("getblock", &params, DENSE_BLOCKS_PER_TRIP)?;
+    let mut found = Vec::new();
+    for (txids, block) in wanted.values().zip(blocks) {
+        let block = block.map_err(|refusal| rpc.refusal_error("getblock", refusal))?;
+        found.extend(parse::block_txs(rpc.url(), &block, txids)?);
+    }
+    Ok(found)
 }
 
 /// Fetches transactions with prevouts and places: one batched `getrawtransaction`

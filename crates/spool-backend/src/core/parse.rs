@@ -1,9 +1,10 @@
 //! Reading the node's JSON replies, untyped, taking only the fields spool needs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use bitcoin::{Amount, BlockHash, OutPoint, ScriptBuf, Transaction, TxOut, Txid};
+use spool_protocol::chain::{ChainTx, TxPlace};
 use serde_json::Value;
 
 use crate::error::BackendError;
@@ -212,4 +213,63 @@ pub(crate) fn block_places(url: &str, reply: &Value) -> Result<BlockPlaces, Back
         time,
         positions,
     })
+}
+
+/// The transactions among `wanted` in the reply of `getblock <hash> 3`, with prevouts and
+/// places.
+pub(crate) fn block_txs(
+    url: &str,
+    reply: &Value,
+    wanted: &HashSet<Txid>,
+) -> Result<Vec<ChainTx>, BackendError> {
+    const WHAT: &str = "getblock verbosity 3";
+    let height = parse_u64(url, WHAT, field(url, WHAT, reply, "height")?)?;
+    let time = parse_u64(url, WHAT, field(url, WHAT, reply, "time")?)?;
+    let txs = field(url, WHAT, reply, "tx")?
+        .as_array()
+        .ok_or_else(|| bad(url, WHAT, reply))?;
+    let mut found = Vec::new();
+    for (position, entry) in txs.iter().enumerate() {
+        let txid: Txid = parse_str(url, WHAT, field(url, WHAT, entry, "txid")?)?;
+        if !wanted.contains(&txid) {
+            continue;
+        }
+        let tx = raw_tx(url, WHAT, field(url, WHAT, entry, "hex")?)?;
+        if tx.compute_txid() != txid {
+            return Err(bad(url, "getblock listed a transaction under another txid", entry));
+        }
+        let prevouts = if tx.is_coinbase() {
+            Vec::new()
+        } else {
+            field(url, WHAT, entry, "vin")?
+                .as_array()
+                .ok_or_else(|| bad(url, WHAT, entry))?
+                .iter()
+                .map(|input| {
+                    let prevout = field(url, WHAT, input, "prevout")?;
+                    Ok(TxOut {
+                        value: parse_btc(url, WHAT, field(url, WHAT, prevout, "value")?)?,
+                        script_pubkey: parse_script(
+                            url,
+                            WHAT,
+                            field(url, WHAT, field(url, WHAT, prevout, "scriptPubKey")?, "hex")?,
+                        )?,
+                    })
+                })
+                .collect::<Result<Vec<_>, BackendError>>()?
+        };
+        if prevouts.len() != tx.input.len() && !tx.is_coinbase() {
+            return Err(bad(url, "getblock: prevouts missing", entry));
+        }
+        found.push(ChainTx {
+            tx,
+            prevouts,
+            place: TxPlace::Confirmed {
+                height,
+                position: u32::try_from(position).map_err(|_| bad(url, WHAT, entry))?,
+                time,
+            },
+        });
+    }
+    Ok(found)
 }

@@ -190,7 +190,7 @@ impl Rpc {
         let response = jsonrpc
             .send_request(request)
             .map_err(|err| self.transport_error(method, err))?;
-        Ok(self.unpack(method, response))
+        self.unpack(method, response)
     }
 
     /// Calls `method` and treats a node refusal as an error.
@@ -206,8 +206,18 @@ impl Rpc {
         method: &str,
         params: &[Vec<Value>],
     ) -> Result<Vec<Result<Value, NodeRefusal>>, BackendError> {
+        self.batch_in(method, params, MAX_BATCH)
+    }
+
+    /// Like [`Rpc::batch`] with at most `per_trip` calls per round trip (for big replies).
+    pub(crate) fn batch_in(
+        &self,
+        method: &str,
+        params: &[Vec<Value>],
+        per_trip: usize,
+    ) -> Result<Vec<Result<Value, NodeRefusal>>, BackendError> {
         let mut out = Vec::with_capacity(params.len());
-        for chunk in params.chunks(MAX_BATCH) {
+        for chunk in params.chunks(per_trip.max(1)) {
             let client = self.client()?;
             let jsonrpc = client.get_jsonrpc_client();
             let raws = chunk
@@ -231,7 +241,7 @@ impl Rpc {
                         format!("{method}: a batch reply is missing"),
                     )
                 })?;
-                out.push(self.unpack(method, response));
+                out.push(self.unpack(method, response)?);
             }
         }
         Ok(out)
@@ -249,17 +259,23 @@ impl Rpc {
             .collect()
     }
 
-    fn unpack(&self, _method: &str, response: jsonrpc::Response) -> Result<Value, NodeRefusal> {
+    fn unpack(
+        &self,
+        method: &str,
+        response: jsonrpc::Response,
+    ) -> Result<Result<Value, NodeRefusal>, BackendError> {
         if let Some(err) = response.error {
-            return Err(NodeRefusal {
+            return Ok(Err(NodeRefusal {
                 code: err.code,
                 message: err.message,
-            });
+            }));
         }
-        Ok(response
-            .result
-            .map(|raw| serde_json::from_str(raw.get()).unwrap_or(Value::Null))
-            .unwrap_or(Value::Null))
+        match response.result {
+            None => Ok(Ok(Value::Null)),
+            Some(raw) => serde_json::from_str(raw.get()).map(Ok).map_err(|err| {
+                BackendError::bad_response(&self.url, format!("{method}: undecodable reply: {err}"))
+            }),
+        }
     }
 
     /// The error for a refusal the caller does not handle itself.
