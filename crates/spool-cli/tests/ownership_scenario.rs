@@ -302,4 +302,40 @@ fn walkthrough_then_pyspool_ownership_rules() {
     let only: history::Output = env.json(&["history", &file_hash, "--edition", "1"]);
     assert!(only.events.iter().all(|e| e.edition_number == Some(1)));
     assert_eq!(only.events.len(), 6);
+
+    // The same answers through an Esplora API serving the same chain, and an action sent
+    // through it lands.
+    let esplora = spool_testenv::esplora::EsploraServer::start(&env.node)
+        .unwrap_or_else(|e| panic!("esplora test server: {e}"));
+    let via = ["--backend", "esplora", "--esplora-url", esplora.url()];
+    let h_esplora: history::Output = env.json(&[&via[..], &["history", &file_hash]].concat());
+    assert_eq!(h_esplora, h);
+    let o_core = ownership(&env, &user2_leaf, &file_hash, 1);
+    let o_esplora: ownership::Output = env.json(
+        &[
+            &via[..],
+            &["ownership", &user2_leaf, &file_hash, "--edition", "1"],
+        ]
+        .concat(),
+    );
+    assert_eq!(o_esplora, o_core);
+    let fuel = env.act(
+        &FEDERATION,
+        "",
+        &[
+            &via[..],
+            &[
+                "refill",
+                "--to",
+                &user2_leaf,
+                "--fees",
+                "1",
+                "--tokens",
+                "1",
+            ],
+        ]
+        .concat(),
+    );
+    env.mine(1);
+    assert_eq!(env.confirmations(&fuel.txid), 1);
 }
