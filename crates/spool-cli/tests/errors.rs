@@ -369,6 +369,14 @@ fn dry_run_broadcasts_nothing_and_reserves_nothing_then_wait_confirms() {
     assert!(dry.fee >= 30_000);
     assert!(dry.hex.len() > 100);
     assert!(env.mempool().is_empty());
+    // A higher fee rate spends more fuel (fuel is never split: the fee grows by whole FEEs).
+    let pricier: action::Output =
+        env.json(&[&args[..], &["--dry-run", "--fee-rate", "60"]].concat());
+    assert!(pricier.fee >= 60_000, "fee {} at 60 sat/vB", pricier.fee);
+    assert_eq!(pricier.fee % 30_000, 0);
+    env.run(&[&args[..], &["--dry-run", "--fee-rate", "0"]].concat())
+        .assert_error("fee rate 0 sat/vB is not usable");
+    assert!(env.mempool().is_empty());
 
     // The real one may use the very same inputs: the dry run reserved nothing. A thread
     // mines while --wait waits.

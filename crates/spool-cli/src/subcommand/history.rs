@@ -124,7 +124,7 @@ impl HistoryArgs {
         let text = match format {
             Format::Json => format!("{}\n", serde_json::to_string_pretty(&output)?),
             Format::Table => table(&output),
-            Format::Dot => dot(&output, &history),
+            Format::Dot => dot(&output),
         };
         Outcome::new(&output, text)
     }
@@ -203,19 +203,14 @@ pub fn table(output: &Output) -> String {
 
 /// A Graphviz digraph: one cluster (lane) per edition, each holder a node in its lane,
 /// each event an edge labelled with its verb; invalid events dashed red.
-pub fn dot(output: &Output, history: &History) -> String {
+pub fn dot(output: &Output) -> String {
     let mut lanes: BTreeMap<String, Vec<&EventOutput>> = BTreeMap::new();
-    for (event, full) in output.events.iter().zip(
-        history
-            .events()
-            .iter()
-            .filter(|e| output.events.iter().any(|o| o.txid == e.txid)),
-    ) {
-        let lane = match full.edition() {
-            Some(0) => "master edition".to_string(),
+    for event in &output.events {
+        // pyspool's keys: '' (None) for the master edition's registration, 0 for EDITIONS.
+        let lane = match event.edition_number {
+            None if event.action == "FUEL" => "fuel".to_string(),
+            None | Some(0) => "master edition".to_string(),
             Some(n) => format!("edition {n}"),
-            None if event.action == "EDITIONS" => "master edition".to_string(),
-            None => "fuel".to_string(),
         };
         lanes.entry(lane).or_default().push(event);
     }
@@ -273,4 +268,74 @@ pub fn dot(output: &Output, history: &History) -> String {
     }
     let _ = writeln!(text, "}}");
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(
+        txid: &str,
+        action: &str,
+        edition: Option<u64>,
+        from: &str,
+        to: &str,
+        valid: bool,
+    ) -> EventOutput {
+        EventOutput {
+            txid: txid.into(),
+            verb: format!(
+                "ASCRIBESPOOL01{action}{}",
+                edition.map_or(String::new(), |n| n.to_string())
+            ),
+            action: action.into(),
+            edition_number: edition,
+            from_address: from.into(),
+            to_address: to.into(),
+            piece_address: "piece".into(),
+            number_editions: Some(2),
+            block_height: Some(7),
+            timestamp_utc: Some(1),
+            valid,
+            reason: (!valid).then(|| "Address x does not own the edition number 1".into()),
+        }
+    }
+
+    fn sample() -> Output {
+        Output {
+            piece_address: "piece".into(),
+            number_editions: Some(2),
+            events: vec![
+                event("a", "REGISTER", None, "fed", "artist", true),
+                event("b", "EDITIONS", Some(0), "fed", "artist", true),
+                event("c", "REGISTER", Some(1), "fed", "artist", true),
+                event("d", "TRANSFER", Some(1), "artist", "collector", true),
+                event("e", "TRANSFER", Some(1), "thief", "thief", false),
+            ],
+        }
+    }
+
+    #[test]
+    fn table_has_a_header_a_row_per_event_and_reasons() {
+        let text = table(&sample());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2 + 5);
+        assert!(lines[0].starts_with("piece piece  editions 2"));
+        assert!(lines[1].starts_with("HEIGHT  ACTION"));
+        assert!(lines[6].contains("INVALID: Address x does not own the edition number 1"));
+        assert!(lines[5].contains("artist") && lines[5].contains("collector"));
+    }
+
+    #[test]
+    fn dot_has_lanes_per_edition_and_marks_invalid_edges() {
+        let text = dot(&sample());
+        assert!(text.starts_with("digraph provenance {"));
+        assert!(text.trim_end().ends_with('}'));
+        assert!(text.contains("label=\"master edition\""));
+        assert!(text.contains("label=\"edition 1\""));
+        assert_eq!(text.matches("subgraph cluster_").count(), 2);
+        assert_eq!(text.matches(" -> ").count(), 5);
+        assert_eq!(text.matches("style=dashed, color=red").count(), 1);
+        assert!(text.contains("ASCRIBESPOOL01TRANSFER1 #7 (invalid)"));
+    }
 }
