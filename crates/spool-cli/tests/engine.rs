@@ -1,0 +1,98 @@
+//! The engine embedded as a library (no CLI): a service drives `Spool<CoreBackend>` directly
+//! on a real regtest node.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use bitcoin::{Address, Network};
+use spool_backend::core::{CoreAuth, CoreBackend};
+use spool_cli::engine::{EngineError, PieceHashes, Request, SendOptions, Spool};
+use spool_tx::Reservations;
+use spool_wallet::{LeafPath, MasterSecret, Wallet};
+
+fn wallet(secret: &str) -> Wallet {
+    Wallet::from_secret(&MasterSecret::new(secret), Network::Regtest).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_engine_registers_checks_and_refuses() {
+    let node = spool_testenv::Node::start().unwrap_or_else(|e| panic!("regtest node needed: {e}"));
+    let backend = CoreBackend::new(
+        &node.rpc_url(),
+        CoreAuth::Cookie(node.cookie_file()),
+        Network::Regtest,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::new(backend, Reservations::open(dir.path()).unwrap());
+
+    let refill = wallet("engine refill")
+        .signing_key(&LeafPath::root())
+        .unwrap();
+    let federation = wallet("engine federation")
+        .signing_key(&LeafPath::root())
+        .unwrap();
+    let artist = wallet("engine artist");
+    let artist_root = artist.root_address();
+    let piece = Address::from_str("mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7")
+        .unwrap()
+        .require_network(Network::Regtest)
+        .unwrap();
+    let piece = PieceHashes {
+        file_hash: piece.clone(),
+        file_hash_metadata: piece,
+    };
+    let options = SendOptions {
+        min_conf: 1,
+        ..SendOptions::default()
+    };
+    let mine = |n| node.mine_to(&refill.address(), n).unwrap();
+
+    mine(101);
+    let funded = spool
+        .send(
+            &Request::RefillMain {
+                to: federation.address(),
+                fees: 4,
+                tokens: 6,
+            },
+            &refill,
+            &options,
+        )
+        .await
+        .unwrap();
+    mine(1);
+    spool
+        .wait_confirmed(&funded.txid(), 1, Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    let register = Request::RegisterPiece {
+        piece: piece.clone(),
+        to: artist_root.clone(),
+    };
+    let sent = spool.send(&register, &federation, &options).await.unwrap();
+    assert!(sent.checked());
+    assert_eq!(sent.from(), &federation.address());
+    // Still in the mempool: the pre-check already sees it, and refuses a second master.
+    let again = spool
+        .prepare(&register, &federation, &options)
+        .await
+        .unwrap_err();
+    match &again {
+        EngineError::Refused { action, reason } => {
+            assert_eq!(*action, "register-piece");
+            assert_eq!(reason, "Master piece already registered in the blockchain");
+        }
+        other => panic!("expected a refusal, got {other}"),
+    }
+    mine(1);
+    let history = spool.history(&piece.file_hash).await.unwrap();
+    assert_eq!(history.events().len(), 1);
+    assert_eq!(history.events()[0].verb, "ASCRIBESPOOL01PIECE");
+    assert_eq!(history.events()[0].to_address, artist_root.to_string());
+    assert!(history.events()[0].valid);
+    // The confirmed transaction's reservation is released when the engine next settles.
+    spool.settle_reservations().await.unwrap();
+    assert!(spool.reservations().is_empty().unwrap());
+}
