@@ -13,7 +13,9 @@ pub mod core;
 mod error;
 pub mod esplora;
 mod retry;
+mod status;
 
 pub use backend::{Backend, WaitProgress};
 pub use error::BackendError;
 pub use retry::RetryPolicy;
+pub use status::tx_status;

@@ -89,3 +89,45 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BackendError;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[test]
+    fn backoff_doubles_up_to_the_ceiling() {
+        let mut backoff = RetryPolicy::default().backoff();
+        let delays: Vec<u64> = (0..6)
+            .map(|_| backoff.next_delay().as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [250, 500, 1000, 2000, 2000, 2000]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_only_transient_errors_and_only_so_often() {
+        let policy = RetryPolicy::default();
+        let tries = AtomicU32::new(0);
+        let result: Result<(), _> = retrying(&policy, "test", || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err(BackendError::unreachable("http://node", "refused"))
+        })
+        .await;
+        assert!(result.unwrap_err().is_retryable());
+        assert_eq!(tries.load(Ordering::SeqCst), policy.attempts);
+
+        let tries = AtomicU32::new(0);
+        let result: Result<(), _> = retrying(&policy, "test", || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err(BackendError::NotFound { what: "x".into() })
+        })
+        .await;
+        assert!(result.unwrap_err().is_not_found());
+        assert_eq!(
+            tries.load(Ordering::SeqCst),
+            1,
+            "final errors are not retried"
+        );
+    }
+}

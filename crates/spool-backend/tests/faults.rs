@@ -77,6 +77,11 @@ async fn node_down_is_a_retryable_error_naming_the_url() {
     // The cookie is gone with the node; the password still applies but nobody listens.
     assert_unreachable(by_cookie.tip_height().await.unwrap_err(), &url);
     assert_unreachable(by_password.tip_height().await.unwrap_err(), &url);
+    assert_eq!(
+        spool_backend::tx_status(&by_password, &"11".repeat(32).parse().unwrap()).await,
+        spool_tx::TxStatus::Unknown,
+        "an unreachable node never makes a reservation look gone"
+    );
     let err = by_password
         .address_transactions(&hash_address())
         .await

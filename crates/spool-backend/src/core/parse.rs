@@ -4,8 +4,8 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use bitcoin::{Amount, BlockHash, OutPoint, ScriptBuf, Transaction, TxOut, Txid};
-use spool_protocol::chain::{ChainTx, TxPlace};
 use serde_json::Value;
+use spool_protocol::chain::{ChainTx, TxPlace};
 
 use crate::error::BackendError;
 
@@ -236,7 +236,11 @@ pub(crate) fn block_txs(
         }
         let tx = raw_tx(url, WHAT, field(url, WHAT, entry, "hex")?)?;
         if tx.compute_txid() != txid {
-            return Err(bad(url, "getblock listed a transaction under another txid", entry));
+            return Err(bad(
+                url,
+                "getblock listed a transaction under another txid",
+                entry,
+            ));
         }
         let prevouts = if tx.is_coinbase() {
             Vec::new()
@@ -272,4 +276,50 @@ pub(crate) fn block_txs(
         });
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const URL: &str = "http://node";
+
+    #[test]
+    fn scan_reply_reads_outputs_and_tip() {
+        let reply = json!({
+            "success": true, "txouts": 10, "height": 120, "bestblock": "00",
+            "unspents": [{
+                "txid": "11".repeat(32), "vout": 2, "scriptPubKey": "76a914000000000000000000000000000000000000000088ac",
+                "desc": "addr(..)", "amount": 0.00003, "coinbase": false, "height": 101
+            }],
+            "total_amount": 0.00003
+        });
+        let (tip, outs) = scan_reply(URL, &reply).unwrap();
+        assert_eq!(tip, 120);
+        assert_eq!(outs.len(), 1);
+        assert_eq!(outs[0].value, Amount::from_sat(3000));
+        assert_eq!(outs[0].outpoint.vout, 2);
+        assert_eq!(outs[0].height, 101);
+    }
+
+    #[test]
+    fn malformed_replies_are_bad_responses_naming_the_url() {
+        let err = scan_reply(URL, &json!({"height": 1})).err().unwrap();
+        assert!(matches!(err, BackendError::BadResponse { .. }));
+        assert!(err.to_string().contains(URL) && err.to_string().contains("unspents"));
+        let err = spent_outpoints(URL, &json!({"not": "an array"})).unwrap_err();
+        assert!(err.to_string().contains("gettxspendingprevout"));
+    }
+
+    #[test]
+    fn spent_outpoints_keeps_only_spent_ones() {
+        let reply = json!([
+            {"txid": "22".repeat(32), "vout": 0},
+            {"txid": "22".repeat(32), "vout": 1, "spendingtxid": "33".repeat(32)}
+        ]);
+        let spent = spent_outpoints(URL, &reply).unwrap();
+        assert_eq!(spent.len(), 1);
+        assert_eq!(spent[0].vout, 1);
+    }
 }

@@ -174,8 +174,22 @@ pub async fn run<B: Backend>(label: &str, node: &Node, funder: &Funder, backend:
         "[{label}] mempool prevouts"
     );
 
+    // Statuses for spool-tx's reservations.
+    assert_eq!(
+        spool_backend::tx_status(backend, &first.compute_txid()).await,
+        spool_tx::TxStatus::Confirmed
+    );
+    assert_eq!(
+        spool_backend::tx_status(backend, &fourth.compute_txid()).await,
+        spool_tx::TxStatus::InMempool
+    );
+
     // An unknown one.
     let unknown: Txid = "00".repeat(32).parse().unwrap();
+    assert_eq!(
+        spool_backend::tx_status(backend, &unknown).await,
+        spool_tx::TxStatus::Gone
+    );
     match backend.transaction(&unknown).await {
         Err(BackendError::NotFound { what }) => {
             assert!(what.contains(&unknown.to_string()), "{what}")
