@@ -3,7 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use bitcoin::bip32::Xpriv;
+use bitcoin::bip32::{self, ChainCode, Xpriv};
+use bitcoin::hashes::{sha512, Hash, HashEngine, Hmac, HmacEngine};
+use bitcoin::secp256k1::{Scalar, SecretKey};
 use bitcoin::{Address, Network, NetworkKind, PrivateKey};
 
 use crate::{secp, LeafPath, MasterSecret, SigningKey, WalletError};
@@ -120,16 +122,11 @@ impl Wallet {
     pub fn signing_key(&self, path: &LeafPath) -> Result<SigningKey, WalletError> {
         match &self.keys {
             Keys::Tree(master) => {
-                let children: Vec<_> = path.child_numbers().collect();
-                let mut node = master.derive_priv(secp(), &children).map_err(|source| {
-                    WalletError::Derivation {
-                        path: path.to_string(),
-                        source,
-                    }
+                let secret = derive(master, path).map_err(|source| WalletError::Derivation {
+                    path: path.to_string(),
+                    source,
                 })?;
-                let key = SigningKey::new(node.private_key, self.network);
-                node.private_key.non_secure_erase();
-                Ok(key)
+                Ok(SigningKey::new(secret, self.network))
             }
             Keys::Single(key) if path.is_root() => Ok(key.clone()),
             Keys::Single(_) => Err(WalletError::NotATree {
@@ -137,6 +134,29 @@ impl Wallet {
             }),
         }
     }
+}
+
+/// Non-hardened BIP32 private derivation (CKDpriv) along `path`. Same result as
+/// `Xpriv::derive_priv`, without computing each parent's fingerprint (a second public-key
+/// multiplication per step that a leaf key does not need).
+fn derive(master: &Xpriv, path: &LeafPath) -> Result<SecretKey, bip32::Error> {
+    let mut secret = master.private_key;
+    let mut chain_code = master.chain_code;
+    for index in path.indices() {
+        let public = secret.public_key(secp());
+        let mut engine: HmacEngine<sha512::Hash> = HmacEngine::new(chain_code.as_bytes());
+        engine.input(&public.serialize());
+        engine.input(&index.to_be_bytes());
+        let hmac = Hmac::<sha512::Hash>::from_engine(engine);
+        let bytes = hmac.as_byte_array();
+        let tweak = Scalar::from_be_bytes(bytes[..32].try_into().expect("32 bytes"))
+            .map_err(|_| bip32::Error::Secp256k1(bitcoin::secp256k1::Error::InvalidTweak))?;
+        let child = secret.add_tweak(&tweak).map_err(bip32::Error::Secp256k1)?;
+        secret.non_secure_erase();
+        secret = child;
+        chain_code = ChainCode::from(<[u8; 32]>::try_from(&bytes[32..]).expect("32 bytes"));
+    }
+    Ok(secret)
 }
 
 impl fmt::Debug for Wallet {

@@ -135,3 +135,26 @@ fn debug_never_shows_key_material() {
     assert!(!text.contains("cSXdwuZ7nwVYeQKgsWKjjtCWQ3c2chY2gXmkguvUE6YM2j7SmqN3"));
     assert!(text.contains("mp3vXQA3sHkZwVmLRUEotDG54aqwBVYTLd"));
 }
+
+#[test]
+fn derivation_matches_the_bip32_library() {
+    let secp = bitcoin::secp256k1::Secp256k1::new();
+    let master = bitcoin::bip32::Xpriv::new_master(Network::Testnet, b"cross-check").unwrap();
+    let wallet = Wallet::from_secret(&MasterSecret::new("cross-check"), Network::Testnet).unwrap();
+    for path in [
+        "",
+        "0",
+        "2147483647",
+        "1/2/3/4/5/6/7/8/9/10/11/12",
+        "2026/11/24/19/45/0/123456",
+    ] {
+        let leaf = LeafPath::parse(path).unwrap();
+        let children: Vec<_> = leaf.child_numbers().collect();
+        let expected = master.derive_priv(&secp, &children).unwrap().to_priv();
+        assert_eq!(
+            *wallet.signing_key(&leaf).unwrap().to_wif(),
+            expected.to_wif(),
+            "{path}"
+        );
+    }
+}
