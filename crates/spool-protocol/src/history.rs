@@ -228,6 +228,22 @@ impl History {
         self.ledger.master_registered()
     }
 
+    /// The editions registered by valid events, ascending (0 = the master edition).
+    pub fn registered_editions(&self) -> Vec<u64> {
+        let mut editions: Vec<u64> = self.ledger.editions.keys().copied().collect();
+        editions.sort_unstable();
+        editions
+    }
+
+    /// The holder of an edition from the valid events: the last recipient with loans set
+    /// aside (see [`crate::ownership::Ownership::owner`]).
+    pub fn holder(&self, edition: u64) -> Option<&str> {
+        self.ledger
+            .editions
+            .get(&edition)
+            .map(|state| state.holder.as_str())
+    }
+
     /// The events of one edition in spool-rs's terms (0 = the master edition), in chain order.
     pub fn chain(&self, edition: u64) -> Vec<&Event> {
         self.events

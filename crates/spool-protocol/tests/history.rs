@@ -92,6 +92,15 @@ fn a_walkthrough_gives_pyspools_records() {
     assert_eq!(tree[&Some(1)].len(), 5);
     assert_eq!(h.chain(1).len(), 5);
     assert_eq!(h.chain(0)[0].action, "PIECE");
+    assert_eq!(h.registered_editions(), [0, 1, 2]);
+    assert_eq!(h.holder(0), Some(alice.as_str()));
+    assert_eq!(
+        h.holder(1),
+        Some(bob.as_str()),
+        "the loan does not change the holder"
+    );
+    assert_eq!(h.holder(2), Some(bob.as_str()));
+    assert_eq!(h.holder(3), None);
 }
 
 #[test]
