@@ -17,7 +17,7 @@ use options::GlobalOptions;
 
 /// `spool`: SPOOL (ascribe's Secure Public Online Ownership Ledger) on Bitcoin.
 #[derive(Debug, Parser)]
-#[command(name = "spool", version, about, long_about = None, propagate_version = true)]
+#[command(name = "spool", version, propagate_version = true)]
 pub struct Cli {
     /// Options every subcommand accepts, before or after it.
     #[command(flatten)]

@@ -69,24 +69,26 @@ pub fn federation(settings: &Settings, given: Vec<Address>) -> Vec<String> {
     }
 }
 
+/// The engine for read-only commands (history, ownership): no reservations on disk.
+pub fn reader(settings: &Settings, federation: Vec<Address>) -> anyhow::Result<Spool<AnyBackend>> {
+    let backend = backend(settings)?;
+    Ok(Spool::new(backend, Reservations::in_memory())
+        .with_federation(self::federation(settings, federation)))
+}
+
 /// The engine over the chosen backend, with reservations in the data directory.
 pub async fn spool(
     settings: &Settings,
     federation: Vec<Address>,
 ) -> anyhow::Result<Spool<AnyBackend>> {
     let backend = backend(settings)?;
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            settings.data_dir.display()
-        )
-    })?;
-    let reservations = Reservations::open(&settings.data_dir).with_context(|| {
-        format!(
-            "cannot open reservations in {}",
-            settings.data_dir.display()
-        )
-    })?;
+    let Some(data_dir) = &settings.data_dir else {
+        bail!("no data directory for reservations: give --data-dir DIR (HOME is not set)");
+    };
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let reservations = Reservations::open(data_dir)
+        .with_context(|| format!("cannot open reservations in {}", data_dir.display()))?;
     Ok(Spool::new(backend, reservations).with_federation(self::federation(settings, federation)))
 }
 

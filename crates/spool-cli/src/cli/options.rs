@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use bitcoin::Network;
 use clap::{Args, ValueEnum};
 
@@ -132,8 +132,9 @@ pub struct Settings {
     pub rpc_auth: RpcAuth,
     /// Esplora URL, when given.
     pub esplora_url: Option<String>,
-    /// The per-network data directory.
-    pub data_dir: PathBuf,
+    /// The per-network data directory (`None` when neither --data-dir nor HOME gives one;
+    /// only commands that keep state need it).
+    pub data_dir: Option<PathBuf>,
     /// JSON output.
     pub json: bool,
     /// Verbosity.
@@ -174,21 +175,22 @@ impl GlobalOptions {
                 }
                 (Some(user), None) => user_pass(user)?,
                 (None, Some(cookie)) => RpcAuth::Cookie(cookie),
-                (None, None) => RpcAuth::Cookie(default_cookie(network)?),
+                (None, None) => RpcAuth::Cookie(default_cookie(network)),
             },
         };
         let esplora_url = self.esplora_url.clone().or(config.esplora_url);
-        let base = match self.data_dir.clone().or(config.data_dir) {
-            Some(dir) => dir,
-            None => default_data_dir()?,
-        };
+        let base = self
+            .data_dir
+            .clone()
+            .or(config.data_dir)
+            .or_else(default_data_dir);
         Ok(Settings {
             network,
             backend,
             rpc_url,
             rpc_auth,
             esplora_url,
-            data_dir: base.join(network.as_str()),
+            data_dir: base.map(|dir| dir.join(network.as_str())),
             json: self.json || config.json.unwrap_or(false),
             verbose: self.verbose,
             min_conf: config.min_conf,
@@ -216,28 +218,29 @@ pub fn default_rpc_port(network: NetworkName) -> u16 {
     }
 }
 
-fn home() -> anyhow::Result<PathBuf> {
+fn home() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
-        .context("HOME is not set; give --data-dir and --rpc-cookie (or --rpc-user)")
 }
 
-fn default_cookie(network: NetworkName) -> anyhow::Result<PathBuf> {
-    let base = home()?.join(".bitcoin");
-    Ok(match network {
+/// Bitcoin Core's default cookie file of a network (relative to the working directory when
+/// HOME is not set; reading it then fails with the path in the error).
+fn default_cookie(network: NetworkName) -> PathBuf {
+    let base = home().unwrap_or_default().join(".bitcoin");
+    match network {
         NetworkName::Mainnet => base.join(".cookie"),
         NetworkName::Testnet => base.join("testnet3").join(".cookie"),
         NetworkName::Signet => base.join("signet").join(".cookie"),
         NetworkName::Regtest => base.join("regtest").join(".cookie"),
-    })
+    }
 }
 
-fn default_data_dir() -> anyhow::Result<PathBuf> {
+fn default_data_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("spool"));
+        return Some(PathBuf::from(dir).join("spool"));
     }
-    Ok(home()?.join(".local").join("share").join("spool"))
+    Some(home()?.join(".local").join("share").join("spool"))
 }
 
 fn default_config_path() -> Option<PathBuf> {

@@ -110,7 +110,7 @@ impl HistoryArgs {
             .iter()
             .map(|f| f.on(network, "--federation"))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let spool = connect::spool(settings, federation).await?;
+        let spool = connect::reader(settings, federation)?;
         let progress = Progress::start(settings.json, format!("reading the history of {piece}"));
         let history = spool.history(&piece).await;
         progress.finish();

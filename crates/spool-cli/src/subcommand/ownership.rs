@@ -69,7 +69,7 @@ impl OwnershipArgs {
             .iter()
             .map(|f| f.on(network, "--federation"))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let spool = connect::spool(settings, federation).await?;
+        let spool = connect::reader(settings, federation)?;
         let history = spool.history(&piece).await?;
         let ownership = Ownership::new(&history, &address.to_string(), self.edition);
         let output = output(&ownership, &piece.to_string());
