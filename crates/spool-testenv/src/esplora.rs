@@ -985,7 +985,7 @@ fn script_type(script: &bitcoin::Script) -> &'static str {
 }
 
 /// The merkle branch of the transaction at `position`, leaves to root, as Esplora lists it.
-fn merkle_branch(txids: &[Txid], mut position: usize) -> Vec<Txid> {
+pub fn merkle_branch(txids: &[Txid], mut position: usize) -> Vec<Txid> {
     let mut level: Vec<[u8; 32]> = txids.iter().map(|t| t.to_byte_array()).collect();
     let mut branch = Vec::new();
     while level.len() > 1 {
