@@ -560,3 +560,33 @@ fn explicit_inputs_are_checked() {
     assert!(built.tx.input.iter().all(|i| i.sequence == Sequence::MAX));
     assert_eq!(built.tx.lock_time, bitcoin::absolute::LockTime::ZERO);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// For any recipient count, fee rate and wallet order, the FUEL-verb action keeps the
+    /// shape: n >= 1 fuel then k tokens in, k tokens then the OP_RETURN out, fee = n x FEE
+    /// and fee >= rate x signed vsize.
+    #[test]
+    fn shape_holds_for_any_rate_and_count(k in 1usize..6, rate in 1u32..110, shuffle in 0u64..1000) {
+        let sender = key("prop", "3");
+        let mut utxos = wallet_utxos(&sender, 12, 6);
+        // A deterministic rotation: selection must not depend on the wallet's order.
+        let len = utxos.len();
+        utxos.rotate_left(shuffle as usize % len);
+        let params = TxParams { fee_rate: FeeRate::from_sat_per_vb_u32(rate), ..TxParams::default() };
+        let recipients: Vec<Address> = (0..k).map(|i| addr("r", &i.to_string())).collect();
+        let built = build_action(&params, &Verb::Fuel, &recipients, &utxos, &sender).unwrap();
+        let n = built.tx.input.len() - k;
+        proptest::prop_assert!(n >= 1);
+        let values: Vec<u64> = built.spent.iter()
+            .map(|op| utxos.iter().find(|u| u.outpoint == *op).unwrap().value.to_sat())
+            .collect();
+        proptest::prop_assert!(values[..n].iter().all(|v| *v == FEE));
+        proptest::prop_assert!(values[n..].iter().all(|v| *v == TOKEN));
+        proptest::prop_assert_eq!(built.tx.output.len(), k + 1);
+        proptest::prop_assert_eq!(built.fee, Amount::from_sat(FEE * n as u64));
+        proptest::prop_assert!(built.fee >= params.fee_rate.fee_vb(built.tx.vsize() as u64).unwrap());
+        sign::verify_all(&built.tx, &prevouts(&built, &utxos)).unwrap();
+    }
+}
