@@ -152,3 +152,50 @@ pub(crate) fn sort_by_place(txs: &mut [ChainTx]) {
         TxPlace::Unconfirmed => (1u8, 0, 0, chain_tx.txid()),
     });
 }
+
+/// Forwards every method to the pointee, so that `Arc<dyn Backend>` or `Box<B>` is a backend.
+macro_rules! forward_backend {
+    ($($ptr:ident)::+) => {
+        #[async_trait::async_trait]
+        impl<T: Backend + ?Sized> Backend for $($ptr)::+<T> {
+            fn network(&self) -> Network {
+                (**self).network()
+            }
+            fn describe(&self) -> String {
+                (**self).describe()
+            }
+            async fn tip_height(&self) -> Result<u64, BackendError> {
+                (**self).tip_height().await
+            }
+            async fn utxos(&self, address: &Address, min_conf: u32) -> Result<Vec<Utxo>, BackendError> {
+                (**self).utxos(address, min_conf).await
+            }
+            async fn address_transactions(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError> {
+                (**self).address_transactions(address).await
+            }
+            async fn transaction(&self, txid: &Txid) -> Result<ChainTx, BackendError> {
+                (**self).transaction(txid).await
+            }
+            async fn broadcast(&self, tx: &Transaction) -> Result<Txid, BackendError> {
+                (**self).broadcast(tx).await
+            }
+            async fn wait_confirmed_with_progress(
+                &self,
+                txid: &Txid,
+                confirmations: u32,
+                timeout: Duration,
+                progress: &(dyn Fn(WaitProgress) + Send + Sync),
+            ) -> Result<TxPlace, BackendError> {
+                (**self)
+                    .wait_confirmed_with_progress(txid, confirmations, timeout, progress)
+                    .await
+            }
+        }
+    };
+}
+
+forward_backend!(std::sync::Arc);
+forward_backend!(Box);
+
+/// The trait stays usable as `dyn Backend`.
+const _: Option<&dyn Backend> = None;

@@ -29,7 +29,10 @@ async fn conformance_core_and_esplora_on_one_chain() {
     let core_run = common::suite::run("core", &node, &funder, &core).await;
 
     let server = EsploraServer::start(&node).expect("esplora server");
-    let esplora = EsploraBackend::new(server.url(), Network::Regtest).expect("esplora backend");
+    // Through `Arc<dyn Backend>`, as a caller choosing the backend at run time holds it.
+    let esplora: std::sync::Arc<dyn Backend> = std::sync::Arc::new(
+        EsploraBackend::new(server.url(), Network::Regtest).expect("esplora backend"),
+    );
     let esplora_run = common::suite::run("esplora", &node, &funder, &esplora).await;
 
     // Both backends give the same answers about both runs' data.
