@@ -7,12 +7,21 @@
 //! lists only the transactions whose payment to it is still unspent or in the mempool.
 //!
 //! Calls are blocking (bitcoincore-rpc) and run on tokio's blocking pool. Replies are read
-//! untyped, so a newer node's extra or renamed fields never break parsing. A history query
-//! costs `getrawmempool` (plus one `getrawtransaction` per mempool transaction not seen
-//! before), one `scantxoutset`, one `getrawtransaction` per transaction and one `getblock` per
-//! block, all of a kind batched into one HTTP round trip per [`rpc::MAX_BATCH`] calls:
-//! O(transactions), and never a call per input (prevouts come from `getrawtransaction`
-//! verbosity 2).
+//! untyped, so a newer node's extra or renamed fields never break parsing. No wallet RPC is
+//! used. The cookie file is read before every call, so a restarted node is picked up.
+//!
+//! A history query costs: `getrawmempool` (plus one `getrawtransaction` per mempool
+//! transaction not seen before: the decoded mempool is cached), one `scantxoutset`, then
+//! per block holding 16 or more of the address's transactions one `getblockhash` and one
+//! `getblock` verbosity 3 (all its transactions with prevouts and positions), and for the
+//! rest one `getrawtransaction` verbosity 2 each (prevouts from the undo data) and one
+//! `getblock` per block (positions); mempool transactions' prevouts, which the node does not
+//! list, come from the cached mempool or one `getrawtransaction` per distinct confirmed
+//! parent. Calls of a kind go in JSON-RPC batches of up to 250 (4 for whole blocks): the cost
+//! is O(transactions + blocks), never a call per input.
+//!
+//! UTXOs cost one `scantxoutset`, one `gettxspendingprevout` for all candidates (dropping
+//! what a mempool transaction spends) and, at `min_conf` 0, the mempool refresh.
 
 mod mempool;
 mod parse;
