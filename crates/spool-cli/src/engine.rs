@@ -189,9 +189,11 @@ impl<B: Backend> Spool<B> {
             return Ok(false);
         };
         let history = self.history(&piece.file_hash).await?;
-        precheck(request, &from.to_string(), &history).map_err(|reason| EngineError::Refused {
-            action: action_name(request),
-            reason,
+        precheck(request, &from.to_string(), &history, &self.federation).map_err(|reason| {
+            EngineError::Refused {
+                action: action_name(request),
+                reason,
+            }
         })?;
         Ok(true)
     }
