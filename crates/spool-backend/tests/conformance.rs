@@ -116,3 +116,62 @@ async fn dense_block_history_agrees_with_single_lookups_and_esplora() {
     assert_eq!(esplora.address_transactions(&piece).await.unwrap(), history);
     assert!(esplora.request_count() - before >= 2, "two history pages");
 }
+
+/// A block taken back (`invalidateblock`) returns its transactions to the mempool; both
+/// backends follow, and agree again once another block confirms them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reorganisation_is_followed_by_both_backends() {
+    use common::chain::{self, hash_address, outputs_to, spool_tx, Key, FEE, TOKEN};
+    use serde_json::json;
+    use spool_protocol::chain::TxPlace;
+    use spool_protocol::verb::Verb;
+
+    let node = Node::start().expect("regtest node");
+    let funder = Funder::new(&node, 2);
+    let owner = Key::random();
+    let piece = hash_address();
+    let funding = funder.fan_out(&node, &owner.address, FEE + TOKEN * 2, 1);
+    chain::mine(&node, 1);
+    let tx = spool_tx(
+        &owner,
+        outputs_to(&funding, &owner.address).remove(0),
+        &[&piece, &owner.address],
+        Verb::Piece,
+    );
+    let txid = chain::send(&node, &tx);
+    let height = chain::mine(&node, 1);
+
+    let core = core_backend(&node);
+    let server = EsploraServer::start(&node).expect("esplora server");
+    let esplora = EsploraBackend::new(server.url(), Network::Regtest).unwrap();
+    let before = core.address_transactions(&piece).await.unwrap();
+    assert_eq!(before[0].place.height(), Some(height));
+    assert_eq!(esplora.address_transactions(&piece).await.unwrap(), before);
+
+    let tip_hash = node.call("getbestblockhash", &[]).unwrap();
+    node.call("invalidateblock", &[tip_hash]).unwrap();
+    assert!(chain::in_mempool(&node, &txid));
+    for backend in [&core as &dyn Backend, &esplora] {
+        let history = backend.address_transactions(&piece).await.unwrap();
+        assert_eq!(history.len(), 1, "{}", backend.describe());
+        assert_eq!(
+            history[0].place,
+            TxPlace::Unconfirmed,
+            "{}",
+            backend.describe()
+        );
+        assert_eq!(backend.tip_height().await.unwrap(), height - 1);
+        assert_eq!(
+            backend.transaction(&txid).await.unwrap().place,
+            TxPlace::Unconfirmed
+        );
+    }
+
+    // Another block at the same height confirms it again.
+    node.mine_to(&hash_address(), 1).unwrap();
+    let again = core.address_transactions(&piece).await.unwrap();
+    assert_eq!(again[0].place.height(), Some(height));
+    assert_eq!(esplora.address_transactions(&piece).await.unwrap(), again);
+    let new_tip = node.call("getbestblockhash", &[]).unwrap();
+    assert_ne!(new_tip, json!(null));
+}

@@ -445,13 +445,20 @@ impl Index {
             let count = call(rpc, "getblockcount", &[])?
                 .as_u64()
                 .ok_or_else(|| NodeDown("getblockcount: not a number".into()))?;
-            if let Some(last) = self.blocks.last() {
-                let at: Value = call(rpc, "getblockhash", &[json!(self.tip_height())])?;
-                if parse::<BlockHash>(at)? != last.hash {
-                    let mempool = std::mem::take(&mut self.mempool);
-                    *self = Index::default();
-                    self.mempool_seen = mempool.values().map(|e| e.seen).max().unwrap_or(0);
+            // Reorganised when the indexed tip is no longer in the best chain (also when
+            // the chain got shorter): index everything again.
+            let reorganised = match self.blocks.last() {
+                None => false,
+                Some(_) if count < self.tip_height() => true,
+                Some(last) => {
+                    let at = call(rpc, "getblockhash", &[json!(self.tip_height())])?;
+                    parse::<BlockHash>(at)? != last.hash
                 }
+            };
+            if reorganised {
+                let seen = self.mempool_seen;
+                *self = Index::default();
+                self.mempool_seen = seen;
             }
             let from = self.blocks.len() as u64;
             if from <= count {
