@@ -293,7 +293,7 @@ impl Reservations {
         }
     }
 
-    /// The directory file, if persisted.
+    /// The reservations file (`<dir>/reservations.dat`), if persisted.
     pub fn path(&self) -> Option<&Path> {
         self.store.as_ref().map(|s| s.file.as_path())
     }

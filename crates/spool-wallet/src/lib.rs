@@ -37,6 +37,11 @@ use std::sync::LazyLock;
 
 use bitcoin::secp256k1::{All, Secp256k1};
 
+/// A fresh, never-repeating time path `YYYY/M/D/h/m/s/microsecond` (see [`LeafPath::unique`]).
+pub fn unique_path() -> LeafPath {
+    LeafPath::unique()
+}
+
 /// The process-wide secp256k1 context (signing and verification).
 pub fn secp() -> &'static Secp256k1<All> {
     static SECP: LazyLock<Secp256k1<All>> = LazyLock::new(Secp256k1::new);
