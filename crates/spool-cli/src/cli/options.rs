@@ -2,6 +2,8 @@
 //! and the TOML config file, resolved into [`Settings`]. Flags win over the environment,
 //! the environment over the config file, the config file over the defaults.
 
+#[cfg(test)]
+use std::path::Path;
 use std::path::PathBuf;
 
 use anyhow::bail;
@@ -253,4 +255,68 @@ fn default_config_path() -> Option<PathBuf> {
             .join("spool")
             .join("config.toml")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> GlobalOptions {
+        GlobalOptions {
+            config: Some(PathBuf::from("/nonexistent/spool.toml")),
+            ..GlobalOptions::default()
+        }
+    }
+
+    #[test]
+    fn missing_explicit_config_file_is_an_error_naming_it() {
+        let err = options().resolve().unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/spool.toml"), "{err}");
+    }
+
+    #[test]
+    fn defaults_per_network_and_cookie_beats_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("c.toml");
+        std::fs::write(&config, "network = \"signet\"\n").unwrap();
+        let settings = GlobalOptions {
+            config: Some(config.clone()),
+            data_dir: Some(dir.path().to_path_buf()),
+            rpc_cookie: Some(PathBuf::from("/x/.cookie")),
+            ..GlobalOptions::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(settings.network, NetworkName::Signet);
+        assert_eq!(settings.rpc_url, "http://127.0.0.1:38332");
+        assert!(
+            matches!(settings.rpc_auth, RpcAuth::Cookie(ref p) if p == Path::new("/x/.cookie"))
+        );
+        assert_eq!(settings.data_dir, Some(dir.path().join("signet")));
+        assert_eq!(settings.backend, BackendKind::Core);
+
+        let both = GlobalOptions {
+            config: Some(config),
+            rpc_cookie: Some(PathBuf::from("/x/.cookie")),
+            rpc_user: Some("u".into()),
+            ..GlobalOptions::default()
+        }
+        .resolve()
+        .unwrap_err()
+        .to_string();
+        assert!(both.contains("either --rpc-cookie or --rpc-user"), "{both}");
+    }
+
+    #[test]
+    fn rpc_password_is_redacted_in_debug() {
+        let auth = RpcAuth::UserPass {
+            user: "merlin".into(),
+            password: "hunter2-secret".into(),
+        };
+        let shown = format!("{auth:?}");
+        assert!(
+            shown.contains("merlin") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
 }
