@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::run::status;
+use crate::run;
 use crate::Result;
 
 /// The source package and the exact version whose Bitcoin Core tree is built.
@@ -41,6 +41,12 @@ const CMAKE_OPTIONS: &[&str] = &[
     "-DWITH_EMBEDDED_ASMAP=OFF",
     "-DCMAKE_BUILD_TYPE=Release",
 ];
+
+/// Runs a build step with its output on stderr: stdout carries only the final path.
+fn status(command: &mut Command, step: &str) -> Result<()> {
+    command.stdout(Stdio::from(std::io::stderr()));
+    run::status(command, step)
+}
 
 /// Returns the absolute path of a working `bitcoind`, building it if needed.
 pub fn provision() -> Result<PathBuf> {
