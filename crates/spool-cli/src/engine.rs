@@ -32,7 +32,7 @@ use spool_backend::{Backend, BackendError, WaitProgress};
 use spool_protocol::chain::TxPlace;
 use spool_protocol::history::History;
 use spool_protocol::ownership::Ownership;
-use spool_tx::{BuiltTx, Reservations, TxError, TxParams, TxStatus};
+use spool_tx::{BuiltTx, Reservations, TxError, TxParams};
 use spool_wallet::SigningKey;
 
 pub use check::{has_rule, precheck};
@@ -202,14 +202,8 @@ impl<B: Backend> Spool<B> {
     pub async fn settle_reservations(&self) -> Result<usize, EngineError> {
         let mut released = 0;
         for (txid, _) in self.reservations.pending()? {
-            let status = match self.backend.transaction(&txid).await {
-                Ok(chain_tx) => match chain_tx.place {
-                    TxPlace::Confirmed { .. } => TxStatus::Confirmed,
-                    TxPlace::Unconfirmed => TxStatus::InMempool,
-                },
-                Err(err) if err.is_not_found() => TxStatus::Gone,
-                Err(err) => return Err(self.backend_error(err)),
-            };
+            // Unknown (backend unreachable) keeps the reservation; only proof releases it.
+            let status = spool_backend::tx_status(&self.backend, &txid).await;
             released += self.reservations.apply_status(&txid, status)?;
         }
         Ok(released)

@@ -3,26 +3,18 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use bitcoin::{Address, Network, Transaction, Txid};
+use bitcoin::Address;
 use spool_backend::core::{CoreAuth, CoreBackend};
 use spool_backend::esplora::EsploraBackend;
-use spool_backend::{Backend, BackendError, RetryPolicy, WaitProgress};
-use spool_protocol::chain::{ChainTx, TxPlace};
+use spool_backend::{Backend, RetryPolicy};
 use spool_protocol::history::ascribe_federation;
-use spool_tx::utxo::Utxo;
 use spool_tx::Reservations;
 
 use super::options::{BackendKind, NetworkName, RpcAuth, Settings};
 use crate::engine::Spool;
 
 /// The backend chosen at run time: Bitcoin Core or Esplora.
-#[derive(Debug)]
-pub enum AnyBackend {
-    /// Bitcoin Core JSON-RPC.
-    Core(CoreBackend),
-    /// Esplora HTTP.
-    Esplora(EsploraBackend),
-}
+pub type AnyBackend = Box<dyn Backend>;
 
 /// Opens the backend the settings name. Nothing is contacted yet.
 pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
@@ -41,7 +33,7 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
                     password: password.clone(),
                 },
             };
-            AnyBackend::Core(
+            Box::new(
                 CoreBackend::new(&settings.rpc_url, auth, network)
                     .with_context(|| format!("bitcoin core at {}", settings.rpc_url))?
                     .retry_policy(retry),
@@ -51,7 +43,7 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
             let Some(url) = &settings.esplora_url else {
                 bail!("--backend esplora needs --esplora-url URL (or SPOOL_ESPLORA_URL)");
             };
-            AnyBackend::Esplora(
+            Box::new(
                 EsploraBackend::new(url, network).with_context(|| format!("esplora at {url}"))?,
             )
         }
@@ -90,75 +82,4 @@ pub async fn spool(
     let reservations = Reservations::open(data_dir)
         .with_context(|| format!("cannot open reservations in {}", data_dir.display()))?;
     Ok(Spool::new(backend, reservations).with_federation(self::federation(settings, federation)))
-}
-
-#[async_trait::async_trait]
-impl Backend for AnyBackend {
-    fn network(&self) -> Network {
-        match self {
-            AnyBackend::Core(b) => b.network(),
-            AnyBackend::Esplora(b) => b.network(),
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            AnyBackend::Core(b) => b.describe(),
-            AnyBackend::Esplora(b) => b.describe(),
-        }
-    }
-
-    async fn tip_height(&self) -> Result<u64, BackendError> {
-        match self {
-            AnyBackend::Core(b) => b.tip_height().await,
-            AnyBackend::Esplora(b) => b.tip_height().await,
-        }
-    }
-
-    async fn utxos(&self, address: &Address, min_conf: u32) -> Result<Vec<Utxo>, BackendError> {
-        match self {
-            AnyBackend::Core(b) => b.utxos(address, min_conf).await,
-            AnyBackend::Esplora(b) => b.utxos(address, min_conf).await,
-        }
-    }
-
-    async fn address_transactions(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError> {
-        match self {
-            AnyBackend::Core(b) => b.address_transactions(address).await,
-            AnyBackend::Esplora(b) => b.address_transactions(address).await,
-        }
-    }
-
-    async fn transaction(&self, txid: &Txid) -> Result<ChainTx, BackendError> {
-        match self {
-            AnyBackend::Core(b) => b.transaction(txid).await,
-            AnyBackend::Esplora(b) => b.transaction(txid).await,
-        }
-    }
-
-    async fn broadcast(&self, tx: &Transaction) -> Result<Txid, BackendError> {
-        match self {
-            AnyBackend::Core(b) => b.broadcast(tx).await,
-            AnyBackend::Esplora(b) => b.broadcast(tx).await,
-        }
-    }
-
-    async fn wait_confirmed_with_progress(
-        &self,
-        txid: &Txid,
-        confirmations: u32,
-        timeout: Duration,
-        progress: &(dyn Fn(WaitProgress) + Send + Sync),
-    ) -> Result<TxPlace, BackendError> {
-        match self {
-            AnyBackend::Core(b) => {
-                b.wait_confirmed_with_progress(txid, confirmations, timeout, progress)
-                    .await
-            }
-            AnyBackend::Esplora(b) => {
-                b.wait_confirmed_with_progress(txid, confirmations, timeout, progress)
-                    .await
-            }
-        }
-    }
 }
