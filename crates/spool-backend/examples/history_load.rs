@@ -2,8 +2,10 @@
 //! transactions (spool-tx's builder, signed by a federation wallet) on a fresh regtest node:
 //! RPC calls, HTTP round trips and wall time, cold and warm.
 //!
-//! `cargo run -p spool-backend --example history_load [-- <transactions> <unconfirmed>]`
-//! (defaults 1000 and 20: the last 20 stay in the mempool).
+//! `cargo run -p spool-backend --example history_load [-- <transactions> <unconfirmed> <per block>]`
+//! (defaults 1000, 20 and 100: the last 20 stay in the mempool, the others are mined 100 to a
+//! block; with fewer than 16 per block the Core backend fetches them one by one rather than
+//! reading whole blocks).
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -49,6 +51,7 @@ async fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
     let total: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1000);
     let unconfirmed: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(20);
+    let per_block: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100);
     assert!(
         unconfirmed <= total && unconfirmed <= 50,
         "Esplora lists at most 50 mempool txs"
@@ -86,7 +89,7 @@ async fn main() -> Result<(), Error> {
     node.mine_to(&burn(), 1)?;
     let mut free = core.utxos(&federation.address(), 1).await?;
 
-    // The piece: PIECE, EDITIONS, then REGISTER 1, 2, ...: 100 per block, the last
+    // The piece: PIECE, EDITIONS, then REGISTER 1, 2, ...: `per_block` per block, the last
     // `unconfirmed` left in the mempool.
     let recipients = [piece.clone(), piece_meta.clone(), owner.clone()];
     for n in 0..total {
@@ -103,7 +106,7 @@ async fn main() -> Result<(), Error> {
         take(&mut free, &built.spent);
         core.broadcast(&built.tx).await?;
         let sent = n + 1;
-        if sent <= total - unconfirmed && (sent % 100 == 0 || sent == total - unconfirmed) {
+        if sent <= total - unconfirmed && (sent % per_block == 0 || sent == total - unconfirmed) {
             node.mine_to(&burn(), 1)?;
         }
     }
