@@ -2,5 +2,6 @@
 #![allow(dead_code, missing_docs)]
 
 pub mod chain;
+pub mod esplora_checks;
 pub mod proxy;
 pub mod suite;
