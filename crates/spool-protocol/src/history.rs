@@ -21,7 +21,7 @@ use std::str::FromStr;
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Network, Script, ScriptBuf, Txid};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::chain::{ChainTx, TxPlace};
 use crate::ledger::Ledger;
@@ -41,7 +41,7 @@ pub fn ascribe_federation() -> Vec<String> {
 }
 
 /// One SPOOL transaction of a piece, with pyspool's record fields and its verification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// The transaction id.
     pub txid: String,

@@ -29,7 +29,7 @@ use std::str::FromStr;
 
 use bitcoin::script::{Builder, PushBytesBuf};
 use bitcoin::ScriptBuf;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The protocol's meta tag.
 pub const META: &str = "ASCRIBESPOOL";
@@ -398,7 +398,7 @@ pub enum VerbError {
 /// `edition_number` is `None` where pyspool has `''`: for PIECE, FUEL, CONSIGNEDREGISTRATION,
 /// EDITIONS, and for edition 0 (pyspool turns edition 0 into `''`). `loan_start` is the first six
 /// characters after `/` and `loan_end` the rest, as pyspool slices them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecodedVerb {
     /// The meta tag (any run of `A`-`Z`).
     pub meta: String,

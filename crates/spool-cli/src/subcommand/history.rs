@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
-use spool_protocol::history::{Event, History};
+use spool_protocol::history::History;
 
 use crate::cli::args::AddressArg;
 use crate::cli::connect;
@@ -41,53 +41,9 @@ pub struct HistoryArgs {
     pub format: Option<Format>,
 }
 
-/// One event, with pyspool's record fields and spool-rs's verification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventOutput {
-    /// Transaction id.
-    pub txid: String,
-    /// The verb text.
-    pub verb: String,
-    /// The action, e.g. `TRANSFER`.
-    pub action: String,
-    /// pyspool's edition key (null for PIECE, CONSIGNEDREGISTRATION, FUEL and edition 0).
-    pub edition_number: Option<u64>,
-    /// The address of the inputs.
-    pub from_address: String,
-    /// The recipient.
-    pub to_address: String,
-    /// The piece address (first output).
-    pub piece_address: String,
-    /// The piece's number of editions.
-    pub number_editions: Option<u64>,
-    /// Block height (null in the mempool).
-    pub block_height: Option<u64>,
-    /// Block time, seconds since the Unix epoch (null in the mempool).
-    pub timestamp_utc: Option<u64>,
-    /// Whether the event is valid.
-    pub valid: bool,
-    /// Why not.
-    pub reason: Option<String>,
-}
-
-impl From<&Event> for EventOutput {
-    fn from(e: &Event) -> EventOutput {
-        EventOutput {
-            txid: e.txid.clone(),
-            verb: e.verb.clone(),
-            action: e.action.clone(),
-            edition_number: e.edition_number,
-            from_address: e.from_address.clone(),
-            to_address: e.to_address.clone(),
-            piece_address: e.piece_address.clone(),
-            number_editions: e.number_editions,
-            block_height: e.block_height,
-            timestamp_utc: e.timestamp_utc,
-            valid: e.valid,
-            reason: e.reason.clone(),
-        }
-    }
-}
+/// One event as `history` prints it: the protocol's own record (pyspool's fields plus
+/// spool-rs's verification), so the JSON and the verifier can never drift apart.
+pub use spool_protocol::history::Event as EventOutput;
 
 /// `{"piece_address", "number_editions", "events": [...]}`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,7 +95,7 @@ pub fn output(history: &History, edition: Option<u64>) -> Output {
             None => true,
             Some(n) => event.edition() == Some(n) || (n == 0 && event.action == "EDITIONS"),
         })
-        .map(EventOutput::from)
+        .cloned()
         .collect();
     Output {
         piece_address: history.piece_address().to_string(),

@@ -58,38 +58,9 @@ pub struct EncodeOutput {
     pub script_hex: String,
 }
 
-/// `spool verb decode` -> pyspool's decoded fields, null where pyspool has none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DecodeOutput {
-    /// Meta tag.
-    pub meta: String,
-    /// Protocol version.
-    pub version: String,
-    /// Action.
-    pub action: String,
-    /// Edition number (null for pyspool's `''`).
-    pub edition_number: Option<u64>,
-    /// Number of editions (EDITIONS).
-    pub num_editions: Option<u64>,
-    /// Loan start (LOAN).
-    pub loan_start: Option<String>,
-    /// Loan end (LOAN).
-    pub loan_end: Option<String>,
-}
-
-impl From<DecodedVerb> for DecodeOutput {
-    fn from(decoded: DecodedVerb) -> DecodeOutput {
-        DecodeOutput {
-            meta: decoded.meta,
-            version: decoded.version,
-            action: decoded.action,
-            edition_number: decoded.edition_number,
-            num_editions: decoded.num_editions,
-            loan_start: decoded.loan_start,
-            loan_end: decoded.loan_end,
-        }
-    }
-}
+/// `spool verb decode` -> pyspool's decoded fields, null where pyspool has none: the
+/// protocol's own [`DecodedVerb`], printed as it is.
+pub use spool_protocol::verb::DecodedVerb as DecodeOutput;
 
 impl VerbCommand {
     /// Runs the command.
@@ -110,7 +81,7 @@ impl VerbCommand {
                     _ => bail!("give the verb text or --hex, not both"),
                 };
                 let decoded = DecodedVerb::parse(&text)?;
-                Outcome::fields(&DecodeOutput::from(decoded))
+                Outcome::fields(&decoded)
             }
         }
     }
