@@ -77,6 +77,17 @@ pub enum BackendError {
         /// The backend's network.
         network: bitcoin::Network,
     },
+    /// The node serves another chain than the backend's network (e.g. a regtest node
+    /// addressed as testnet): nothing is read from it or sent to it.
+    #[error("{url} serves the {actual:?} chain, not {expected}")]
+    ChainMismatch {
+        /// The node's URL.
+        url: String,
+        /// The network the backend was created for.
+        expected: bitcoin::Network,
+        /// The chain the node reports (`getblockchaininfo`'s `chain`).
+        actual: String,
+    },
     /// The backend could not be set up (bad URL, unreadable cookie file).
     #[error("cannot set up backend for {url}: {detail}")]
     Config {

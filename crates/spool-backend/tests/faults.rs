@@ -285,3 +285,41 @@ async fn bad_credentials_are_a_clear_error() {
         Err(BackendError::Config { .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_of_another_chain_is_refused_before_anything_is_read() {
+    let node = Node::start().unwrap();
+    let url = node.rpc_url();
+    let address = Key::random().address;
+    for network in [Network::Testnet, Network::Signet, Network::Bitcoin] {
+        let backend =
+            CoreBackend::new(&url, CoreAuth::Cookie(node.cookie_file()), network).unwrap();
+        let err = backend.tip_height().await.unwrap_err();
+        assert!(
+            matches!(&err, BackendError::ChainMismatch { actual, expected, .. }
+                if actual == "regtest" && *expected == network),
+            "{err:?}"
+        );
+        assert!(!err.is_retryable(), "a wrong chain is final: {err:?}");
+        let shown = err.to_string();
+        assert!(shown.contains(&url) && shown.contains("regtest"), "{shown}");
+        // Every entry point is guarded, not only the first one called.
+        let err = backend.utxos(&address, 0).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                BackendError::ChainMismatch { .. } | BackendError::WrongNetwork { .. }
+            ),
+            "{err:?}"
+        );
+    }
+    let regtest = core(&url, &node);
+    assert_eq!(regtest.tip_height().await.unwrap(), 0);
+    assert_eq!(
+        regtest.rpc_counts().calls,
+        2,
+        "the chain is checked once, then cached"
+    );
+    regtest.tip_height().await.unwrap();
+    assert_eq!(regtest.rpc_counts().calls, 3);
+}

@@ -238,6 +238,46 @@ fn wrong_credentials_are_named() {
 }
 
 #[test]
+fn a_node_of_another_network_is_refused_and_nothing_is_sent() {
+    let env = Env::start();
+    let user1 = env.address(&USER1, "");
+    env.mine_to(&user1, 101);
+    // A testnet-format piece and recipient are valid regtest strings too: only the node's own
+    // answer tells the chains apart.
+    let output = Command::new(SPOOL)
+        .args(["--network", "testnet", "--rpc-url"])
+        .arg(env.node.rpc_url())
+        .arg("--rpc-cookie")
+        .arg(env.node.cookie_file())
+        .arg("--data-dir")
+        .arg(env.data_dir.path())
+        .args([
+            "transfer",
+            "--piece",
+            PIECE,
+            "--to",
+            TO,
+            "--edition",
+            "1",
+            "--no-check",
+        ])
+        .args(["--min-conf", "1", "--secret-env", USER1.env])
+        .env(USER1.env, USER1.secret)
+        .env_remove("SPOOL_CONFIG")
+        .output()
+        .unwrap();
+    let run = Run {
+        ok: output.status.success(),
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    run.assert_error("serves the \"regtest\" chain, not testnet");
+    assert!(run.stderr.contains(&env.node.rpc_url()));
+    assert!(env.mempool().is_empty(), "nothing was broadcast");
+}
+
+#[test]
 fn not_enough_fuel_says_needed_and_found_and_suggests_refill() {
     let env = Env::start();
     let user1 = env.address(&USER1, "");

@@ -29,6 +29,7 @@ pub(crate) mod rpc;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -66,6 +67,8 @@ pub struct CoreBackend {
     network: Network,
     retry: RetryPolicy,
     mempool: Arc<Mutex<MempoolCache>>,
+    /// Set once the node's chain was found to match `network`.
+    chain_checked: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for CoreBackend {
@@ -99,6 +102,7 @@ impl CoreBackend {
             network,
             retry: RetryPolicy::default(),
             mempool: Arc::new(Mutex::new(MempoolCache::default())),
+            chain_checked: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -130,15 +134,50 @@ impl CoreBackend {
             let url = self.rpc.url().to_string();
             let mempool = self.mempool.clone();
             let op = op.clone();
+            let checked = self.chain_checked.clone();
+            let network = self.network;
             async move {
-                tokio::task::spawn_blocking(move || op(&rpc, &mempool))
-                    .await
-                    .map_err(|err| {
-                        BackendError::bad_response(&url, format!("task failed: {err}"))
-                    })?
+                tokio::task::spawn_blocking(move || {
+                    if !checked.load(Ordering::Acquire) {
+                        check_chain(&rpc, network)?;
+                        checked.store(true, Ordering::Release);
+                    }
+                    op(&rpc, &mempool)
+                })
+                .await
+                .map_err(|err| BackendError::bad_response(&url, format!("task failed: {err}")))?
             }
         })
         .await
+    }
+}
+
+/// The name Core's `getblockchaininfo` gives the chain of `network`.
+fn chain_name(network: Network) -> &'static str {
+    match network {
+        Network::Bitcoin => "main",
+        Network::Testnet => "test",
+        Network::Signet => "signet",
+        Network::Regtest => "regtest",
+        // Testnet4 and any network added later.
+        _ => "testnet4",
+    }
+}
+
+/// Refuses a node that serves another chain than `network` (one call per backend).
+fn check_chain(rpc: &Rpc, network: Network) -> Result<(), BackendError> {
+    let info = rpc.call_ok("getblockchaininfo", &[])?;
+    let actual = info["chain"].as_str().ok_or_else(|| {
+        BackendError::bad_response(rpc.url(), "getblockchaininfo has no chain".to_string())
+    })?;
+    if actual == chain_name(network) {
+        Ok(())
+    } else {
+        Err(BackendError::ChainMismatch {
+            url: rpc.url().to_string(),
+            expected: network,
+            actual: actual.to_string(),
+        })
     }
 }
 
