@@ -37,6 +37,8 @@ pub struct EsploraBackend {
     network: Network,
     retry: RetryPolicy,
     requests: Arc<AtomicU64>,
+    /// Set once the server's genesis block was found to be `network`'s.
+    chain_checked: Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl std::fmt::Debug for EsploraBackend {
@@ -83,6 +85,7 @@ impl EsploraBackend {
             network,
             retry: RetryPolicy::default(),
             requests: Arc::new(AtomicU64::new(0)),
+            chain_checked: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
@@ -100,6 +103,41 @@ impl EsploraBackend {
     /// HTTP requests made so far by this backend (and its clones).
     pub fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Refuses a server of another chain than `network`: its block 0 must be the network's
+    /// genesis block. Asked once per backend.
+    async fn ensure_chain(&self) -> Result<(), BackendError> {
+        self.chain_checked
+            .get_or_try_init(|| async {
+                let genesis = retrying(&self.retry, "genesis block", || async {
+                    self.count();
+                    self.client
+                        .get_block_hash(0)
+                        .await
+                        .map_err(|err| self.error("block 0", err))
+                })
+                .await?;
+                if genesis == genesis_hash(self.network) {
+                    return Ok(());
+                }
+                let actual = [
+                    Network::Bitcoin,
+                    Network::Testnet,
+                    Network::Signet,
+                    Network::Regtest,
+                ]
+                .into_iter()
+                .find(|network| genesis_hash(*network) == genesis)
+                .map_or_else(|| format!("unknown (genesis {genesis})"), |n| n.to_string());
+                Err(BackendError::ChainMismatch {
+                    url: self.base_url.clone(),
+                    expected: self.network,
+                    actual,
+                })
+            })
+            .await
+            .map(|_| ())
     }
 
     fn count(&self) {
@@ -455,6 +493,7 @@ impl Backend for EsploraBackend {
     }
 
     async fn tip_height(&self) -> Result<u64, BackendError> {
+        self.ensure_chain().await?;
         retrying(&self.retry, "tip height", || async {
             self.count();
             self.client
@@ -467,16 +506,19 @@ impl Backend for EsploraBackend {
     }
 
     async fn utxos(&self, address: &Address, min_conf: u32) -> Result<Vec<Utxo>, BackendError> {
+        self.ensure_chain().await?;
         check_network(address, self.network)?;
         retrying(&self.retry, "utxos", || self.utxos_once(address, min_conf)).await
     }
 
     async fn address_transactions(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError> {
+        self.ensure_chain().await?;
         check_network(address, self.network)?;
         retrying(&self.retry, "history", || self.history_once(address)).await
     }
 
     async fn transaction(&self, txid: &Txid) -> Result<ChainTx, BackendError> {
+        self.ensure_chain().await?;
         retrying(&self.retry, "transaction", || async {
             let info = self.tx_info(txid).await?;
             let positions = self.positions(std::slice::from_ref(&info)).await?;
@@ -486,6 +528,12 @@ impl Backend for EsploraBackend {
     }
 
     async fn broadcast(&self, tx: &Transaction) -> Result<Txid, BackendError> {
+        self.ensure_chain().await?;
         retrying(&self.retry, "broadcast", || self.broadcast_once(tx)).await
     }
+}
+
+/// The hash of `network`'s genesis block.
+fn genesis_hash(network: Network) -> BlockHash {
+    bitcoin::constants::genesis_block(network).block_hash()
 }

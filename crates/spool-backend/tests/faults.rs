@@ -313,6 +313,20 @@ async fn a_node_of_another_chain_is_refused_before_anything_is_read() {
             "{err:?}"
         );
     }
+    let server = EsploraServer::start(&node).unwrap();
+    for network in [Network::Testnet, Network::Bitcoin] {
+        let backend = EsploraBackend::new(&server.url(), network).unwrap();
+        let err = backend.tip_height().await.unwrap_err();
+        assert!(
+            matches!(&err, BackendError::ChainMismatch { actual, expected, .. }
+                if actual == "regtest" && *expected == network),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(&server.url()), "{err}");
+    }
+    let esplora = EsploraBackend::new(&server.url(), Network::Regtest).unwrap();
+    assert_eq!(esplora.tip_height().await.unwrap(), 0);
+
     let regtest = core(&url, &node);
     assert_eq!(regtest.tip_height().await.unwrap(), 0);
     assert_eq!(
