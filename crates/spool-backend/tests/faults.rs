@@ -315,7 +315,7 @@ async fn a_node_of_another_chain_is_refused_before_anything_is_read() {
     }
     let server = EsploraServer::start(&node).unwrap();
     for network in [Network::Testnet, Network::Bitcoin] {
-        let backend = EsploraBackend::new(&server.url(), network).unwrap();
+        let backend = EsploraBackend::new(server.url(), network).unwrap();
         let err = backend.tip_height().await.unwrap_err();
         assert!(
             matches!(&err, BackendError::ChainMismatch { actual, expected, .. }
@@ -324,7 +324,7 @@ async fn a_node_of_another_chain_is_refused_before_anything_is_read() {
         );
         assert!(err.to_string().contains(&server.url()), "{err}");
     }
-    let esplora = EsploraBackend::new(&server.url(), Network::Regtest).unwrap();
+    let esplora = EsploraBackend::new(server.url(), Network::Regtest).unwrap();
     assert_eq!(esplora.tip_height().await.unwrap(), 0);
 
     let regtest = core(&url, &node);
