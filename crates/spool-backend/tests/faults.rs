@@ -322,7 +322,7 @@ async fn a_node_of_another_chain_is_refused_before_anything_is_read() {
                 if actual == "regtest" && *expected == network),
             "{err:?}"
         );
-        assert!(err.to_string().contains(&server.url()), "{err}");
+        assert!(err.to_string().contains(server.url()), "{err}");
     }
     let esplora = EsploraBackend::new(server.url(), Network::Regtest).unwrap();
     assert_eq!(esplora.tip_height().await.unwrap(), 0);
