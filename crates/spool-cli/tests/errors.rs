@@ -37,12 +37,7 @@ fn offline(args: &[&str]) -> Run {
         .env_remove("SPOOL_CONFIG")
         .output()
         .unwrap();
-    let run = Run {
-        ok: output.status.success(),
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let run = Run::from_output(output);
     assert!(!run.stderr.contains("offline secret"));
     run
 }
@@ -226,12 +221,7 @@ fn wrong_credentials_are_named() {
         .env("SPOOL_RPC_PASSWORD", "wrong-password-123")
         .output()
         .unwrap();
-    let run = Run {
-        ok: output.status.success(),
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let run = Run::from_output(output);
     run.assert_error("refused the credentials");
     assert!(run.stderr.contains(&env.node.rpc_url()));
     assert!(!run.stderr.contains("wrong-password-123"));
@@ -266,12 +256,7 @@ fn a_node_of_another_network_is_refused_and_nothing_is_sent() {
         .env_remove("SPOOL_CONFIG")
         .output()
         .unwrap();
-    let run = Run {
-        ok: output.status.success(),
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let run = Run::from_output(output);
     run.assert_error("serves the \"regtest\" chain, not testnet");
     assert!(run.stderr.contains(&env.node.rpc_url()));
     assert!(env.mempool().is_empty(), "nothing was broadcast");

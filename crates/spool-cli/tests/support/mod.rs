@@ -80,7 +80,8 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(output: Output) -> Run {
+    /// What a finished `spool` process did.
+    pub fn from_output(output: Output) -> Run {
         Run {
             ok: output.status.success(),
             code: output.status.code(),
@@ -145,7 +146,7 @@ impl Env {
     /// Runs `spool ARGS`.
     pub fn run(&self, args: &[&str]) -> Run {
         let output = self.command(args).output().expect("spawn spool");
-        let run = Run::from(output);
+        let run = Run::from_output(output);
         for wallet in ALL {
             assert!(
                 !run.stderr.contains(wallet.secret) && !run.stdout.contains(wallet.secret),
