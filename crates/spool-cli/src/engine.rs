@@ -251,13 +251,15 @@ impl<B: Backend> Spool<B> {
         })
     }
 
-    /// Broadcasts a prepared transaction. If the backend refuses it, its reservation is
-    /// released.
+    /// Broadcasts a prepared transaction. If the node rejects it, its reservation is
+    /// released; on any other failure (node unreachable, timeout) the transaction may have
+    /// reached the node, so its outpoints stay reserved until it is proven confirmed or gone
+    /// ([`Spool::settle_reservations`]).
     pub async fn broadcast(&self, prepared: &Prepared) -> Result<Txid, EngineError> {
         match self.backend.broadcast(&prepared.built.tx).await {
             Ok(txid) => Ok(txid),
             Err(err) => {
-                if prepared.reserved {
+                if prepared.reserved && matches!(err, BackendError::Rejected { .. }) {
                     let _ = self.reservations.release_tx(&prepared.txid());
                 }
                 Err(self.backend_error(err))

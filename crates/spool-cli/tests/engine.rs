@@ -96,3 +96,68 @@ async fn embedded_engine_registers_checks_and_refuses() {
     spool.settle_reservations().await.unwrap();
     assert!(spool.reservations().is_empty().unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_to_a_down_node_keeps_its_reservation_until_proven_gone() {
+    let mut node =
+        spool_testenv::Node::start().unwrap_or_else(|e| panic!("regtest node needed: {e}"));
+    let backend = CoreBackend::new(
+        &node.rpc_url(),
+        CoreAuth::Cookie(node.cookie_file()),
+        Network::Regtest,
+    )
+    .unwrap()
+    .retry_policy(spool_backend::RetryPolicy::none());
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::new(backend, Reservations::open(dir.path()).unwrap());
+    let refill = wallet("engine refill 2")
+        .signing_key(&LeafPath::root())
+        .unwrap();
+    let federation = wallet("engine federation 2")
+        .signing_key(&LeafPath::root())
+        .unwrap();
+    let options = SendOptions {
+        min_conf: 1,
+        ..SendOptions::default()
+    };
+    node.mine_to(&refill.address(), 101).unwrap();
+
+    let prepared = spool
+        .prepare(
+            &Request::RefillMain {
+                to: federation.address(),
+                fees: 2,
+                tokens: 2,
+            },
+            &refill,
+            &options,
+        )
+        .await
+        .unwrap();
+    let spent = prepared.built().spent.clone();
+    assert!(!spent.is_empty());
+
+    // The node goes away between build and broadcast: the reply is an error, but the
+    // transaction might have reached the node, so nothing it spends may be reused yet.
+    node.stop().unwrap();
+    let err = spool.broadcast(&prepared).await.unwrap_err();
+    assert!(
+        matches!(err, EngineError::Backend { .. }),
+        "expected a backend error, got {err}"
+    );
+    for outpoint in &spent {
+        assert!(spool.reservations().is_reserved(outpoint).unwrap());
+    }
+    // While the node is still down nothing proves the transaction gone: the reservation stays.
+    assert_eq!(spool.settle_reservations().await.unwrap(), 0);
+    for outpoint in &spent {
+        assert!(spool.reservations().is_reserved(outpoint).unwrap());
+    }
+
+    // Back up, the node has never seen it: proven gone, so the outpoints are free again.
+    node.restart().unwrap();
+    assert!(spool.settle_reservations().await.unwrap() >= 1);
+    for outpoint in &spent {
+        assert!(!spool.reservations().is_reserved(outpoint).unwrap());
+    }
+}
