@@ -1,7 +1,7 @@
 //! Plain chain data as the history rules consume it: a transaction, the outputs it spends,
 //! and where it sits in the chain. Backends produce these; nothing here performs I/O.
 
-use bitcoin::{Transaction, TxOut, Txid};
+use bitcoin::{Amount, OutPoint, ScriptBuf, Transaction, TxOut, Txid};
 use serde::{Deserialize, Serialize};
 
 /// Where a transaction is: in a block (with its position), or still in the mempool.
@@ -55,4 +55,20 @@ impl ChainTx {
     pub fn txid(&self) -> Txid {
         self.tx.compute_txid()
     }
+}
+
+/// An unspent transaction output that a wallet can spend. Backends and the index produce
+/// these; the transaction builder consumes them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Utxo {
+    /// The output being spent.
+    pub outpoint: OutPoint,
+    /// Its value.
+    pub value: Amount,
+    /// Its locking script (P2PKH or P2WPKH for spool wallets).
+    pub script_pubkey: ScriptBuf,
+    /// Confirmations at the time it was listed (0 = in the mempool).
+    pub confirmations: u32,
+    /// Whether it is a coinbase output (spendable only after 100 confirmations).
+    pub is_coinbase: bool,
 }

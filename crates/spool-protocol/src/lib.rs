@@ -15,6 +15,7 @@
 //! - [`file_hash`]: the piece's `file_hash` / `file_hash_metadata`, streamed;
 //! - [`history`]: the verified history of a piece ([`history::History`], [`history::Event`]);
 //! - [`ownership`]: pyspool's ownership checks over the valid events.
+//! - [`state`]: a piece's current state ([`state::PieceState`]) and an address's holdings.
 
 pub use bitcoin;
 
@@ -24,4 +25,5 @@ pub mod history;
 mod ledger;
 pub mod ownership;
 pub mod payload;
+pub mod state;
 pub mod verb;
