@@ -7,7 +7,7 @@
 //! - `cargo xtask proptest [CASES]`: the property tests with many more cases.
 //! - `cargo xtask bench [ARGS]`: the criterion benchmarks.
 //! - `cargo xtask demo`: the seed's walkthrough on a fresh regtest node.
-//! - `cargo xtask deny`: cargo-deny's checks, when cargo-deny is installed.
+//! - `cargo xtask deny`: cargo-deny's bans, licenses and sources checks (needs cargo-deny).
 //! - `cargo xtask layering`: the crate map's dependency rules, on `cargo tree`.
 
 mod bitcoind;
@@ -115,6 +115,12 @@ fn proptest(cases: Option<&str>) -> Result<()> {
 
 fn bench(extra: &[String]) -> Result<()> {
     let mut args = vec!["bench", "-p", "spool-benches"];
+    // `cargo xtask bench -- ARGS` and `cargo xtask bench ARGS` both pass ARGS to criterion:
+    // the separator is ours to add, once.
+    let extra = match extra.first().map(String::as_str) {
+        Some("--") => &extra[1..],
+        _ => extra,
+    };
     if !extra.is_empty() {
         args.push("--");
         args.extend(extra.iter().map(String::as_str));
@@ -144,5 +150,10 @@ fn deny() -> Result<()> {
                 .into(),
         );
     }
-    run::cargo(&["deny", "check"], "cargo deny check")
+    // The advisories check needs the RustSec database from GitHub, which CI machines cannot
+    // reach; run `cargo deny check advisories` where it is reachable (see the README).
+    run::cargo(
+        &["deny", "check", "bans", "licenses", "sources"],
+        "cargo deny check bans licenses sources",
+    )
 }
