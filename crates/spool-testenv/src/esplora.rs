@@ -17,10 +17,11 @@
 //! not found`, 400 `Invalid hex string`, 404 `endpoint does not exist "/path"`, 400
 //! `sendrawtransaction RPC error -26: ...` for a refused broadcast), and 200 answers where
 //! electrs gives them for unknown objects (`/tx/:txid/status`, `/tx/:txid/outspend/:vout`,
-//! `/block/:hash/status`). OP_RETURN outputs are not indexed, as in electrs by default. With
-//! [`Flavor::MempoolSpace`] the first page of `/address/:addr/txs` is mempool.space's
-//! instead: the mempool ones, then confirmed ones up to 50 transactions in all. When the node
-//! cannot be reached the server answers 503.
+//! `/block/:hash/status`); `scriptpubkey_type` names as Blockstream's (a bare multisig is
+//! `unknown` there, `multisig` on mempool.space). OP_RETURN outputs are not indexed, as in
+//! electrs by default. With [`Flavor::MempoolSpace`] the first page of `/address/:addr/txs`
+//! is mempool.space's instead: the mempool ones, then confirmed ones up to 50 transactions in
+//! all. When the node cannot be reached the server answers 503.
 //!
 //! Served: `GET /blocks/tip/height`, `/blocks/tip/hash`, `/blocks[/:start_height]`,
 //! `/block-height/:h`, `/block/:hash`, `/block/:hash/status`, `/block/:hash/header`,
