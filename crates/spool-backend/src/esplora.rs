@@ -1,12 +1,15 @@
 //! Any Esplora HTTP API (Blockstream's, mempool.space's, a self-hosted electrs), through
 //! esplora-client.
 //!
-//! Costs: a history query reads `/address/:addr/txs` (the mempool ones and the first 25
-//! confirmed ones, each with its prevouts and status) and then `/address/:addr/txs/chain/:last`
-//! for each further 25; the position of a confirmed transaction in its block comes from
+//! Costs: a history query reads `/address/:addr/txs` (the mempool ones, then the newest
+//! confirmed ones: 25 on Blockstream's servers, up to 50 of all on mempool.space's) and then
+//! `/address/:addr/txs/chain/:last` for each further 25; when a page after a full one comes
+//! back empty, `/tx/:last/status` tells the end of the history from a reorganisation (the
+//! reading then starts over). The position of a confirmed transaction in its block comes from
 //! `/block/:hash/txids` (one request per block holding two or more of them) or
 //! `/tx/:txid/merkle-proof` (a block holding one). Esplora lists at most 50 mempool
-//! transactions of an address.
+//! transactions of an address and never says whether it left some out: a history with 50
+//! unconfirmed transactions is refused rather than returned incomplete.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +27,11 @@ use crate::retry::{retrying, RetryPolicy};
 
 /// Confirmed transactions per page of `/address/:addr/txs/chain` (fixed by the Esplora API).
 const CHAIN_PAGE: usize = 25;
+/// Most mempool transactions Esplora lists for one address (and, on mempool.space, most
+/// transactions of all on the first page of `/address/:addr/txs`).
+const MEMPOOL_CAP: usize = 50;
+/// Readings of a history before giving up when the chain keeps reorganising under it.
+const HISTORY_ATTEMPTS: usize = 3;
 /// Requests in flight at once when looking up block positions.
 const PARALLEL: usize = 8;
 /// Default timeout of one HTTP request.
@@ -296,28 +304,88 @@ impl EsploraBackend {
         })
     }
 
-    async fn history_once(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError> {
-        let mut all: Vec<EsploraTx> = Vec::new();
-        let mut last_seen: Option<Txid> = None;
-        loop {
+    /// The transactions listed for `address`, page by page; `None` when the chain changed
+    /// under the paging (the last transaction seen left it), so that it must start over.
+    async fn history_pages(
+        &self,
+        address: &Address,
+    ) -> Result<Option<Vec<EsploraTx>>, BackendError> {
+        let fetch = |last_seen: Option<Txid>| async move {
             self.count();
-            let page = self
-                .client
+            self.client
                 .get_address_txs(address, last_seen)
                 .await
-                .map_err(|err| self.error(&format!("history of {address}"), err))?;
-            let confirmed: Vec<&EsploraTx> = page.iter().filter(|t| t.status.confirmed).collect();
-            let next = confirmed.last().map(|t| t.txid);
-            let full = confirmed.len() >= CHAIN_PAGE;
+                .map_err(|err| self.error(&format!("history of {address}"), err))
+        };
+        // The first page: the mempool ones, then the newest confirmed ones.
+        let first = fetch(None).await?;
+        let unconfirmed = first.iter().filter(|t| !t.status.confirmed).count();
+        if unconfirmed >= MEMPOOL_CAP {
+            return Err(BackendError::bad_response(
+                &self.base_url,
+                format!(
+                    "it lists {unconfirmed} unconfirmed transactions of {address}, the most an \
+                     Esplora server shows: more may be hidden, so the history would be \
+                     incomplete (wait for them to confirm, or use a Bitcoin Core node)"
+                ),
+            ));
+        }
+        let mut page: Vec<EsploraTx> = first;
+        let mut last_seen: Option<Txid> = None;
+        let mut all: Vec<EsploraTx> = Vec::new();
+        loop {
+            let confirmed: Vec<Txid> = page
+                .iter()
+                .filter(|t| t.status.confirmed)
+                .map(|t| t.txid)
+                .collect();
+            // Blockstream's first page holds 25 confirmed ones; mempool.space's fills up to 50
+            // with the mempool ones first; later pages hold 25. A page short of that is the
+            // last one.
+            let full = match last_seen {
+                None => confirmed.len() >= CHAIN_PAGE.min(MEMPOOL_CAP - unconfirmed),
+                Some(_) => confirmed.len() >= CHAIN_PAGE,
+            };
+            if let (true, Some(seen)) = (confirmed.is_empty(), last_seen) {
+                // An empty page after a full one: the end, unless `seen` left the chain (a
+                // reorganisation), for which Esplora answers an empty page too.
+                self.count();
+                let status = self
+                    .client
+                    .get_tx_status(&seen)
+                    .await
+                    .map_err(|err| self.error(&format!("status of {seen}"), err))?;
+                if !status.confirmed {
+                    return Ok(None);
+                }
+            }
             all.extend(
                 page.into_iter()
                     .filter(|t| last_seen.is_none() || t.status.confirmed),
             );
-            match next {
-                Some(next) if full => last_seen = Some(next),
+            match confirmed.last() {
+                Some(next) if full => last_seen = Some(*next),
                 _ => break,
             }
+            page = fetch(last_seen).await?;
         }
+        Ok(Some(all))
+    }
+
+    async fn history_once(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError> {
+        let mut listed = None;
+        for _ in 0..HISTORY_ATTEMPTS {
+            listed = self.history_pages(address).await?;
+            if listed.is_some() {
+                break;
+            }
+        }
+        let all = listed.ok_or_else(|| {
+            BackendError::bad_response(
+                &self.base_url,
+                format!("the chain kept changing while the history of {address} was read"),
+            )
+        })?;
         // A transaction seen in the mempool on the first page may have confirmed by a later
         // one: keep the confirmed copy.
         let script = address.script_pubkey();

@@ -5,19 +5,33 @@
 //! blocks it has not seen yet (raw, in JSON-RPC batches) and the mempool, and indexes every
 //! transaction by the scripts it pays and spends, every spent outpoint by its spender, and
 //! every block's transaction list. A reorganisation (the indexed tip no longer in the best
-//! chain) makes it index the chain again from the start. Replies follow the public Esplora API
-//! (Blockstream's `API.md`): the same paths, JSON field names, page sizes (25 confirmed
-//! transactions per history page, at most 50 mempool ones) and status codes (404 for unknown
-//! objects, 400 with the node's message for a refused broadcast). When the node cannot be
-//! reached it answers 503.
+//! chain) makes it index the chain again from the start.
 //!
-//! Served: `GET /blocks/tip/height`, `/blocks/tip/hash`, `/block-height/:h`, `/block/:hash`,
-//! `/block/:hash/status`, `/block/:hash/header`, `/block/:hash/raw`, `/block/:hash/txids`,
-//! `/block/:hash/txid/:i`, `/block/:hash/txs[/:start]`, `/tx/:txid`, `/tx/:txid/hex`,
-//! `/tx/:txid/raw`, `/tx/:txid/status`, `/tx/:txid/merkle-proof`, `/tx/:txid/outspend/:vout`,
+//! Replies follow Blockstream's electrs (the server behind `API.md`), checked against its
+//! `src/rest.rs`, not only the prose of `API.md`: the same paths, JSON field names and page
+//! sizes (25 confirmed transactions per history page, at most 50 mempool ones, listed in the
+//! order the server first saw them, oldest first, although `API.md` says newest first);
+//! confirmed history newest block first and, within a block, in electrs' index order (not the
+//! block's); a `last_seen` txid that is not in the history gives an empty page and one that
+//! is not hex the first page; the same status codes and `text/plain` bodies (404 `Transaction
+//! not found`, 400 `Invalid hex string`, 404 `endpoint does not exist "/path"`, 400
+//! `sendrawtransaction RPC error -26: ...` for a refused broadcast), and 200 answers where
+//! electrs gives them for unknown objects (`/tx/:txid/status`, `/tx/:txid/outspend/:vout`,
+//! `/block/:hash/status`); `scriptpubkey_type` names as Blockstream's (a bare multisig is
+//! `unknown` there, `multisig` on mempool.space). OP_RETURN outputs are not indexed, as in
+//! electrs by default. With [`Flavor::MempoolSpace`] the first page of `/address/:addr/txs`
+//! is mempool.space's instead: the mempool ones, then confirmed ones up to 50 transactions in
+//! all. When the node cannot be reached the server answers 503.
+//!
+//! Served: `GET /blocks/tip/height`, `/blocks/tip/hash`, `/blocks[/:start_height]`,
+//! `/block-height/:h`, `/block/:hash`, `/block/:hash/status`, `/block/:hash/header`,
+//! `/block/:hash/raw`, `/block/:hash/txids`, `/block/:hash/txid/:i`,
+//! `/block/:hash/txs[/:start]`, `/tx/:txid`, `/tx/:txid/hex`, `/tx/:txid/raw`,
+//! `/tx/:txid/status`, `/tx/:txid/merkle-proof`, `/tx/:txid/outspend/:vout`,
 //! `/tx/:txid/outspends`, `/address/:addr` and `/scripthash/:hash` with `/txs`,
 //! `/txs/chain[/:last_seen]`, `/txs/mempool` and `/utxo`, `/mempool`, `/mempool/txids`,
-//! `/fee-estimates`; `POST /tx`.
+//! `/fee-estimates`; `POST /tx`. Not served: `/tx/:txid/merkleblock-proof`,
+//! `/mempool/recent`, `/address-prefix/:prefix`, `POST /txs/package`, the Liquid endpoints.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
@@ -41,6 +55,21 @@ const CHAIN_PAGE: usize = 25;
 const MEMPOOL_PAGE: usize = 50;
 /// Calls per JSON-RPC batch while indexing.
 const BATCH: usize = 200;
+/// Blocks listed by `/blocks`, as in Esplora.
+const BLOCKS_PAGE: usize = 10;
+
+/// Whose Esplora the server imitates where the public servers differ.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Flavor {
+    /// Blockstream's electrs (blockstream.info): the first page of `/address/:addr/txs`
+    /// holds up to 50 mempool transactions and then up to 25 confirmed ones.
+    #[default]
+    Blockstream,
+    /// mempool.space's electrs: the first page of `/address/:addr/txs` holds up to 50
+    /// transactions in all, the mempool ones first.
+    MempoolSpace,
+}
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -68,17 +97,51 @@ impl std::fmt::Debug for EsploraServer {
 }
 
 impl EsploraServer {
-    /// Serves the chain of `node`.
+    /// Serves the chain of `node` as Blockstream's Esplora does.
+    ///
+    /// # Errors
+    ///
+    /// When no local port can be bound or the server thread cannot start.
     pub fn start(node: &crate::Node) -> Result<EsploraServer, EsploraServerError> {
-        EsploraServer::start_for(&node.rpc_url(), node.cookie_file(), Network::Regtest)
+        EsploraServer::start_flavor(node, Flavor::Blockstream)
+    }
+
+    /// Serves the chain of `node` the way `flavor`'s servers do.
+    ///
+    /// # Errors
+    ///
+    /// When no local port can be bound or the server thread cannot start.
+    pub fn start_flavor(
+        node: &crate::Node,
+        flavor: Flavor,
+    ) -> Result<EsploraServer, EsploraServerError> {
+        EsploraServer::launch(
+            &node.rpc_url(),
+            node.cookie_file(),
+            Network::Regtest,
+            flavor,
+        )
     }
 
     /// Serves the chain of the node at `rpc_url`, authenticating with `cookie_file` (re-read
     /// on every request, so a restarted node is picked up).
+    ///
+    /// # Errors
+    ///
+    /// When no local port can be bound or the server thread cannot start.
     pub fn start_for(
         rpc_url: &str,
         cookie_file: PathBuf,
         network: Network,
+    ) -> Result<EsploraServer, EsploraServerError> {
+        EsploraServer::launch(rpc_url, cookie_file, network, Flavor::Blockstream)
+    }
+
+    fn launch(
+        rpc_url: &str,
+        cookie_file: PathBuf,
+        network: Network,
+        flavor: Flavor,
     ) -> Result<EsploraServer, EsploraServerError> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
@@ -88,6 +151,7 @@ impl EsploraServer {
             rpc_url: rpc_url.to_string(),
             cookie_file,
             network,
+            flavor,
             index: Mutex::new(Index::default()),
             requests: requests.clone(),
         });
@@ -201,10 +265,23 @@ impl Reply {
             body: message.into().into_bytes(),
         }
     }
-    fn not_found(what: &str) -> Reply {
-        Reply::error(StatusCode::NOT_FOUND, format!("{what} not found"))
+    fn not_found(message: &str) -> Reply {
+        Reply::error(StatusCode::NOT_FOUND, message)
+    }
+    fn bad_request(message: impl Into<String>) -> Reply {
+        Reply::error(StatusCode::BAD_REQUEST, message)
+    }
+    /// electrs' answer to a path (or method) it has no route for.
+    fn no_route(path: &str) -> Reply {
+        Reply::not_found(&format!("endpoint does not exist {path:?}"))
     }
 }
+
+/// electrs' answers to unparsable path parts.
+const INVALID_HEX: &str = "Invalid hex string";
+const INVALID_NUMBER: &str = "Invalid number";
+const BLOCK_NOT_FOUND: &str = "Block not found";
+const TX_NOT_FOUND: &str = "Transaction not found";
 
 async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Full<Bytes>> {
     state.requests.fetch_add(1, Ordering::Relaxed);
@@ -234,6 +311,7 @@ struct State {
     rpc_url: String,
     cookie_file: PathBuf,
     network: Network,
+    flavor: Flavor,
     index: Mutex<Index>,
     requests: Arc<AtomicU64>,
 }
@@ -266,21 +344,25 @@ impl State {
             Ok(rpc) => rpc,
             Err(err) => return err.into(),
         };
-        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let parts: Vec<&str> = path.split('/').skip(1).collect();
         if *method == Method::POST {
             return match parts.as_slice() {
                 ["tx"] => broadcast(&rpc, body),
-                _ => Reply::not_found("route"),
+                _ => Reply::no_route(path),
             };
         }
         if *method != Method::GET {
-            return Reply::error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+            return Reply::no_route(path);
         }
         let mut index = self.index.lock().expect("index lock poisoned");
         if let Err(err) = index.sync(&rpc) {
             return err.into();
         }
         let index = &*index;
+        let view = View {
+            index,
+            network: self.network,
+        };
         match parts.as_slice() {
             ["blocks", "tip", "height"] => Reply::text(index.tip_height().to_string()),
             ["blocks", "tip", "hash"] => Reply::text(
@@ -290,53 +372,58 @@ impl State {
                     .map(|b| b.hash.to_string())
                     .unwrap_or_default(),
             ),
-            ["block-height", height] => match height
-                .parse::<usize>()
-                .ok()
-                .and_then(|h| index.blocks.get(h))
-            {
-                Some(block) => Reply::text(block.hash.to_string()),
-                None => Reply::not_found("Block"),
+            ["blocks"] | ["blocks", ""] => view.blocks(index.tip_height() as usize),
+            ["blocks", start] => match start.parse::<usize>() {
+                // electrs ignores an unparsable start height.
+                Err(_) => view.blocks(index.tip_height() as usize),
+                Ok(start) if start <= index.tip_height() as usize => view.blocks(start),
+                Ok(_) => Reply::not_found(BLOCK_NOT_FOUND),
+            },
+            ["block-height", height] => match height.parse::<usize>() {
+                Err(_) => Reply::bad_request(INVALID_NUMBER),
+                Ok(height) => match index.blocks.get(height) {
+                    Some(block) => Reply::text(block.hash.to_string()),
+                    None => Reply::not_found(BLOCK_NOT_FOUND),
+                },
             },
             ["block", hash, rest @ ..] => {
-                let Some(height) = BlockHash::from_str(hash)
-                    .ok()
-                    .and_then(|h| index.block_heights.get(&h))
-                else {
-                    return Reply::not_found("Block");
+                let Ok(hash) = BlockHash::from_str(hash) else {
+                    return Reply::bad_request(INVALID_HEX);
                 };
-                index.block_route(&rpc, *height as usize, rest)
+                let height = index.block_heights.get(&hash).map(|h| *h as usize);
+                view.block_route(&rpc, height, rest, path)
             }
             ["tx", txid, rest @ ..] => {
                 let Ok(txid) = Txid::from_str(txid) else {
-                    return Reply::error(StatusCode::BAD_REQUEST, "Invalid hex string");
+                    return Reply::bad_request(INVALID_HEX);
                 };
-                index.tx_route(&txid, rest)
+                view.tx_route(&txid, rest, path)
             }
             ["address", address, rest @ ..] => {
-                let script = match Address::from_str(address)
-                    .map(|a| a.require_network(self.network))
-                {
-                    Ok(Ok(address)) => address.script_pubkey(),
-                    _ => return Reply::error(StatusCode::BAD_REQUEST, "Invalid Bitcoin address"),
+                let script = match Address::from_str(address) {
+                    Err(err) => return Reply::bad_request(err.to_string()),
+                    Ok(address) => match address.require_network(self.network) {
+                        Ok(address) => address.script_pubkey(),
+                        Err(_) => return Reply::bad_request("Address on invalid network"),
+                    },
                 };
-                index.script_route(&script, Some(address), rest)
+                let key = ("address", *address);
+                view.script_route(&script, key, rest, self.flavor, path)
             }
             ["scripthash", hash, rest @ ..] => {
-                let script = sha256::Hash::from_str(hash)
-                    .ok()
-                    .and_then(|h| index.scripts_by_hash.get(&h).cloned());
-                match script {
-                    Some(script) => index.script_route(&script, None, rest),
-                    // A script never seen: empty history.
-                    None if sha256::Hash::from_str(hash).is_ok() => {
-                        index.script_route(&ScriptBuf::new(), None, rest)
-                    }
-                    None => Reply::error(StatusCode::BAD_REQUEST, "Invalid scripthash"),
-                }
+                let Ok(parsed) = sha256::Hash::from_str(hash) else {
+                    return Reply::bad_request("Invalid scripthash");
+                };
+                // A script never seen: empty history.
+                let script = index
+                    .scripts_by_hash
+                    .get(&parsed)
+                    .cloned()
+                    .unwrap_or_default();
+                view.script_route(&script, ("scripthash", *hash), rest, self.flavor, path)
             }
             ["mempool", "txids"] => Reply::json(json!(index
-                .mempool_newest_first()
+                .mempool_oldest_first()
                 .iter()
                 .map(|t| t.to_string())
                 .collect::<Vec<_>>())),
@@ -349,21 +436,22 @@ impl State {
                 )
             }
             ["fee-estimates"] => Reply::json(json!({})),
-            _ => Reply::not_found("route"),
+            _ => Reply::no_route(path),
         }
     }
 }
 
 fn broadcast(rpc: &Client, body: &[u8]) -> Reply {
-    let hex = String::from_utf8_lossy(body).trim().to_string();
+    // electrs passes the body to the node as it came (no trimming).
+    let hex = match std::str::from_utf8(body) {
+        Ok(hex) => hex,
+        Err(err) => return Reply::bad_request(err.to_string()),
+    };
     match rpc.call::<Value>("sendrawtransaction", &[json!(hex)]) {
         Ok(txid) => Reply::text(txid.as_str().unwrap_or_default()),
-        Err(bitcoincore_rpc::Error::JsonRpc(jsonrpc::Error::Rpc(err))) => Reply::error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "sendrawtransaction RPC error: {}",
-                json!({ "code": err.code, "message": err.message })
-            ),
+        // Blockstream's electrs: "{method} RPC error {code}: {message}".
+        Err(bitcoincore_rpc::Error::JsonRpc(jsonrpc::Error::Rpc(err))) => Reply::bad_request(
+            format!("sendrawtransaction RPC error {}: {}", err.code, err.message),
         ),
         Err(err) => NodeDown(err.to_string()).into(),
     }
@@ -506,7 +594,14 @@ impl Index {
                     }
                 }
             }
-            scripts.extend(tx.output.iter().map(|o| o.script_pubkey.clone()));
+            // electrs does not index provably unspendable outputs: OP_RETURN ones (and those
+            // starting with an invalid opcode, which this server still indexes).
+            scripts.extend(
+                tx.output
+                    .iter()
+                    .filter(|o| !o.script_pubkey.is_op_return())
+                    .map(|o| o.script_pubkey.clone()),
+            );
             for script in scripts {
                 self.scripts_by_hash
                     .entry(sha256::Hash::hash(script.as_bytes()))
@@ -610,9 +705,11 @@ impl Index {
         inputs.saturating_sub(outputs)
     }
 
-    fn mempool_newest_first(&self) -> Vec<Txid> {
+    /// Mempool transactions in the order the server first saw them, oldest first (electrs
+    /// lists an address's mempool history in that order).
+    fn mempool_oldest_first(&self) -> Vec<Txid> {
         let mut entries: Vec<(&Txid, &MempoolEntry)> = self.mempool.iter().collect();
-        entries.sort_by_key(|(txid, e)| (std::cmp::Reverse(e.seen), **txid));
+        entries.sort_by_key(|(txid, e)| (e.seen, **txid));
         entries.into_iter().map(|(txid, _)| *txid).collect()
     }
 
@@ -631,6 +728,38 @@ impl Index {
         }
     }
 
+    /// Whether `tx` spends an output locked to `script`.
+    fn spends_from(&self, tx: &Transaction, script: &ScriptBuf) -> bool {
+        !tx.is_coinbase()
+            && tx.input.iter().any(|i| {
+                self.output(&i.previous_output)
+                    .is_some_and(|o| &o.script_pubkey == script)
+            })
+    }
+
+    /// Whether `tx` pays `script` in an output electrs indexes (not a provably unspendable
+    /// one).
+    fn pays(tx: &Transaction, script: &ScriptBuf) -> bool {
+        tx.output
+            .iter()
+            .any(|o| &o.script_pubkey == script && !o.script_pubkey.is_op_return())
+    }
+}
+
+/// The index seen with the network it serves (for the addresses it prints).
+struct View<'a> {
+    index: &'a Index,
+    network: Network,
+}
+
+impl std::ops::Deref for View<'_> {
+    type Target = Index;
+    fn deref(&self) -> &Index {
+        self.index
+    }
+}
+
+impl View<'_> {
     fn vout_json(&self, out: &TxOut) -> Value {
         let script = &out.script_pubkey;
         let mut value = json!({
@@ -639,7 +768,7 @@ impl Index {
             "scriptpubkey_type": script_type(script),
             "value": out.value.to_sat(),
         });
-        if let Ok(address) = Address::from_script(script, Network::Regtest) {
+        if let Ok(address) = Address::from_script(script, self.network) {
             value["scriptpubkey_address"] = json!(address.to_string());
         }
         value
@@ -652,12 +781,15 @@ impl Index {
             .iter()
             .map(|input| {
                 let coinbase = tx.is_coinbase();
+                let prevout = if coinbase {
+                    None
+                } else {
+                    self.output(&input.previous_output)
+                };
                 let mut value = json!({
                     "txid": input.previous_output.txid.to_string(),
                     "vout": input.previous_output.vout,
-                    "prevout": if coinbase { Value::Null } else {
-                        self.output(&input.previous_output).map(|o| self.vout_json(o)).unwrap_or(Value::Null)
-                    },
+                    "prevout": prevout.map_or(Value::Null, |o| self.vout_json(o)),
                     "scriptsig": input.script_sig.to_hex_string(),
                     "scriptsig_asm": input.script_sig.to_asm_string(),
                     "is_coinbase": coinbase,
@@ -670,12 +802,21 @@ impl Index {
                         .map(bitcoin::hex::DisplayHex::to_lower_hex_string)
                         .collect::<Vec<_>>());
                 }
+                if let Some(prevout) = prevout {
+                    let (redeem, witness) = inner_scripts(input, prevout);
+                    if let Some(redeem) = redeem {
+                        value["inner_redeemscript_asm"] = json!(redeem.to_asm_string());
+                    }
+                    if let Some(witness) = witness {
+                        value["inner_witnessscript_asm"] = json!(witness.to_asm_string());
+                    }
+                }
                 value
             })
             .collect();
         Some(json!({
             "txid": txid.to_string(),
-            "version": tx.version.0,
+            "version": tx.version.0 as u32,
             "locktime": tx.lock_time.to_consensus_u32(),
             "vin": vin,
             "vout": tx.output.iter().map(|o| self.vout_json(o)).collect::<Vec<_>>(),
@@ -686,16 +827,16 @@ impl Index {
         }))
     }
 
-    fn tx_route(&self, txid: &Txid, rest: &[&str]) -> Reply {
-        let Some(tx) = self.tx(txid) else {
-            return Reply::not_found("Transaction");
-        };
-        match rest {
-            [] => Reply::json(self.tx_json(txid).expect("known tx")),
-            ["hex"] => Reply::text(bitcoin::consensus::encode::serialize_hex(&**tx)),
-            ["raw"] => Reply::bytes(bitcoin::consensus::encode::serialize(&**tx)),
-            ["status"] => Reply::json(self.status_json(txid)),
-            ["merkle-proof"] => match self.places.get(txid) {
+    fn tx_route(&self, txid: &Txid, rest: &[&str], path: &str) -> Reply {
+        let tx = self.tx(txid);
+        match (rest, tx) {
+            // Answered for any txid, known or not, as electrs does.
+            (["status"], _) => Reply::json(self.status_json(txid)),
+            (["outspend", vout], _) => match vout.parse::<u32>() {
+                Ok(vout) => Reply::json(self.outspend(OutPoint { txid: *txid, vout })),
+                Err(_) => Reply::bad_request(INVALID_NUMBER),
+            },
+            (["merkle-proof"], _) => match self.places.get(txid) {
                 Some((height, position)) => {
                     let txids = &self.blocks[*height as usize].txids;
                     Reply::json(json!({
@@ -704,18 +845,16 @@ impl Index {
                         "pos": position,
                     }))
                 }
-                None => Reply::not_found("Transaction"),
+                None => Reply::not_found("Transaction not found or is unconfirmed"),
             },
-            ["outspend", vout] => match vout.parse::<u32>() {
-                Ok(vout) if (vout as usize) < tx.output.len() => {
-                    Reply::json(self.outspend(OutPoint { txid: *txid, vout }))
-                }
-                _ => Reply::not_found("Output"),
-            },
-            ["outspends"] => Reply::json(json!((0..tx.output.len() as u32)
+            ([] | ["hex"] | ["raw"] | ["outspends"], None) => Reply::not_found(TX_NOT_FOUND),
+            ([], Some(_)) => Reply::json(self.tx_json(txid).expect("known tx")),
+            (["hex"], Some(tx)) => Reply::text(bitcoin::consensus::encode::serialize_hex(&**tx)),
+            (["raw"], Some(tx)) => Reply::bytes(bitcoin::consensus::encode::serialize(&**tx)),
+            (["outspends"], Some(tx)) => Reply::json(json!((0..tx.output.len() as u32)
                 .map(|vout| self.outspend(OutPoint { txid: *txid, vout }))
                 .collect::<Vec<_>>())),
-            _ => Reply::not_found("route"),
+            _ => Reply::no_route(path),
         }
     }
 
@@ -735,31 +874,59 @@ impl Index {
         }
     }
 
-    fn block_route(&self, rpc: &Client, height: usize, rest: &[&str]) -> Reply {
+    fn block_json(&self, height: usize) -> Value {
+        let block = &self.blocks[height];
+        let mut times: Vec<u32> = self.blocks[height.saturating_sub(10)..=height]
+            .iter()
+            .map(|b| b.header.time)
+            .collect();
+        times.sort_unstable();
+        json!({
+            "id": block.hash.to_string(),
+            "height": height,
+            "version": block.header.version.to_consensus() as u32,
+            "timestamp": block.header.time,
+            "tx_count": block.txids.len(),
+            "size": block.size,
+            "weight": block.weight,
+            "merkle_root": block.header.merkle_root.to_string(),
+            "previousblockhash": if height == 0 { Value::Null } else { json!(block.header.prev_blockhash.to_string()) },
+            "mediantime": times[times.len() / 2],
+            "nonce": block.header.nonce,
+            "bits": block.header.bits.to_consensus(),
+            "difficulty": block.header.difficulty_float(),
+        })
+    }
+
+    /// `/blocks[/:start_height]`: ten blocks, newest first.
+    fn blocks(&self, start: usize) -> Reply {
+        Reply::json(json!((0..=start)
+            .rev()
+            .take(BLOCKS_PAGE)
+            .map(|h| self.block_json(h))
+            .collect::<Vec<_>>()))
+    }
+
+    fn block_route(&self, rpc: &Client, height: Option<usize>, rest: &[&str], path: &str) -> Reply {
+        let known = ["", "status", "header", "raw", "txids", "txid", "txs"];
+        if !known.contains(&rest.first().copied().unwrap_or("")) {
+            return Reply::no_route(path);
+        }
+        let Some(height) = height else {
+            return match rest {
+                // electrs cannot tell an orphaned block from an unknown one.
+                ["status"] => Reply::json(
+                    json!({ "in_best_chain": false, "height": null, "next_best": null }),
+                ),
+                [] | ["header"] | ["raw"] | ["txids"] | ["txid", _] | ["txs"] | ["txs", _] => {
+                    Reply::not_found(BLOCK_NOT_FOUND)
+                }
+                _ => Reply::no_route(path),
+            };
+        };
         let block = &self.blocks[height];
         match rest {
-            [] => {
-                let mut times: Vec<u32> = self.blocks[height.saturating_sub(10)..=height]
-                    .iter()
-                    .map(|b| b.header.time)
-                    .collect();
-                times.sort_unstable();
-                Reply::json(json!({
-                    "id": block.hash.to_string(),
-                    "height": height,
-                    "version": block.header.version.to_consensus(),
-                    "timestamp": block.header.time,
-                    "tx_count": block.txids.len(),
-                    "size": block.size,
-                    "weight": block.weight,
-                    "merkle_root": block.header.merkle_root.to_string(),
-                    "previousblockhash": if height == 0 { Value::Null } else { json!(block.header.prev_blockhash.to_string()) },
-                    "mediantime": times[times.len() / 2],
-                    "nonce": block.header.nonce,
-                    "bits": block.header.bits.to_consensus(),
-                    "difficulty": block.header.difficulty_float(),
-                }))
-            }
+            [] => Reply::json(self.block_json(height)),
             ["status"] => Reply::json(json!({
                 "in_best_chain": true,
                 "height": height,
@@ -781,23 +948,26 @@ impl Index {
                 .iter()
                 .map(|t| t.to_string())
                 .collect::<Vec<_>>())),
-            ["txid", index] => match index.parse::<usize>().ok().and_then(|i| block.txids.get(i)) {
-                Some(txid) => Reply::text(txid.to_string()),
-                None => Reply::not_found("Transaction"),
+            ["txid", index] => match index.parse::<usize>() {
+                Err(_) => Reply::bad_request(INVALID_NUMBER),
+                Ok(i) => match block.txids.get(i) {
+                    Some(txid) => Reply::text(txid.to_string()),
+                    None => Reply::not_found("tx index out of range"),
+                },
             },
             ["txs"] | ["txs", _] => {
-                let start = match rest.get(1).map(|s| s.parse::<usize>()) {
-                    None => 0,
-                    Some(Ok(start)) if start % CHAIN_PAGE == 0 => start,
-                    Some(_) => {
-                        return Reply::error(
-                            StatusCode::BAD_REQUEST,
-                            "start index must be a multiple of 25",
-                        )
-                    }
-                };
-                if start >= block.txids.len() && start > 0 {
-                    return Reply::error(StatusCode::BAD_REQUEST, "start index out of range");
+                // electrs reads an unparsable start index as 0.
+                let start = rest
+                    .get(1)
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if start % CHAIN_PAGE != 0 {
+                    return Reply::bad_request(format!(
+                        "start index must be a multiple of {CHAIN_PAGE}"
+                    ));
+                }
+                if start >= block.txids.len() {
+                    return Reply::not_found("start index out of range");
                 }
                 Reply::json(json!(block
                     .txids
@@ -807,94 +977,97 @@ impl Index {
                     .filter_map(|t| self.tx_json(t))
                     .collect::<Vec<_>>()))
             }
-            _ => Reply::not_found("route"),
+            _ => Reply::no_route(path),
         }
     }
 
-    /// Confirmed transactions touching `script`, newest first.
+    /// Confirmed transactions touching `script` in electrs' order: newest block first and,
+    /// within a block, by its index keys read backwards (the ones spending from the script
+    /// before the ones only paying it, each group by descending txid bytes), not by position.
     fn chain_history(&self, script: &ScriptBuf) -> Vec<Txid> {
-        let mut txids = self.history.get(script).cloned().unwrap_or_default();
-        txids.reverse();
-        txids
+        let mut keyed: Vec<(u64, bool, [u8; 32], Txid)> = self
+            .history
+            .get(script)
+            .into_iter()
+            .flatten()
+            .map(|txid| {
+                let height = self.places.get(txid).map_or(0, |(h, _)| *h);
+                let tx = self.tx(txid).expect("indexed");
+                (
+                    height,
+                    self.spends_from(tx, script),
+                    txid.to_byte_array(),
+                    *txid,
+                )
+            })
+            .collect();
+        keyed.sort_unstable_by(|a, b| b.cmp(a));
+        keyed.dedup_by_key(|k| k.3);
+        keyed.into_iter().map(|k| k.3).collect()
     }
 
-    /// Mempool transactions touching `script`, newest first.
+    /// Mempool transactions touching `script`, oldest first (electrs' order).
     fn mempool_history(&self, script: &ScriptBuf) -> Vec<Txid> {
-        self.mempool_newest_first()
+        self.mempool_oldest_first()
             .into_iter()
             .filter(|txid| {
                 let tx = &self.mempool[txid].tx;
-                tx.output.iter().any(|o| &o.script_pubkey == script)
-                    || tx.input.iter().any(|i| {
-                        self.output(&i.previous_output)
-                            .is_some_and(|o| &o.script_pubkey == script)
-                    })
+                Index::pays(tx, script) || self.spends_from(tx, script)
             })
             .collect()
     }
 
-    fn script_route(&self, script: &ScriptBuf, address: Option<&str>, rest: &[&str]) -> Reply {
+    fn script_route(
+        &self,
+        script: &ScriptBuf,
+        (kind, given): (&str, &str),
+        rest: &[&str],
+        flavor: Flavor,
+        path: &str,
+    ) -> Reply {
         let txs_json = |txids: &[Txid]| {
             json!(txids
                 .iter()
                 .filter_map(|t| self.tx_json(t))
                 .collect::<Vec<_>>())
         };
+        let mempool = || -> Vec<Txid> {
+            self.mempool_history(script)
+                .into_iter()
+                .take(MEMPOOL_PAGE)
+                .collect()
+        };
         match rest {
             [] => {
                 let chain = self.stats(script, &self.chain_history(script));
                 let mempool = self.stats(script, &self.mempool_history(script));
-                let mut value = json!({ "chain_stats": chain, "mempool_stats": mempool });
-                match address {
-                    Some(address) => value["address"] = json!(address),
-                    None => {
-                        value["scripthash"] =
-                            json!(sha256::Hash::hash(script.as_bytes()).to_string())
-                    }
-                }
-                Reply::json(value)
+                Reply::json(json!({ kind: given, "chain_stats": chain, "mempool_stats": mempool }))
             }
             ["txs"] => {
-                let mut txids: Vec<Txid> = self
-                    .mempool_history(script)
-                    .into_iter()
-                    .take(MEMPOOL_PAGE)
-                    .collect();
-                txids.extend(self.chain_history(script).into_iter().take(CHAIN_PAGE));
+                let mut txids = mempool();
+                let confirmed = match flavor {
+                    Flavor::Blockstream => CHAIN_PAGE,
+                    Flavor::MempoolSpace => MEMPOOL_PAGE - txids.len(),
+                };
+                txids.extend(self.chain_history(script).into_iter().take(confirmed));
                 Reply::json(txs_json(&txids))
             }
-            ["txs", "mempool"] => {
-                let txids: Vec<Txid> = self
-                    .mempool_history(script)
-                    .into_iter()
-                    .take(MEMPOOL_PAGE)
-                    .collect();
-                Reply::json(txs_json(&txids))
-            }
-            ["txs", "chain"] => {
+            ["txs", "mempool"] => Reply::json(txs_json(&mempool())),
+            ["txs", "chain"] | ["txs", "chain", _] => {
+                // An unparsable last_seen reads as none: the first page. One not in the
+                // history gives an empty page (electrs skips until it finds it).
+                let last_seen = rest.get(2).and_then(|t| Txid::from_str(t).ok());
                 let txids: Vec<Txid> = self
                     .chain_history(script)
                     .into_iter()
+                    .skip_while(|t| last_seen.is_some_and(|seen| seen != *t))
+                    .skip(usize::from(last_seen.is_some()))
                     .take(CHAIN_PAGE)
                     .collect();
                 Reply::json(txs_json(&txids))
             }
-            ["txs", "chain", last_seen] => {
-                let Ok(last_seen) = Txid::from_str(last_seen) else {
-                    return Reply::error(StatusCode::BAD_REQUEST, "Invalid hex string");
-                };
-                let history = self.chain_history(script);
-                let Some(at) = history.iter().position(|t| *t == last_seen) else {
-                    return Reply::error(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "last_seen is not in the history",
-                    );
-                };
-                let txids: Vec<Txid> = history.into_iter().skip(at + 1).take(CHAIN_PAGE).collect();
-                Reply::json(txs_json(&txids))
-            }
             ["utxo"] => Reply::json(json!(self.utxos(script))),
-            _ => Reply::not_found("route"),
+            _ => Reply::no_route(path),
         }
     }
 
@@ -902,7 +1075,11 @@ impl Index {
         let (mut funded, mut funded_sum, mut spent, mut spent_sum) = (0u64, 0u64, 0u64, 0u64);
         for txid in txids {
             let tx = &self.tx(txid).expect("indexed");
-            for out in tx.output.iter().filter(|o| &o.script_pubkey == script) {
+            for out in tx
+                .output
+                .iter()
+                .filter(|o| &o.script_pubkey == script && !o.script_pubkey.is_op_return())
+            {
                 funded += 1;
                 funded_sum += out.value.to_sat();
             }
@@ -928,7 +1105,7 @@ impl Index {
     fn utxos(&self, script: &ScriptBuf) -> Vec<Value> {
         let mut found: BTreeMap<(u8, u64, u32, Txid, u32), Value> = BTreeMap::new();
         let chain = self.history.get(script).into_iter().flatten();
-        let mempool = self.mempool_newest_first();
+        let mempool = self.mempool_oldest_first();
         for txid in chain.chain(mempool.iter()) {
             let tx = self.tx(txid).expect("indexed");
             for (vout, out) in tx.output.iter().enumerate() {
@@ -937,6 +1114,7 @@ impl Index {
                     vout: vout as u32,
                 };
                 if &out.script_pubkey != script
+                    || out.script_pubkey.is_op_return()
                     || self.spends.contains_key(&outpoint)
                     || self.mempool_spends.contains_key(&outpoint)
                 {
@@ -961,6 +1139,31 @@ impl Index {
     }
 }
 
+/// The redeem script of a P2SH spend and the witness script of a P2WSH (or P2SH-P2WSH)
+/// spend, as electrs derives them for `inner_redeemscript_asm`/`inner_witnessscript_asm`.
+fn inner_scripts(input: &bitcoin::TxIn, prevout: &TxOut) -> (Option<ScriptBuf>, Option<ScriptBuf>) {
+    let redeem = if prevout.script_pubkey.is_p2sh() {
+        match input.script_sig.instructions().last() {
+            Some(Ok(bitcoin::script::Instruction::PushBytes(bytes))) => {
+                Some(ScriptBuf::from_bytes(bytes.as_bytes().to_vec()))
+            }
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let witness =
+        if prevout.script_pubkey.is_p2wsh() || redeem.as_ref().is_some_and(|s| s.is_p2wsh()) {
+            input
+                .witness
+                .last()
+                .map(|s| ScriptBuf::from_bytes(s.to_vec()))
+        } else {
+            None
+        };
+    (redeem, witness)
+}
+
 fn parse<T: FromStr>(value: Value) -> Result<T, NodeDown> {
     value
         .as_str()
@@ -968,9 +1171,15 @@ fn parse<T: FromStr>(value: Value) -> Result<T, NodeDown> {
         .ok_or_else(|| NodeDown(format!("unexpected reply {value}")))
 }
 
-/// Esplora's name for the kind of an output script.
+/// Esplora's name for the kind of an output script, tested in electrs' order.
 fn script_type(script: &bitcoin::Script) -> &'static str {
-    if script.is_p2pkh() {
+    if script.is_empty() {
+        "empty"
+    } else if script.is_op_return() {
+        "op_return"
+    } else if script.is_p2pk() {
+        "p2pk"
+    } else if script.is_p2pkh() {
         "p2pkh"
     } else if script.is_p2sh() {
         "p2sh"
@@ -980,12 +1189,6 @@ fn script_type(script: &bitcoin::Script) -> &'static str {
         "v0_p2wsh"
     } else if script.is_p2tr() {
         "v1_p2tr"
-    } else if script.is_op_return() {
-        "op_return"
-    } else if script.is_p2pk() {
-        "p2pk"
-    } else if script.is_multisig() {
-        "multisig"
     } else {
         "unknown"
     }
