@@ -301,7 +301,7 @@ async fn search<S: ExplorerSource>(
             let address = parse_address(&q, site.network, "address")?;
             let txs = source.piece_transactions(&address)?;
             let history = build_history(&address, site.network, &txs, site.federation);
-            let target = if history.events().is_empty() {
+            let target = if !is_piece(&history) {
                 format!("/address/{address}")
             } else {
                 format!("/piece/{address}")
@@ -371,12 +371,21 @@ fn load_piece<S: ExplorerSource>(
     let address = parse_address(piece, site.network, "piece address (file hash)")?;
     let txs = source.piece_transactions(&address)?;
     let history = build_history(&address, site.network, &txs, site.federation);
-    if history.events().is_empty() {
+    if !is_piece(&history) {
         return Err(PageError::NotFound(format!(
             "No SPOOL transaction pays {address}: no piece is registered with this file hash"
         )));
     }
     Ok(history)
+}
+
+/// Whether a history is a piece's: some event has the address as its first output (every
+/// address that received a SPOOL token has events, but only a piece is paid first).
+fn is_piece(history: &spool_protocol::history::History) -> bool {
+    history
+        .events()
+        .iter()
+        .any(|e| e.piece_address == history.piece_address())
 }
 
 async fn graph<S: ExplorerSource>(
