@@ -66,20 +66,20 @@ pub(crate) fn layout(site: &Site<'_>, title: &str, body: Markup) -> Markup {
     }
 }
 
-/// A link to an address's page; long values wrap, the full value is in `title`.
+/// A link to an address's page, shown in full (long values wrap).
 pub(crate) fn address_link(address: &str) -> Markup {
     if address.is_empty() {
         return html! { span.muted { "unknown" } };
     }
     if address.starts_with("script:") {
-        return html! { span.hash title=(address) { (address) } };
+        return html! { span.hash { (address) } };
     }
-    html! { a.hash href={ "/address/" (address) } title=(address) { (address) } }
+    html! { a.hash href={ "/address/" (address) } { (address) } }
 }
 
-/// A link to a piece's page.
+/// A link to a piece's page, shown in full (long values wrap).
 pub(crate) fn piece_link(piece: &str) -> Markup {
-    html! { a.hash href={ "/piece/" (piece) } title=(piece) { (piece) } }
+    html! { a.hash href={ "/piece/" (piece) } { (piece) } }
 }
 
 /// A link to a transaction's page, shortened (the full txid in `title`).
