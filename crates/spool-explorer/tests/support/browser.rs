@@ -165,6 +165,32 @@ impl Browser {
         }
     }
 
+    /// Clicks the element matching `css` (a form's submit button) and waits, up to 15 s, for
+    /// the browser to land on another page; returns its path and query.
+    pub async fn submit(&self, css: &str) -> String {
+        let before = self.path().await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css} on the page: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let started = Instant::now();
+        loop {
+            let ready = self.eval("document.readyState").await;
+            let now = self.path().await;
+            if now != before && ready.as_str() == Some("complete") {
+                return now;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "submitting {css} on {before} did not leave the page within 15 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Evaluates a JavaScript expression in the page (only to measure layout; the explorer's
     /// pages carry no script).
     pub async fn eval(&self, expression: &str) -> Value {
