@@ -193,4 +193,18 @@ async fn a_collector_reads_the_walkthrough_in_a_browser() {
     browser.screenshot("upload-result").await;
 
     browser.close().await;
+
+    // Dark mode (the system asks for it): the same page, light text on a dark background.
+    let dark = Browser::start_with(&["--blink-settings=preferredColorScheme=0"]).await;
+    dark.open(&format!("{base}/piece/{piece}")).await;
+    let prefers_dark = dark
+        .eval(r#"window.matchMedia("(prefers-color-scheme: dark)").matches"#)
+        .await;
+    assert_eq!(prefers_dark.as_bool(), Some(true), "the browser asks for dark mode");
+    let background = dark
+        .eval("getComputedStyle(document.body).backgroundColor")
+        .await;
+    assert_eq!(background.as_str(), Some("rgb(18, 22, 26)"), "dark background");
+    dark.screenshot_page("piece-dark").await;
+    dark.close().await;
 }

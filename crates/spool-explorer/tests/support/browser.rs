@@ -51,6 +51,11 @@ impl Browser {
     /// Starts chromedriver on a free loopback port and opens a headless session with a fresh
     /// profile, at 1440 x 900.
     pub async fn start() -> Browser {
+        Browser::start_with(&[]).await
+    }
+
+    /// [`Browser::start`] with extra Chromium flags.
+    pub async fn start_with(extra: &[&str]) -> Browser {
         let chromedriver = tool("CHROMEDRIVER", CHROMEDRIVER, "chromium-driver");
         let chromium = tool("CHROMIUM", CHROMIUM, "chromium");
         let port = TcpListener::bind("127.0.0.1:0")
@@ -96,7 +101,10 @@ impl Browser {
             "--hide-scrollbars".to_owned(),
             "--window-size=1440,900".to_owned(),
             format!("--user-data-dir={}", profile.path().display()),
-        ];
+        ]
+        .into_iter()
+        .chain(extra.iter().map(|a| (*a).to_owned()))
+        .collect::<Vec<String>>();
         let mut caps = Map::new();
         caps.insert(
             "goog:chromeOptions".to_owned(),
