@@ -20,7 +20,7 @@ use bitcoin::{
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use spool_explorer::memory::MemorySource;
 use spool_explorer::svg::{provenance_svg, GraphOptions};
-use spool_explorer::{router, ExplorerConfig, SyncStatus};
+use spool_explorer::{router, ExplorerConfig, ExplorerSource, SyncStatus};
 use spool_protocol::chain::{ChainTx, TxPlace};
 use spool_protocol::history::History;
 use spool_protocol::verb::{LoanDate, Verb};
@@ -182,7 +182,7 @@ fn explorer(c: &mut Criterion) {
         synced: true,
     };
     let source = Arc::new(MemorySource::new(NET, status, txs.clone()));
-    let app = router(source, ExplorerConfig::new(vec![federation.clone()]));
+    let app = router(source.clone(), ExplorerConfig::new(vec![federation.clone()]));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -219,6 +219,9 @@ fn explorer(c: &mut Criterion) {
                 &[federation.to_string()],
             )
         })
+    });
+    group.bench_function("source_read", |b| {
+        b.iter(|| source.piece_transactions(black_box(&piece)).unwrap())
     });
     group.bench_function("graph_svg", |b| {
         b.iter(|| provenance_svg(black_box(&history), &GraphOptions::default()))

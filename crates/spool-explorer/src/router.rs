@@ -485,8 +485,10 @@ fn spool_event<S: ExplorerSource>(
     site: &Site<'_>,
     chain_tx: &ChainTx,
 ) -> Result<Option<Event>, PageError> {
-    if find_verb(&chain_tx.tx).is_err() {
-        return Ok(None);
+    // Refills (FUEL) pay a wallet, not a piece: they are no piece's provenance.
+    match find_verb(&chain_tx.tx) {
+        Ok((_, verb)) if verb != spool_protocol::verb::Verb::Fuel => {}
+        _ => return Ok(None),
     }
     let Some(piece) = chain_tx
         .tx

@@ -200,11 +200,19 @@ async fn a_collector_reads_the_walkthrough_in_a_browser() {
     let prefers_dark = dark
         .eval(r#"window.matchMedia("(prefers-color-scheme: dark)").matches"#)
         .await;
-    assert_eq!(prefers_dark.as_bool(), Some(true), "the browser asks for dark mode");
+    assert_eq!(
+        prefers_dark.as_bool(),
+        Some(true),
+        "the browser asks for dark mode"
+    );
     let background = dark
         .eval("getComputedStyle(document.body).backgroundColor")
         .await;
-    assert_eq!(background.as_str(), Some("rgb(18, 22, 26)"), "dark background");
+    assert_eq!(
+        background.as_str(),
+        Some("rgb(18, 22, 26)"),
+        "dark background"
+    );
     dark.screenshot_page("piece-dark").await;
     dark.close().await;
 }
