@@ -182,7 +182,10 @@ fn explorer(c: &mut Criterion) {
         synced: true,
     };
     let source = Arc::new(MemorySource::new(NET, status, txs.clone()));
-    let app = router(source.clone(), ExplorerConfig::new(vec![federation.clone()]));
+    let app = router(
+        source.clone(),
+        ExplorerConfig::new(vec![federation.clone()]),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

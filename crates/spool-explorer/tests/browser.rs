@@ -47,8 +47,29 @@ async fn a_collector_reads_the_walkthrough_in_a_browser() {
         "{first_latest}"
     );
     assert!(first_latest.contains("pending"), "{first_latest}");
+    assert_eq!(
+        browser.count("#latest tbody tr").await,
+        events + chain.refills.len(),
+        "every SPOOL transaction, refills included"
+    );
     assert!(!browser.overflows_horizontally().await);
     browser.screenshot_page("home").await;
+
+    // A refill is a SPOOL transaction but no piece's event.
+    browser
+        .open(&format!("{base}/tx/{}", chain.refills[0]))
+        .await;
+    assert_eq!(browser.text("#verb").await, "ASCRIBESPOOL01FUEL");
+    assert_eq!(
+        browser.text("#validity").await,
+        "not an event of any piece's history"
+    );
+    assert_eq!(
+        browser.count("#outputs tbody tr").await,
+        3,
+        "token, fuel, verb"
+    );
+    browser.open(&format!("{base}/")).await;
 
     // Search by txid lands on the transaction page, which shows the forged event's reason.
     let q = browser.client.find(Locator::Css("#q")).await.unwrap();

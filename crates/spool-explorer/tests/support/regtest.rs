@@ -37,6 +37,8 @@ pub struct Walkthrough {
     pub forged: Txid,
     /// The registration of edition 2, never mined.
     pub pending: Txid,
+    /// The federation's refills of the users (FUEL), in order.
+    pub refills: Vec<Txid>,
 }
 
 fn wallet(secret: &str) -> Wallet {
@@ -44,6 +46,10 @@ fn wallet(secret: &str) -> Wallet {
 }
 
 struct Sender {
+    /// The refills sent, in order.
+    refills: std::sync::Mutex<Vec<Txid>>,
+    /// Every transaction sent, in order.
+    sent: std::sync::Mutex<Vec<Txid>>,
     node: Node,
     backend: CoreBackend,
     params: TxParams,
@@ -57,6 +63,7 @@ impl Sender {
             .broadcast(&built.tx)
             .await
             .unwrap_or_else(|e| panic!("broadcast {}: {e}", built.txid()));
+        self.sent.lock().unwrap().push(txid);
         if mine {
             self.node.mine_to(&self.sink, 1).expect("mine a block");
         }
@@ -85,6 +92,17 @@ impl Sender {
     }
 
     async fn refill(&self, federation: &SigningKey, to: &Address, tokens: usize) -> Txid {
+        let txid = self.refill_unrecorded(federation, to, tokens).await;
+        self.refills.lock().unwrap().push(txid);
+        txid
+    }
+
+    async fn refill_unrecorded(
+        &self,
+        federation: &SigningKey,
+        to: &Address,
+        tokens: usize,
+    ) -> Txid {
         let utxos = self.utxos(federation).await;
         let built = build_refill(&self.params, to, 1, tokens, &utxos, federation)
             .unwrap_or_else(|e| panic!("refill {to}: {e}"));
@@ -143,6 +161,8 @@ pub async fn walkthrough() -> Walkthrough {
     let piece_metadata = parse(&hashes.file_hash_metadata);
 
     let sender = Sender {
+        sent: std::sync::Mutex::new(Vec::new()),
+        refills: std::sync::Mutex::new(Vec::new()),
         node,
         backend,
         params: TxParams::default(),
@@ -260,7 +280,9 @@ pub async fn walkthrough() -> Walkthrough {
         .await;
     piece_txids.push(pending);
 
-    // Everything the explorer shows comes back through the backend.
+    // Everything the explorer shows comes back through the backend: the piece's history, and
+    // every transaction sent (the backend's address history holds only unspent outputs'
+    // transactions, so spent refills are read by txid).
     let mut txs = sender
         .backend
         .address_transactions(&piece)
@@ -286,6 +308,17 @@ pub async fn walkthrough() -> Walkthrough {
                 .expect("address transactions"),
         );
     }
+    let sent = sender.sent.lock().unwrap().clone();
+    for txid in &sent {
+        txs.push(
+            sender
+                .backend
+                .transaction(txid)
+                .await
+                .unwrap_or_else(|e| panic!("read back {txid}: {e}")),
+        );
+    }
+    let refills = sender.refills.lock().unwrap().clone();
     let info = sender
         .node
         .call("getblockchaininfo", &[])
@@ -313,5 +346,6 @@ pub async fn walkthrough() -> Walkthrough {
         piece_txids,
         forged,
         pending,
+        refills,
     }
 }
