@@ -314,3 +314,73 @@ async fn an_uploaded_file_opens_its_piece() {
     let form = get(f.addr, "/upload").await;
     assert_eq!(form.status, 405);
 }
+
+/// A source that cannot be read: every page says so with a 5xx status, and shows what was
+/// being read but not the underlying error (which may name the node or its files).
+struct BrokenSource;
+
+#[derive(Debug, thiserror::Error)]
+#[error("database file /secret/path/index.sqlite is locked")]
+struct Locked;
+
+impl spool_explorer::ExplorerSource for BrokenSource {
+    fn network(&self) -> bitcoin::Network {
+        NET
+    }
+    fn status(&self) -> Result<SyncStatus, spool_explorer::SourceError> {
+        Err(spool_explorer::SourceError::NotReady {
+            reason: "the index is being created".to_owned(),
+        })
+    }
+    fn piece_transactions(
+        &self,
+        piece: &Address,
+    ) -> Result<Vec<spool_protocol::chain::ChainTx>, spool_explorer::SourceError> {
+        Err(spool_explorer::SourceError::Read {
+            what: format!("the transactions of piece {piece}"),
+            source: Box::new(Locked),
+        })
+    }
+    fn transaction(
+        &self,
+        _: &bitcoin::Txid,
+    ) -> Result<Option<spool_protocol::chain::ChainTx>, spool_explorer::SourceError> {
+        Ok(None)
+    }
+    fn address_pieces(&self, _: &Address) -> Result<Vec<Address>, spool_explorer::SourceError> {
+        Ok(Vec::new())
+    }
+    fn latest_transactions(
+        &self,
+        _: usize,
+    ) -> Result<Vec<spool_protocol::chain::ChainTx>, spool_explorer::SourceError> {
+        Ok(Vec::new())
+    }
+}
+
+#[tokio::test]
+async fn a_failing_source_gives_a_5xx_page_that_says_what_failed() {
+    let addr = serve(Arc::new(BrokenSource), ExplorerConfig::new(Vec::new())).await;
+    let piece = art_piece();
+    let reply = get(addr, &format!("/piece/{piece}")).await;
+    assert_eq!(reply.status, 500);
+    let shown = row_after(&reply.body, r#"<p class="problem" id="problem">"#);
+    assert!(
+        shown.contains(&format!(
+            "cannot read the transactions of piece {piece} from the data source"
+        )),
+        "{shown}"
+    );
+    assert!(
+        !reply.body.contains("/secret/path"),
+        "the cause stays in the log"
+    );
+
+    let status = get(addr, "/status").await;
+    assert_eq!(status.status, 503);
+    assert!(status
+        .body
+        .contains("the data source is not ready: the index is being created"));
+    // Without a federation the footer warns that the rule is not applied.
+    assert!(status.body.contains("Federation rule not applied"));
+}

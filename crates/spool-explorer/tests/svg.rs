@@ -123,7 +123,10 @@ fn invalid_events_carry_their_reason_and_pending_ones_are_marked() {
         .iter()
         .find(|e| e.txid == forged.to_string())
         .unwrap();
-    assert_eq!(event.reason.as_deref(), Some(reason.as_str()));
+    assert_eq!(
+        event.reason.as_ref().map(ToString::to_string),
+        Some(reason.clone())
+    );
 
     let pendings = elements(&doc, "pending");
     assert_eq!(pendings.len(), 1);
