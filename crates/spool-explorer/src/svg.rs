@@ -232,20 +232,30 @@ fn node(out: &mut String, event: &Event, lane: usize, row: usize, options: &Grap
     out.push_str("</g>");
 }
 
-/// Escapes text for XML content and attribute values.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+/// Text escaped for XML content and attribute values when displayed; runs without special
+/// characters (addresses, txids) are written as they are, without allocating.
+struct Esc<'a>(&'a str);
+
+impl std::fmt::Display for Esc<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
+            f.write_str(&rest[..at])?;
+            f.write_str(match rest.as_bytes()[at] {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                _ => "&#39;",
+            })?;
+            rest = &rest[at + 1..];
         }
+        f.write_str(rest)
     }
-    out
+}
+
+fn esc(text: &str) -> Esc<'_> {
+    Esc(text)
 }
 
 const STYLE: &str = "<style>\
@@ -280,3 +290,22 @@ const STYLE: &str = "<style>\
 .provenance .empty{fill:#bcccdc}\
 }\
 </style>";
+
+#[cfg(test)]
+mod tests {
+    use super::esc;
+
+    #[test]
+    fn escapes_markup_characters_only() {
+        assert_eq!(
+            esc(r#"a<b>&"c'd"#).to_string(),
+            "a&lt;b&gt;&amp;&quot;c&#39;d"
+        );
+        assert_eq!(
+            esc("mv5yDkR5dnjGHxietq7CH78WHk8vzsu4vH").to_string(),
+            "mv5yDkR5dnjGHxietq7CH78WHk8vzsu4vH"
+        );
+        assert_eq!(esc("").to_string(), "");
+        assert_eq!(esc("é<").to_string(), "é&lt;");
+    }
+}
