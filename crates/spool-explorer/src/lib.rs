@@ -7,7 +7,7 @@
 //!   uses it too);
 //! - [`source`]: the small, synchronous [`ExplorerSource`] trait the pages read chain data
 //!   through (the index implements it; [`memory::MemorySource`] holds a list of transactions);
-//! - [`router`]: an axum [`Router`](axum::Router) serving the HTML pages (home with search and
+//! - [`router`](mod@router): an axum [`Router`](axum::Router) serving the HTML pages (home with search and
 //!   file upload, piece, edition, address, transaction, status, 404/400) and one stylesheet,
 //!   rendered on the server with maud: no JavaScript, fonts or CDNs.
 //!
