@@ -69,14 +69,15 @@ pub trait ExplorerSource: Send + Sync + 'static {
     fn transaction(&self, txid: &Txid) -> Result<Option<ChainTx>, SourceError>;
 
     /// The pieces (their addresses, i.e. file hashes) whose SPOOL transactions involve
-    /// `address` as sender or recipient, each once, in any order.
+    /// `address` as sender or recipient, each once, in any order. A transaction's piece is
+    /// its first output; refills (FUEL) belong to no piece.
     ///
     /// # Errors
     /// [`SourceError`] when the source cannot be read.
     fn address_pieces(&self, address: &Address) -> Result<Vec<Address>, SourceError>;
 
-    /// The latest SPOOL transactions, newest first (the mempool before the chain), at most
-    /// `limit`.
+    /// The latest transactions carrying a SPOOL verb (refills included), newest first: the
+    /// mempool, then the chain by descending (height, position); at most `limit`.
     ///
     /// # Errors
     /// [`SourceError`] when the source cannot be read.
