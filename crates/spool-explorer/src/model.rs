@@ -112,6 +112,23 @@ pub(crate) fn edition_name(edition: u64) -> String {
     }
 }
 
+/// A loan date `YYMMDD` as `YYYY-MM-DD` when it names a real day, else as it is.
+pub(crate) fn loan_date(text: &str) -> String {
+    match LoanDate::parse(text).ok().and_then(|d| d.ymd()) {
+        Some((y, m, d)) => format!("{y:04}-{m:02}-{d:02}"),
+        None => text.to_owned(),
+    }
+}
+
+/// `text` with its first letter in upper case (for headings).
+pub(crate) fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +141,14 @@ mod tests {
         // 2024-02-29 23:59 UTC (leap day)
         assert_eq!(civil(1_709_251_140), (2024, 2, 29, 23, 59));
         assert_eq!(format_time(1_432_298_040), "2015-05-22 12:34 UTC");
+    }
+
+    #[test]
+    fn loan_dates_and_headings() {
+        assert_eq!(loan_date("150522"), "2015-05-22");
+        assert_eq!(loan_date("150229"), "150229");
+        assert_eq!(capitalized("edition 1"), "Edition 1");
+        assert_eq!(capitalized(""), "");
     }
 
     #[test]

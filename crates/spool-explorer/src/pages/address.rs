@@ -25,7 +25,7 @@ pub(crate) fn render(
     let events: Vec<&Event> = events.iter().collect();
     let body = html! {
         section.title-block {
-            h1 { "Address " span.hash title=(address) { (address) } }
+            h1 { "Address " span.hash { (address) } }
         }
         section {
             h2 { "Holdings" }

@@ -7,7 +7,7 @@ use spool_protocol::verb::LoanDate;
 
 use super::piece::active_loan;
 use super::{address_link, event_table, layout, piece_link, row, Site};
-use crate::model::edition_name;
+use crate::model::{capitalized, edition_name, loan_date};
 
 /// The edition page, or `None` when the edition has neither a registration nor an event.
 pub(crate) fn render(
@@ -26,7 +26,7 @@ pub(crate) fn render(
     let name = edition_name(edition);
     let body = html! {
         section.title-block {
-            h1 { (name) " of piece " span.hash title=(piece) { (piece) } }
+            h1 { (capitalized(&name)) " of piece " span.hash { (piece) } }
             dl.facts {
                 (row("Piece", piece_link(piece)))
                 @if let Some(s) = &summary {
@@ -63,8 +63,8 @@ pub(crate) fn render(
                             @for loan in &s.loans {
                                 tr {
                                     td data-label="Borrower" { (address_link(&loan.borrower)) }
-                                    td data-label="From" { (loan.start) }
-                                    td data-label="To" { (loan.end) }
+                                    td data-label="From" { (loan_date(&loan.start)) }
+                                    td data-label="To" { (loan_date(&loan.end)) }
                                 }
                             }
                         }

@@ -6,7 +6,7 @@ use spool_protocol::state::{EditionSummary, LoanSummary};
 use spool_protocol::verb::LoanDate;
 
 use super::{address_link, event_table, inline_svg, layout, row, Site};
-use crate::model::edition_name;
+use crate::model::{edition_name, loan_date};
 use crate::svg::{provenance_svg, GraphOptions};
 
 /// The loan of `edition` whose period includes `today`, if any (the latest such).
@@ -39,7 +39,7 @@ pub(crate) fn render(
     );
     let body = html! {
         section.title-block {
-            h1 { "Piece " span.hash title=(piece) { (piece) } }
+            h1 { "Piece " span.hash { (piece) } }
             dl.facts {
                 (row("Piece address (file hash)", html! { span.hash #piece-address { (piece) } }))
                 @if let Some(meta) = uploaded {
@@ -121,7 +121,7 @@ fn editions_table(piece: &str, editions: &[EditionSummary], today: LoanDate) -> 
                             @match active_loan(edition, today) {
                                 Some(loan) => {
                                     (address_link(&loan.borrower))
-                                    " " span.muted { "(" (loan.start) "–" (loan.end) ")" }
+                                    " " span.muted { "(" (loan_date(&loan.start)) " to " (loan_date(&loan.end)) ")" }
                                 }
                                 None => span.muted { "—" },
                             }

@@ -42,7 +42,7 @@ pub(crate) fn render(
     };
     let body = html! {
         section.title-block {
-            h1 { "Transaction " span.hash #txid title=(txid) { (txid) } }
+            h1 { "Transaction " span.hash #txid { (txid) } }
             dl.facts {
                 (row("Verb", html! {
                     @match &found {
