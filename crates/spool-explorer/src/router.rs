@@ -21,13 +21,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Network, Txid};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use spool_protocol::chain::ChainTx;
 use spool_protocol::history::Event;
@@ -142,6 +144,67 @@ impl<S: ExplorerSource> AppState<S> {
             tracing::error!(error = %e, "explorer page rendering panicked");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         })
+    }
+}
+
+impl<S: ExplorerSource> AppState<S> {
+    /// An error page rendered right away (for requests rejected before any reading).
+    fn error_now(&self, error: PageError) -> Response {
+        let site = Site {
+            network: self.source.network(),
+            federation: &self.config.federation,
+        };
+        error.into_page(&site)
+    }
+}
+
+/// Path segments, or a 400 page saying why they cannot be read (e.g. bad percent-encoding).
+struct Segments<T>(T);
+
+impl<T, S> FromRequestParts<AppState<S>> for Segments<T>
+where
+    T: DeserializeOwned + Send,
+    S: ExplorerSource,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState<S>,
+    ) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Segments(value)),
+            Err(rejection) => Err(state.error_now(PageError::BadRequest(format!(
+                "The path {} cannot be read: {}",
+                echo(parts.uri.path()),
+                rejection.body_text()
+            )))),
+        }
+    }
+}
+
+/// Query parameters, or a 400 page saying why they cannot be read.
+struct Params<T>(T);
+
+impl<T, S> FromRequestParts<AppState<S>> for Params<T>
+where
+    T: DeserializeOwned + Send,
+    S: ExplorerSource,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState<S>,
+    ) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(state.error_now(PageError::BadRequest(format!(
+                "The query {} cannot be read: {}",
+                echo(parts.uri.query().unwrap_or_default()),
+                rejection.body_text()
+            )))),
+        }
     }
 }
 
@@ -276,7 +339,7 @@ struct SearchQuery {
 
 async fn search<S: ExplorerSource>(
     State(state): State<AppState<S>>,
-    Query(query): Query<SearchQuery>,
+    Params(query): Params<SearchQuery>,
 ) -> Response {
     let q = query.q.unwrap_or_default().trim().to_owned();
     state
@@ -345,8 +408,8 @@ struct PieceQuery {
 
 async fn piece<S: ExplorerSource>(
     State(state): State<AppState<S>>,
-    Path(piece): Path<String>,
-    Query(query): Query<PieceQuery>,
+    Segments(piece): Segments<String>,
+    Params(query): Params<PieceQuery>,
 ) -> Response {
     state
         .page(move |source, site| {
@@ -390,7 +453,7 @@ fn is_piece(history: &spool_protocol::history::History) -> bool {
 
 async fn graph<S: ExplorerSource>(
     State(state): State<AppState<S>>,
-    Path(piece): Path<String>,
+    Segments(piece): Segments<String>,
 ) -> Response {
     state
         .page(move |source, site| {
@@ -403,7 +466,7 @@ async fn graph<S: ExplorerSource>(
 
 async fn edition<S: ExplorerSource>(
     State(state): State<AppState<S>>,
-    Path((piece, edition)): Path<(String, String)>,
+    Segments((piece, edition)): Segments<(String, String)>,
 ) -> Response {
     state
         .page(move |source, site| {
@@ -427,7 +490,7 @@ async fn edition<S: ExplorerSource>(
 
 async fn address<S: ExplorerSource>(
     State(state): State<AppState<S>>,
-    Path(address): Path<String>,
+    Segments(address): Segments<String>,
 ) -> Response {
     state
         .page(move |source, site| {
@@ -459,7 +522,7 @@ async fn address<S: ExplorerSource>(
 
 async fn tx<S: ExplorerSource>(
     State(state): State<AppState<S>>,
-    Path(txid): Path<String>,
+    Segments(txid): Segments<String>,
 ) -> Response {
     state
         .page(move |source, site| {

@@ -226,6 +226,21 @@ async fn bad_input_gets_a_400_or_404_page_that_names_the_problem() {
         ),
         ("/search?q=", 400, "Nothing to search for".to_owned()),
         (
+            "/piece/%FF",
+            400,
+            "The path /piece/%FF cannot be read".to_owned(),
+        ),
+        (
+            "/search?q=%FF",
+            400,
+            "is neither a transaction id".to_owned(),
+        ),
+        (
+            "/piece/x?file_hash_metadata=a&file_hash_metadata=b",
+            400,
+            "The query file_hash_metadata=a&amp;file_hash_metadata=b cannot be read".to_owned(),
+        ),
+        (
             "/search?q=hello",
             400,
             "“hello” is neither a transaction id".to_owned(),
