@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bitcoin::{Address, Network, Transaction, Txid};
 use spool_protocol::chain::{ChainTx, TxPlace};
-use spool_tx::utxo::Utxo;
+use spool_protocol::chain::Utxo;
 
 use crate::error::BackendError;
 use crate::retry::Backoff;

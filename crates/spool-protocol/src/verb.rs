@@ -27,7 +27,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use bitcoin::script::{Builder, PushBytesBuf};
 use bitcoin::ScriptBuf;
 use serde::{Deserialize, Serialize};
 
@@ -758,12 +757,26 @@ impl Verb {
 
     /// The OP_RETURN output script carrying this verb: `6a`, one length byte, the verb.
     pub fn op_return_script(&self) -> ScriptBuf {
-        let text = self.to_string();
-        let push = PushBytesBuf::try_from(text.into_bytes())
-            .expect("a typed verb is far shorter than any push limit");
-        Builder::new()
-            .push_opcode(bitcoin::opcodes::all::OP_RETURN)
-            .push_slice(push)
-            .into_script()
+        crate::payload::op_return_script(self.to_string().as_bytes())
+            .expect("a typed verb is far shorter than the payload limit")
+    }
+
+    /// How many token recipients pyspool gives this verb: 3 for PIECE, REGISTER, EDITIONS,
+    /// CONSIGNEDREGISTRATION (file hash, metadata hash, to) and MIGRATE (file hash, previous,
+    /// new); 2 for TRANSFER, CONSIGN, UNCONSIGN, LOAN (file hash, to); `None` for FUEL (its
+    /// outputs are fuel and tokens for one user).
+    pub fn recipient_count(&self) -> Option<usize> {
+        match self {
+            Verb::Piece
+            | Verb::Register { .. }
+            | Verb::Editions { .. }
+            | Verb::ConsignedRegistration
+            | Verb::Migrate { .. } => Some(3),
+            Verb::Transfer { .. }
+            | Verb::Consign { .. }
+            | Verb::Unconsign { .. }
+            | Verb::Loan { .. } => Some(2),
+            Verb::Fuel => None,
+        }
     }
 }

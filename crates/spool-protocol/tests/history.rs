@@ -3,6 +3,8 @@
 mod support;
 
 use serde_json::json;
+use spool_protocol::bitcoin::hashes::Hash;
+use spool_protocol::bitcoin::Address;
 use spool_protocol::chain::TxPlace;
 use spool_protocol::history::{
     ascribe_federation, History, ASCRIBE_FEDERATION_V0, ASCRIBE_FEDERATION_V01,
@@ -20,11 +22,14 @@ fn names() -> (String, String, String, String) {
 }
 
 fn build(s: &Script, federation: &[String]) -> History {
-    History::build(&s.piece, NET, &s.txs, federation)
+    History::build(&support::typed(&s.piece), NET, &s.txs, federation).unwrap()
 }
 
 fn reasons(h: &History) -> Vec<Option<String>> {
-    h.events().iter().map(|e| e.reason.clone()).collect()
+    h.events()
+        .iter()
+        .map(|e| e.reason.as_ref().map(ToString::to_string))
+        .collect()
 }
 
 #[test]
@@ -61,6 +66,7 @@ fn a_walkthrough_gives_pyspools_records() {
             "timestamp_utc": 1_600_000_000u64 + 101 * 600,
             "valid": true,
             "reason": null,
+            "code": null,
         })
     );
     let transfer = &h.events()[4];
@@ -339,10 +345,16 @@ fn non_spool_and_unrelated_transactions_are_ignored() {
     ));
     let h = build(&s, std::slice::from_ref(&fed));
     assert_eq!(h.events().len(), 1);
-    // An address that does not parse has no history.
-    assert!(History::build("not an address", NET, &s.txs, &[])
-        .events()
-        .is_empty());
+    // A piece address of another network is an error, not an empty history.
+    let mainnet = Address::p2pkh(
+        spool_protocol::bitcoin::PubkeyHash::from_raw_hash(Hash::all_zeros()),
+        spool_protocol::bitcoin::Network::Bitcoin,
+    );
+    let err = History::build(&mainnet, NET, &s.txs, &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("piece address {mainnet} is not an address of regtest")
+    );
 }
 
 #[test]
@@ -408,7 +420,13 @@ fn order_is_height_then_position_then_unconfirmed_by_dependency() {
     dup.extend(in_order.iter().rev().cloned());
     inputs.push(dup);
     for txs in inputs {
-        let h = History::build(&piece, NET, &txs, std::slice::from_ref(&fed));
+        let h = History::build(
+            &support::typed(&piece),
+            NET,
+            &txs,
+            std::slice::from_ref(&fed),
+        )
+        .unwrap();
         let got: Vec<String> = h.events().iter().map(|e| e.txid.clone()).collect();
         assert_eq!(got, want);
         assert!(h.events().iter().all(|e| e.valid), "{:?}", reasons(&h));
@@ -437,13 +455,16 @@ fn a_transaction_seen_confirmed_and_unconfirmed_counts_once_as_confirmed() {
         vec![pending.clone(), mined.clone()],
         vec![mined.clone(), pending.clone()],
     ] {
-        let h = History::build(&piece, NET, &txs, &[]);
+        let h = History::build(&support::typed(&piece), NET, &txs, &[]).unwrap();
         assert_eq!(h.events().len(), 1);
         assert_eq!(h.events()[0].block_height, Some(50));
     }
     pending.place = TxPlace::Unconfirmed;
     assert_eq!(
-        History::build(&piece, NET, &[pending], &[]).events()[0].block_height,
+        History::build(&support::typed(&piece), NET, &[pending], &[])
+            .unwrap()
+            .events()[0]
+            .block_height,
         None
     );
 }

@@ -12,26 +12,6 @@ use crate::{BuiltTx, TxError, TxParams, Utxo};
 /// Upper bound on fuel inputs tried before declaring the fee rate unpayable.
 pub(crate) const MAX_FUEL_INPUTS: usize = 1_000;
 
-/// How many recipients pyspool gives each verb: 3 for PIECE, REGISTER, EDITIONS,
-/// CONSIGNEDREGISTRATION (file hash, metadata hash, to) and MIGRATE (file hash, previous,
-/// new); 2 for TRANSFER, CONSIGN, UNCONSIGN, LOAN (file hash, to); any number for FUEL.
-pub fn recipient_count(verb: &Verb) -> Option<usize> {
-    match verb {
-        Verb::Piece
-        | Verb::Register { .. }
-        | Verb::Editions { .. }
-        | Verb::ConsignedRegistration
-        | Verb::Migrate { .. } => Some(3),
-        Verb::Transfer { .. }
-        | Verb::Consign { .. }
-        | Verb::Unconsign { .. }
-        | Verb::Loan { .. } => Some(2),
-        Verb::Fuel => None,
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
-}
-
 fn action_outputs(params: &TxParams, verb: &Verb, recipients: &[Address]) -> Vec<TxOut> {
     recipients
         .iter()
@@ -75,7 +55,7 @@ pub(crate) fn fuel_for_rate(
 /// Builds and signs the SPOOL action `verb` from `key`'s address to `recipients`, choosing
 /// fuel and tokens among `utxos` (in their order; pass only unreserved ones, or use
 /// [`crate::Reservations::build_reserved`]). The recipient count must be pyspool's for the
-/// verb (see [`recipient_count`]). Spends at least one fuel output and enough that the fee
+/// verb (see [`Verb::recipient_count`]). Spends at least one fuel output and enough that the fee
 /// meets `params.fee_rate` on the signed size.
 pub fn build_action(
     params: &TxParams,
@@ -84,7 +64,7 @@ pub fn build_action(
     utxos: &[Utxo],
     key: &SigningKey,
 ) -> Result<BuiltTx, TxError> {
-    if let Some(expected) = recipient_count(verb) {
+    if let Some(expected) = verb.recipient_count() {
         if recipients.len() != expected {
             return Err(TxError::WrongRecipientCount {
                 verb: verb.to_string(),

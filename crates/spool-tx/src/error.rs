@@ -2,8 +2,6 @@
 
 use bitcoin::{Address, Amount, FeeRate, OutPoint, ScriptBuf};
 
-use crate::reserve::ReservationError;
-
 /// Everything that can stop a transaction from being built, signed or accepted.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -203,7 +201,4 @@ pub enum TxError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// The outpoint reservation store failed.
-    #[error(transparent)]
-    Reservation(#[from] ReservationError),
 }

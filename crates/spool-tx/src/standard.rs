@@ -6,8 +6,8 @@ use bitcoin::{Amount, Transaction, TxOut};
 
 use crate::{TxError, TxParams};
 
-/// Largest OP_RETURN payload Bitcoin Core relays by default.
-pub const MAX_OP_RETURN_PAYLOAD: usize = 80;
+use spool_protocol::payload::MAX_PAYLOAD;
+
 /// Bitcoin Core's standard transaction weight limit.
 pub const MAX_STANDARD_WEIGHT: u64 = 400_000;
 
@@ -18,7 +18,7 @@ pub fn check_outputs(tx: &Transaction, params: &TxParams) -> Result<(), TxError>
         if out.script_pubkey.is_op_return() {
             op_returns += 1;
             let len = op_return_payload_len(out);
-            if len > MAX_OP_RETURN_PAYLOAD || op_returns > 1 {
+            if len > MAX_PAYLOAD || op_returns > 1 {
                 return Err(TxError::OpReturnTooLarge { index, len });
             }
             continue;

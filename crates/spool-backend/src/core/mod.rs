@@ -36,7 +36,7 @@ use std::time::Duration;
 use bitcoin::{Address, Network, OutPoint, Transaction, Txid};
 use serde_json::{json, Value};
 use spool_protocol::chain::{ChainTx, TxPlace};
-use spool_tx::utxo::Utxo;
+use spool_protocol::chain::Utxo;
 
 pub use rpc::{CoreAuth, RpcCounts};
 

@@ -6,7 +6,7 @@ use anyhow::bail;
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Network};
 
-use crate::engine::PieceHashes;
+use spool_protocol::operation::PieceHashes;
 
 /// An address as typed, checked against the network once the network is known.
 #[derive(Debug, Clone, PartialEq, Eq)]

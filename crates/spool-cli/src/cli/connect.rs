@@ -7,11 +7,11 @@ use bitcoin::Address;
 use spool_backend::core::{CoreAuth, CoreBackend};
 use spool_backend::esplora::EsploraBackend;
 use spool_backend::{Backend, RetryPolicy};
+use spool_engine::store::Reservations;
+use spool_engine::Spool;
 use spool_protocol::history::ascribe_federation;
-use spool_tx::Reservations;
 
 use super::options::{BackendKind, NetworkName, RpcAuth, Settings};
-use crate::engine::Spool;
 
 /// The backend chosen at run time: Bitcoin Core or Esplora.
 pub type AnyBackend = Box<dyn Backend>;

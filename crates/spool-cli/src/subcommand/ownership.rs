@@ -109,7 +109,7 @@ pub fn output(ownership: &Ownership<'_>, piece_address: &str) -> Output {
     let mut reasons = BTreeMap::new();
     let mut record = |name: &str, check: Check| {
         if let (false, Some(reason)) = (check.allowed, check.reason) {
-            reasons.insert(name.to_string(), reason);
+            reasons.insert(name.to_string(), reason.to_string());
         }
         check.allowed
     };
