@@ -116,6 +116,10 @@ fn utxos(key: &SigningKey, fuel: u32, tokens: u32) -> Vec<Utxo> {
         .collect()
 }
 
+/// A piece's events: each operation with its sender.
+type Events<'a> = Vec<(Operation, &'a SigningKey)>;
+
+#[allow(clippy::result_large_err)] // as the core returns it
 fn run(
     c: &Cast,
     request: &Request,
@@ -145,7 +149,7 @@ fn date(text: &str) -> LoanDate {
 }
 
 /// The piece's walkthrough up to edition 1 owned by alice: PIECE, EDITIONS 2, REGISTER 1.
-fn registered(c: &Cast) -> Vec<(Operation, &SigningKey)> {
+fn registered(c: &Cast) -> Events<'_> {
     let p = &c.piece;
     let alice = c.alice.address();
     vec![
@@ -168,7 +172,7 @@ fn every_action_plans_and_its_transaction_deciphers_to_it() {
         events.push((Operation::consign(p, bob.clone(), 1).unwrap(), &c.alice));
         events
     };
-    let cases: Vec<(Request, &SigningKey, Vec<(Operation, &SigningKey)>)> = vec![
+    let cases: Vec<(Request, &SigningKey, Events)> = vec![
         (
             Request::RefillMain(MainRefill::new(c.federation.address(), 3, 4).unwrap()),
             &c.carol,
@@ -281,12 +285,7 @@ fn every_refusal_of_the_precheck_carries_its_reason() {
         events.push((Operation::consign(p, bob.clone(), 1).unwrap(), &c.alice));
         events
     };
-    let cases: Vec<(
-        Operation,
-        &SigningKey,
-        Vec<(Operation, &SigningKey)>,
-        Reason,
-    )> = vec![
+    let cases: Vec<(Operation, &SigningKey, Events, Reason)> = vec![
         (
             Operation::register_piece(p, alice.clone()),
             &c.federation,
