@@ -130,13 +130,9 @@ fn plan_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a Pl
 fn render_plan_error(err: &PlanError, command: &str) -> String {
     match err {
         PlanError::Refused { reason, .. } => format!("{command} refused: {reason}"),
-        PlanError::NotEnoughFuel {
-            address,
-            need_fuel,
-            need_tokens,
-            ..
-        } => format!(
-            "{err}; refill it: spool refill --to {address} --fees {need_fuel} --tokens {need_tokens}"
+        PlanError::NotEnoughFuel { shortage, .. } => format!(
+            "{err}; refill it: spool refill --to {} --fees {} --tokens {}",
+            shortage.address, shortage.need_fuel, shortage.need_tokens
         ),
         PlanError::NoSpendableOutputs { .. } => {
             format!("{err}; refill it (spool refill, or spool refill-main for the federation)")

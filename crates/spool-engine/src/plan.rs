@@ -13,7 +13,7 @@ use spool_protocol::operation::Operation;
 use spool_protocol::ownership::{Check, Ownership};
 use spool_protocol::reason::Reason;
 use spool_protocol::verb::{Action, Verb};
-use spool_tx::{BuiltTx, ReservationSet, TxError, TxParams, Utxo};
+use spool_tx::{BuiltTx, ReservationSet, Shortage, TxError, TxParams, Utxo};
 use spool_wallet::SigningKey;
 
 use crate::Request;
@@ -33,27 +33,19 @@ pub enum PlanError {
     },
     /// The signer's address lacks fuel or tokens.
     #[error(
-        "not enough fuel at {address}: needs {need_fuel} fuel outputs of {} sat and {need_tokens} \
-         token outputs of {} sat with at least {min_conf} confirmations, found {found_fuel} and \
-         {found_tokens} unreserved",
-        .fee.to_sat(),
-        .token.to_sat()
+        "not enough fuel at {}: needs {} fuel outputs of {} sat and {} token outputs of {} sat \
+         with at least {min_conf} confirmations, found {} and {} unreserved",
+        .shortage.address,
+        .shortage.need_fuel,
+        .shortage.fee.to_sat(),
+        .shortage.need_tokens,
+        .shortage.token.to_sat(),
+        .shortage.found_fuel,
+        .shortage.found_tokens
     )]
     NotEnoughFuel {
-        /// The signer's address.
-        address: Address,
-        /// Fuel outputs needed.
-        need_fuel: usize,
-        /// Fuel outputs found.
-        found_fuel: usize,
-        /// Token outputs needed.
-        need_tokens: usize,
-        /// Token outputs found.
-        found_tokens: usize,
-        /// Fuel denomination.
-        fee: Amount,
-        /// Token denomination.
-        token: Amount,
+        /// What is needed and what was found.
+        shortage: Shortage,
         /// The confirmations asked for.
         min_conf: u32,
     },
@@ -279,7 +271,8 @@ pub(crate) fn refuse(
 }
 
 fn build_error(err: TxError, request: &Request, params: &TxParams, min_conf: u32) -> PlanError {
-    match err {
+    let shortage = match err {
+        TxError::NotEnoughOutputs(shortage) => shortage,
         // An action from an empty address: say what it needs at the least.
         TxError::NoSpendableOutputs { address } => match request.operation() {
             Some(operation) => {
@@ -287,7 +280,7 @@ fn build_error(err: TxError, request: &Request, params: &TxParams, min_conf: u32
                     Some((fees, tokens)) => (fees as usize + 1, tokens as usize),
                     None => (1, operation.recipients().len()),
                 };
-                PlanError::NotEnoughFuel {
+                Shortage {
                     address,
                     need_fuel,
                     found_fuel: 0,
@@ -295,41 +288,25 @@ fn build_error(err: TxError, request: &Request, params: &TxParams, min_conf: u32
                     found_tokens: 0,
                     fee: params.fee,
                     token: params.token,
-                    min_conf,
                 }
             }
-            None => PlanError::NoSpendableOutputs { address, min_conf },
-        },
-        TxError::NotEnoughOutputs {
-            address,
-            need_fuel,
-            found_fuel,
-            need_tokens,
-            found_tokens,
-            fee,
-            token,
-        } => PlanError::NotEnoughFuel {
-            address,
-            need_fuel,
-            found_fuel,
-            need_tokens,
-            found_tokens,
-            fee,
-            token,
-            min_conf,
+            None => return PlanError::NoSpendableOutputs { address, min_conf },
         },
         TxError::NotEnoughFunds {
             address,
             needed,
             found,
             found_outputs,
-        } => PlanError::NotEnoughFunds {
-            address,
-            needed,
-            found,
-            found_outputs,
-            min_conf,
-        },
-        other => PlanError::Build(other),
-    }
+        } => {
+            return PlanError::NotEnoughFunds {
+                address,
+                needed,
+                found,
+                found_outputs,
+                min_conf,
+            }
+        }
+        other => return PlanError::Build(other),
+    };
+    PlanError::NotEnoughFuel { shortage, min_conf }
 }

@@ -16,7 +16,7 @@ use spool_protocol::history::History;
 use spool_protocol::operation::{Denominations, Operation, PieceHashes};
 use spool_protocol::reason::Reason;
 use spool_protocol::verb::{Action, LoanDate};
-use spool_tx::{ReservationSet, TxError, TxParams, Utxo};
+use spool_tx::{ReservationSet, Shortage, TxError, TxParams, Utxo};
 use spool_wallet::{LeafPath, MasterSecret, SigningKey, Wallet};
 
 const NET: Network = Network::Regtest;
@@ -414,12 +414,14 @@ fn shortages_and_bad_settings_are_typed() {
         matches!(
             err,
             PlanError::NotEnoughFuel {
-                need_fuel: 1,
-                found_fuel: 0,
-                need_tokens: 2,
-                found_tokens: 0,
+                shortage: Shortage {
+                    need_fuel: 1,
+                    found_fuel: 0,
+                    need_tokens: 2,
+                    found_tokens: 0,
+                    ..
+                },
                 min_conf: 1,
-                ..
             }
         ),
         "{err:?}"
@@ -438,9 +440,12 @@ fn shortages_and_bad_settings_are_typed() {
         matches!(
             err,
             PlanError::NotEnoughFuel {
-                need_tokens: 2,
-                found_tokens: 1,
-                found_fuel: 2,
+                shortage: Shortage {
+                    need_tokens: 2,
+                    found_tokens: 1,
+                    found_fuel: 2,
+                    ..
+                },
                 ..
             }
         ),
@@ -453,8 +458,11 @@ fn shortages_and_bad_settings_are_typed() {
         matches!(
             err,
             PlanError::NotEnoughFuel {
-                need_fuel: 4,
-                need_tokens: 2,
+                shortage: Shortage {
+                    need_fuel: 4,
+                    need_tokens: 2,
+                    ..
+                },
                 ..
             }
         ),
@@ -545,10 +553,13 @@ proptest! {
                 prop_assert!(plan.built.spent.iter().all(|o| !taken.contains(o)));
                 prop_assert!(free_fuel >= 1 && free_tokens >= 2);
             }
-            Err(PlanError::NotEnoughFuel { found_fuel, found_tokens, .. }) => {
+            Err(PlanError::NotEnoughFuel { shortage, .. }) => {
                 prop_assert!(free_fuel < 1 || free_tokens < 2);
                 if free_fuel + free_tokens > 0 {
-                    prop_assert_eq!((found_fuel, found_tokens), (free_fuel, free_tokens));
+                    prop_assert_eq!(
+                        (shortage.found_fuel, shortage.found_tokens),
+                        (free_fuel, free_tokens)
+                    );
                 }
             }
             Err(other) => prop_assert!(false, "unexpected {other:?}"),

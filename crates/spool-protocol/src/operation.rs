@@ -138,13 +138,6 @@ pub struct Operation {
     payees: Payees,
 }
 
-fn owner_edition(action: Action, edition: u64) -> Result<u64, OperationError> {
-    match edition {
-        0 => Err(OperationError::EditionZero { action }),
-        n => Ok(n),
-    }
-}
-
 impl Operation {
     fn tokens(verb: Verb, recipients: Vec<Address>) -> Operation {
         Operation {
@@ -224,8 +217,7 @@ impl Operation {
         to: Address,
         edition: u64,
     ) -> Result<Operation, OperationError> {
-        let edition = owner_edition(Action::Transfer, edition)?;
-        Ok(Operation::owner(Verb::Transfer { edition }, piece, to))
+        Operation::owner_action(|edition| Verb::Transfer { edition }, piece, to, edition)
     }
 
     /// CONSIGN<n>: the owner consigns edition `edition` to `to`.
@@ -238,8 +230,7 @@ impl Operation {
         to: Address,
         edition: u64,
     ) -> Result<Operation, OperationError> {
-        let edition = owner_edition(Action::Consign, edition)?;
-        Ok(Operation::owner(Verb::Consign { edition }, piece, to))
+        Operation::owner_action(|edition| Verb::Consign { edition }, piece, to, edition)
     }
 
     /// UNCONSIGN<n>: the consignee gives edition `edition` back to `to`, the consignor.
@@ -252,8 +243,7 @@ impl Operation {
         to: Address,
         edition: u64,
     ) -> Result<Operation, OperationError> {
-        let edition = owner_edition(Action::Unconsign, edition)?;
-        Ok(Operation::owner(Verb::Unconsign { edition }, piece, to))
+        Operation::owner_action(|edition| Verb::Unconsign { edition }, piece, to, edition)
     }
 
     /// LOAN<n>/<start><end>: the owner loans edition `edition` (0 = the whole piece) to
@@ -288,6 +278,22 @@ impl Operation {
 
     fn owner(verb: Verb, piece: &PieceHashes, to: Address) -> Operation {
         Operation::tokens(verb, vec![piece.file_hash.clone(), to])
+    }
+
+    /// TRANSFER, CONSIGN or UNCONSIGN (`verb` of the edition) of an edition numbered from 1.
+    fn owner_action(
+        verb: fn(u64) -> Verb,
+        piece: &PieceHashes,
+        to: Address,
+        edition: u64,
+    ) -> Result<Operation, OperationError> {
+        let verb = verb(edition);
+        if edition == 0 {
+            return Err(OperationError::EditionZero {
+                action: verb.action(),
+            });
+        }
+        Ok(Operation::owner(verb, piece, to))
     }
 
     /// The verb written in the OP_RETURN.

@@ -7,7 +7,7 @@ use spool_wallet::SigningKey;
 
 use crate::select::{check_network, estimate_vsize, fee_for, finish, fuel_and_tokens, Spendable};
 use crate::sign::Kind;
-use crate::{BuiltTx, TxError, TxParams, Utxo};
+use crate::{BuiltTx, Shortage, TxError, TxParams, Utxo};
 
 /// Upper bound on fuel inputs tried before declaring the fee rate unpayable.
 pub(crate) const MAX_FUEL_INPUTS: usize = 1_000;
@@ -86,15 +86,12 @@ pub fn build_action(
     let token_kinds: Vec<Kind> = tokens.iter().take(k).map(|s| s.kind).collect();
     let n = fuel_for_rate(params, 0, &fuel_kinds, &token_kinds, &outputs)?;
     if fuel.len() < n || tokens.len() < k {
-        return Err(TxError::NotEnoughOutputs {
-            address: key.address(),
-            need_fuel: n,
-            found_fuel: fuel.len(),
-            need_tokens: k,
-            found_tokens: tokens.len(),
-            fee: params.fee,
-            token: params.token,
-        });
+        return Err(Shortage::of(
+            key,
+            params,
+            (n, k),
+            (fuel.len(), tokens.len()),
+        ));
     }
     let inputs: Vec<&Utxo> = fuel[..n]
         .iter()
@@ -123,26 +120,20 @@ pub fn build_spool_tx(
         });
     }
     if fuel.is_empty() {
-        return Err(TxError::NotEnoughOutputs {
-            address: key.address(),
-            need_fuel: 1,
-            found_fuel: 0,
-            need_tokens: recipients.len(),
-            found_tokens: tokens.len(),
-            fee: params.fee,
-            token: params.token,
-        });
+        return Err(Shortage::of(
+            key,
+            params,
+            (1, recipients.len()),
+            (0, tokens.len()),
+        ));
     }
     if tokens.len() != recipients.len() {
-        return Err(TxError::NotEnoughOutputs {
-            address: key.address(),
-            need_fuel: fuel.len(),
-            found_fuel: fuel.len(),
-            need_tokens: recipients.len(),
-            found_tokens: tokens.len(),
-            fee: params.fee,
-            token: params.token,
-        });
+        return Err(Shortage::of(
+            key,
+            params,
+            (fuel.len(), recipients.len()),
+            (fuel.len(), tokens.len()),
+        ));
     }
     check_network(recipients, key)?;
     for (role, list, expected) in [("fuel", fuel, params.fee), ("token", tokens, params.token)] {

@@ -28,7 +28,7 @@ pub mod utxo;
 
 pub use action::{build_action, build_spool_tx};
 pub use built::BuiltTx;
-pub use error::TxError;
+pub use error::{Shortage, TxError};
 pub use params::TxParams;
 pub use refill::{build_refill, build_refill_main};
 pub use reserve::{Reservation, ReservationConflict, ReservationSet};

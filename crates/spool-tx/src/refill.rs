@@ -10,7 +10,7 @@ use crate::select::{
     check_denominations, check_network, estimate_vsize, fee_for, finish, fuel_and_tokens, spendable,
 };
 use crate::sign::Kind;
-use crate::{BuiltTx, TxError, TxParams, Utxo};
+use crate::{BuiltTx, Shortage, TxError, TxParams, Utxo};
 
 fn denominated_outputs(
     to: &Address,
@@ -55,15 +55,12 @@ pub fn build_refill(
     let token_kinds: Vec<Kind> = tokens.iter().take(ntokens).map(|s| s.kind).collect();
     let n = fuel_for_rate(params, nfees, &fuel_kinds, &token_kinds, &outputs)?;
     if fuel.len() < n || tokens.len() < ntokens {
-        return Err(TxError::NotEnoughOutputs {
-            address: key.address(),
-            need_fuel: n,
-            found_fuel: fuel.len(),
-            need_tokens: ntokens,
-            found_tokens: tokens.len(),
-            fee: params.fee,
-            token: params.token,
-        });
+        return Err(Shortage::of(
+            key,
+            params,
+            (n, ntokens),
+            (fuel.len(), tokens.len()),
+        ));
     }
     let inputs: Vec<&Utxo> = fuel[..n]
         .iter()

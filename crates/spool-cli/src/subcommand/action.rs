@@ -323,11 +323,7 @@ async fn execute(
     request: Request,
 ) -> anyhow::Result<Outcome> {
     let network = settings.network.network();
-    let federation = common
-        .federation
-        .iter()
-        .map(|f| f.on(network, "--federation"))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let federation = connect::federation(settings, &common.federation)?;
     let secret = common.secret.read()?;
     let wallet = Wallet::from_secret(&secret, network)?;
     drop(secret);

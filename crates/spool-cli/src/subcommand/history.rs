@@ -61,11 +61,7 @@ impl HistoryArgs {
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let piece = self.piece_address.on(network, "piece address")?;
-        let federation = self
-            .federation
-            .iter()
-            .map(|f| f.on(network, "--federation"))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let federation = connect::federation(settings, &self.federation)?;
         let spool = connect::reader(settings, federation)?;
         let progress = Progress::start(settings.json, format!("reading the history of {piece}"));
         let history = spool.history(&piece).await;

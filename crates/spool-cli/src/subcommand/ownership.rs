@@ -64,11 +64,7 @@ impl OwnershipArgs {
         let network = settings.network.network();
         let address = self.address.on(network, "address")?;
         let piece = self.piece_address.on(network, "piece address")?;
-        let federation = self
-            .federation
-            .iter()
-            .map(|f| f.on(network, "--federation"))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let federation = connect::federation(settings, &self.federation)?;
         let spool = connect::reader(settings, federation)?;
         let history = spool.history(&piece).await?;
         let ownership = Ownership::new(&history, &address.to_string(), self.edition);
