@@ -55,6 +55,10 @@ pub enum Subcommand {
 
 impl Subcommand {
     /// Runs the subcommand.
+    ///
+    /// # Errors
+    ///
+    /// The subcommand's failure, with its causes.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         match self {
             Subcommand::Wallet(command) => command.run(settings),

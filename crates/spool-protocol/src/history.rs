@@ -159,6 +159,10 @@ pub enum HistoryError {
 
 impl Event {
     /// The typed verb of this event (events built by [`History::build`] always have one).
+    ///
+    /// # Errors
+    ///
+    /// The verb text does not decode (never for events [`History::build`] made).
     pub fn typed_verb(&self) -> Result<Verb, VerbError> {
         Verb::decode(&self.verb)
     }

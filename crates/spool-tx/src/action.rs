@@ -57,6 +57,12 @@ pub(crate) fn fuel_for_rate(
 /// [`crate::Reservations::build_reserved`]). The recipient count must be pyspool's for the
 /// verb (see [`Verb::recipient_count`]). Spends at least one fuel output and enough that the fee
 /// meets `params.fee_rate` on the signed size.
+///
+/// # Errors
+///
+/// [`TxError::WrongRecipientCount`], [`TxError::WrongNetwork`], [`TxError::NoSpendableOutputs`]
+/// or [`TxError::NotEnoughOutputs`] (what is missing), [`TxError::FeeRateTooHigh`], or a
+/// signing or standardness error.
 pub fn build_action(
     params: &TxParams,
     verb: &Verb,
@@ -105,6 +111,12 @@ pub fn build_action(
 /// `fuel` (each worth FEE) then `tokens` (each worth TOKEN, one per recipient), pays TOKEN to
 /// each recipient in order and ends with the OP_RETURN of `verb`. The recipient count is not
 /// checked against the verb. Fails if the fee (all the fuel) is below `params.fee_rate`.
+///
+/// # Errors
+///
+/// [`TxError::InvalidDenominations`], [`TxError::NotEnoughOutputs`],
+/// [`TxError::WrongDenomination`], [`TxError::FeeBelowRate`], or a signing or standardness
+/// error.
 pub fn build_spool_tx(
     params: &TxParams,
     verb: &Verb,

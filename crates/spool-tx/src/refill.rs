@@ -31,6 +31,11 @@ fn denominated_outputs(
 /// `ntokens` token outputs of `key`; pays `ntokens` x TOKEN then `nfees` x FEE to `user`,
 /// then the OP_RETURN `ASCRIBESPOOL01FUEL`. m >= 1 is pyspool's one extra fuel output, more
 /// when the fee rate asks for it; the fee is m x FEE.
+///
+/// # Errors
+///
+/// As [`crate::build_action`]: what is missing, an unpayable fee rate, or a signing or
+/// standardness error.
 pub fn build_refill(
     params: &TxParams,
     user: &Address,
@@ -75,6 +80,11 @@ pub fn build_refill(
 /// `key`'s P2PKH address, no OP_RETURN. Spends any of `key`'s UTXOs (largest first;
 /// coinbase outputs only once they have 100 confirmations). The fee follows
 /// `params.fee_rate`; change below the dust limit is left to the fee.
+///
+/// # Errors
+///
+/// [`TxError::NoSpendableOutputs`], [`TxError::NotEnoughFunds`], or a signing or standardness
+/// error.
 pub fn build_refill_main(
     params: &TxParams,
     federation: &Address,

@@ -29,6 +29,10 @@ impl FromStr for AddressArg {
 
 impl AddressArg {
     /// The address, if it belongs to `network`.
+    ///
+    /// # Errors
+    ///
+    /// The address belongs to another network.
     pub fn on(&self, network: Network, what: &str) -> anyhow::Result<Address> {
         check_network(&self.parsed, &self.text, network, what)
     }
@@ -87,6 +91,10 @@ impl FromStr for PieceArg {
 
 impl PieceArg {
     /// Both hashes, checked against the network.
+    ///
+    /// # Errors
+    ///
+    /// A hash of another network, or one that is not a P2PKH-style file hash.
     pub fn on(&self, network: Network) -> anyhow::Result<PieceHashes> {
         let file_hash = self.file_hash.on(network, "piece hash")?;
         let file_hash_metadata = self.file_hash_metadata.on(network, "piece hash")?;

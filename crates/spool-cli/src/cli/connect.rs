@@ -17,6 +17,10 @@ use super::options::{BackendKind, NetworkName, RpcAuth, Settings};
 pub type AnyBackend = Box<dyn Backend>;
 
 /// Opens the backend the settings name. Nothing is contacted yet.
+///
+/// # Errors
+///
+/// A malformed URL, or Esplora without `--esplora-url`.
 pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
     let network = settings.network.network();
     let retry = RetryPolicy {
@@ -52,6 +56,10 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
 
 /// The federation addresses: those given with `--federation` (checked against the network),
 /// else ascribe's on mainnet, none elsewhere.
+///
+/// # Errors
+///
+/// A `--federation` address of another network.
 pub fn federation(settings: &Settings, given: &[AddressArg]) -> anyhow::Result<Vec<String>> {
     let network = settings.network.network();
     let given = given
@@ -68,12 +76,20 @@ pub fn federation(settings: &Settings, given: &[AddressArg]) -> anyhow::Result<V
 }
 
 /// The engine for read-only commands (history, ownership): no reservations on disk.
+///
+/// # Errors
+///
+/// As [`backend`].
 pub fn reader(settings: &Settings, federation: Vec<String>) -> anyhow::Result<Spool<AnyBackend>> {
     let backend = backend(settings)?;
     Ok(Spool::new(backend, Reservations::in_memory()).with_federation(federation))
 }
 
 /// The engine over the chosen backend, with reservations in the data directory.
+///
+/// # Errors
+///
+/// As [`backend`], or a data directory or reservation store that cannot be opened.
 pub async fn spool(
     settings: &Settings,
     federation: Vec<String>,

@@ -230,6 +230,11 @@ pub struct Output {
 
 impl RefillArgs {
     /// Runs `refill-main` or `refill`: `make` turns the arguments into the request.
+    ///
+    /// # Errors
+    ///
+    /// Bad input (refused before anything is built), the engine's refusal or failure, or the
+    /// backend's; nothing is broadcast unless the error comes after the broadcast.
     pub async fn run(&self, settings: &Settings, make: MakeRefill) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let to = self.to.on(network, "--to")?;
@@ -240,6 +245,11 @@ impl RefillArgs {
 
 impl RegisterPieceArgs {
     /// Runs `register-piece` or `consigned-registration`: `make` builds the operation.
+    ///
+    /// # Errors
+    ///
+    /// Bad input (refused before anything is built), the engine's refusal or failure, or the
+    /// backend's; nothing is broadcast unless the error comes after the broadcast.
     pub async fn run(
         &self,
         settings: &Settings,
@@ -254,6 +264,11 @@ impl RegisterPieceArgs {
 
 impl RegisterArgs {
     /// Runs `register`.
+    ///
+    /// # Errors
+    ///
+    /// Bad input (refused before anything is built), the engine's refusal or failure, or the
+    /// backend's; nothing is broadcast unless the error comes after the broadcast.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let piece = self.piece.on(network)?;
@@ -265,6 +280,11 @@ impl RegisterArgs {
 
 impl EditionsArgs {
     /// Runs `editions`.
+    ///
+    /// # Errors
+    ///
+    /// Bad input (refused before anything is built), the engine's refusal or failure, or the
+    /// backend's; nothing is broadcast unless the error comes after the broadcast.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let piece = self.piece.on(network)?;
@@ -276,6 +296,11 @@ impl EditionsArgs {
 
 impl MigrateArgs {
     /// Runs `migrate`.
+    ///
+    /// # Errors
+    ///
+    /// Bad input (refused before anything is built), the engine's refusal or failure, or the
+    /// backend's; nothing is broadcast unless the error comes after the broadcast.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let piece = self.piece.on(network)?;
@@ -288,6 +313,11 @@ impl MigrateArgs {
 
 impl OwnerArgs {
     /// Runs `transfer`, `consign` or `unconsign`: `make` builds the operation.
+    ///
+    /// # Errors
+    ///
+    /// Bad input (refused before anything is built), the engine's refusal or failure, or the
+    /// backend's; nothing is broadcast unless the error comes after the broadcast.
     pub async fn run(&self, settings: &Settings, make: MakeOwnerAction) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let piece = self.piece.on(network)?;
@@ -299,6 +329,11 @@ impl OwnerArgs {
 
 impl LoanArgs {
     /// Runs `loan`.
+    ///
+    /// # Errors
+    ///
+    /// Bad input (refused before anything is built), the engine's refusal or failure, or the
+    /// backend's; nothing is broadcast unless the error comes after the broadcast.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let start = loan_date("--start", &self.start)?;

@@ -58,6 +58,10 @@ pub struct Output {
 
 impl HistoryArgs {
     /// Runs the command.
+    ///
+    /// # Errors
+    ///
+    /// A bad address, or the backend's failure.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let piece = self.piece_address.on(network, "piece address")?;

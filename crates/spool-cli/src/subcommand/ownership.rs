@@ -60,6 +60,10 @@ pub struct Output {
 
 impl OwnershipArgs {
     /// Runs the command.
+    ///
+    /// # Errors
+    ///
+    /// A bad address, or the backend's failure.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let address = self.address.on(network, "address")?;

@@ -64,6 +64,10 @@ pub use spool_protocol::verb::DecodedVerb as DecodeOutput;
 
 impl VerbCommand {
     /// Runs the command.
+    ///
+    /// # Errors
+    ///
+    /// A verb that does not decode, or arguments its action does not take.
     pub fn run(&self) -> anyhow::Result<Outcome> {
         match self {
             VerbCommand::Encode(args) => {
@@ -89,6 +93,10 @@ impl VerbCommand {
 
 impl EncodeArgs {
     /// The typed verb these arguments describe.
+    ///
+    /// # Errors
+    ///
+    /// Arguments the action does not take, or misses.
     pub fn verb(&self) -> anyhow::Result<Verb> {
         let action: Action = self.action.parse().map_err(|_| {
             anyhow::anyhow!(
