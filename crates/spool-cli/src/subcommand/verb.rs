@@ -132,7 +132,11 @@ impl EncodeArgs {
                 let end = self.end.as_deref().context("LOAN needs --end YYMMDD")?;
                 Ok(Verb::loan(edition, start, end)?)
             }
-            _ => {
+            Action::Register
+            | Action::Transfer
+            | Action::Consign
+            | Action::Unconsign
+            | Action::Migrate => {
                 let edition = self
                     .edition
                     .with_context(|| format!("{action} needs --edition N"))?;
