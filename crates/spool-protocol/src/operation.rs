@@ -180,12 +180,12 @@ impl Operation {
         Operation::registration(Verb::ConsignedRegistration, piece, to)
     }
 
-    /// REGISTER<n>: registers edition `edition` (0 = the master edition) to `to`.
+    /// `REGISTER<n>`: registers edition `edition` (0 = the master edition) to `to`.
     pub fn register(piece: &PieceHashes, to: Address, edition: u64) -> Operation {
         Operation::registration(Verb::Register { edition }, piece, to)
     }
 
-    /// EDITIONS<n>: fixes the number of editions.
+    /// `EDITIONS<n>`: fixes the number of editions.
     ///
     /// # Errors
     ///
@@ -201,13 +201,13 @@ impl Operation {
         Ok(Operation::registration(Verb::Editions { count }, piece, to))
     }
 
-    /// MIGRATE<n>: moves edition `edition` from `prev` to `new`.
+    /// `MIGRATE<n>`: moves edition `edition` from `prev` to `new`.
     pub fn migrate(piece: &PieceHashes, prev: Address, new: Address, edition: u64) -> Operation {
         let recipients = vec![piece.file_hash.clone(), prev, new];
         Operation::tokens(Verb::Migrate { edition }, recipients)
     }
 
-    /// TRANSFER<n>: the owner gives edition `edition` to `to`.
+    /// `TRANSFER<n>`: the owner gives edition `edition` to `to`.
     ///
     /// # Errors
     ///
@@ -220,7 +220,7 @@ impl Operation {
         Operation::owner_action(|edition| Verb::Transfer { edition }, piece, to, edition)
     }
 
-    /// CONSIGN<n>: the owner consigns edition `edition` to `to`.
+    /// `CONSIGN<n>`: the owner consigns edition `edition` to `to`.
     ///
     /// # Errors
     ///
@@ -233,7 +233,7 @@ impl Operation {
         Operation::owner_action(|edition| Verb::Consign { edition }, piece, to, edition)
     }
 
-    /// UNCONSIGN<n>: the consignee gives edition `edition` back to `to`, the consignor.
+    /// `UNCONSIGN<n>`: the consignee gives edition `edition` back to `to`, the consignor.
     ///
     /// # Errors
     ///
@@ -246,7 +246,7 @@ impl Operation {
         Operation::owner_action(|edition| Verb::Unconsign { edition }, piece, to, edition)
     }
 
-    /// LOAN<n>/<start><end>: the owner loans edition `edition` (0 = the whole piece) to
+    /// `LOAN<n>/<start><end>`: the owner loans edition `edition` (0 = the whole piece) to
     /// `to` from `start` to `end`, both days included.
     ///
     /// # Errors

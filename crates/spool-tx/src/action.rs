@@ -54,7 +54,7 @@ pub(crate) fn fuel_for_rate(
 
 /// Builds and signs the SPOOL action `verb` from `key`'s address to `recipients`, choosing
 /// fuel and tokens among `utxos` (in their order; pass only unreserved ones, or use
-/// [`crate::Reservations::build_reserved`]). The recipient count must be pyspool's for the
+/// spool-engine's reservation store). The recipient count must be pyspool's for the
 /// verb (see [`Verb::recipient_count`]). Spends at least one fuel output and enough that the fee
 /// meets `params.fee_rate` on the signed size.
 ///
