@@ -171,6 +171,34 @@ fn anyone_can_pay_a_piece_address_but_only_valid_events_count() {
             Some("The edition number 5 does not exist in the blockchain".into()),
         ]
     );
+    // As JSON an invalid event carries its reason's text and code, and reads back the same.
+    let json = serde_json::to_value(&h.events()[4]).unwrap();
+    assert_eq!(json["valid"], false);
+    assert_eq!(
+        json["reason"],
+        format!("REGISTER must come from a federation address, not {thief}")
+    );
+    assert_eq!(json["code"], "not_from_federation");
+    let back: spool_protocol::history::Event = serde_json::from_value(json).unwrap();
+    assert_eq!(&back, &h.events()[4]);
+    let codes: Vec<Option<&str>> = h
+        .events()
+        .iter()
+        .map(|e| e.reason.as_ref().map(|r| r.code()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            None,
+            None,
+            None,
+            Some("not_owner"),
+            Some("not_from_federation"),
+            None,
+            Some("not_owner"),
+            Some("edition_not_found"),
+        ]
+    );
     // With no federation set, the federated REGISTER2 is accepted; the thief's TRANSFER is not.
     let h = build(&s, &[]);
     assert!(h.events()[4].valid);
