@@ -247,8 +247,9 @@ fn big_piece(n: usize) -> (String, String, Vec<ChainTx>) {
 
 fn history_and_ownership(c: &mut Criterion) {
     let (piece, owner, txs) = big_piece(10_000);
+    let piece: Address = piece.parse::<Address<_>>().unwrap().assume_checked();
     let federation = vec![addr("federation")];
-    let history = History::build(&piece, NET, &txs, &federation);
+    let history = History::build(&piece, NET, &txs, &federation).unwrap();
     assert!(
         history.events().len() >= 9_999,
         "{}",
@@ -280,7 +281,7 @@ fn history_and_ownership(c: &mut Criterion) {
         b.iter_batched(
             || (),
             |()| {
-                let h = History::build(&piece, NET, &txs, &federation);
+                let h = History::build(&piece, NET, &txs, &federation).unwrap();
                 let o = Ownership::new(&h, &owner, 1);
                 (o.can_transfer(), o.owner())
             },

@@ -1,7 +1,9 @@
 //! The crate map's rules, checked on the real dependency graph (`cargo tree`).
 //!
 //! spool-protocol must stay pure (no async, HTTP, RPC or database crates); spool-wallet and
-//! spool-tx must not reach a backend client; nothing but the CLI may depend on the backends.
+//! spool-tx must not reach a backend client; spool-backend depends on no spool crate but
+//! spool-protocol; spool-engine carries no command-line crate (clap, indicatif, rpassword,
+//! toml, tracing-subscriber); only the engine and what is above it use the backends.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -28,11 +30,33 @@ const IO_CRATES: &[&str] = &[
     "rustls",
 ];
 
+/// Crates that belong to a command-line program, not to a library others embed.
+const CLI_CRATES: &[&str] = &[
+    "clap",
+    "indicatif",
+    "rpassword",
+    "toml",
+    "tracing-subscriber",
+];
+
 /// (crate, crates it must never depend on, normal edges only)
 fn rules() -> Vec<(&'static str, Vec<&'static str>)> {
-    let mut backend_and_up = vec!["spool-backend", "spool-cli", "spool-testenv"];
+    let mut backend_and_up = vec![
+        "spool-backend",
+        "spool-engine",
+        "spool-cli",
+        "spool-testenv",
+    ];
     let mut protocol_forbidden: Vec<&str> = IO_CRATES.to_vec();
-    protocol_forbidden.extend(["spool-wallet", "spool-tx", "spool-backend", "spool-cli"]);
+    protocol_forbidden.extend([
+        "spool-wallet",
+        "spool-tx",
+        "spool-backend",
+        "spool-engine",
+        "spool-cli",
+    ]);
+    let mut engine_forbidden: Vec<&str> = CLI_CRATES.to_vec();
+    engine_forbidden.extend(["spool-cli", "spool-testenv"]);
     let mut tx_forbidden: Vec<&str> = IO_CRATES.to_vec();
     tx_forbidden.append(&mut backend_and_up);
     vec![
@@ -43,7 +67,17 @@ fn rules() -> Vec<(&'static str, Vec<&'static str>)> {
             v
         }),
         ("spool-tx", tx_forbidden),
-        ("spool-backend", vec!["spool-cli", "spool-testenv"]),
+        (
+            "spool-backend",
+            vec![
+                "spool-wallet",
+                "spool-tx",
+                "spool-engine",
+                "spool-cli",
+                "spool-testenv",
+            ],
+        ),
+        ("spool-engine", engine_forbidden),
     ]
 }
 

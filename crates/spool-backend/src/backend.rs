@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use bitcoin::{Address, Network, Transaction, Txid};
+use spool_protocol::chain::Utxo;
 use spool_protocol::chain::{ChainTx, TxPlace};
-use spool_tx::utxo::Utxo;
 
 use crate::error::BackendError;
 use crate::retry::Backoff;

@@ -25,7 +25,7 @@ pub enum BackendError {
     },
     /// The node or server could not be reached, or it closed the connection, or it is still
     /// starting. Retryable.
-    #[error("cannot reach {url}: {source}")]
+    #[error("cannot reach {url}")]
     Unreachable {
         /// The URL that was tried.
         url: String,

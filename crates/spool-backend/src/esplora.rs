@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use bitcoin::{Address, BlockHash, Network, OutPoint, Transaction, Txid};
 use esplora_client::{AsyncClient, EsploraTx};
+use spool_protocol::chain::Utxo;
 use spool_protocol::chain::{ChainTx, TxPlace};
-use spool_tx::utxo::Utxo;
 
 use crate::backend::{check_network, sort_by_place, Backend};
 use crate::error::BackendError;

@@ -13,7 +13,7 @@
 //!
 //! Errors are one [`BackendError`]; [`BackendError::is_retryable`] tells transient failures
 //! (unreachable, timed out) from final ones. Both backends retry transient failures per
-//! their [`RetryPolicy`]. [`tx_status`] answers spool-tx's reservations.
+//! their [`RetryPolicy`]. [`tx_status`] tells whether a sent transaction is confirmed, pending or gone.
 //!
 //! Measured with `cargo run --release -p spool-backend --example history_load` (a piece with
 //! 1,000 SPOOL transactions, 980 in 10 blocks and 20 in the mempool): Core 43 RPC calls in

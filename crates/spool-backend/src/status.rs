@@ -1,21 +1,15 @@
-//! The bridge to spool-tx's outpoint reservations: a transaction's status as they need it.
+//! A transaction's status as outpoint reservations need it.
 
 use bitcoin::Txid;
-use spool_protocol::chain::TxPlace;
-use spool_tx::TxStatus;
+use spool_protocol::chain::{TxPlace, TxStatus};
 
 use crate::backend::Backend;
 
-/// What `backend` says about `txid`, for [`spool_tx::Reservations::apply_status`]:
+/// What `backend` says about `txid`, for the reservations of the transactions we sent:
 /// confirmed, in the mempool, gone (the backend knows it neither in a block nor in its
 /// mempool; with Core's `-txindex` that is proof, with an Esplora it is that server's view),
 /// or unknown (the backend could not be asked).
 ///
-/// ```text
-/// for (txid, _) in reservations.pending()? {
-///     reservations.apply_status(&txid, spool_backend::tx_status(&backend, &txid).await)?;
-/// }
-/// ```
 pub async fn tx_status<B: Backend + ?Sized>(backend: &B, txid: &Txid) -> TxStatus {
     match backend.transaction(txid).await {
         Ok(chain_tx) => match chain_tx.place {

@@ -79,7 +79,7 @@ async fn node_down_is_a_retryable_error_naming_the_url() {
     assert_unreachable(by_password.tip_height().await.unwrap_err(), &url);
     assert_eq!(
         spool_backend::tx_status(&by_password, &"11".repeat(32).parse().unwrap()).await,
-        spool_tx::TxStatus::Unknown,
+        spool_protocol::chain::TxStatus::Unknown,
         "an unreachable node never makes a reservation look gone"
     );
     let err = by_password

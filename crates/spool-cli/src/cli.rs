@@ -10,7 +10,9 @@ pub mod secret;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
+use spool_engine::plan::PlanError;
+use spool_engine::EngineError;
 
 use crate::subcommand::Subcommand;
 use options::GlobalOptions;
@@ -32,13 +34,19 @@ pub struct Cli {
 /// Errors are one line on stderr (`error: ...`) and a non-zero exit: 2 for usage errors,
 /// 1 for everything else.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(err) => return usage_error(err),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(err) => return usage_error(err),
     };
+    // The subcommand's name, e.g. `register-piece`: refusals are told in its terms.
+    let command = matches.subcommand_name().unwrap_or("spool").to_owned();
     let settings = match cli.options.resolve() {
         Ok(settings) => settings,
-        Err(err) => return fail(&err),
+        Err(err) => return fail(&err, &command),
     };
     init_logging(settings.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -47,12 +55,15 @@ pub fn main() -> ExitCode {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(err) => return fail(&anyhow::Error::new(err).context("cannot start the runtime")),
+        Err(err) => {
+            let err = anyhow::Error::new(err).context("cannot start the runtime");
+            return fail(&err, &command);
+        }
     };
     let outcome = runtime.block_on(cli.command.run(&settings));
     match outcome.and_then(|outcome| outcome.print(settings.json)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => fail(&err),
+        Err(err) => fail(&err, &command),
     }
 }
 
@@ -89,22 +100,45 @@ fn usage_error(err: clap::Error) -> ExitCode {
 }
 
 /// Prints an error and its causes on one line of stderr; exit code 1.
-fn fail(err: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {}", one_line(err));
+fn fail(err: &anyhow::Error, command: &str) -> ExitCode {
+    eprintln!("error: {}", one_line(err, command));
     ExitCode::FAILURE
 }
 
-/// An error and its chain of causes as one line, `outer: inner: root`.
-pub fn one_line(err: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in err.chain() {
-        let text = cause.to_string().replace('\n', " ");
-        if parts.last().is_some_and(|last| last.contains(&text)) {
-            continue;
-        }
-        parts.push(text);
+/// An error and its chain of causes as one line, `outer: inner: root`. Each error says only
+/// what it adds (none repeats its source), so every cause is printed once. The engine's
+/// typed errors are told in `command`'s terms, with the command that would help.
+pub fn one_line(err: &anyhow::Error, command: &str) -> String {
+    err.chain()
+        .map(|cause| match plan_error(cause) {
+            Some(plan) => render_plan_error(plan, command),
+            None => cause.to_string(),
+        })
+        .map(|text| text.replace('\n', " "))
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+fn plan_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a PlanError> {
+    match cause.downcast_ref::<EngineError>() {
+        Some(EngineError::Plan(plan)) => Some(plan),
+        _ => cause.downcast_ref::<PlanError>(),
     }
-    parts.join(": ")
+}
+
+/// The engine's refusal or shortage, with the CLI's name of the action and its remedy.
+fn render_plan_error(err: &PlanError, command: &str) -> String {
+    match err {
+        PlanError::Refused { reason, .. } => format!("{command} refused: {reason}"),
+        PlanError::NotEnoughFuel { shortage, .. } => format!(
+            "{err}; refill it: spool refill --to {} --fees {} --tokens {}",
+            shortage.address, shortage.need_fuel, shortage.need_tokens
+        ),
+        PlanError::NoSpendableOutputs { .. } => {
+            format!("{err}; refill it (spool refill, or spool refill-main for the federation)")
+        }
+        other => other.to_string(),
+    }
 }
 
 fn init_logging(verbose: u8) {

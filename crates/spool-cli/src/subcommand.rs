@@ -7,6 +7,10 @@ pub mod ownership;
 pub mod verb;
 pub mod wallet;
 
+use spool_engine::request::MainRefill;
+use spool_engine::Request;
+use spool_protocol::operation::Operation;
+
 use crate::cli::options::Settings;
 use crate::cli::output::Outcome;
 
@@ -51,24 +55,35 @@ pub enum Subcommand {
 
 impl Subcommand {
     /// Runs the subcommand.
+    ///
+    /// # Errors
+    ///
+    /// The subcommand's failure, with its causes.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
-        use action::Kind;
         match self {
             Subcommand::Wallet(command) => command.run(settings),
             Subcommand::Hash(args) => args.run(settings),
             Subcommand::Verb(command) => command.run(),
-            Subcommand::RefillMain(args) => args.run(settings, Kind::RefillMain).await,
-            Subcommand::Refill(args) => args.run(settings, Kind::Refill).await,
-            Subcommand::RegisterPiece(args) => args.run(settings, Kind::RegisterPiece).await,
+            Subcommand::RefillMain(args) => {
+                let make: action::MakeRefill =
+                    |to, fees, tokens| Ok(Request::RefillMain(MainRefill::new(to, fees, tokens)?));
+                args.run(settings, make).await
+            }
+            Subcommand::Refill(args) => {
+                let make: action::MakeRefill =
+                    |to, fees, tokens| Ok(Operation::refill(to, fees, tokens)?.into());
+                args.run(settings, make).await
+            }
+            Subcommand::RegisterPiece(args) => args.run(settings, Operation::register_piece).await,
             Subcommand::Register(args) => args.run(settings).await,
             Subcommand::Editions(args) => args.run(settings).await,
             Subcommand::ConsignedRegistration(args) => {
-                args.run(settings, Kind::ConsignedRegistration).await
+                args.run(settings, Operation::consigned_registration).await
             }
             Subcommand::Migrate(args) => args.run(settings).await,
-            Subcommand::Transfer(args) => args.run(settings, Kind::Transfer).await,
-            Subcommand::Consign(args) => args.run(settings, Kind::Consign).await,
-            Subcommand::Unconsign(args) => args.run(settings, Kind::Unconsign).await,
+            Subcommand::Transfer(args) => args.run(settings, Operation::transfer).await,
+            Subcommand::Consign(args) => args.run(settings, Operation::consign).await,
+            Subcommand::Unconsign(args) => args.run(settings, Operation::unconsign).await,
             Subcommand::Loan(args) => args.run(settings).await,
             Subcommand::History(args) => args.run(settings).await,
             Subcommand::Ownership(args) => args.run(settings).await,

@@ -72,3 +72,19 @@ pub struct Utxo {
     /// Whether it is a coinbase output (spendable only after 100 confirmations).
     pub is_coinbase: bool,
 }
+
+/// What the chain says about a transaction we sent: the status that decides whether the
+/// outpoints it spends are still reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxStatus {
+    /// In a block: its outpoints are spent for good.
+    Confirmed,
+    /// In the mempool: it may still confirm.
+    InMempool,
+    /// Proven gone: neither in a block nor in the mempool (a conflicting transaction spent
+    /// one of its inputs, or it was never accepted).
+    Gone,
+    /// The source could not tell (unreachable, timed out).
+    Unknown,
+}

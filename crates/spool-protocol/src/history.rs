@@ -17,15 +17,14 @@
 //! editions. Only valid events change the state that later checks and [`crate::ownership`] see.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::str::FromStr;
 
-use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Network, Script, ScriptBuf, Txid};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::chain::{ChainTx, TxPlace};
 use crate::ledger::Ledger;
 use crate::payload::find_verb;
+use crate::reason::Reason;
 use crate::verb::{Verb, VerbError};
 
 /// ascribe's mainnet federation address for the first protocol version.
@@ -41,7 +40,10 @@ pub fn ascribe_federation() -> Vec<String> {
 }
 
 /// One SPOOL transaction of a piece, with pyspool's record fields and its verification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// As JSON, `reason` is the text and `code` the reason's machine code (both `null` for a
+/// valid event).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// The transaction id.
     pub txid: String,
@@ -67,11 +69,100 @@ pub struct Event {
     /// Whether the event passed verification.
     pub valid: bool,
     /// Why it did not.
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
+}
+
+/// [`Event`] as JSON: its fields, the reason as text, and the reason's code.
+#[derive(Serialize, Deserialize)]
+struct EventJson {
+    txid: String,
+    verb: String,
+    action: String,
+    edition_number: Option<u64>,
+    from_address: String,
+    to_address: String,
+    piece_address: String,
+    number_editions: Option<u64>,
+    block_height: Option<u64>,
+    timestamp_utc: Option<u64>,
+    valid: bool,
+    reason: Option<String>,
+    code: Option<String>,
+}
+
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let event = self.clone();
+        EventJson {
+            txid: event.txid,
+            verb: event.verb,
+            action: event.action,
+            edition_number: event.edition_number,
+            from_address: event.from_address,
+            to_address: event.to_address,
+            piece_address: event.piece_address,
+            number_editions: event.number_editions,
+            block_height: event.block_height,
+            timestamp_utc: event.timestamp_utc,
+            valid: event.valid,
+            reason: event.reason.as_ref().map(ToString::to_string),
+            code: event.reason.as_ref().map(|r| r.code().to_owned()),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Event, D::Error> {
+        let json = EventJson::deserialize(deserializer)?;
+        let reason = match (&json.code, &json.reason) {
+            (None, None) => None,
+            (Some(code), Some(text)) => Some(Reason::from_parts(code, text).ok_or_else(|| {
+                serde::de::Error::custom(format!("reason {text:?} does not fit code {code:?}"))
+            })?),
+            _ => {
+                return Err(serde::de::Error::custom(
+                    "an event's reason and code come together",
+                ))
+            }
+        };
+        Ok(Event {
+            txid: json.txid,
+            verb: json.verb,
+            action: json.action,
+            edition_number: json.edition_number,
+            from_address: json.from_address,
+            to_address: json.to_address,
+            piece_address: json.piece_address,
+            number_editions: json.number_editions,
+            block_height: json.block_height,
+            timestamp_utc: json.timestamp_utc,
+            valid: json.valid,
+            reason,
+        })
+    }
+}
+
+/// Why a history cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HistoryError {
+    /// The piece address belongs to another network than the one asked for.
+    #[error("piece address {address} is not an address of {network}")]
+    WrongNetwork {
+        /// The piece address.
+        address: String,
+        /// The network asked for.
+        network: Network,
+    },
 }
 
 impl Event {
     /// The typed verb of this event (events built by [`History::build`] always have one).
+    ///
+    /// # Errors
+    ///
+    /// The verb text does not decode (never for events [`History::build`] made).
     pub fn typed_verb(&self) -> Result<Verb, VerbError> {
         Verb::decode(&self.verb)
     }
@@ -108,14 +199,25 @@ impl History {
     /// Builds and verifies the history of `piece_address` from `txs` (in any order, duplicates
     /// allowed). `federation` is the set of federation addresses; when empty, federated verbs
     /// are not checked for their sender.
+    ///
+    /// # Errors
+    ///
+    /// [`HistoryError::WrongNetwork`] when `piece_address` is not an address of `network`.
     pub fn build(
-        piece_address: &str,
+        piece_address: &Address,
         network: Network,
         txs: &[ChainTx],
         federation: &[String],
-    ) -> History {
-        let piece_script = piece_script(piece_address);
-        let candidates = order(collect(piece_script.as_deref(), txs));
+    ) -> Result<History, HistoryError> {
+        if !piece_address.as_unchecked().is_valid_for_network(network) {
+            return Err(HistoryError::WrongNetwork {
+                address: piece_address.to_string(),
+                network,
+            });
+        }
+        let piece_script = piece_address.script_pubkey();
+        let piece_address = piece_address.to_string();
+        let candidates = order(collect(&piece_script, txs));
         let federation: HashSet<&str> = federation.iter().map(String::as_str).collect();
 
         let mut names = Names::new(network);
@@ -133,33 +235,31 @@ impl History {
                 .unwrap_or_default();
             let from = sender.clone().unwrap_or_else(|e| e.0);
 
-            let verdict = (|| -> Result<(), String> {
+            let verdict = (|| -> Result<(), Reason> {
                 sender.as_ref().map_err(|e| e.1.clone())?;
                 if candidate.vout as usize + 1 != tx.output.len() {
-                    return Err(format!(
-                        "The verb is in output {}, not in the last output",
-                        candidate.vout
-                    ));
+                    return Err(Reason::VerbNotLast {
+                        vout: candidate.vout,
+                    });
                 }
                 match recipients.first() {
-                    Some(first)
-                        if Some(first.script_pubkey.as_script()) == piece_script.as_deref() => {}
+                    Some(first) if first.script_pubkey == piece_script => {}
                     Some(first) => {
-                        return Err(format!(
-                            "The first output pays {}, not the piece address {piece_address}",
-                            names.render(&first.script_pubkey)
-                        ))
+                        return Err(Reason::FirstOutputNotPiece {
+                            found: names.render(&first.script_pubkey),
+                            piece: piece_address.clone(),
+                        })
                     }
-                    None => return Err("Transaction has no output besides the OP_RETURN".into()),
+                    None => return Err(Reason::NoRecipient),
                 }
                 if candidate.verb.is_federated()
                     && !federation.is_empty()
                     && !federation.contains(from.as_str())
                 {
-                    return Err(format!(
-                        "{} must come from a federation address, not {from}",
-                        candidate.verb.action()
-                    ));
+                    return Err(Reason::NotFromFederation {
+                        action: candidate.verb.action(),
+                        from: from.clone(),
+                    });
                 }
                 ledger.check(&candidate.verb, &from, &to)
             })();
@@ -188,13 +288,13 @@ impl History {
         for event in &mut events {
             event.number_editions = ledger.number_editions;
         }
-        History {
-            piece_address: piece_address.to_owned(),
+        Ok(History {
+            piece_address,
             network,
             events,
             verbs: candidates.iter().map(|c| c.verb).collect(),
             ledger,
-        }
+        })
     }
 
     /// The piece address this history is about.
@@ -280,12 +380,6 @@ fn pyspool_edition(verb: &Verb) -> Option<u64> {
     }
 }
 
-fn piece_script(piece_address: &str) -> Option<ScriptBuf> {
-    Address::<NetworkUnchecked>::from_str(piece_address)
-        .ok()
-        .map(|a| a.assume_checked().script_pubkey())
-}
-
 /// Output scripts as addresses (or `script:<hex>` when they have none), each rendered once:
 /// a piece's history has many events but few addresses.
 struct Names {
@@ -315,15 +409,14 @@ impl Names {
 }
 
 /// The single address of the inputs, or (what to show as from, why it is invalid).
-fn sender(chain_tx: &ChainTx, names: &mut Names) -> Result<String, (String, String)> {
+fn sender(chain_tx: &ChainTx, names: &mut Names) -> Result<String, (String, Reason)> {
     if chain_tx.prevouts.len() != chain_tx.tx.input.len() || chain_tx.prevouts.is_empty() {
         return Err((
             String::new(),
-            format!(
-                "Transaction has {} inputs but {} known previous outputs",
-                chain_tx.tx.input.len(),
-                chain_tx.prevouts.len()
-            ),
+            Reason::PrevoutsMissing {
+                inputs: chain_tx.tx.input.len(),
+                prevouts: chain_tx.prevouts.len(),
+            },
         ));
     }
     let addresses: BTreeSet<String> = chain_tx
@@ -335,23 +428,17 @@ fn sender(chain_tx: &ChainTx, names: &mut Names) -> Result<String, (String, Stri
     if addresses.len() == 1 {
         return Ok(first);
     }
-    let set = addresses
-        .iter()
-        .map(|a| format!("'{a}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
     Err((
         first,
-        format!("Transaction should have inputs from only one address {{{set}}}"),
+        Reason::SeveralSenders {
+            addresses: addresses.into_iter().collect(),
+        },
     ))
 }
 
 /// The SPOOL transactions that pay the piece, one per txid (the best place wins: confirmed
 /// before unconfirmed, lower (height, position) first).
-fn collect<'a>(piece_script: Option<&Script>, txs: &'a [ChainTx]) -> Vec<Candidate<'a>> {
-    let Some(piece_script) = piece_script else {
-        return Vec::new();
-    };
+fn collect<'a>(piece_script: &Script, txs: &'a [ChainTx]) -> Vec<Candidate<'a>> {
     let mut best: HashMap<Txid, Candidate<'a>> = HashMap::new();
     for chain_tx in txs {
         if !chain_tx

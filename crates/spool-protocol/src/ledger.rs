@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::reason::Reason;
 use crate::verb::{LoanDate, Verb};
 
 /// A consignment in force: who consigned the edition, and to whom.
@@ -36,84 +37,80 @@ pub(crate) struct Ledger {
     pub editions: HashMap<u64, EditionState>,
 }
 
-pub(crate) const MASTER_NOT_REGISTERED: &str = "Master edition not yet registered";
-
 impl Ledger {
     pub fn master_registered(&self) -> bool {
         self.editions.contains_key(&0)
     }
 
     /// pyspool's `can_register_master`.
-    pub fn check_register_master(&self) -> Result<(), String> {
+    pub fn check_register_master(&self) -> Result<(), Reason> {
         if self.master_registered() {
-            return Err("Master piece already registered in the blockchain".to_owned());
+            return Err(Reason::MasterAlreadyRegistered);
         }
         Ok(())
     }
 
     /// pyspool's `can_editions`.
-    pub fn check_editions(&self) -> Result<(), String> {
+    pub fn check_editions(&self) -> Result<(), Reason> {
         if !self.master_registered() {
-            return Err(MASTER_NOT_REGISTERED.to_owned());
+            return Err(Reason::MasterNotRegistered);
         }
         if self.number_editions.is_some() {
-            return Err("Number of editions was already registered for this piece".to_owned());
+            return Err(Reason::EditionsAlreadyRegistered);
         }
         Ok(())
     }
 
     /// pyspool's `can_register` for edition `n` (edition 0 is the master's rule).
-    pub fn check_register(&self, n: u64) -> Result<(), String> {
+    pub fn check_register(&self, n: u64) -> Result<(), Reason> {
         if n == 0 {
             return self.check_register_master();
         }
         if !self.master_registered() {
-            return Err(MASTER_NOT_REGISTERED.to_owned());
+            return Err(Reason::MasterNotRegistered);
         }
         let Some(count) = self.number_editions else {
-            return Err("Number of editions not yet registered".to_owned());
+            return Err(Reason::EditionsNotRegistered);
         };
         if n > count {
-            return Err(format!(
-                "You can only register {count} editions. You are trying to register edition {n}"
-            ));
+            return Err(Reason::TooManyEditions { count, edition: n });
         }
         if self.editions.contains_key(&n) {
-            return Err(format!(
-                "Edition number {n} is already registered in the blockchain"
-            ));
+            return Err(Reason::EditionAlreadyRegistered { edition: n });
         }
         Ok(())
     }
 
     /// pyspool's `can_transfer` (also `can_consign` and `can_loan`).
-    pub fn check_transfer(&self, address: &str, n: u64) -> Result<(), String> {
+    pub fn check_transfer(&self, address: &str, n: u64) -> Result<(), Reason> {
         let Some(state) = self.editions.get(&n) else {
-            return Err(format!(
-                "The edition number {n} does not exist in the blockchain"
-            ));
+            return Err(Reason::EditionNotFound { edition: n });
         };
         if state.holder != address {
-            return Err(format!(
-                "Address {address} does not own the edition number {n}"
-            ));
+            return Err(Reason::NotOwner {
+                address: address.to_owned(),
+                edition: n,
+            });
         }
         Ok(())
     }
 
     /// pyspool's `can_unconsign`.
-    pub fn check_unconsign(&self, address: &str, n: u64) -> Result<(), String> {
+    pub fn check_unconsign(&self, address: &str, n: u64) -> Result<(), Reason> {
         let Some(state) = self.editions.get(&n) else {
-            return Err(MASTER_NOT_REGISTERED.to_owned());
+            return Err(Reason::MasterNotRegistered);
         };
         match &state.consignment {
             Some(c) if c.consignee == address => Ok(()),
-            _ => Err(format!("Edition number {n} is not consigned to {address}")),
+            _ => Err(Reason::NotConsignedTo {
+                edition: n,
+                address: address.to_owned(),
+            }),
         }
     }
 
     /// The unconsign-only-back-to-the-consignor rule.
-    pub fn check_unconsign_to(&self, n: u64, to: &str) -> Result<(), String> {
+    pub fn check_unconsign_to(&self, n: u64, to: &str) -> Result<(), Reason> {
         let consignor = self
             .editions
             .get(&n)
@@ -121,15 +118,17 @@ impl Ledger {
             .map(|c| c.consignor.as_str());
         match consignor {
             Some(consignor) if consignor == to => Ok(()),
-            Some(consignor) => Err(format!("You can only unconsign to {consignor}")),
-            None => Err(format!("Edition number {n} is not consigned")),
+            Some(consignor) => Err(Reason::UnconsignOnlyTo {
+                consignor: consignor.to_owned(),
+            }),
+            None => Err(Reason::NotConsigned { edition: n }),
         }
     }
 
     /// Whether `verb` from `from` to `to` is allowed now (federation checks are the caller's).
-    pub fn check(&self, verb: &Verb, from: &str, to: &str) -> Result<(), String> {
+    pub fn check(&self, verb: &Verb, from: &str, to: &str) -> Result<(), Reason> {
         match *verb {
-            Verb::Fuel => Err("FUEL is a refill, not an action on a piece".to_owned()),
+            Verb::Fuel => Err(Reason::FuelIsNotAPieceAction),
             Verb::Piece | Verb::ConsignedRegistration => self.check_register_master(),
             Verb::Register { edition } => self.check_register(edition),
             Verb::Editions { .. } => self.check_editions(),
@@ -143,11 +142,9 @@ impl Ledger {
             } => {
                 self.check_transfer(from, edition)?;
                 match (start.ymd(), end.ymd()) {
-                    (None, _) => Err(format!("Loan start {start} is not a real date")),
-                    (_, None) => Err(format!("Loan end {end} is not a real date")),
-                    _ if end < start => {
-                        Err(format!("Loan ends ({end}) before it starts ({start})"))
-                    }
+                    (None, _) => Err(Reason::LoanStartNotADate { start }),
+                    (_, None) => Err(Reason::LoanEndNotADate { end }),
+                    _ if end < start => Err(Reason::LoanEndsBeforeStart { start, end }),
                     _ => Ok(()),
                 }
             }
@@ -159,9 +156,7 @@ impl Ledger {
                 if self.editions.contains_key(&edition) {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "The edition number {edition} does not exist in the blockchain"
-                    ))
+                    Err(Reason::EditionNotFound { edition })
                 }
             }
         }

@@ -11,10 +11,13 @@
 //!
 //! - [`verb`]: typed verbs ([`verb::Verb`]), pyspool's decoder ([`verb::DecodedVerb`]), the
 //!   checked constructors;
+//! - [`operation`]: one action's on-chain form ([`operation::Operation`]): checked
+//!   constructors, `encipher` to outputs and `decipher` back;
 //! - [`payload`]: the OP_RETURN script and [`payload::decipher`] for a transaction;
 //! - [`file_hash`]: the piece's `file_hash` / `file_hash_metadata`, streamed;
 //! - [`history`]: the verified history of a piece ([`history::History`], [`history::Event`]);
-//! - [`ownership`]: pyspool's ownership checks over the valid events.
+//! - [`ownership`]: pyspool's ownership checks over the valid events;
+//! - [`reason`]: typed verdicts ([`reason::Reason`]): pyspool's reason texts with stable codes;
 //! - [`state`]: a piece's current state ([`state::PieceState`]) and an address's holdings.
 
 pub use bitcoin;
@@ -23,7 +26,9 @@ pub mod chain;
 pub mod file_hash;
 pub mod history;
 mod ledger;
+pub mod operation;
 pub mod ownership;
 pub mod payload;
+pub mod reason;
 pub mod state;
 pub mod verb;

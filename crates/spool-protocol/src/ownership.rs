@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::history::History;
 use crate::ledger::{EditionState, LoanRecord};
+use crate::reason::Reason;
 use crate::verb::LoanDate;
 
 /// The answer to a "can ...?" question: allowed, or not with pyspool's reason.
@@ -21,11 +22,11 @@ pub struct Check {
     /// Whether the action is allowed.
     pub allowed: bool,
     /// Why not (`None` when allowed).
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
 }
 
 impl Check {
-    fn from(result: Result<(), String>) -> Check {
+    fn from(result: Result<(), Reason>) -> Check {
         match result {
             Ok(()) => Check {
                 allowed: true,

@@ -41,6 +41,10 @@ pub enum PayloadError {
 
 /// The OP_RETURN output script for `payload`: OP_RETURN and one push of the bytes (for a SPOOL
 /// verb, `6a`, one length byte, the verb, exactly as pyspool writes it).
+///
+/// # Errors
+///
+/// [`PayloadError::TooLong`] for a payload above [`MAX_PAYLOAD`].
 pub fn op_return_script(payload: &[u8]) -> Result<ScriptBuf, PayloadError> {
     if payload.len() > MAX_PAYLOAD {
         return Err(PayloadError::TooLong { len: payload.len() });
@@ -60,6 +64,11 @@ pub fn is_op_return(script: &Script) -> bool {
 
 /// The data of an OP_RETURN script: OP_RETURN followed by exactly one push (of at most
 /// [`MAX_PAYLOAD`] bytes).
+///
+/// # Errors
+///
+/// [`PayloadError`] when the script is not OP_RETURN with exactly one push of at most
+/// [`MAX_PAYLOAD`] bytes.
 pub fn op_return_payload(script: &Script) -> Result<&[u8], PayloadError> {
     let hex = || script.to_hex_string();
     if !is_op_return(script) {
@@ -134,6 +143,10 @@ fn list(rejected: &[RejectedOutput]) -> String {
 
 /// The output index and verb of a SPOOL transaction: outputs are scanned from the last, and the
 /// first OP_RETURN whose payload decodes to a supported verb wins.
+///
+/// # Errors
+///
+/// [`Flaw`] when no OP_RETURN output holds a supported verb (every refused one is listed).
 pub fn find_verb(tx: &Transaction) -> Result<(u32, Verb), Flaw> {
     let mut rejected = Vec::new();
     for (vout, output) in tx.output.iter().enumerate().rev() {
@@ -158,6 +171,10 @@ pub fn find_verb(tx: &Transaction) -> Result<(u32, Verb), Flaw> {
 }
 
 /// The verb of a SPOOL transaction (see [`find_verb`]).
+///
+/// # Errors
+///
+/// As [`find_verb`].
 pub fn decipher(tx: &Transaction) -> Result<Verb, Flaw> {
     find_verb(tx).map(|(_, verb)| verb)
 }

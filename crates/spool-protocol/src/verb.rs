@@ -27,7 +27,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use bitcoin::script::{Builder, PushBytesBuf};
 use bitcoin::ScriptBuf;
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +54,10 @@ impl fmt::Display for LoanDate {
 
 impl LoanDate {
     /// Six ASCII digits, as found on chain (the calendar is not checked).
+    ///
+    /// # Errors
+    ///
+    /// [`VerbError::MalformedDate`] unless the text is six ASCII digits.
     pub fn parse(text: &str) -> Result<LoanDate, VerbError> {
         let bytes = text.as_bytes();
         if bytes.len() != 6 || !bytes.iter().all(u8::is_ascii_digit) {
@@ -68,6 +71,11 @@ impl LoanDate {
     }
 
     /// Six ASCII digits naming a day that exists (e.g. `160229` yes, `150229` no).
+    ///
+    /// # Errors
+    ///
+    /// [`VerbError::MalformedDate`] as [`LoanDate::parse`], [`VerbError::ImpossibleDate`] for
+    /// digits that name no day.
     pub fn parse_checked(text: &str) -> Result<LoanDate, VerbError> {
         let date = LoanDate::parse(text)?;
         if date.ymd().is_none() {
@@ -79,6 +87,10 @@ impl LoanDate {
     }
 
     /// Builds the date of a calendar day (years 1969..=2068, the range `YY` can express).
+    ///
+    /// # Errors
+    ///
+    /// [`VerbError::ImpossibleDate`] outside 1969..=2068 or for a day that does not exist.
     pub fn from_ymd(year: i32, month: u8, day: u8) -> Result<LoanDate, VerbError> {
         let text = format!("{:02}{:02}{:02}", year.rem_euclid(100), month, day);
         if !(1969..=2068).contains(&year) {
@@ -495,6 +507,11 @@ impl DecodedVerb {
     /// without a number; LOAN without dates) this returns an error instead; except that a
     /// missing number on REGISTER, TRANSFER, CONSIGN, UNCONSIGN and MIGRATE reads as edition 0
     /// (`None`), which is what pyspool 0.2.0 itself writes for edition 0.
+    ///
+    /// # Errors
+    ///
+    /// A [`VerbError`] quoting the input when it does not match the grammar, or where pyspool
+    /// would crash.
     pub fn parse(text: &str) -> Result<DecodedVerb, VerbError> {
         let parts = split(text)?;
         let mut decoded = DecodedVerb {
@@ -594,6 +611,10 @@ impl Verb {
     ///   because pyspool writes such loans (see [`Verb::loan`] for the checked constructor);
     /// - one trailing `\n` is tolerated, as by Python's `$`;
     /// - numbers must fit in a `u64` and use ASCII digits.
+    ///
+    /// # Errors
+    ///
+    /// A [`VerbError`] quoting the input for each refusal listed above.
     pub fn decode(text: &str) -> Result<Verb, VerbError> {
         let parts = split(text)?;
         if parts.meta != META {
@@ -671,6 +692,10 @@ impl Verb {
     }
 
     /// Decodes verb bytes from an OP_RETURN payload (UTF-8, as pyspool decodes them).
+    ///
+    /// # Errors
+    ///
+    /// [`VerbError::NotUtf8`], or [`Verb::decode`]'s errors.
     pub fn decode_bytes(bytes: &[u8]) -> Result<Verb, VerbError> {
         let text = std::str::from_utf8(bytes).map_err(|_| VerbError::NotUtf8 {
             hex: bitcoin::hex::DisplayHex::to_lower_hex_string(bytes),
@@ -679,6 +704,10 @@ impl Verb {
     }
 
     /// A checked LOAN: both dates `YYMMDD` and real days, the end not before the start.
+    ///
+    /// # Errors
+    ///
+    /// A date error as [`LoanDate::parse_checked`], or [`VerbError::LoanEndsBeforeStart`].
     pub fn loan(edition: u64, start: &str, end: &str) -> Result<Verb, VerbError> {
         let start = LoanDate::parse_checked(start)?;
         let end = LoanDate::parse_checked(end)?;
@@ -695,6 +724,10 @@ impl Verb {
     /// A checked verb from an action and its number: the edition (or, for EDITIONS, the
     /// count). PIECE, FUEL and CONSIGNEDREGISTRATION take no number; LOAN is built with
     /// [`Verb::loan`].
+    ///
+    /// # Errors
+    ///
+    /// [`VerbError::BadArguments`] when the number does not fit the action.
     pub fn from_action(action: Action, number: Option<u64>) -> Result<Verb, VerbError> {
         let bad = |problem| VerbError::BadArguments { action, problem };
         match (action, number) {
@@ -758,12 +791,26 @@ impl Verb {
 
     /// The OP_RETURN output script carrying this verb: `6a`, one length byte, the verb.
     pub fn op_return_script(&self) -> ScriptBuf {
-        let text = self.to_string();
-        let push = PushBytesBuf::try_from(text.into_bytes())
-            .expect("a typed verb is far shorter than any push limit");
-        Builder::new()
-            .push_opcode(bitcoin::opcodes::all::OP_RETURN)
-            .push_slice(push)
-            .into_script()
+        crate::payload::op_return_script(self.to_string().as_bytes())
+            .expect("a typed verb is far shorter than the payload limit")
+    }
+
+    /// How many token recipients pyspool gives this verb: 3 for PIECE, REGISTER, EDITIONS,
+    /// CONSIGNEDREGISTRATION (file hash, metadata hash, to) and MIGRATE (file hash, previous,
+    /// new); 2 for TRANSFER, CONSIGN, UNCONSIGN, LOAN (file hash, to); `None` for FUEL (its
+    /// outputs are fuel and tokens for one user).
+    pub fn recipient_count(&self) -> Option<usize> {
+        match self {
+            Verb::Piece
+            | Verb::Register { .. }
+            | Verb::Editions { .. }
+            | Verb::ConsignedRegistration
+            | Verb::Migrate { .. } => Some(3),
+            Verb::Transfer { .. }
+            | Verb::Consign { .. }
+            | Verb::Unconsign { .. }
+            | Verb::Loan { .. } => Some(2),
+            Verb::Fuel => None,
+        }
     }
 }

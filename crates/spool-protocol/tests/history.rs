@@ -3,6 +3,8 @@
 mod support;
 
 use serde_json::json;
+use spool_protocol::bitcoin::hashes::Hash;
+use spool_protocol::bitcoin::Address;
 use spool_protocol::chain::TxPlace;
 use spool_protocol::history::{
     ascribe_federation, History, ASCRIBE_FEDERATION_V0, ASCRIBE_FEDERATION_V01,
@@ -20,11 +22,14 @@ fn names() -> (String, String, String, String) {
 }
 
 fn build(s: &Script, federation: &[String]) -> History {
-    History::build(&s.piece, NET, &s.txs, federation)
+    History::build(&support::typed(&s.piece), NET, &s.txs, federation).unwrap()
 }
 
 fn reasons(h: &History) -> Vec<Option<String>> {
-    h.events().iter().map(|e| e.reason.clone()).collect()
+    h.events()
+        .iter()
+        .map(|e| e.reason.as_ref().map(ToString::to_string))
+        .collect()
 }
 
 #[test]
@@ -61,6 +66,7 @@ fn a_walkthrough_gives_pyspools_records() {
             "timestamp_utc": 1_600_000_000u64 + 101 * 600,
             "valid": true,
             "reason": null,
+            "code": null,
         })
     );
     let transfer = &h.events()[4];
@@ -163,6 +169,34 @@ fn anyone_can_pay_a_piece_address_but_only_valid_events_count() {
             None,
             Some(format!("Address {alice} does not own the edition number 1")),
             Some("The edition number 5 does not exist in the blockchain".into()),
+        ]
+    );
+    // As JSON an invalid event carries its reason's text and code, and reads back the same.
+    let json = serde_json::to_value(&h.events()[4]).unwrap();
+    assert_eq!(json["valid"], false);
+    assert_eq!(
+        json["reason"],
+        format!("REGISTER must come from a federation address, not {thief}")
+    );
+    assert_eq!(json["code"], "not_from_federation");
+    let back: spool_protocol::history::Event = serde_json::from_value(json).unwrap();
+    assert_eq!(&back, &h.events()[4]);
+    let codes: Vec<Option<&str>> = h
+        .events()
+        .iter()
+        .map(|e| e.reason.as_ref().map(|r| r.code()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            None,
+            None,
+            None,
+            Some("not_owner"),
+            Some("not_from_federation"),
+            None,
+            Some("not_owner"),
+            Some("edition_not_found"),
         ]
     );
     // With no federation set, the federated REGISTER2 is accepted; the thief's TRANSFER is not.
@@ -339,10 +373,16 @@ fn non_spool_and_unrelated_transactions_are_ignored() {
     ));
     let h = build(&s, std::slice::from_ref(&fed));
     assert_eq!(h.events().len(), 1);
-    // An address that does not parse has no history.
-    assert!(History::build("not an address", NET, &s.txs, &[])
-        .events()
-        .is_empty());
+    // A piece address of another network is an error, not an empty history.
+    let mainnet = Address::p2pkh(
+        spool_protocol::bitcoin::PubkeyHash::from_raw_hash(Hash::all_zeros()),
+        spool_protocol::bitcoin::Network::Bitcoin,
+    );
+    let err = History::build(&mainnet, NET, &s.txs, &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("piece address {mainnet} is not an address of regtest")
+    );
 }
 
 #[test]
@@ -408,7 +448,13 @@ fn order_is_height_then_position_then_unconfirmed_by_dependency() {
     dup.extend(in_order.iter().rev().cloned());
     inputs.push(dup);
     for txs in inputs {
-        let h = History::build(&piece, NET, &txs, std::slice::from_ref(&fed));
+        let h = History::build(
+            &support::typed(&piece),
+            NET,
+            &txs,
+            std::slice::from_ref(&fed),
+        )
+        .unwrap();
         let got: Vec<String> = h.events().iter().map(|e| e.txid.clone()).collect();
         assert_eq!(got, want);
         assert!(h.events().iter().all(|e| e.valid), "{:?}", reasons(&h));
@@ -437,13 +483,16 @@ fn a_transaction_seen_confirmed_and_unconfirmed_counts_once_as_confirmed() {
         vec![pending.clone(), mined.clone()],
         vec![mined.clone(), pending.clone()],
     ] {
-        let h = History::build(&piece, NET, &txs, &[]);
+        let h = History::build(&support::typed(&piece), NET, &txs, &[]).unwrap();
         assert_eq!(h.events().len(), 1);
         assert_eq!(h.events()[0].block_height, Some(50));
     }
     pending.place = TxPlace::Unconfirmed;
     assert_eq!(
-        History::build(&piece, NET, &[pending], &[]).events()[0].block_height,
+        History::build(&support::typed(&piece), NET, &[pending], &[])
+            .unwrap()
+            .events()[0]
+            .block_height,
         None
     );
 }

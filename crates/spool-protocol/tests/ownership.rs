@@ -17,7 +17,7 @@ fn yes() -> Check {
 fn no(reason: impl Into<String>) -> Check {
     Check {
         allowed: false,
-        reason: Some(reason.into()),
+        reason: Some(support::reason(&reason.into())),
     }
 }
 
@@ -30,7 +30,13 @@ fn registration_checks_follow_the_piece_state() {
     let fed = addr("federation");
     let alice = addr("alice");
     let mut s = Script::new("piece");
-    let empty = History::build(&s.piece, NET, &s.txs, std::slice::from_ref(&fed));
+    let empty = History::build(
+        &support::typed(&s.piece),
+        NET,
+        &s.txs,
+        std::slice::from_ref(&fed),
+    )
+    .unwrap();
     let o = Ownership::new(&empty, &alice, 1);
     assert_eq!(o.can_register_master(), yes());
     assert_eq!(o.can_editions(), no("Master edition not yet registered"));
@@ -43,7 +49,13 @@ fn registration_checks_follow_the_piece_state() {
     assert_eq!(o.owner(), None);
 
     s.federated(&fed, "ASCRIBESPOOL01PIECE", &alice);
-    let h = History::build(&s.piece, NET, &s.txs, std::slice::from_ref(&fed));
+    let h = History::build(
+        &support::typed(&s.piece),
+        NET,
+        &s.txs,
+        std::slice::from_ref(&fed),
+    )
+    .unwrap();
     let o = Ownership::new(&h, "anyone", 1);
     assert_eq!(
         o.can_register_master(),
@@ -62,7 +74,13 @@ fn registration_checks_follow_the_piece_state() {
 
     s.federated(&fed, "ASCRIBESPOOL01EDITIONS3", &alice)
         .federated(&fed, "ASCRIBESPOOL01REGISTER2", &alice);
-    let h = History::build(&s.piece, NET, &s.txs, std::slice::from_ref(&fed));
+    let h = History::build(
+        &support::typed(&s.piece),
+        NET,
+        &s.txs,
+        std::slice::from_ref(&fed),
+    )
+    .unwrap();
     assert_eq!(
         Ownership::new(&h, "anyone", 1).can_editions(),
         no("Number of editions was already registered for this piece")
@@ -86,7 +104,13 @@ fn transfer_consign_loan_and_unconsign_rights() {
     s.federated(&fed, "ASCRIBESPOOL01PIECE", &alice)
         .federated(&fed, "ASCRIBESPOOL01EDITIONS2", &alice)
         .federated(&fed, "ASCRIBESPOOL01REGISTER1", &alice);
-    let h = History::build(&s.piece, NET, &s.txs, std::slice::from_ref(&fed));
+    let h = History::build(
+        &support::typed(&s.piece),
+        NET,
+        &s.txs,
+        std::slice::from_ref(&fed),
+    )
+    .unwrap();
     let a = Ownership::new(&h, &alice, 1);
     assert_eq!(
         (a.can_transfer(), a.can_consign(), a.can_loan()),
@@ -105,7 +129,13 @@ fn transfer_consign_loan_and_unconsign_rights() {
 
     // Alice consigns to Bob: Bob now holds it (pyspool's can_transfer), Alice is the consignor.
     s.owner(&alice, "ASCRIBESPOOL01CONSIGN1", &bob);
-    let h = History::build(&s.piece, NET, &s.txs, std::slice::from_ref(&fed));
+    let h = History::build(
+        &support::typed(&s.piece),
+        NET,
+        &s.txs,
+        std::slice::from_ref(&fed),
+    )
+    .unwrap();
     let b = Ownership::new(&h, &bob, 1);
     assert_eq!(b.can_transfer(), yes());
     assert_eq!(b.can_unconsign(), yes());
@@ -128,7 +158,13 @@ fn transfer_consign_loan_and_unconsign_rights() {
         "ASCRIBESPOOL01TRANSFER1",
         &carol,
     );
-    let h = History::build(&s.piece, NET, &s.txs, std::slice::from_ref(&fed));
+    let h = History::build(
+        &support::typed(&s.piece),
+        NET,
+        &s.txs,
+        std::slice::from_ref(&fed),
+    )
+    .unwrap();
     let c = Ownership::new(&h, &carol, 1);
     assert_eq!(c.owner().as_deref(), Some(carol.as_str()));
     assert_eq!(c.consignor(), None);
@@ -150,10 +186,16 @@ fn trailing_loans_do_not_change_the_owner_and_name_the_borrower_by_date() {
         .owner(&alice, "ASCRIBESPOOL01LOAN1/150601150630", &carol)
         // A loan by the borrower is not valid: loans are set aside when deciding who holds it.
         .owner(&bob, "ASCRIBESPOOL01LOAN1/150527150527", &carol);
-    let h = History::build(&s.piece, NET, &s.txs, std::slice::from_ref(&fed));
+    let h = History::build(
+        &support::typed(&s.piece),
+        NET,
+        &s.txs,
+        std::slice::from_ref(&fed),
+    )
+    .unwrap();
     assert_eq!(
-        h.events()[5].reason.as_deref(),
-        Some(format!("Address {bob} does not own the edition number 1").as_str())
+        h.events()[5].reason.as_ref().map(ToString::to_string),
+        Some(format!("Address {bob} does not own the edition number 1"))
     );
     let a = Ownership::new(&h, &alice, 1);
     assert_eq!(a.owner().as_deref(), Some(alice.as_str()));
@@ -171,7 +213,13 @@ fn trailing_loans_do_not_change_the_owner_and_name_the_borrower_by_date() {
 
     // A transfer ends the previous holder's loans.
     s.owner(&alice, "ASCRIBESPOOL01TRANSFER1", &carol);
-    let h = History::build(&s.piece, NET, &s.txs, std::slice::from_ref(&fed));
+    let h = History::build(
+        &support::typed(&s.piece),
+        NET,
+        &s.txs,
+        std::slice::from_ref(&fed),
+    )
+    .unwrap();
     let c = Ownership::new(&h, &carol, 1);
     assert_eq!(c.owner().as_deref(), Some(carol.as_str()));
     assert!(c.loans().is_empty());
@@ -186,7 +234,13 @@ fn the_master_edition_is_edition_zero() {
     s.federated(&fed, "ASCRIBESPOOL01REGISTER0", &alice)
         .owner(&alice, "ASCRIBESPOOL01TRANSFER0", &bob)
         .owner(&bob, "ASCRIBESPOOL01LOAN/160101160131", &alice);
-    let h = History::build(&s.piece, NET, &s.txs, std::slice::from_ref(&fed));
+    let h = History::build(
+        &support::typed(&s.piece),
+        NET,
+        &s.txs,
+        std::slice::from_ref(&fed),
+    )
+    .unwrap();
     assert!(h.events().iter().all(|e| e.valid));
     let o = Ownership::new(&h, &bob, 0);
     assert_eq!(o.owner().as_deref(), Some(bob.as_str()));
@@ -210,7 +264,13 @@ fn ownership_ignores_invalid_events() {
         .owner(&thief, "ASCRIBESPOOL01TRANSFER0", &thief)
         // A fake registration by a non-federation address does not register anything.
         .federated(&thief, "ASCRIBESPOOL01EDITIONS5", &thief);
-    let h = History::build(&s.piece, NET, &s.txs, std::slice::from_ref(&fed));
+    let h = History::build(
+        &support::typed(&s.piece),
+        NET,
+        &s.txs,
+        std::slice::from_ref(&fed),
+    )
+    .unwrap();
     assert_eq!(h.number_editions(), None);
     let o = Ownership::new(&h, &thief, 0);
     assert_eq!(o.owner().as_deref(), Some(alice.as_str()));

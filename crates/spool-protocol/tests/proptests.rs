@@ -159,8 +159,8 @@ proptest! {
     ) {
         let federation = [addr("federation")];
         let piece = addr("piece");
-        let a = History::build(&piece, NET, &txs, &federation);
-        let b = History::build(&piece, NET, &shuffled, &federation);
+        let a = History::build(&support::typed(&piece), NET, &txs, &federation).unwrap();
+        let b = History::build(&support::typed(&piece), NET, &shuffled, &federation).unwrap();
         prop_assert_eq!(a.events(), b.events());
         prop_assert_eq!(a.number_editions(), b.number_editions());
         prop_assert_eq!(a.events().len(), txs.len());

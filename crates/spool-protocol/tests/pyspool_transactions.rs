@@ -56,7 +56,13 @@ fn verbs_and_addresses_of_pyspool_transactions() {
             prevouts,
             place: TxPlace::Unconfirmed,
         };
-        let history = History::build(piece, network, &[chain_tx], &[]);
+        let history = History::build(
+            &piece.parse::<Address<_>>().unwrap().assume_checked(),
+            network,
+            &[chain_tx],
+            &[],
+        )
+        .unwrap();
         let events = history.events();
         if verb == Verb::Fuel {
             // A refill pays the user's address first; as a "piece" event it is refused.

@@ -7,30 +7,10 @@ use spool_wallet::SigningKey;
 
 use crate::select::{check_network, estimate_vsize, fee_for, finish, fuel_and_tokens, Spendable};
 use crate::sign::Kind;
-use crate::{BuiltTx, TxError, TxParams, Utxo};
+use crate::{BuiltTx, Shortage, TxError, TxParams, Utxo};
 
 /// Upper bound on fuel inputs tried before declaring the fee rate unpayable.
 pub(crate) const MAX_FUEL_INPUTS: usize = 1_000;
-
-/// How many recipients pyspool gives each verb: 3 for PIECE, REGISTER, EDITIONS,
-/// CONSIGNEDREGISTRATION (file hash, metadata hash, to) and MIGRATE (file hash, previous,
-/// new); 2 for TRANSFER, CONSIGN, UNCONSIGN, LOAN (file hash, to); any number for FUEL.
-pub fn recipient_count(verb: &Verb) -> Option<usize> {
-    match verb {
-        Verb::Piece
-        | Verb::Register { .. }
-        | Verb::Editions { .. }
-        | Verb::ConsignedRegistration
-        | Verb::Migrate { .. } => Some(3),
-        Verb::Transfer { .. }
-        | Verb::Consign { .. }
-        | Verb::Unconsign { .. }
-        | Verb::Loan { .. } => Some(2),
-        Verb::Fuel => None,
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
-}
 
 fn action_outputs(params: &TxParams, verb: &Verb, recipients: &[Address]) -> Vec<TxOut> {
     recipients
@@ -74,9 +54,15 @@ pub(crate) fn fuel_for_rate(
 
 /// Builds and signs the SPOOL action `verb` from `key`'s address to `recipients`, choosing
 /// fuel and tokens among `utxos` (in their order; pass only unreserved ones, or use
-/// [`crate::Reservations::build_reserved`]). The recipient count must be pyspool's for the
-/// verb (see [`recipient_count`]). Spends at least one fuel output and enough that the fee
+/// spool-engine's reservation store). The recipient count must be pyspool's for the
+/// verb (see [`Verb::recipient_count`]). Spends at least one fuel output and enough that the fee
 /// meets `params.fee_rate` on the signed size.
+///
+/// # Errors
+///
+/// [`TxError::WrongRecipientCount`], [`TxError::WrongNetwork`], [`TxError::NoSpendableOutputs`]
+/// or [`TxError::NotEnoughOutputs`] (what is missing), [`TxError::FeeRateTooHigh`], or a
+/// signing or standardness error.
 pub fn build_action(
     params: &TxParams,
     verb: &Verb,
@@ -84,7 +70,7 @@ pub fn build_action(
     utxos: &[Utxo],
     key: &SigningKey,
 ) -> Result<BuiltTx, TxError> {
-    if let Some(expected) = recipient_count(verb) {
+    if let Some(expected) = verb.recipient_count() {
         if recipients.len() != expected {
             return Err(TxError::WrongRecipientCount {
                 verb: verb.to_string(),
@@ -106,15 +92,12 @@ pub fn build_action(
     let token_kinds: Vec<Kind> = tokens.iter().take(k).map(|s| s.kind).collect();
     let n = fuel_for_rate(params, 0, &fuel_kinds, &token_kinds, &outputs)?;
     if fuel.len() < n || tokens.len() < k {
-        return Err(TxError::NotEnoughOutputs {
-            address: key.address(),
-            need_fuel: n,
-            found_fuel: fuel.len(),
-            need_tokens: k,
-            found_tokens: tokens.len(),
-            fee: params.fee,
-            token: params.token,
-        });
+        return Err(Shortage::of(
+            key,
+            params,
+            (n, k),
+            (fuel.len(), tokens.len()),
+        ));
     }
     let inputs: Vec<&Utxo> = fuel[..n]
         .iter()
@@ -128,6 +111,12 @@ pub fn build_action(
 /// `fuel` (each worth FEE) then `tokens` (each worth TOKEN, one per recipient), pays TOKEN to
 /// each recipient in order and ends with the OP_RETURN of `verb`. The recipient count is not
 /// checked against the verb. Fails if the fee (all the fuel) is below `params.fee_rate`.
+///
+/// # Errors
+///
+/// [`TxError::InvalidDenominations`], [`TxError::NotEnoughOutputs`],
+/// [`TxError::WrongDenomination`], [`TxError::FeeBelowRate`], or a signing or standardness
+/// error.
 pub fn build_spool_tx(
     params: &TxParams,
     verb: &Verb,
@@ -143,26 +132,20 @@ pub fn build_spool_tx(
         });
     }
     if fuel.is_empty() {
-        return Err(TxError::NotEnoughOutputs {
-            address: key.address(),
-            need_fuel: 1,
-            found_fuel: 0,
-            need_tokens: recipients.len(),
-            found_tokens: tokens.len(),
-            fee: params.fee,
-            token: params.token,
-        });
+        return Err(Shortage::of(
+            key,
+            params,
+            (1, recipients.len()),
+            (0, tokens.len()),
+        ));
     }
     if tokens.len() != recipients.len() {
-        return Err(TxError::NotEnoughOutputs {
-            address: key.address(),
-            need_fuel: fuel.len(),
-            found_fuel: fuel.len(),
-            need_tokens: recipients.len(),
-            found_tokens: tokens.len(),
-            fee: params.fee,
-            token: params.token,
-        });
+        return Err(Shortage::of(
+            key,
+            params,
+            (fuel.len(), recipients.len()),
+            (fuel.len(), tokens.len()),
+        ));
     }
     check_network(recipients, key)?;
     for (role, list, expected) in [("fuel", fuel, params.fee), ("token", tokens, params.token)] {

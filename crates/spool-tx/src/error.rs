@@ -2,7 +2,46 @@
 
 use bitcoin::{Address, Amount, FeeRate, OutPoint, ScriptBuf};
 
-use crate::reserve::ReservationError;
+/// What a wallet lacks for a SPOOL transaction: the fuel and token outputs it needs and the
+/// unreserved ones it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shortage {
+    /// The spending address.
+    pub address: Address,
+    /// Fuel outputs needed.
+    pub need_fuel: usize,
+    /// Fuel outputs available.
+    pub found_fuel: usize,
+    /// Token outputs needed.
+    pub need_tokens: usize,
+    /// Token outputs available.
+    pub found_tokens: usize,
+    /// The fuel denomination.
+    pub fee: Amount,
+    /// The token denomination.
+    pub token: Amount,
+}
+
+impl Shortage {
+    /// The shortage of `key`'s address at `params`'s denominations: `need` and `found` are
+    /// (fuel outputs, token outputs).
+    pub(crate) fn of(
+        key: &spool_wallet::SigningKey,
+        params: &crate::TxParams,
+        need: (usize, usize),
+        found: (usize, usize),
+    ) -> TxError {
+        TxError::NotEnoughOutputs(Shortage {
+            address: key.address(),
+            need_fuel: need.0,
+            found_fuel: found.0,
+            need_tokens: need.1,
+            found_tokens: found.1,
+            fee: params.fee,
+            token: params.token,
+        })
+    }
+}
 
 /// Everything that can stop a transaction from being built, signed or accepted.
 #[derive(Debug, thiserror::Error)]
@@ -16,26 +55,11 @@ pub enum TxError {
     },
     /// pyspool's error when fuel or tokens run short; says what was needed and found.
     #[error(
-        "Not enough outputs to spend. Refill your wallet: {address} needs {need_fuel} fuel \
-         outputs of {fee} and {need_tokens} token outputs of {token}, found {found_fuel} and \
-         {found_tokens} unreserved"
+        "Not enough outputs to spend. Refill your wallet: {} needs {} fuel outputs of {} and {} \
+         token outputs of {}, found {} and {} unreserved",
+        .0.address, .0.need_fuel, .0.fee, .0.need_tokens, .0.token, .0.found_fuel, .0.found_tokens
     )]
-    NotEnoughOutputs {
-        /// The spending address.
-        address: Address,
-        /// Fuel outputs needed.
-        need_fuel: usize,
-        /// Fuel outputs available.
-        found_fuel: usize,
-        /// Token outputs needed.
-        need_tokens: usize,
-        /// Token outputs available.
-        found_tokens: usize,
-        /// The fuel denomination.
-        fee: Amount,
-        /// The token denomination.
-        token: Amount,
-    },
+    NotEnoughOutputs(Shortage),
     /// pyspool's error when the refill wallet's balance is too small.
     #[error(
         "Not enough outputs to spend. Refill your wallet: {address} needs {needed} \
@@ -203,7 +227,4 @@ pub enum TxError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// The outpoint reservation store failed.
-    #[error(transparent)]
-    Reservation(#[from] ReservationError),
 }

@@ -10,7 +10,7 @@ use crate::select::{
     check_denominations, check_network, estimate_vsize, fee_for, finish, fuel_and_tokens, spendable,
 };
 use crate::sign::Kind;
-use crate::{BuiltTx, TxError, TxParams, Utxo};
+use crate::{BuiltTx, Shortage, TxError, TxParams, Utxo};
 
 fn denominated_outputs(
     to: &Address,
@@ -31,6 +31,11 @@ fn denominated_outputs(
 /// `ntokens` token outputs of `key`; pays `ntokens` x TOKEN then `nfees` x FEE to `user`,
 /// then the OP_RETURN `ASCRIBESPOOL01FUEL`. m >= 1 is pyspool's one extra fuel output, more
 /// when the fee rate asks for it; the fee is m x FEE.
+///
+/// # Errors
+///
+/// As [`crate::build_action`]: what is missing, an unpayable fee rate, or a signing or
+/// standardness error.
 pub fn build_refill(
     params: &TxParams,
     user: &Address,
@@ -55,15 +60,12 @@ pub fn build_refill(
     let token_kinds: Vec<Kind> = tokens.iter().take(ntokens).map(|s| s.kind).collect();
     let n = fuel_for_rate(params, nfees, &fuel_kinds, &token_kinds, &outputs)?;
     if fuel.len() < n || tokens.len() < ntokens {
-        return Err(TxError::NotEnoughOutputs {
-            address: key.address(),
-            need_fuel: n,
-            found_fuel: fuel.len(),
-            need_tokens: ntokens,
-            found_tokens: tokens.len(),
-            fee: params.fee,
-            token: params.token,
-        });
+        return Err(Shortage::of(
+            key,
+            params,
+            (n, ntokens),
+            (fuel.len(), tokens.len()),
+        ));
     }
     let inputs: Vec<&Utxo> = fuel[..n]
         .iter()
@@ -78,6 +80,11 @@ pub fn build_refill(
 /// `key`'s P2PKH address, no OP_RETURN. Spends any of `key`'s UTXOs (largest first;
 /// coinbase outputs only once they have 100 confirmations). The fee follows
 /// `params.fee_rate`; change below the dust limit is left to the fee.
+///
+/// # Errors
+///
+/// [`TxError::NoSpendableOutputs`], [`TxError::NotEnoughFunds`], or a signing or standardness
+/// error.
 pub fn build_refill_main(
     params: &TxParams,
     federation: &Address,

@@ -76,6 +76,10 @@ pub(crate) fn with_dummy_signatures(tx: &Transaction, kinds: &[Kind]) -> Transac
 
 /// Signs every input of `tx` with `key` (SIGHASH_ALL). `prevouts[i]` is the output spent by
 /// input `i`; each must be the P2PKH or P2WPKH script of `key`. Then verifies every input.
+///
+/// # Errors
+///
+/// [`TxError::PrevoutCount`], [`TxError::UnsupportedScript`] or [`TxError::Sighash`].
 pub fn sign_all(tx: &mut Transaction, prevouts: &[TxOut], key: &SigningKey) -> Result<(), TxError> {
     if prevouts.len() != tx.input.len() {
         return Err(TxError::PrevoutCount {
@@ -161,6 +165,10 @@ fn sighashes(
 /// Verifies every input of `tx` against its prevout: the key in the scriptSig or witness
 /// must hash to the prevout's key hash, and the ECDSA signature (strict DER, low-S,
 /// SIGHASH_ALL) must be valid for the input's sighash. Supports P2PKH and P2WPKH prevouts.
+///
+/// # Errors
+///
+/// [`TxError::PrevoutCount`], [`TxError::UnsupportedScript`] or [`TxError::BadSignature`].
 pub fn verify_all(tx: &Transaction, prevouts: &[TxOut]) -> Result<(), TxError> {
     if prevouts.len() != tx.input.len() {
         return Err(TxError::PrevoutCount {

@@ -6,19 +6,23 @@ use bitcoin::{Amount, Transaction, TxOut};
 
 use crate::{TxError, TxParams};
 
-/// Largest OP_RETURN payload Bitcoin Core relays by default.
-pub const MAX_OP_RETURN_PAYLOAD: usize = 80;
+use spool_protocol::payload::MAX_PAYLOAD;
+
 /// Bitcoin Core's standard transaction weight limit.
 pub const MAX_STANDARD_WEIGHT: u64 = 400_000;
 
 /// Checks the outputs (dust, OP_RETURN size and count) of `tx`.
+///
+/// # Errors
+///
+/// [`TxError::Dust`] or [`TxError::OpReturnTooLarge`].
 pub fn check_outputs(tx: &Transaction, params: &TxParams) -> Result<(), TxError> {
     let mut op_returns = 0;
     for (index, out) in tx.output.iter().enumerate() {
         if out.script_pubkey.is_op_return() {
             op_returns += 1;
             let len = op_return_payload_len(out);
-            if len > MAX_OP_RETURN_PAYLOAD || op_returns > 1 {
+            if len > MAX_PAYLOAD || op_returns > 1 {
                 return Err(TxError::OpReturnTooLarge { index, len });
             }
             continue;
@@ -53,6 +57,11 @@ fn op_return_payload_len(out: &TxOut) -> usize {
 
 /// Checks a signed transaction: outputs, weight, fee >= rate * vsize, fee <= the absurd
 /// limit. Returns the fee.
+///
+/// # Errors
+///
+/// The first rule broken: [`TxError::OutputsExceedInputs`], [`TxError::FeeBelowRate`],
+/// [`TxError::AbsurdFee`] or [`TxError::TooHeavy`], or an output error.
 pub fn check_signed(
     tx: &Transaction,
     prevouts: &[TxOut],

@@ -1,15 +1,15 @@
 //! Against a real bitcoind -regtest (spool-testenv, no wallet): fund a refill key with
 //! coinbases, refill the federation, refill a user, then sign every SPOOL shape from those
 //! real UTXOs; bitcoind's `testmempoolaccept` must accept each one, and after mining, the
-//! reservations settle through a chain-status source.
+//! reservations settle on the node's statuses.
 
 use bitcoin::{Address, Amount, Network, OutPoint, Txid};
 use serde_json::{json, Value};
+use spool_protocol::chain::TxStatus;
 use spool_protocol::verb::{LoanDate, Verb};
 use spool_testenv::Node;
 use spool_tx::{
-    build_action, build_refill, build_refill_main, BuiltTx, Reservations, TxParams, TxStatus,
-    TxStatusSource, Utxo,
+    build_action, build_refill, build_refill_main, BuiltTx, ReservationSet, TxError, TxParams, Utxo,
 };
 use spool_wallet::{LeafPath, MasterSecret, SigningKey, Wallet};
 
@@ -88,33 +88,40 @@ fn send(node: &Node, built: &BuiltTx) {
     assert_eq!(txid.as_str().unwrap(), built.txid().to_string());
 }
 
-/// The chain-status source the backend will provide, here straight from the node.
-struct NodeStatus<'a>(&'a Node);
-
-#[derive(Debug, thiserror::Error)]
-#[error("rpc failed")]
-struct NoError;
-
-impl TxStatusSource for NodeStatus<'_> {
-    type Error = NoError;
-    fn tx_status(&self, txid: &Txid) -> Result<TxStatus, NoError> {
-        match self
-            .0
-            .call("getrawtransaction", &[json!(txid.to_string()), json!(true)])
-        {
-            Ok(tx) if tx["confirmations"].as_u64().unwrap_or(0) > 0 => Ok(TxStatus::Confirmed),
-            Ok(_) => Ok(TxStatus::InMempool),
-            Err(_) => Ok(TxStatus::Gone),
-        }
+/// The status a backend would report, here straight from the node.
+fn status(node: &Node, txid: &Txid) -> TxStatus {
+    match node.call("getrawtransaction", &[json!(txid.to_string()), json!(true)]) {
+        Ok(tx) if tx["confirmations"].as_u64().unwrap_or(0) > 0 => TxStatus::Confirmed,
+        Ok(_) => TxStatus::InMempool,
+        Err(_) => TxStatus::Gone,
     }
+}
+
+/// Releases the reservations of transactions the node has confirmed (or never had).
+fn settle(set: &mut ReservationSet, node: &Node) -> usize {
+    set.pending()
+        .into_iter()
+        .map(|(txid, _)| set.apply_status(&txid, status(node, &txid)))
+        .sum()
+}
+
+/// Builds from the unreserved outputs and reserves what the transaction spends.
+fn build_reserved(
+    set: &mut ReservationSet,
+    utxos: &[Utxo],
+    build: impl FnOnce(&[Utxo]) -> Result<BuiltTx, TxError>,
+) -> Result<BuiltTx, TxError> {
+    let built = build(&set.available(utxos))?;
+    set.reserve(built.txid(), &built.spent, 0)
+        .expect("only free outpoints were offered");
+    Ok(built)
 }
 
 #[test]
 fn every_shape_is_accepted_by_bitcoind() {
     let node = Node::start().expect("regtest bitcoind must start (run `cargo xtask bitcoind`)");
     let params = TxParams::default();
-    let dir = tempfile::tempdir().unwrap();
-    let reservations = Reservations::open(dir.path()).unwrap();
+    let mut reservations = ReservationSet::new();
 
     let refill = root_key("refill-secret");
     let federation = root_key("federation-secret");
@@ -160,18 +167,17 @@ fn every_shape_is_accepted_by_bitcoind() {
 
     // Refill main wallet -> federation, from P2PKH coinbases.
     let (fed_fuel, fed_tokens) = (20, 40);
-    let main_p2pkh = reservations
-        .build_reserved(&coinbases, |free| {
-            build_refill_main(
-                &params,
-                &federation.address(),
-                fed_fuel,
-                fed_tokens,
-                free,
-                &refill,
-            )
-        })
-        .unwrap();
+    let main_p2pkh = build_reserved(&mut reservations, &coinbases, |free| {
+        build_refill_main(
+            &params,
+            &federation.address(),
+            fed_fuel,
+            fed_tokens,
+            free,
+            &refill,
+        )
+    })
+    .unwrap();
     assert!(coinbases
         .iter()
         .filter(|u| main_p2pkh.spent.contains(&u.outpoint))
@@ -184,11 +190,10 @@ fn every_shape_is_accepted_by_bitcoind() {
         .filter(|u| u.script_pubkey.is_p2wpkh())
         .cloned()
         .collect();
-    let main_p2wpkh = reservations
-        .build_reserved(&segwit, |free| {
-            build_refill_main(&params, &federation.address(), 5, 10, free, &refill)
-        })
-        .unwrap();
+    let main_p2wpkh = build_reserved(&mut reservations, &segwit, |free| {
+        build_refill_main(&params, &federation.address(), 5, 10, free, &refill)
+    })
+    .unwrap();
     assert!(!main_p2wpkh.tx.input[0].witness.is_empty());
     assert_accepted(&node, "refill main (p2wpkh)", &main_p2wpkh);
     send(&node, &main_p2wpkh);
@@ -197,18 +202,17 @@ fn every_shape_is_accepted_by_bitcoind() {
     // Refill (FUEL) federation -> alice, from the federation's real UTXOs.
     let fed_utxos = scan(&node, &[&federation.address()]);
     assert_eq!(fed_utxos.len(), fed_fuel + fed_tokens + 15);
-    let fuel_tx = reservations
-        .build_reserved(&fed_utxos, |free| {
-            build_refill(&params, &alice.address(), 6, 12, free, &federation)
-        })
-        .unwrap();
+    let fuel_tx = build_reserved(&mut reservations, &fed_utxos, |free| {
+        build_refill(&params, &alice.address(), 6, 12, free, &federation)
+    })
+    .unwrap();
     assert_accepted(&node, "refill (FUEL)", &fuel_tx);
     send(&node, &fuel_tx);
     node.mine_to(&bob, 1).unwrap();
-    assert_eq!(reservations.settle(&NodeStatus(&node)).unwrap(), {
+    assert_eq!(settle(&mut reservations, &node), {
         main_p2pkh.spent.len() + main_p2wpkh.spent.len() + fuel_tx.spent.len()
     });
-    assert!(reservations.is_empty().unwrap());
+    assert!(reservations.is_empty());
 
     // Every action verb, from real UTXOs: federated ones with the federation's root key,
     // the others with alice's key at her time path.
@@ -248,28 +252,26 @@ fn every_shape_is_accepted_by_bitcoind() {
         (&by_user, &alice_utxos, &alice),
     ] {
         for (verb, recipients) in verbs {
-            let built = reservations
-                .build_reserved(utxos, |free| {
-                    build_action(&params, verb, recipients, free, key)
-                })
-                .unwrap();
+            let built = build_reserved(&mut reservations, utxos, |free| {
+                build_action(&params, verb, recipients, free, key)
+            })
+            .unwrap();
             assert_eq!(built.tx.output.len(), recipients.len() + 1);
             assert_accepted(&node, &verb.to_string(), &built);
             built_all.push(built);
         }
     }
     // pyspool-compatible bytes (version 1, final sequences) are accepted too.
-    let compat = reservations
-        .build_reserved(&alice_utxos, |free| {
-            build_action(
-                &TxParams::compat(),
-                &Verb::Transfer { edition: 2 },
-                &two,
-                free,
-                &alice,
-            )
-        })
-        .unwrap();
+    let compat = build_reserved(&mut reservations, &alice_utxos, |free| {
+        build_action(
+            &TxParams::compat(),
+            &Verb::Transfer { edition: 2 },
+            &two,
+            free,
+            &alice,
+        )
+    })
+    .unwrap();
     assert_eq!(compat.tx.version, bitcoin::transaction::Version::ONE);
     assert_accepted(&node, "compat transfer", &compat);
     built_all.push(compat);
@@ -283,14 +285,10 @@ fn every_shape_is_accepted_by_bitcoind() {
     for built in &built_all {
         send(&node, built);
     }
-    assert_eq!(
-        reservations.settle(&NodeStatus(&node)).unwrap(),
-        0,
-        "still in mempool"
-    );
+    assert_eq!(settle(&mut reservations, &node), 0, "still in mempool");
     node.mine_to(&bob, 1).unwrap();
-    assert_eq!(reservations.settle(&NodeStatus(&node)).unwrap(), total);
-    assert!(reservations.is_empty().unwrap());
+    assert_eq!(settle(&mut reservations, &node), total);
+    assert!(reservations.is_empty());
     // The piece address received one TOKEN per registration-type action.
     let piece_utxos = scan(&node, &[&file_hash]);
     assert_eq!(piece_utxos.len(), built_all.len());

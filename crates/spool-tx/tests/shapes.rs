@@ -6,7 +6,8 @@ use bitcoin::{Address, Amount, FeeRate, Network, Sequence, TxOut};
 use common::fake_utxo;
 use spool_protocol::verb::{LoanDate, Verb};
 use spool_tx::{
-    build_action, build_refill, build_refill_main, build_spool_tx, sign, TxError, TxParams, Utxo,
+    build_action, build_refill, build_refill_main, build_spool_tx, sign, Shortage, TxError,
+    TxParams, Utxo,
 };
 use spool_wallet::{LeafPath, MasterSecret, SigningKey, Wallet};
 
@@ -218,13 +219,13 @@ fn pyspool_errors_for_empty_and_short_wallets() {
     )
     .unwrap_err();
     match &err {
-        TxError::NotEnoughOutputs {
+        TxError::NotEnoughOutputs(Shortage {
             need_fuel,
             found_fuel,
             need_tokens,
             found_tokens,
             ..
-        } => assert_eq!(
+        }) => assert_eq!(
             (*need_fuel, *found_fuel, *need_tokens, *found_tokens),
             (1, 3, 2, 1)
         ),
@@ -245,11 +246,11 @@ fn pyspool_errors_for_empty_and_short_wallets() {
         build_action(&TxParams::default(), &verb, &recipients, &no_fuel, &sender).unwrap_err();
     assert!(matches!(
         err,
-        TxError::NotEnoughOutputs {
+        TxError::NotEnoughOutputs(Shortage {
             need_fuel: 1,
             found_fuel: 0,
             ..
-        }
+        })
     ));
 }
 
@@ -294,11 +295,11 @@ fn refill_has_pyspools_shape() {
     let err = build_refill(&params, &user, 8, 5, &utxos, &federation).unwrap_err();
     assert!(matches!(
         err,
-        TxError::NotEnoughOutputs {
+        TxError::NotEnoughOutputs(Shortage {
             need_fuel: 9,
             found_fuel: 8,
             ..
-        }
+        })
     ));
 }
 

@@ -22,6 +22,11 @@ impl LeafPath {
 
     /// Parses a `/`-separated path of decimal indices below 2^31, e.g. `0/1/2`; `""` is
     /// the root. Hardened markers, empty components and numbers >= 2^31 are errors.
+    ///
+    /// # Errors
+    ///
+    /// A [`crate::WalletError`] naming the path when it is not a run of `/`-separated
+    /// non-hardened indices.
     pub fn parse(path: &str) -> Result<LeafPath, WalletError> {
         if path.is_empty() {
             return Ok(LeafPath::root());
@@ -61,6 +66,10 @@ impl LeafPath {
     }
 
     /// Builds a path from indices, each of which must be below 2^31.
+    ///
+    /// # Errors
+    ///
+    /// A [`crate::WalletError`] for a hardened index.
     pub fn from_indices(indices: &[u32]) -> Result<LeafPath, WalletError> {
         if let Some(bad) = indices.iter().find(|i| **i >= 1 << 31) {
             return Err(WalletError::ComponentTooLarge {

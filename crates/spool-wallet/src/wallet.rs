@@ -44,6 +44,10 @@ fn default_network(kind: NetworkKind) -> Network {
 
 impl Wallet {
     /// The wallet of a master secret on `network` (mainnet, testnet, signet or regtest).
+    ///
+    /// # Errors
+    ///
+    /// A [`crate::WalletError`] when the secret gives no valid BIP32 master key.
     pub fn from_secret(secret: &MasterSecret, network: Network) -> Result<Wallet, WalletError> {
         let master = Xpriv::new_master(network, secret.expose_bytes())
             .map_err(WalletError::InvalidMasterKey)?;
@@ -56,6 +60,10 @@ impl Wallet {
     /// A single-key wallet from a WIF private key: only its root path `""` exists. A
     /// test-network WIF gives a testnet wallet; use [`Wallet::with_network`] for regtest or
     /// signet. Uncompressed WIF keys are refused.
+    ///
+    /// # Errors
+    ///
+    /// A [`crate::WalletError`] for a malformed WIF key.
     pub fn from_wif(wif: &str) -> Result<Wallet, WalletError> {
         let key = PrivateKey::from_wif(wif.trim()).map_err(WalletError::InvalidWif)?;
         if !key.compressed {
@@ -71,6 +79,10 @@ impl Wallet {
     /// A tree wallet whose master is an extended private key (`xprv...` or `tprv...`);
     /// paths are derived below it. A `tprv` gives a testnet wallet; see
     /// [`Wallet::with_network`].
+    ///
+    /// # Errors
+    ///
+    /// A [`crate::WalletError`] for a malformed extended private key.
     pub fn from_xprv(xprv: &str) -> Result<Wallet, WalletError> {
         let master = Xpriv::from_str(xprv.trim()).map_err(WalletError::InvalidXprv)?;
         Ok(Wallet {
@@ -80,6 +92,10 @@ impl Wallet {
     }
 
     /// The same keys on another network of the same kind (e.g. testnet -> regtest).
+    ///
+    /// # Errors
+    ///
+    /// [`WalletError::NetworkMismatch`] for a network of another kind.
     pub fn with_network(mut self, network: Network) -> Result<Wallet, WalletError> {
         let kind = NetworkKind::from(self.network);
         if NetworkKind::from(network) != kind {
@@ -114,11 +130,19 @@ impl Wallet {
     }
 
     /// The P2PKH address at `path`.
+    ///
+    /// # Errors
+    ///
+    /// A [`crate::WalletError`] when the path cannot be derived.
     pub fn address(&self, path: &LeafPath) -> Result<Address, WalletError> {
         Ok(self.signing_key(path)?.address())
     }
 
     /// The signing key at `path` (the root key for [`LeafPath::root`]).
+    ///
+    /// # Errors
+    ///
+    /// A [`crate::WalletError`] when the path cannot be derived.
     pub fn signing_key(&self, path: &LeafPath) -> Result<SigningKey, WalletError> {
         match &self.keys {
             Keys::Tree(master) => {

@@ -35,8 +35,8 @@ use std::time::Duration;
 
 use bitcoin::{Address, Network, OutPoint, Transaction, Txid};
 use serde_json::{json, Value};
+use spool_protocol::chain::Utxo;
 use spool_protocol::chain::{ChainTx, TxPlace};
-use spool_tx::utxo::Utxo;
 
 pub use rpc::{CoreAuth, RpcCounts};
 

@@ -177,18 +177,18 @@ pub async fn run<B: Backend>(label: &str, node: &Node, funder: &Funder, backend:
     // Statuses for spool-tx's reservations.
     assert_eq!(
         spool_backend::tx_status(backend, &first.compute_txid()).await,
-        spool_tx::TxStatus::Confirmed
+        spool_protocol::chain::TxStatus::Confirmed
     );
     assert_eq!(
         spool_backend::tx_status(backend, &fourth.compute_txid()).await,
-        spool_tx::TxStatus::InMempool
+        spool_protocol::chain::TxStatus::InMempool
     );
 
     // An unknown one.
     let unknown: Txid = "00".repeat(32).parse().unwrap();
     assert_eq!(
         spool_backend::tx_status(backend, &unknown).await,
-        spool_tx::TxStatus::Gone
+        spool_protocol::chain::TxStatus::Gone
     );
     match backend.transaction(&unknown).await {
         Err(BackendError::NotFound { what }) => {

@@ -6,7 +6,7 @@ use anyhow::bail;
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Network};
 
-use crate::engine::PieceHashes;
+use spool_protocol::operation::PieceHashes;
 
 /// An address as typed, checked against the network once the network is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,10 @@ impl FromStr for AddressArg {
 
 impl AddressArg {
     /// The address, if it belongs to `network`.
+    ///
+    /// # Errors
+    ///
+    /// The address belongs to another network.
     pub fn on(&self, network: Network, what: &str) -> anyhow::Result<Address> {
         check_network(&self.parsed, &self.text, network, what)
     }
@@ -87,6 +91,10 @@ impl FromStr for PieceArg {
 
 impl PieceArg {
     /// Both hashes, checked against the network.
+    ///
+    /// # Errors
+    ///
+    /// A hash of another network, or one that is not a P2PKH-style file hash.
     pub fn on(&self, network: Network) -> anyhow::Result<PieceHashes> {
         let file_hash = self.file_hash.on(network, "piece hash")?;
         let file_hash_metadata = self.file_hash_metadata.on(network, "piece hash")?;

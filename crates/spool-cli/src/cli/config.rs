@@ -48,6 +48,10 @@ pub struct ConfigFile {
 
 impl ConfigFile {
     /// Reads and parses a config file.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read or is not valid TOML with known keys.
     pub fn load(path: &Path) -> anyhow::Result<ConfigFile> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;

@@ -3,20 +3,24 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use bitcoin::Address;
 use spool_backend::core::{CoreAuth, CoreBackend};
 use spool_backend::esplora::EsploraBackend;
 use spool_backend::{Backend, RetryPolicy};
+use spool_engine::store::Reservations;
+use spool_engine::Spool;
 use spool_protocol::history::ascribe_federation;
-use spool_tx::Reservations;
 
+use super::args::AddressArg;
 use super::options::{BackendKind, NetworkName, RpcAuth, Settings};
-use crate::engine::Spool;
 
 /// The backend chosen at run time: Bitcoin Core or Esplora.
 pub type AnyBackend = Box<dyn Backend>;
 
 /// Opens the backend the settings name. Nothing is contacted yet.
+///
+/// # Errors
+///
+/// A malformed URL, or Esplora without `--esplora-url`.
 pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
     let network = settings.network.network();
     let retry = RetryPolicy {
@@ -50,28 +54,45 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
     })
 }
 
-/// The federation addresses: those given, else ascribe's on mainnet, none elsewhere.
-pub fn federation(settings: &Settings, given: Vec<Address>) -> Vec<String> {
+/// The federation addresses: those given with `--federation` (checked against the network),
+/// else ascribe's on mainnet, none elsewhere.
+///
+/// # Errors
+///
+/// A `--federation` address of another network.
+pub fn federation(settings: &Settings, given: &[AddressArg]) -> anyhow::Result<Vec<String>> {
+    let network = settings.network.network();
+    let given = given
+        .iter()
+        .map(|f| f.on(network, "--federation").map(|a| a.to_string()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     if !given.is_empty() {
-        return given.iter().map(Address::to_string).collect();
+        return Ok(given);
     }
-    match settings.network {
+    Ok(match settings.network {
         NetworkName::Mainnet => ascribe_federation(),
         _ => Vec::new(),
-    }
+    })
 }
 
 /// The engine for read-only commands (history, ownership): no reservations on disk.
-pub fn reader(settings: &Settings, federation: Vec<Address>) -> anyhow::Result<Spool<AnyBackend>> {
+///
+/// # Errors
+///
+/// As [`backend`].
+pub fn reader(settings: &Settings, federation: Vec<String>) -> anyhow::Result<Spool<AnyBackend>> {
     let backend = backend(settings)?;
-    Ok(Spool::new(backend, Reservations::in_memory())
-        .with_federation(self::federation(settings, federation)))
+    Ok(Spool::new(backend, Reservations::in_memory()).with_federation(federation))
 }
 
 /// The engine over the chosen backend, with reservations in the data directory.
+///
+/// # Errors
+///
+/// As [`backend`], or a data directory or reservation store that cannot be opened.
 pub async fn spool(
     settings: &Settings,
-    federation: Vec<Address>,
+    federation: Vec<String>,
 ) -> anyhow::Result<Spool<AnyBackend>> {
     let backend = backend(settings)?;
     let Some(data_dir) = &settings.data_dir else {
@@ -81,5 +102,5 @@ pub async fn spool(
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let reservations = Reservations::open(data_dir)
         .with_context(|| format!("cannot open reservations in {}", data_dir.display()))?;
-    Ok(Spool::new(backend, reservations).with_federation(self::federation(settings, federation)))
+    Ok(Spool::new(backend, reservations).with_federation(federation))
 }

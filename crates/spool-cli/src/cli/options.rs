@@ -149,6 +149,10 @@ pub struct Settings {
 
 impl GlobalOptions {
     /// Resolves flags and environment (already merged by clap), the config file and defaults.
+    ///
+    /// # Errors
+    ///
+    /// A config file that cannot be read, or settings that contradict each other.
     pub fn resolve(&self) -> anyhow::Result<Settings> {
         let config = match &self.config {
             Some(path) => ConfigFile::load(path)?,

@@ -13,6 +13,10 @@ pub struct Outcome {
 
 impl Outcome {
     /// An outcome from its JSON form and its human-readable text.
+    ///
+    /// # Errors
+    ///
+    /// The output cannot be serialised as JSON.
     pub fn new(output: &impl Serialize, text: impl Into<String>) -> anyhow::Result<Outcome> {
         Ok(Outcome {
             json: serde_json::to_value(output)?,
@@ -21,6 +25,10 @@ impl Outcome {
     }
 
     /// An outcome whose human-readable form is `key: value` lines of its JSON object.
+    ///
+    /// # Errors
+    ///
+    /// The output cannot be serialised as JSON.
     pub fn fields(output: &impl Serialize) -> anyhow::Result<Outcome> {
         let json = serde_json::to_value(output)?;
         let mut text = String::new();
@@ -43,6 +51,10 @@ impl Outcome {
     }
 
     /// Prints the outcome: exactly one JSON document with `json`, else the text.
+    ///
+    /// # Errors
+    ///
+    /// Writing to stdout failed.
     pub fn print(&self, json: bool) -> anyhow::Result<()> {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();

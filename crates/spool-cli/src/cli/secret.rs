@@ -22,6 +22,10 @@ pub struct SecretArgs {
 
 impl SecretArgs {
     /// Reads the secret from the chosen source, or prompts on a terminal.
+    ///
+    /// # Errors
+    ///
+    /// The secret's source cannot be read or is empty.
     pub fn read(&self) -> anyhow::Result<MasterSecret> {
         if let Some(var) = &self.secret_env {
             return match std::env::var_os(var) {
@@ -60,6 +64,10 @@ impl SecretArgs {
 }
 
 /// Parses `--path`: a non-hardened leaf path, `""` for the root.
+///
+/// # Errors
+///
+/// A path that is not `/`-separated non-hardened indices.
 pub fn parse_path(text: &str) -> Result<LeafPath, String> {
     LeafPath::parse(text).map_err(|err| err.to_string())
 }

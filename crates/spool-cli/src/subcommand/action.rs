@@ -1,13 +1,17 @@
 //! The actions that write to the chain: refills, registrations, owner actions. Each one
-//! builds a [`Request`], then lets the engine pre-check, select inputs, build, sign,
+//! parses its arguments and builds a [`Request`] with the protocol's checked constructors
+//! (which hold every input rule), then lets the engine pre-check, select inputs, build, sign,
 //! broadcast and (with `--wait`) wait. Output: `{"txid", "verb", "fee", "hex", ...}`.
 
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use bitcoin::Address;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use spool_backend::WaitProgress;
+use spool_engine::{Request, SendOptions};
+use spool_protocol::operation::{Operation, OperationError, PieceHashes};
 use spool_protocol::verb::LoanDate;
 use spool_wallet::{LeafPath, Wallet};
 
@@ -17,25 +21,30 @@ use crate::cli::options::Settings;
 use crate::cli::output::Outcome;
 use crate::cli::progress::Progress;
 use crate::cli::secret::{parse_path, SecretArgs};
-use crate::engine::{Request, SendOptions};
 
-/// Which action a shared argument struct stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `refill-main`
-    RefillMain,
-    /// `refill`
-    Refill,
-    /// `register-piece`
-    RegisterPiece,
-    /// `consigned-registration`
-    ConsignedRegistration,
-    /// `transfer`
-    Transfer,
-    /// `consign`
-    Consign,
-    /// `unconsign`
-    Unconsign,
+/// How a refill's arguments become a request (`refill` and `refill-main`).
+pub type MakeRefill = fn(Address, u32, u32) -> Result<Request, OperationError>;
+/// How a registration's arguments become an operation (`register-piece`,
+/// `consigned-registration`).
+pub type MakeRegistration = fn(&PieceHashes, Address) -> Operation;
+/// How an owner action's arguments become an operation (`transfer`, `consign`, `unconsign`).
+pub type MakeOwnerAction = fn(&PieceHashes, Address, u64) -> Result<Operation, OperationError>;
+
+/// An input rule the protocol's constructors refused, in the command line's terms.
+fn refused_input(err: OperationError) -> anyhow::Error {
+    match err {
+        OperationError::NothingToRefill => {
+            anyhow::anyhow!("nothing to refill: give --fees and/or --tokens above 0")
+        }
+        OperationError::NoEditions => {
+            anyhow::anyhow!("--count 0: a piece has at least one edition")
+        }
+        OperationError::EditionZero { action } => anyhow::anyhow!(
+            "cannot {} edition 0: editions are numbered from 1 (0 is the master edition)",
+            action.as_str().to_lowercase()
+        ),
+        other => anyhow::Error::new(other),
+    }
 }
 
 /// Options every action takes.
@@ -220,133 +229,120 @@ pub struct Output {
 }
 
 impl RefillArgs {
-    /// Runs `refill-main` or `refill`.
-    pub async fn run(&self, settings: &Settings, kind: Kind) -> anyhow::Result<Outcome> {
+    /// Runs `refill-main` or `refill`: `make` turns the arguments into the request.
+    ///
+    /// # Errors
+    ///
+    /// Bad input (refused before anything is built), the engine's refusal or failure, or the
+    /// backend's; nothing is broadcast unless the error comes after the broadcast.
+    pub async fn run(&self, settings: &Settings, make: MakeRefill) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let to = self.to.on(network, "--to")?;
-        let request = match kind {
-            Kind::RefillMain => Request::RefillMain {
-                to,
-                fees: self.fees,
-                tokens: self.tokens,
-            },
-            _ => Request::Refill {
-                to,
-                fees: self.fees,
-                tokens: self.tokens,
-            },
-        };
-        if self.fees == 0 && self.tokens == 0 {
-            bail!("nothing to refill: give --fees and/or --tokens above 0");
-        }
+        let request = make(to, self.fees, self.tokens).map_err(refused_input)?;
         execute(settings, &self.common, request).await
     }
 }
 
 impl RegisterPieceArgs {
-    /// Runs `register-piece` or `consigned-registration`.
-    pub async fn run(&self, settings: &Settings, kind: Kind) -> anyhow::Result<Outcome> {
+    /// Runs `register-piece` or `consigned-registration`: `make` builds the operation.
+    ///
+    /// # Errors
+    ///
+    /// Bad input (refused before anything is built), the engine's refusal or failure, or the
+    /// backend's; nothing is broadcast unless the error comes after the broadcast.
+    pub async fn run(
+        &self,
+        settings: &Settings,
+        make: MakeRegistration,
+    ) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let piece = self.piece.on(network)?;
         let to = self.to.on(network, "--to")?;
-        let request = match kind {
-            Kind::ConsignedRegistration => Request::ConsignedRegistration { piece, to },
-            _ => Request::RegisterPiece { piece, to },
-        };
-        execute(settings, &self.common, request).await
+        execute(settings, &self.common, make(&piece, to).into()).await
     }
 }
 
 impl RegisterArgs {
     /// Runs `register`.
+    ///
+    /// # Errors
+    ///
+    /// Bad input (refused before anything is built), the engine's refusal or failure, or the
+    /// backend's; nothing is broadcast unless the error comes after the broadcast.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
-        let request = Request::Register {
-            piece: self.piece.on(network)?,
-            to: self.to.on(network, "--to")?,
-            edition: self.edition,
-        };
-        execute(settings, &self.common, request).await
+        let piece = self.piece.on(network)?;
+        let to = self.to.on(network, "--to")?;
+        let operation = Operation::register(&piece, to, self.edition);
+        execute(settings, &self.common, operation.into()).await
     }
 }
 
 impl EditionsArgs {
     /// Runs `editions`.
+    ///
+    /// # Errors
+    ///
+    /// Bad input (refused before anything is built), the engine's refusal or failure, or the
+    /// backend's; nothing is broadcast unless the error comes after the broadcast.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
-        if self.count == 0 {
-            bail!("--count 0: a piece has at least one edition");
-        }
-        let request = Request::Editions {
-            piece: self.piece.on(network)?,
-            to: self.to.on(network, "--to")?,
-            count: self.count,
-        };
-        execute(settings, &self.common, request).await
+        let piece = self.piece.on(network)?;
+        let to = self.to.on(network, "--to")?;
+        let operation = Operation::editions(&piece, to, self.count).map_err(refused_input)?;
+        execute(settings, &self.common, operation.into()).await
     }
 }
 
 impl MigrateArgs {
     /// Runs `migrate`.
+    ///
+    /// # Errors
+    ///
+    /// Bad input (refused before anything is built), the engine's refusal or failure, or the
+    /// backend's; nothing is broadcast unless the error comes after the broadcast.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
-        let request = Request::Migrate {
-            piece: self.piece.on(network)?,
-            prev: self.prev.on(network, "--prev")?,
-            new: self.new.on(network, "--new")?,
-            edition: self.edition,
-        };
-        execute(settings, &self.common, request).await
+        let piece = self.piece.on(network)?;
+        let prev = self.prev.on(network, "--prev")?;
+        let new = self.new.on(network, "--new")?;
+        let operation = Operation::migrate(&piece, prev, new, self.edition);
+        execute(settings, &self.common, operation.into()).await
     }
 }
 
 impl OwnerArgs {
-    /// Runs `transfer`, `consign` or `unconsign`.
-    pub async fn run(&self, settings: &Settings, kind: Kind) -> anyhow::Result<Outcome> {
+    /// Runs `transfer`, `consign` or `unconsign`: `make` builds the operation.
+    ///
+    /// # Errors
+    ///
+    /// Bad input (refused before anything is built), the engine's refusal or failure, or the
+    /// backend's; nothing is broadcast unless the error comes after the broadcast.
+    pub async fn run(&self, settings: &Settings, make: MakeOwnerAction) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
-        let name = match kind {
-            Kind::Consign => "consign",
-            Kind::Unconsign => "unconsign",
-            _ => "transfer",
-        };
-        if self.edition == 0 {
-            bail!(
-                "cannot {name} edition 0: editions are numbered from 1 (0 is the master edition)"
-            );
-        }
         let piece = self.piece.on(network)?;
         let to = self.to.on(network, "--to")?;
-        let edition = self.edition;
-        let request = match kind {
-            Kind::Consign => Request::Consign { piece, to, edition },
-            Kind::Unconsign => Request::Unconsign { piece, to, edition },
-            _ => Request::Transfer { piece, to, edition },
-        };
-        execute(settings, &self.common, request).await
+        let operation = make(&piece, to, self.edition).map_err(refused_input)?;
+        execute(settings, &self.common, operation.into()).await
     }
 }
 
 impl LoanArgs {
     /// Runs `loan`.
+    ///
+    /// # Errors
+    ///
+    /// Bad input (refused before anything is built), the engine's refusal or failure, or the
+    /// backend's; nothing is broadcast unless the error comes after the broadcast.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let start = loan_date("--start", &self.start)?;
         let end = loan_date("--end", &self.end)?;
-        if end < start {
-            bail!(
-                "the loan ends ({}) before it starts ({})",
-                self.end,
-                self.start
-            );
-        }
-        let request = Request::Loan {
-            piece: self.piece.on(network)?,
-            to: self.to.on(network, "--to")?,
-            edition: self.edition,
-            start,
-            end,
-        };
-        execute(settings, &self.common, request).await
+        let piece = self.piece.on(network)?;
+        let to = self.to.on(network, "--to")?;
+        let operation =
+            Operation::loan(&piece, to, self.edition, start, end).map_err(refused_input)?;
+        execute(settings, &self.common, operation.into()).await
     }
 }
 
@@ -362,11 +358,7 @@ async fn execute(
     request: Request,
 ) -> anyhow::Result<Outcome> {
     let network = settings.network.network();
-    let federation = common
-        .federation
-        .iter()
-        .map(|f| f.on(network, "--federation"))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let federation = connect::federation(settings, &common.federation)?;
     let secret = common.secret.read()?;
     let wallet = Wallet::from_secret(&secret, network)?;
     drop(secret);

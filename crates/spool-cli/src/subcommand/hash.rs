@@ -39,6 +39,10 @@ fn parse_meta(text: &str) -> Result<(String, String), String> {
 
 impl HashArgs {
     /// Runs the command.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or a `--meta` value is malformed.
     pub fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let mut metadata = BTreeMap::new();
         for (key, value) in &self.meta {

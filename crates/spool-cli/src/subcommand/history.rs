@@ -58,14 +58,14 @@ pub struct Output {
 
 impl HistoryArgs {
     /// Runs the command.
+    ///
+    /// # Errors
+    ///
+    /// A bad address, or the backend's failure.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let piece = self.piece_address.on(network, "piece address")?;
-        let federation = self
-            .federation
-            .iter()
-            .map(|f| f.on(network, "--federation"))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let federation = connect::federation(settings, &self.federation)?;
         let spool = connect::reader(settings, federation)?;
         let progress = Progress::start(settings.json, format!("reading the history of {piece}"));
         let history = spool.history(&piece).await;
@@ -126,7 +126,10 @@ pub fn table(output: &Output) -> String {
                 if e.valid {
                     "valid".into()
                 } else {
-                    format!("INVALID: {}", e.reason.as_deref().unwrap_or("?"))
+                    format!(
+                        "INVALID: {}",
+                        e.reason.as_ref().map_or("?".into(), ToString::to_string)
+                    )
                 },
                 e.txid.clone(),
             ]
@@ -206,8 +209,8 @@ pub fn dot(output: &Output) -> String {
                     ", style=dashed, color=red, tooltip=\"{}\"",
                     event
                         .reason
-                        .as_deref()
-                        .unwrap_or("invalid")
+                        .as_ref()
+                        .map_or("invalid".into(), ToString::to_string)
                         .replace('"', "'")
                 )
             };
@@ -253,7 +256,10 @@ mod tests {
             block_height: Some(7),
             timestamp_utc: Some(1),
             valid,
-            reason: (!valid).then(|| "Address x does not own the edition number 1".into()),
+            reason: (!valid).then(|| spool_protocol::reason::Reason::NotOwner {
+                address: "x".into(),
+                edition: 1,
+            }),
         }
     }
 

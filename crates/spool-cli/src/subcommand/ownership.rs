@@ -60,15 +60,15 @@ pub struct Output {
 
 impl OwnershipArgs {
     /// Runs the command.
+    ///
+    /// # Errors
+    ///
+    /// A bad address, or the backend's failure.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let address = self.address.on(network, "address")?;
         let piece = self.piece_address.on(network, "piece address")?;
-        let federation = self
-            .federation
-            .iter()
-            .map(|f| f.on(network, "--federation"))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let federation = connect::federation(settings, &self.federation)?;
         let spool = connect::reader(settings, federation)?;
         let history = spool.history(&piece).await?;
         let ownership = Ownership::new(&history, &address.to_string(), self.edition);
@@ -109,7 +109,7 @@ pub fn output(ownership: &Ownership<'_>, piece_address: &str) -> Output {
     let mut reasons = BTreeMap::new();
     let mut record = |name: &str, check: Check| {
         if let (false, Some(reason)) = (check.allowed, check.reason) {
-            reasons.insert(name.to_string(), reason);
+            reasons.insert(name.to_string(), reason.to_string());
         }
         check.allowed
     };

@@ -64,6 +64,10 @@ pub use spool_protocol::verb::DecodedVerb as DecodeOutput;
 
 impl VerbCommand {
     /// Runs the command.
+    ///
+    /// # Errors
+    ///
+    /// A verb that does not decode, or arguments its action does not take.
     pub fn run(&self) -> anyhow::Result<Outcome> {
         match self {
             VerbCommand::Encode(args) => {
@@ -89,6 +93,10 @@ impl VerbCommand {
 
 impl EncodeArgs {
     /// The typed verb these arguments describe.
+    ///
+    /// # Errors
+    ///
+    /// Arguments the action does not take, or misses.
     pub fn verb(&self) -> anyhow::Result<Verb> {
         let action: Action = self.action.parse().map_err(|_| {
             anyhow::anyhow!(
@@ -124,7 +132,11 @@ impl EncodeArgs {
                 let end = self.end.as_deref().context("LOAN needs --end YYMMDD")?;
                 Ok(Verb::loan(edition, start, end)?)
             }
-            _ => {
+            Action::Register
+            | Action::Transfer
+            | Action::Consign
+            | Action::Unconsign
+            | Action::Migrate => {
                 let edition = self
                     .edition
                     .with_context(|| format!("{action} needs --edition N"))?;

@@ -40,6 +40,10 @@ pub struct Output {
 
 impl WalletCommand {
     /// Runs the command.
+    ///
+    /// # Errors
+    ///
+    /// The secret cannot be read, or the path cannot be derived.
     pub fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         match self {
             WalletCommand::Address(args) => {

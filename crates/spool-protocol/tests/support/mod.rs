@@ -20,6 +20,21 @@ pub fn addr(name: &str) -> String {
     Address::p2pkh(PubkeyHash::from_raw_hash(digest), NET).to_string()
 }
 
+/// The typed form of an address made by [`addr`].
+#[allow(dead_code)]
+pub fn typed(address: &str) -> Address {
+    address.parse::<Address<_>>().unwrap().assume_checked()
+}
+
+/// The reason whose text this is (any code).
+#[allow(dead_code)]
+pub fn reason(text: &str) -> spool_protocol::reason::Reason {
+    spool_protocol::reason::CODES
+        .iter()
+        .find_map(|code| spool_protocol::reason::Reason::from_parts(code, text))
+        .unwrap_or_else(|| panic!("no reason reads {text:?}"))
+}
+
 pub fn script(address: &str) -> ScriptBuf {
     address
         .parse::<Address<_>>()

@@ -1,13 +1,18 @@
-//! The engine embedded as a library (no CLI): a service drives `Spool<CoreBackend>` directly
-//! on a real regtest node.
+//! The engine's async driver embedded as a library (no CLI): a service drives
+//! `Spool<CoreBackend>` directly on a real regtest node.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use bitcoin::{Address, Network};
 use spool_backend::core::{CoreAuth, CoreBackend};
-use spool_cli::engine::{EngineError, PieceHashes, Request, SendOptions, Spool};
-use spool_tx::Reservations;
+use spool_engine::plan::PlanError;
+use spool_engine::request::MainRefill;
+use spool_engine::store::Reservations;
+use spool_engine::{EngineError, Request, SendOptions, Spool};
+use spool_protocol::operation::{Operation, PieceHashes};
+use spool_protocol::reason::Reason;
+use spool_protocol::verb::Action;
 use spool_wallet::{LeafPath, MasterSecret, Wallet};
 
 fn wallet(secret: &str) -> Wallet {
@@ -51,11 +56,7 @@ async fn embedded_engine_registers_checks_and_refuses() {
     mine(101);
     let funded = spool
         .send(
-            &Request::RefillMain {
-                to: federation.address(),
-                fees: 4,
-                tokens: 6,
-            },
+            &Request::RefillMain(MainRefill::new(federation.address(), 4, 6).unwrap()),
             &refill,
             &options,
         )
@@ -67,10 +68,7 @@ async fn embedded_engine_registers_checks_and_refuses() {
         .await
         .unwrap();
 
-    let register = Request::RegisterPiece {
-        piece: piece.clone(),
-        to: artist_root.clone(),
-    };
+    let register = Request::from(Operation::register_piece(&piece, artist_root.clone()));
     let sent = spool.send(&register, &federation, &options).await.unwrap();
     assert!(sent.checked());
     assert_eq!(sent.from(), &federation.address());
@@ -80,9 +78,13 @@ async fn embedded_engine_registers_checks_and_refuses() {
         .await
         .unwrap_err();
     match &again {
-        EngineError::Refused { action, reason } => {
-            assert_eq!(*action, "register-piece");
-            assert_eq!(reason, "Master piece already registered in the blockchain");
+        EngineError::Plan(PlanError::Refused { action, reason }) => {
+            assert_eq!(*action, Action::Piece);
+            assert_eq!(*reason, Reason::MasterAlreadyRegistered);
+            assert_eq!(
+                reason.to_string(),
+                "Master piece already registered in the blockchain"
+            );
         }
         other => panic!("expected a refusal, got {other}"),
     }
@@ -124,11 +126,7 @@ async fn a_broadcast_to_a_down_node_keeps_its_reservation_until_proven_gone() {
 
     let prepared = spool
         .prepare(
-            &Request::RefillMain {
-                to: federation.address(),
-                fees: 2,
-                tokens: 2,
-            },
+            &Request::RefillMain(MainRefill::new(federation.address(), 2, 2).unwrap()),
             &refill,
             &options,
         )
@@ -142,7 +140,7 @@ async fn a_broadcast_to_a_down_node_keeps_its_reservation_until_proven_gone() {
     node.stop().unwrap();
     let err = spool.broadcast(&prepared).await.unwrap_err();
     assert!(
-        matches!(err, EngineError::Backend { .. }),
+        err.backend_error().is_some(),
         "expected a backend error, got {err}"
     );
     for outpoint in &spent {

@@ -1,19 +1,41 @@
-//! Outpoint reservations: 1,000 transactions from one wallet on 8 threads never share an
-//! outpoint; reservations survive a restart and are shared with another process.
-
-mod common;
+//! The persistent outpoint reservations: 1,000 transactions from one wallet on 8 threads
+//! never share an outpoint; reservations survive a restart and are shared with another
+//! process; a corrupt store is an error, never a reset.
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use bitcoin::{Address, Network, OutPoint};
-use common::fake_utxo;
+use bitcoin::hashes::Hash;
+use bitcoin::{Address, Amount, Network, OutPoint, Txid};
+use spool_engine::store::{Reservations, StoreError};
+use spool_protocol::chain::TxStatus;
 use spool_protocol::verb::Verb;
-use spool_tx::{
-    build_action, BuiltTx, ReservationError, Reservations, TxError, TxParams, TxStatus, Utxo,
-};
+use spool_tx::{build_action, BuiltTx, TxError, TxParams, Utxo};
 use spool_wallet::{LeafPath, MasterSecret, SigningKey, Wallet};
+
+/// A made-up output of `address` (outpoint from `seed` and `vout`).
+fn fake_utxo(address: &Address, value: u64, seed: u32, vout: u32) -> Utxo {
+    let mut bytes = [0u8; 32];
+    bytes[..4].copy_from_slice(&seed.to_le_bytes());
+    bytes[31] = 0xAA;
+    Utxo {
+        outpoint: OutPoint::new(Txid::from_byte_array(bytes), vout),
+        value: Amount::from_sat(value),
+        script_pubkey: address.script_pubkey(),
+        confirmations: 6,
+        is_coinbase: false,
+    }
+}
+
+/// A build that failed, or the store that failed around it.
+#[derive(Debug, thiserror::Error)]
+enum Error {
+    #[error(transparent)]
+    Tx(#[from] TxError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 fn alice() -> SigningKey {
     Wallet::from_secret(&MasterSecret::new("alice-secret"), Network::Regtest)
@@ -39,16 +61,20 @@ fn utxos(n: u32) -> Vec<Utxo> {
         .collect()
 }
 
-fn transfer(res: &Reservations, utxos: &[Utxo], key: &SigningKey) -> Result<BuiltTx, TxError> {
+/// Builds a transfer from the unreserved outputs and reserves what it spends, atomically.
+fn transfer(res: &Reservations, utxos: &[Utxo], key: &SigningKey) -> Result<BuiltTx, Error> {
     let to = recipients();
-    res.build_reserved(utxos, |free| {
-        build_action(
+    res.update(|set| {
+        let built = build_action(
             &TxParams::default(),
             &Verb::Transfer { edition: 1 },
             &to,
-            free,
+            &set.available(utxos),
             key,
-        )
+        )?;
+        set.reserve(built.txid(), &built.spent, 0)
+            .map_err(StoreError::from)?;
+        Ok(built)
     })
 }
 
@@ -125,7 +151,7 @@ fn reservations_survive_restart_and_release_on_confirmation() {
     assert_eq!(res.available(&utxos).unwrap().len(), 3);
     // A conflicting reservation is refused, naming the holder.
     let err = res.reserve(second.txid(), &first.spent[..1]).unwrap_err();
-    assert!(matches!(err, ReservationError::Conflict { holder, .. } if holder == first.txid()));
+    assert!(matches!(err, StoreError::Conflict(c) if c.holder == first.txid()));
     // Still in the mempool: kept. Confirmed: released, also for the next process.
     assert_eq!(
         res.apply_status(&first.txid(), TxStatus::InMempool)
@@ -148,18 +174,15 @@ fn reservations_survive_restart_and_release_on_confirmation() {
 #[test]
 fn corrupt_store_is_an_error_not_a_reset() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("reservations.dat");
-    // A valid store with one record, then cut short by a byte.
+    let file = dir.path().join("reservations.json");
+    // A valid store with one record, then cut short.
     {
         let res = Reservations::open(dir.path()).unwrap();
-        res.reserve(
-            bitcoin::hashes::Hash::all_zeros(),
-            &[OutPoint::new(bitcoin::hashes::Hash::all_zeros(), 1)],
-        )
-        .unwrap();
+        res.reserve(Hash::all_zeros(), &[OutPoint::new(Hash::all_zeros(), 1)])
+            .unwrap();
     }
     let mut bytes = std::fs::read(&file).unwrap();
-    bytes.pop();
+    bytes.truncate(bytes.len() / 2);
     std::fs::write(&file, &bytes).unwrap();
     let err = Reservations::open(dir.path()).unwrap_err();
     assert!(err.to_string().contains("is corrupt"), "{err}");
@@ -172,8 +195,8 @@ fn corrupt_store_is_an_error_not_a_reset() {
     );
 }
 
-const CHILD_DIR: &str = "SPOOL_TX_TEST_RESERVATION_DIR";
-const CHILD_EXCLUDE: &str = "SPOOL_TX_TEST_PARENT_OUTPOINTS";
+const CHILD_DIR: &str = "SPOOL_ENGINE_TEST_RESERVATION_DIR";
+const CHILD_EXCLUDE: &str = "SPOOL_ENGINE_TEST_PARENT_OUTPOINTS";
 
 /// Runs as the parent normally; re-run by itself in a child process (with `CHILD_DIR` set)
 /// it plays the second process.

@@ -1,43 +1,17 @@
-//! pyspool's `Spool` class in Rust: the orchestration of one SPOOL action, generic over the
-//! [`Backend`] trait so that a service can embed it without the command line.
-//!
-//! [`Spool::prepare`] runs the ownership pre-check (as pyspool's `dispatch`), lists the
-//! signer's UTXOs through the backend, leaves out outpoints reserved by earlier unconfirmed
-//! transactions, builds and signs with spool-tx and reserves what it spends.
-//! [`Spool::broadcast`] sends it (releasing the reservation if the node refuses), and
-//! [`Spool::wait_confirmed`] waits for confirmations. Nothing is broadcast on any error
-//! before `broadcast`.
-//!
-//! ```no_run
-//! # async fn demo(backend: spool_backend::core::CoreBackend, key: spool_wallet::SigningKey,
-//! #               request: spool_cli::engine::Request) -> Result<(), Box<dyn std::error::Error>> {
-//! use spool_cli::engine::{SendOptions, Spool};
-//! use spool_tx::Reservations;
-//!
-//! let spool = Spool::new(backend, Reservations::in_memory());
-//! let prepared = spool.prepare(&request, &key, &SendOptions::default()).await?;
-//! let txid = spool.broadcast(&prepared).await?;
-//! spool.wait_confirmed(&txid, 1, std::time::Duration::from_secs(600)).await?;
-//! # Ok(()) }
-//! ```
-
-mod check;
-mod error;
-mod request;
+//! The async driver: the planning core over a [`Backend`], with the persistent reservations.
 
 use std::time::Duration;
 
-use bitcoin::{Address, Amount, FeeRate, Txid};
+use bitcoin::{Address, Amount, Txid};
 use spool_backend::{Backend, BackendError, WaitProgress};
 use spool_protocol::chain::TxPlace;
 use spool_protocol::history::History;
-use spool_protocol::ownership::Ownership;
-use spool_tx::{BuiltTx, Reservations, TxError, TxParams};
+use spool_tx::{BuiltTx, TxParams};
 use spool_wallet::SigningKey;
 
-pub use check::{has_rule, precheck};
-pub use error::EngineError;
-pub use request::{PieceHashes, Request};
+use crate::plan::{self, Funds};
+use crate::store::{Reservations, StoreError};
+use crate::{EngineError, Request};
 
 /// How one action is sent.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,7 +78,13 @@ impl Prepared {
     }
 }
 
-/// The SPOOL orchestration over a backend.
+/// The SPOOL orchestration over a backend (pyspool's `Spool`).
+///
+/// [`Spool::prepare`] runs the ownership pre-check, lists the signer's UTXOs through the
+/// backend, leaves out outpoints reserved by earlier unconfirmed transactions, builds and
+/// signs, and reserves what it spends. [`Spool::broadcast`] sends it (releasing the
+/// reservation if the node refuses), and [`Spool::wait_confirmed`] waits for confirmations.
+/// Nothing is broadcast on any error before `broadcast`.
 #[derive(Debug)]
 pub struct Spool<B> {
     backend: B,
@@ -157,17 +137,21 @@ impl<B: Backend> Spool<B> {
         let named = describe
             .split_whitespace()
             .any(|word| word.contains("://") && text.contains(word));
-        EngineError::Backend {
-            context: if named {
-                String::new()
-            } else {
-                format!("{describe}: ")
-            },
-            source,
+        if named {
+            EngineError::Backend(source)
+        } else {
+            EngineError::BackendAt {
+                at: describe,
+                source,
+            }
         }
     }
 
     /// The verified history of the piece at `piece_address` (confirmed and mempool).
+    ///
+    /// # Errors
+    ///
+    /// The backend's failure, or [`EngineError::History`] for an address of another network.
     pub async fn history(&self, piece_address: &Address) -> Result<History, EngineError> {
         let txs = self
             .backend
@@ -175,30 +159,37 @@ impl<B: Backend> Spool<B> {
             .await
             .map_err(|e| self.backend_error(e))?;
         Ok(History::build(
-            &piece_address.to_string(),
+            piece_address,
             self.backend.network(),
             &txs,
             &self.federation,
-        ))
+        )?)
     }
 
     /// Runs pyspool's pre-check for `request` sent from `from`. `Ok(true)` if a rule
-    /// applied and passed, `Ok(false)` if the request has no rule.
+    /// applied and passed, `Ok(false)` if the request has none (refills).
+    ///
+    /// # Errors
+    ///
+    /// [`plan::PlanError::Refused`] (as [`EngineError::Plan`]), or a failure reading the
+    /// history.
     pub async fn check(&self, request: &Request, from: &Address) -> Result<bool, EngineError> {
-        let Some(piece) = request.piece().filter(|_| has_rule(request)) else {
+        let Some((operation, piece)) = request
+            .operation()
+            .and_then(|operation| Some((operation, operation.piece()?)))
+        else {
             return Ok(false);
         };
-        let history = self.history(&piece.file_hash).await?;
-        precheck(request, &from.to_string(), &history, &self.federation).map_err(|reason| {
-            EngineError::Refused {
-                action: action_name(request),
-                reason,
-            }
-        })?;
+        let history = self.history(piece).await?;
+        plan::refuse(operation, from, &history, &self.federation)?;
         Ok(true)
     }
 
     /// Releases reservations of transactions that confirmed or are gone.
+    ///
+    /// # Errors
+    ///
+    /// A failure of the reservation store (an unreachable backend keeps reservations).
     pub async fn settle_reservations(&self) -> Result<usize, EngineError> {
         let mut released = 0;
         for (txid, _) in self.reservations.pending()? {
@@ -211,6 +202,11 @@ impl<B: Backend> Spool<B> {
 
     /// Pre-checks (unless `options.check` is off), selects inputs, builds and signs
     /// `request` with `key`. Unless `options.dry_run`, the spent outpoints are reserved.
+    ///
+    /// # Errors
+    ///
+    /// The pre-check's refusal, missing funds, a builder error, the backend's or the
+    /// reservation store's failure; nothing is reserved then.
     pub async fn prepare(
         &self,
         request: &Request,
@@ -218,13 +214,7 @@ impl<B: Backend> Spool<B> {
         options: &SendOptions,
     ) -> Result<Prepared, EngineError> {
         let from = key.address();
-        let mut params = self.params;
-        if let Some(rate) = options.fee_rate {
-            if !(rate.is_finite() && rate > 0.0) {
-                return Err(EngineError::BadFeeRate(rate));
-            }
-            params.fee_rate = FeeRate::from_sat_per_kwu((rate * 250.0).ceil() as u64);
-        }
+        let params = plan::with_fee_rate(self.params, options.fee_rate)?;
         let checked = if options.check {
             self.check(request, &from).await?
         } else {
@@ -236,13 +226,26 @@ impl<B: Backend> Spool<B> {
             .utxos(&from, options.min_conf)
             .await
             .map_err(|e| self.backend_error(e))?;
-        let build = |free: &[spool_tx::Utxo]| build(&params, request, free, key);
+        let build = |reserved: &spool_tx::ReservationSet| {
+            let funds = Funds {
+                utxos: &utxos,
+                reserved,
+                min_conf: options.min_conf,
+            };
+            plan::build(request, key, &params, &funds)
+        };
         let built = if options.dry_run {
-            build(&self.reservations.available(&utxos)?)
+            build(&self.reservations.snapshot()?)?
         } else {
-            self.reservations.build_reserved(&utxos, build)
-        }
-        .map_err(|err| build_error(err, request, &self.params, options.min_conf))?;
+            // The error is built once per failed action; its size does not matter here.
+            #[allow(clippy::result_large_err)]
+            self.reservations.update(|set| {
+                let built = build(set)?;
+                set.reserve(built.txid(), &built.spent, unix_now())
+                    .map_err(StoreError::from)?;
+                Ok::<_, EngineError>(built)
+            })?
+        };
         Ok(Prepared {
             built,
             from,
@@ -255,6 +258,10 @@ impl<B: Backend> Spool<B> {
     /// released; on any other failure (node unreachable, timeout) the transaction may have
     /// reached the node, so its outpoints stay reserved until it is proven confirmed or gone
     /// ([`Spool::settle_reservations`]).
+    ///
+    /// # Errors
+    ///
+    /// The backend's failure.
     pub async fn broadcast(&self, prepared: &Prepared) -> Result<Txid, EngineError> {
         match self.backend.broadcast(&prepared.built.tx).await {
             Ok(txid) => Ok(txid),
@@ -268,6 +275,10 @@ impl<B: Backend> Spool<B> {
     }
 
     /// Waits until `txid` has `confirmations`; then its reservation is released.
+    ///
+    /// # Errors
+    ///
+    /// The backend's failure or timeout, or the reservation store's failure.
     pub async fn wait_confirmed(
         &self,
         txid: &Txid,
@@ -279,6 +290,10 @@ impl<B: Backend> Spool<B> {
     }
 
     /// [`Spool::wait_confirmed`] with a progress callback.
+    ///
+    /// # Errors
+    ///
+    /// As [`Spool::wait_confirmed`].
     pub async fn wait_confirmed_with_progress(
         &self,
         txid: &Txid,
@@ -296,6 +311,10 @@ impl<B: Backend> Spool<B> {
     }
 
     /// Prepares and broadcasts (pyspool's `Spool` methods with `sync=False`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Spool::prepare`] and [`Spool::broadcast`].
     pub async fn send(
         &self,
         request: &Request,
@@ -310,105 +329,9 @@ impl<B: Backend> Spool<B> {
     }
 }
 
-/// Re-exported for callers that want the rights of an address without the CLI.
-pub fn ownership<'h>(history: &'h History, address: &Address, edition: u64) -> Ownership<'h> {
-    Ownership::new(history, &address.to_string(), edition)
-}
-
-fn build(
-    params: &TxParams,
-    request: &Request,
-    utxos: &[spool_tx::Utxo],
-    key: &SigningKey,
-) -> Result<BuiltTx, TxError> {
-    match request {
-        Request::RefillMain { to, fees, tokens } => {
-            spool_tx::build_refill_main(params, to, *fees as usize, *tokens as usize, utxos, key)
-        }
-        Request::Refill { to, fees, tokens } => {
-            spool_tx::build_refill(params, to, *fees as usize, *tokens as usize, utxos, key)
-        }
-        _ => {
-            let verb = request
-                .verb()
-                .expect("every request but refill-main has a verb");
-            spool_tx::build_action(params, &verb, &request.recipients(), utxos, key)
-        }
-    }
-}
-
-fn build_error(err: TxError, request: &Request, params: &TxParams, min_conf: u32) -> EngineError {
-    match err {
-        // An action from an empty address: say what it needs at the least.
-        TxError::NoSpendableOutputs { address }
-            if !matches!(request, Request::RefillMain { .. }) =>
-        {
-            let (need_fuel, need_tokens) = match request.refill_counts() {
-                Some((fees, tokens)) => (fees as usize + 1, tokens as usize),
-                None => (1, request.recipients().len()),
-            };
-            EngineError::NotEnoughFuel {
-                address,
-                need_fuel,
-                found_fuel: 0,
-                need_tokens,
-                found_tokens: 0,
-                fee: params.fee,
-                token: params.token,
-                min_conf,
-            }
-        }
-        TxError::NotEnoughOutputs {
-            address,
-            need_fuel,
-            found_fuel,
-            need_tokens,
-            found_tokens,
-            fee,
-            token,
-        } => EngineError::NotEnoughFuel {
-            address,
-            need_fuel,
-            found_fuel,
-            need_tokens,
-            found_tokens,
-            fee,
-            token,
-            min_conf,
-        },
-        TxError::NoSpendableOutputs { address } => {
-            EngineError::NoSpendableOutputs { address, min_conf }
-        }
-        TxError::NotEnoughFunds {
-            address,
-            needed,
-            found,
-            found_outputs,
-        } => EngineError::NotEnoughFunds {
-            address,
-            needed,
-            found,
-            found_outputs,
-            min_conf,
-        },
-        TxError::Reservation(err) => EngineError::Reservation(err),
-        other => EngineError::Build(other),
-    }
-}
-
-/// The CLI name of a request's action.
-pub fn action_name(request: &Request) -> &'static str {
-    match request {
-        Request::RefillMain { .. } => "refill-main",
-        Request::Refill { .. } => "refill",
-        Request::RegisterPiece { .. } => "register-piece",
-        Request::Register { .. } => "register",
-        Request::Editions { .. } => "editions",
-        Request::ConsignedRegistration { .. } => "consigned-registration",
-        Request::Migrate { .. } => "migrate",
-        Request::Transfer { .. } => "transfer",
-        Request::Consign { .. } => "consign",
-        Request::Unconsign { .. } => "unconsign",
-        Request::Loan { .. } => "loan",
-    }
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
