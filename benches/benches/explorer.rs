@@ -167,7 +167,7 @@ fn piece_with_events(n: usize) -> (Address, Address, Vec<ChainTx>) {
 
 fn explorer(c: &mut Criterion) {
     let (federation, piece, txs) = piece_with_events(EVENTS);
-    let history = History::build(&piece.to_string(), NET, &txs, &[federation.to_string()]);
+    let history = History::build(&piece, NET, &txs, &[federation.to_string()]).unwrap();
     assert_eq!(history.events().len(), EVENTS);
     let invalid = history.events().iter().filter(|e| !e.valid).count();
     assert!(
@@ -216,7 +216,7 @@ fn explorer(c: &mut Criterion) {
     group.bench_function("bound/history_build", |b| {
         b.iter(|| {
             History::build(
-                black_box(&piece.to_string()),
+                black_box(&piece),
                 NET,
                 black_box(&txs),
                 &[federation.to_string()],

@@ -18,7 +18,10 @@ pub(crate) fn build_history(
     federation: &[Address],
 ) -> History {
     let federation: Vec<String> = federation.iter().map(ToString::to_string).collect();
-    History::build(&piece.to_string(), network, txs, &federation)
+    // Every address reaching here was checked for the explorer's network (`parse_address`, or
+    // an output of this network's chain), the one condition under which `build` refuses.
+    History::build(piece, network, txs, &federation)
+        .expect("piece addresses are checked for the explorer's network first")
 }
 
 /// Why an event is invalid, as text (`None` for a valid event).

@@ -9,12 +9,7 @@ use spool_protocol::history::History;
 use support::synthetic::{standard_piece, Cast, NET};
 
 fn history(cast: &Cast, txs: &[spool_protocol::chain::ChainTx]) -> History {
-    History::build(
-        &cast.piece.to_string(),
-        NET,
-        txs,
-        &[cast.federation.to_string()],
-    )
+    History::build(&cast.piece, NET, txs, &[cast.federation.to_string()]).unwrap()
 }
 
 fn has_class(node: &Node<'_, '_>, class: &str) -> bool {

@@ -38,7 +38,13 @@ fn walkthrough() -> (Script, [String; 6]) {
 #[test]
 fn state_lists_every_edition_with_its_holder_consignee_and_loans() {
     let (s, [fed, artist, _alice, bob, gallery, carol]) = walkthrough();
-    let h = History::build(&s.piece, NET, &s.txs, std::slice::from_ref(&fed));
+    let h = History::build(
+        &support::typed(&s.piece),
+        NET,
+        &s.txs,
+        std::slice::from_ref(&fed),
+    )
+    .unwrap();
     let state = h.state();
     assert_eq!(state.piece_address, s.piece);
     assert_eq!(state.number_editions, Some(2));
@@ -83,7 +89,9 @@ fn unregistered_editions_are_listed_as_such() {
     s.federated(&fed, "ASCRIBESPOOL01PIECE", &addr("artist"))
         .federated(&fed, "ASCRIBESPOOL01EDITIONS3", &addr("artist"))
         .federated(&fed, "ASCRIBESPOOL01REGISTER2", &addr("alice"));
-    let state = History::build(&s.piece, NET, &s.txs, &[fed]).state();
+    let state = History::build(&support::typed(&s.piece), NET, &s.txs, &[fed])
+        .unwrap()
+        .state();
     let registered: Vec<(u64, bool)> = state
         .editions
         .iter()
@@ -99,7 +107,9 @@ fn unregistered_editions_are_listed_as_such() {
 #[test]
 fn an_unregistered_piece_has_an_empty_state() {
     let s = Script::new("piece");
-    let state = History::build(&s.piece, NET, &s.txs, &[]).state();
+    let state = History::build(&support::typed(&s.piece), NET, &s.txs, &[])
+        .unwrap()
+        .state();
     assert_eq!(state.registered_by, None);
     assert_eq!(state.master_owner, None);
     assert_eq!(state.number_editions, None);
@@ -110,7 +120,13 @@ fn an_unregistered_piece_has_an_empty_state() {
 #[test]
 fn holdings_give_each_role_and_loans_only_on_covered_days() {
     let (s, [fed, artist, alice, bob, gallery, carol]) = walkthrough();
-    let h = History::build(&s.piece, NET, &s.txs, std::slice::from_ref(&fed));
+    let h = History::build(
+        &support::typed(&s.piece),
+        NET,
+        &s.txs,
+        std::slice::from_ref(&fed),
+    )
+    .unwrap();
     let today = date("260615");
     let p = s.piece.as_str();
     assert_eq!(h.holdings(&artist, today), vec![holding(p, 0, Role::Owner)]);
