@@ -961,7 +961,7 @@ impl View<'_> {
                     .get(1)
                     .and_then(|s| s.parse::<usize>().ok())
                     .unwrap_or(0);
-                if start % CHAIN_PAGE != 0 {
+                if !start.is_multiple_of(CHAIN_PAGE) {
                     return Reply::bad_request(format!(
                         "start index must be a multiple of {CHAIN_PAGE}"
                     ));
