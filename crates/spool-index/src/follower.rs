@@ -50,6 +50,8 @@ pub struct SyncState {
     pub node_height: u64,
     /// Whether the index held the node's tip and mempool at the last look.
     pub synced: bool,
+    /// Follower rounds (catch-up then mempool) completed so far.
+    pub rounds: u64,
 }
 
 /// A handle on the follower's [`SyncState`].
@@ -97,10 +99,10 @@ impl Follower {
     /// [`IndexError::ChainMismatch`], [`IndexError::GenesisMismatch`],
     /// [`IndexError::WrongNetwork`], and node or database errors.
     pub fn open(path: &Path, config: FollowerConfig) -> Result<Follower, IndexError> {
-        let mut store = Store::open(path, config.network)?;
         let rpc = NodeRpc::new(&config.node)?;
         rpc.check_chain(config.network)?;
         let genesis = rpc.block_hashes(&[0])?[0];
+        let mut store = Store::open(path, config.network)?;
         match store.meta("genesis")? {
             None => store.set_meta("genesis", &genesis.to_string())?,
             Some(text) => {
@@ -348,6 +350,7 @@ impl Follower {
         state.node_height = node_height;
         state.indexed = indexed;
         state.synced = indexed.map(|(h, _)| h) == Some(node_height);
+        state.rounds += 1;
         Ok(())
     }
 

@@ -8,7 +8,8 @@
 //! - [`node`]: the follower's JSON-RPC client (raw blocks, batches);
 //! - [`follower`]: catch-up over batched raw blocks (the next batch fetched while the
 //!   current one is written), tip and mempool polling, reorg rollback, chain checks;
-//! - [`api`]: the axum JSON API under `/api/v1`.
+//! - [`api`]: the axum JSON API under `/api/v1`;
+//! - [`serve`]: follower and API started and stopped together (`spool serve`).
 //!
 //! History, ownership and holdings are computed by spool-protocol's rules from the stored
 //! transactions: the index stores chain data, never verdicts.
@@ -17,9 +18,11 @@ pub mod api;
 mod error;
 pub mod follower;
 pub mod node;
+pub mod serve;
 pub mod store;
 
 pub use error::IndexError;
 pub use follower::{Follower, FollowerConfig, Progress, SharedState, SyncState};
 pub use node::{NodeConfig, NodeRpc};
+pub use serve::{start, Running, ServeConfig, DEFAULT_HTTP};
 pub use store::{index_path, Store};
