@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::rejection::{PathRejection, QueryRejection, StringRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -190,7 +190,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/piece/{piece}/state", get(piece_state))
         .route("/pieces", get(pieces))
         .route("/latest", get(latest))
-        .route("/search", get(search));
+        .route("/search", get(search))
+        .method_not_allowed_fallback(no_method);
     Router::new()
         .nest(API_PREFIX, api)
         .fallback(no_route)
@@ -221,6 +222,13 @@ pub async fn serve(
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {
     ApiError::not_found(format!("no such route: {method} {}", uri.path()))
+}
+
+async fn no_method(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method {method} is not allowed for {}", uri.path()),
+    )
 }
 
 fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
