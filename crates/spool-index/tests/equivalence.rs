@@ -218,18 +218,17 @@ async fn index_answers_as_the_core_backend() {
         1,
         "the broadcast is indexed at once"
     );
+    // A spend of an output that does not exist: the node refuses it, with its reason.
+    let missing = bitcoin::OutPoint { txid: "33".repeat(32).parse().unwrap(), vout: 0 };
     let conflict = chain::signed(
         &parties.federation.key,
-        &[coin],
-        vec![TxOut {
-            value: Amount::from_sat(1000),
-            script_pubkey: piece.script_pubkey(),
-        }],
+        &[(missing, TxOut { value: Amount::from_sat(10_000), script_pubkey: parties.federation.key.script() })],
+        vec![TxOut { value: Amount::from_sat(9000), script_pubkey: piece.script_pubkey() }],
     );
     match server.broadcast(&conflict).await {
         Err(BackendError::Rejected { txid, reason }) => {
             assert_eq!(txid, conflict.compute_txid());
-            assert!(!reason.is_empty());
+            assert!(reason.contains("missing"), "{reason}");
         }
         other => panic!("conflicting broadcast gave {other:?}"),
     }
