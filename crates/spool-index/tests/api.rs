@@ -25,20 +25,31 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String
     let _ = stream.read_to_end(&mut reply);
     let reply = String::from_utf8_lossy(&reply).to_string();
     let status = reply[9..12].parse().unwrap();
-    let body = reply.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
 fn error_of(addr: SocketAddr, method: &str, path: &str, body: &[u8], status: u16) -> String {
     let (got, text) = http(addr, method, path, body);
     assert_eq!(got, status, "{method} {path}: {text}");
-    let json: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {path} answered non-JSON {text:?}"));
-    json["error"].as_str().unwrap_or_else(|| panic!("no error field in {text}")).to_string()
+    let json: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("{method} {path} answered non-JSON {text:?}"));
+    json["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error field in {text}"))
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_get_json_errors() {
-    assert_eq!(spool_index::DEFAULT_HTTP, "127.0.0.1:8338", "loopback by default");
+    assert_eq!(
+        spool_index::DEFAULT_HTTP,
+        "127.0.0.1:8338",
+        "loopback by default"
+    );
     let node = Node::start().expect("regtest node");
     chain::mine(&node, 2);
     let dir = tempfile::tempdir().unwrap();
@@ -50,24 +61,93 @@ async fn malformed_requests_get_json_errors() {
     let mut answers = Vec::new();
     let mut expect = |method: &str, path: &str, body: &[u8], status: u16, needle: &str| {
         let error = error_of(addr, method, path, body, status);
-        assert!(error.contains(needle), "{method} {path}: {error:?} does not say {needle:?}");
+        assert!(
+            error.contains(needle),
+            "{method} {path}: {error:?} does not say {needle:?}"
+        );
         answers.push(error);
     };
     expect("GET", "/nope", b"", 404, "no such route: GET /nope");
-    expect("GET", "/api/v1/address/xyz/txs", b"", 400, "\"xyz\" is not a bitcoin address");
-    expect("GET", "/api/v1/address/1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH/utxos", b"", 400, "not valid for regtest");
-    expect("GET", &format!("/api/v1/address/{piece}/utxos"), b"", 404, "not watched");
-    expect("GET", &format!("/api/v1/address/{piece}/utxos?min_conf=-1"), b"", 400, "bad query");
+    expect(
+        "GET",
+        "/api/v1/address/xyz/txs",
+        b"",
+        400,
+        "\"xyz\" is not a bitcoin address",
+    );
+    expect(
+        "GET",
+        "/api/v1/address/1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH/utxos",
+        b"",
+        400,
+        "not valid for regtest",
+    );
+    expect(
+        "GET",
+        &format!("/api/v1/address/{piece}/utxos"),
+        b"",
+        404,
+        "not watched",
+    );
+    expect(
+        "GET",
+        &format!("/api/v1/address/{piece}/utxos?min_conf=-1"),
+        b"",
+        400,
+        "bad query",
+    );
     expect("GET", "/api/v1/tx/abc", b"", 400, "is not a txid");
-    expect("GET", &format!("/api/v1/tx/{}", "ab".repeat(32)), b"", 404, "is unknown");
-    expect("GET", &format!("/api/v1/piece/{piece}/ownership?edition=1"), b"", 400, "`address` is missing");
-    expect("GET", &format!("/api/v1/piece/{piece}/history?federation=zz"), b"", 400, "federation address \"zz\"");
-    expect("GET", "/api/v1/pieces?limit=1000", b"", 400, "limit must be between");
+    expect(
+        "GET",
+        &format!("/api/v1/tx/{}", "ab".repeat(32)),
+        b"",
+        404,
+        "is unknown",
+    );
+    expect(
+        "GET",
+        &format!("/api/v1/piece/{piece}/ownership?edition=1"),
+        b"",
+        400,
+        "`address` is missing",
+    );
+    expect(
+        "GET",
+        &format!("/api/v1/piece/{piece}/history?federation=zz"),
+        b"",
+        400,
+        "federation address \"zz\"",
+    );
+    expect(
+        "GET",
+        "/api/v1/pieces?limit=1000",
+        b"",
+        400,
+        "limit must be between",
+    );
     expect("GET", "/api/v1/pieces?offset=x", b"", 400, "bad query");
     expect("GET", "/api/v1/search", b"", 400, "`q` is missing");
-    expect("POST", "/api/v1/tx", b"not hex", 400, "not a raw transaction");
-    expect("POST", "/api/v1/tx", &vec![b'0'; 400_001], 413, "bad broadcast body");
-    expect("GET", "/api/v1/tx", b"", 405, "method GET is not allowed for /api/v1/tx");
+    expect(
+        "POST",
+        "/api/v1/tx",
+        b"not hex",
+        400,
+        "not a raw transaction",
+    );
+    expect(
+        "POST",
+        "/api/v1/tx",
+        &vec![b'0'; 400_001],
+        413,
+        "bad broadcast body",
+    );
+    expect(
+        "GET",
+        "/api/v1/tx",
+        b"",
+        405,
+        "method GET is not allowed for /api/v1/tx",
+    );
 
     // Good answers are JSON too, and nothing ever shows the node's credentials.
     let (status, text) = http(addr, "GET", "/api/v1/status", b"");
@@ -76,12 +156,21 @@ async fn malformed_requests_get_json_errors() {
     assert_eq!(json["indexed_height"], 2);
     assert_eq!(json["network"], "regtest");
     let (status, text) = http(addr, "GET", &format!("/api/v1/search?q={piece}"), b"");
-    assert_eq!((status, serde_json::from_str::<Value>(&text).unwrap()["kind"].clone()), (200, "address".into()));
+    assert_eq!(
+        (
+            status,
+            serde_json::from_str::<Value>(&text).unwrap()["kind"].clone()
+        ),
+        (200, "address".into())
+    );
     answers.push(text);
     let cookie = std::fs::read_to_string(node.cookie_file()).unwrap();
     let password = cookie.trim().split_once(':').unwrap().1.to_string();
     for answer in &answers {
-        assert!(!answer.contains(&password), "an answer reveals the node's password");
+        assert!(
+            !answer.contains(&password),
+            "an answer reveals the node's password"
+        );
     }
     running.shutdown().await.unwrap();
 }

@@ -28,10 +28,18 @@ impl Server {
         for w in watch {
             cmd.args(["--watch", &w.to_string()]);
         }
-        let mut child = cmd.stdout(Stdio::piped()).spawn().expect("spool-index-serve starts");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spool-index-serve starts");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert!(line.starts_with("listening on"), "unexpected first line {line:?}");
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.starts_with("listening on"),
+            "unexpected first line {line:?}"
+        );
         Server { child }
     }
 
@@ -50,7 +58,11 @@ impl Drop for Server {
 }
 
 fn indexed_height(index: &Path) -> Option<u64> {
-    Store::open(index, Network::Regtest).ok()?.tip().ok()?.map(|(h, _)| h)
+    Store::open(index, Network::Regtest)
+        .ok()?
+        .tip()
+        .ok()?
+        .map(|(h, _)| h)
 }
 
 /// The reference: an uninterrupted index of the same chain, built in this process.
@@ -66,7 +78,11 @@ fn assert_same_index(label: &str, got: &Path, want: &Path, pieces: &[Address], w
     let want = Store::open(want, Network::Regtest).unwrap();
     assert_eq!(got.tip().unwrap(), want.tip().unwrap(), "[{label}] tip");
     let tip = want.tip().unwrap().unwrap().0;
-    assert_eq!(got.spool_tx_count().unwrap(), want.spool_tx_count().unwrap(), "[{label}] SPOOL count");
+    assert_eq!(
+        got.spool_tx_count().unwrap(),
+        want.spool_tx_count().unwrap(),
+        "[{label}] SPOOL count"
+    );
     for piece in pieces {
         assert_eq!(
             got.txs_paying(&piece.script_pubkey()).unwrap(),
@@ -86,7 +102,10 @@ fn assert_same_index(label: &str, got: &Path, want: &Path, pieces: &[Address], w
 fn wait_indexed(index: &Path, height: u64) {
     let start = Instant::now();
     while indexed_height(index) != Some(height) {
-        assert!(start.elapsed() < Duration::from_secs(120), "index never reached {height}");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "index never reached {height}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -121,7 +140,10 @@ fn kill_9_during_catch_up_and_following() {
         }
         delay += 40;
     }
-    assert!(partial_kills >= 1, "at least one kill landed during catch-up");
+    assert!(
+        partial_kills >= 1,
+        "at least one kill landed during catch-up"
+    );
     let server = Server::start(&node, &index, &watch);
     wait_indexed(&index, tip);
     server.kill9();

@@ -219,11 +219,23 @@ async fn index_answers_as_the_core_backend() {
         "the broadcast is indexed at once"
     );
     // A spend of an output that does not exist: the node refuses it, with its reason.
-    let missing = bitcoin::OutPoint { txid: "33".repeat(32).parse().unwrap(), vout: 0 };
+    let missing = bitcoin::OutPoint {
+        txid: "33".repeat(32).parse().unwrap(),
+        vout: 0,
+    };
     let conflict = chain::signed(
         &parties.federation.key,
-        &[(missing, TxOut { value: Amount::from_sat(10_000), script_pubkey: parties.federation.key.script() })],
-        vec![TxOut { value: Amount::from_sat(9000), script_pubkey: piece.script_pubkey() }],
+        &[(
+            missing,
+            TxOut {
+                value: Amount::from_sat(10_000),
+                script_pubkey: parties.federation.key.script(),
+            },
+        )],
+        vec![TxOut {
+            value: Amount::from_sat(9000),
+            script_pubkey: piece.script_pubkey(),
+        }],
     );
     match server.broadcast(&conflict).await {
         Err(BackendError::Rejected { txid, reason }) => {

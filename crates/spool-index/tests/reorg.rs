@@ -19,7 +19,14 @@ use spool_protocol::chain::TxPlace;
 use spool_protocol::verb::Verb;
 use spool_testenv::Node;
 
-async fn assert_same(label: &str, node: &Node, running: &Running, server: &ServerBackend, pieces: &[&Address], wallets: &[&Address]) {
+async fn assert_same(
+    label: &str,
+    node: &Node,
+    running: &Running,
+    server: &ServerBackend,
+    pieces: &[&Address],
+    wallets: &[&Address],
+) {
     running.wait_round().await;
     let core = core(node);
     for piece in pieces {
@@ -38,15 +45,26 @@ async fn assert_same(label: &str, node: &Node, running: &Running, server: &Serve
     }
     let status: StatusReply = server.get_json("/status").await.unwrap();
     let best = node.call("getbestblockhash", &[]).unwrap();
-    assert_eq!(status.indexed_hash.as_deref(), best.as_str(), "[{label}] indexed tip");
-    assert_eq!(status.indexed_height, Some(chain::tip(node)), "[{label}] indexed height");
+    assert_eq!(
+        status.indexed_hash.as_deref(),
+        best.as_str(),
+        "[{label}] indexed tip"
+    );
+    assert_eq!(
+        status.indexed_height,
+        Some(chain::tip(node)),
+        "[{label}] indexed height"
+    );
     assert!(status.synced, "[{label}] synced");
 }
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -55,8 +73,14 @@ fn connect(a: &Node, b: &Node) {
     for n in [a, b] {
         n.call("setnetworkactive", &[json!(true)]).unwrap();
     }
-    a.call("addnode", &[json!(format!("127.0.0.1:{}", b.p2p_port())), json!("onetry")])
-        .unwrap();
+    a.call(
+        "addnode",
+        &[
+            json!(format!("127.0.0.1:{}", b.p2p_port())),
+            json!("onetry"),
+        ],
+    )
+    .unwrap();
     wait_for("the nodes to agree", || {
         a.call("getbestblockhash", &[]).unwrap() == b.call("getbestblockhash", &[]).unwrap()
     });
@@ -67,7 +91,9 @@ fn isolate(nodes: &[&Node]) {
         n.call("setnetworkactive", &[json!(false)]).unwrap();
     }
     wait_for("disconnection", || {
-        nodes.iter().all(|n| n.call("getconnectioncount", &[]).unwrap().as_u64() == Some(0))
+        nodes
+            .iter()
+            .all(|n| n.call("getconnectioncount", &[]).unwrap().as_u64() == Some(0))
     });
 }
 
@@ -95,15 +121,30 @@ async fn reorgs_and_mempool_drops() {
 
     // invalidateblock: EDITIONS goes back to the mempool.
     let hash = node.call("getblockhash", &[json!(editions_block)]).unwrap();
-    node.call("invalidateblock", &[hash.clone()]).unwrap();
+    node.call("invalidateblock", std::slice::from_ref(&hash)).unwrap();
     assert_same("invalidated", &node, &running, &server, &[&piece], &wallets).await;
     let history = server.address_transactions(&piece).await.unwrap();
-    assert_eq!(history[1].place, TxPlace::Unconfirmed, "EDITIONS is pending again");
+    assert_eq!(
+        history[1].place,
+        TxPlace::Unconfirmed,
+        "EDITIONS is pending again"
+    );
 
     // reconsiderblock: it is confirmed again.
     node.call("reconsiderblock", &[hash]).unwrap();
-    assert_same("reconsidered", &node, &running, &server, &[&piece], &wallets).await;
-    assert!(matches!(server.address_transactions(&piece).await.unwrap()[1].place, TxPlace::Confirmed { .. }));
+    assert_same(
+        "reconsidered",
+        &node,
+        &running,
+        &server,
+        &[&piece],
+        &wallets,
+    )
+    .await;
+    assert!(matches!(
+        server.address_transactions(&piece).await.unwrap()[1].place,
+        TxPlace::Confirmed { .. }
+    ));
 
     // A competing branch: the second node takes our chain, then both go apart.
     connect(&node, &other);
@@ -112,19 +153,57 @@ async fn reorgs_and_mempool_drops() {
     fed.send(&node, &[&piece, &alice], Verb::Register { edition: 1 });
     chain::mine(&node, 1);
     let contested = fed.take_coin();
-    let pending = chain::spool_tx(&fed.key, contested.clone(), &[&piece, &alice], Verb::Register { edition: 2 });
+    let pending = chain::spool_tx(
+        &fed.key,
+        contested.clone(),
+        &[&piece, &alice],
+        Verb::Register { edition: 2 },
+    );
     chain::send(&node, &pending);
-    assert_same("before the fork wins", &node, &running, &server, &[&piece], &wallets).await;
+    assert_same(
+        "before the fork wins",
+        &node,
+        &running,
+        &server,
+        &[&piece],
+        &wallets,
+    )
+    .await;
     assert_eq!(server.address_transactions(&piece).await.unwrap().len(), 4);
     // Theirs: three blocks, one confirming a conflicting spend of the pending event's coin.
-    let conflicting = chain::spool_tx(&fed.key, contested, &[&piece, &fed.key.address], Verb::Register { edition: 2 });
+    let conflicting = chain::spool_tx(
+        &fed.key,
+        contested,
+        &[&piece, &fed.key.address],
+        Verb::Register { edition: 2 },
+    );
     chain::send(&other, &conflicting);
     other.mine_to(&chain::hash_address(), 3).unwrap();
     connect(&node, &other);
-    assert_same("after the longer branch", &node, &running, &server, &[&piece], &wallets).await;
-    let txids: Vec<_> = server.address_transactions(&piece).await.unwrap().iter().map(|t| t.txid()).collect();
-    assert!(!txids.contains(&pending.compute_txid()), "the dropped mempool event is gone");
-    assert!(txids.contains(&conflicting.compute_txid()), "the winning branch's event is there");
+    assert_same(
+        "after the longer branch",
+        &node,
+        &running,
+        &server,
+        &[&piece],
+        &wallets,
+    )
+    .await;
+    let txids: Vec<_> = server
+        .address_transactions(&piece)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.txid())
+        .collect();
+    assert!(
+        !txids.contains(&pending.compute_txid()),
+        "the dropped mempool event is gone"
+    );
+    assert!(
+        txids.contains(&conflicting.compute_txid()),
+        "the winning branch's event is there"
+    );
     running.shutdown().await.unwrap();
 }
 

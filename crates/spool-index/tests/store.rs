@@ -90,7 +90,7 @@ fn blocks_rollback_and_mempool() {
     let path = dir.path().join("regtest/index.sqlite");
     let (fed, alice, bob, piece) = (script(1), script(2), script(3), script(4));
     let mut store = Store::open(&path, Network::Regtest).unwrap();
-    store.watch(&[fed.clone()]).unwrap();
+    store.watch(std::slice::from_ref(&fed)).unwrap();
 
     // Block 0 funds the federation; block 1 registers a piece with one of its coins.
     let funding = tx(
@@ -230,7 +230,7 @@ fn mempool_chains_spend_their_parents() {
     let path = dir.path().join("index.sqlite");
     let fed = script(1);
     let mut store = Store::open(&path, Network::Regtest).unwrap();
-    store.watch(&[fed.clone()]).unwrap();
+    store.watch(std::slice::from_ref(&fed)).unwrap();
     // Parent and child arrive in one mempool read, child first.
     let parent = tx(
         &[OutPoint {
