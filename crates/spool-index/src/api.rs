@@ -327,7 +327,7 @@ async fn address_utxos(
     state
         .read(move |store, _| {
             let script = address.script_pubkey();
-            if !store.is_watched(&script) {
+            if !store.is_watched(&script)? {
                 return Err(ApiError::not_found(format!(
                     "address {address} is not watched by this index (restart `spool serve` with --watch {address})"
                 )));
@@ -440,6 +440,7 @@ async fn broadcast(
             )?);
         }
         let store = writer.as_mut().expect("opened above");
+        store.refresh_watched()?;
         let next = state2.indexed_height().map_or(0, |h| h + 1);
         if !(crate::store::is_spool(&tx) && prevouts.len() != tx.input.len()) {
             store.apply_mempool(&[(tx, prevouts)], &[], next)?;

@@ -216,9 +216,25 @@ impl Store {
         Ok(())
     }
 
-    /// Whether outputs paying `script` are tracked.
-    pub fn is_watched(&self, script: &Script) -> bool {
-        self.watched.contains(script)
+    /// Whether outputs paying `script` are tracked (asked of the database, so that a reader
+    /// sees what the follower added since it opened).
+    ///
+    /// # Errors
+    /// [`IndexError::Database`].
+    pub fn is_watched(&self, script: &Script) -> Result<bool, IndexError> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM watched WHERE script = ?1")
+            .and_then(|mut stmt| stmt.exists([script.as_bytes()]))
+            .map_err(self.err())
+    }
+
+    /// Re-reads the watched scripts (a writer sharing the file with the follower calls this
+    /// before writing).
+    ///
+    /// # Errors
+    /// [`IndexError::Database`].
+    pub fn refresh_watched(&mut self) -> Result<(), IndexError> {
+        self.load_watched()
     }
 
     /// The last indexed block: height and hash.
