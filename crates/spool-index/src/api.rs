@@ -64,7 +64,14 @@ pub struct ApiState {
     readers: Mutex<Vec<Store>>,
     writer: Mutex<Option<Store>>,
     sync: SharedState,
+    histories: Mutex<HashMap<HistoryKey, (u64, Arc<History>)>>,
 }
+
+/// A cached history: the piece and the federation it was verified with.
+type HistoryKey = (String, Vec<String>);
+
+/// Most histories kept between index writes.
+const CACHED_HISTORIES: usize = 1_024;
 
 impl std::fmt::Debug for ApiState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,6 +89,7 @@ impl ApiState {
             readers: Mutex::new(Vec::new()),
             writer: Mutex::new(None),
             sync,
+            histories: Mutex::new(HashMap::new()),
         })
     }
 
@@ -89,7 +97,7 @@ impl ApiState {
     async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Store, &ApiConfig) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Store, &ApiState) -> Result<T, ApiError> + Send + 'static,
     {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
@@ -98,7 +106,7 @@ impl ApiState {
                 Some(store) => store,
                 None => Store::open(&state.config.index_path, state.config.network)?,
             };
-            let result = f(&store, &state.config);
+            let result = f(&store, &state);
             let mut pool = state.readers.lock().expect("pool lock");
             if pool.len() < READERS {
                 pool.push(store);
@@ -107,6 +115,33 @@ impl ApiState {
         })
         .await
         .map_err(|err| ApiError::internal(format!("task failed: {err}")))?
+    }
+
+    /// The verified history of `piece`, computed once per index generation.
+    fn history(
+        &self,
+        store: &Store,
+        piece: &Address,
+        federation: &[String],
+    ) -> Result<Arc<History>, ApiError> {
+        let generation = store.generation()?;
+        let key = (piece.to_string(), federation.to_vec());
+        if let Some((at, history)) = self.histories.lock().expect("cache lock").get(&key) {
+            if *at == generation {
+                return Ok(history.clone());
+            }
+        }
+        let txs = store.txs_paying(&piece.script_pubkey())?;
+        let history = Arc::new(build_history(piece, store.network(), &txs, federation));
+        let mut cache = self.histories.lock().expect("cache lock");
+        if cache.len() >= CACHED_HISTORIES {
+            cache.retain(|_, (at, _)| *at == generation);
+            if cache.len() >= CACHED_HISTORIES {
+                cache.clear();
+            }
+        }
+        cache.insert(key, (generation, history.clone()));
+        Ok(history)
     }
 
     fn indexed_height(&self) -> Option<u64> {
@@ -277,11 +312,6 @@ pub fn build_history(
     History::build(&piece.to_string(), network, txs, federation)
 }
 
-fn history_of(store: &Store, piece: &Address, federation: &[String]) -> Result<History, ApiError> {
-    let txs = store.txs_paying(&piece.script_pubkey())?;
-    Ok(build_history(piece, store.network(), &txs, federation))
-}
-
 async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<StatusReply> {
     let sync = state.sync.lock().expect("state lock").clone();
     Ok(Json(StatusReply {
@@ -371,11 +401,11 @@ async fn holdings(
         None => today(),
     };
     state
-        .read(move |store, config| {
+        .read(move |store, api| {
             let mut held = Vec::new();
             for piece in store.pieces_involving(&address.script_pubkey())? {
-                let piece = parse_address(&piece, config.network, "piece")?;
-                let history = history_of(store, &piece, &federation)?;
+                let piece = parse_address(&piece, api.config.network, "piece")?;
+                let history = api.history(store, &piece, &federation)?;
                 held.extend(history.holdings(&address.to_string(), today));
             }
             Ok(Json(HoldingsReply {
@@ -517,9 +547,11 @@ async fn transaction(
 ) -> ApiResult<WireTx> {
     let txid = parse_txid(&path(p)?)?;
     state
-        .read(move |store, config| {
+        .read(move |store, api| {
             Ok(Json(WireTx::from_chain_tx(&find_transaction(
-                store, config, &txid,
+                store,
+                &api.config,
+                &txid,
             )?)))
         })
         .await
@@ -532,8 +564,8 @@ async fn tx_status(
     let txid = parse_txid(&path(p)?)?;
     let tip = state.indexed_height().unwrap_or(0);
     state
-        .read(move |store, config| {
-            let found = find_transaction(store, config, &txid)?;
+        .read(move |store, api| {
+            let found = find_transaction(store, &api.config, &txid)?;
             Ok(Json(TxStatusReply {
                 txid: txid.to_string(),
                 status: match found.place {
@@ -564,8 +596,8 @@ async fn history(
     let piece = parse_address(&text, state.config.network, "piece address")?;
     let federation = federation(&q.federation, &state.config)?;
     state
-        .read(move |store, _| {
-            let history = history_of(store, &piece, &federation)?;
+        .read(move |store, api| {
+            let history = api.history(store, &piece, &federation)?;
             Ok(Json(history_reply(&history, q.edition)))
         })
         .await
@@ -644,8 +676,8 @@ async fn ownership(
         .ok_or_else(|| ApiError::bad("the query parameter `edition` is missing"))?;
     let federation = federation(&q.federation, &state.config)?;
     state
-        .read(move |store, _| {
-            let history = history_of(store, &piece, &federation)?;
+        .read(move |store, api| {
+            let history = api.history(store, &piece, &federation)?;
             let own = Ownership::new(&history, &address.to_string(), edition);
             let mut reasons = BTreeMap::new();
             let mut record = |name: &str, check: Check| {
@@ -684,7 +716,7 @@ async fn piece_state(
     let piece = parse_address(&text, state.config.network, "piece address")?;
     let federation = federation(&q.federation, &state.config)?;
     state
-        .read(move |store, _| Ok(Json(history_of(store, &piece, &federation)?.state())))
+        .read(move |store, api| Ok(Json(api.history(store, &piece, &federation)?.state())))
         .await
 }
 
@@ -736,12 +768,12 @@ async fn pieces(
     }
     let federation = federation(&q.federation, &state.config)?;
     state
-        .read(move |store, config| {
+        .read(move |store, api| {
             let (addresses, total) = store.pieces(offset, limit)?;
             let mut rows = Vec::new();
             for piece in addresses {
-                let piece = parse_address(&piece, config.network, "piece")?;
-                let history = history_of(store, &piece, &federation)?;
+                let piece = parse_address(&piece, api.config.network, "piece")?;
+                let history = api.history(store, &piece, &federation)?;
                 let piece_state = history.state();
                 let Some(registered_by) = piece_state.registered_by.clone() else {
                     continue;
@@ -824,10 +856,10 @@ async fn search(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::bad("the query parameter `q` is missing"))?;
     state
-        .read(move |store, config| {
+        .read(move |store, api| {
             if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
                 let txid = parse_txid(&text)?;
-                let found = find_transaction(store, config, &txid)?;
+                let found = find_transaction(store, &api.config, &txid)?;
                 return Ok(Json(SearchReply {
                     kind: "tx".into(),
                     id: found.txid().to_string(),
@@ -835,7 +867,7 @@ async fn search(
             }
             let address = parse_address(
                 &text,
-                config.network,
+                api.config.network,
                 "search term (txid, file hash or address)",
             )?;
             let is_piece = store.txs_paying(&address.script_pubkey())?.iter().any(|t| {

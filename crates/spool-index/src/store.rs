@@ -132,6 +132,13 @@ impl Store {
                 }
             }
         }
+        store
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')",
+                [],
+            )
+            .map_err(IndexError::db(&store.path))?;
         store.load_watched()?;
         Ok(store)
     }
@@ -235,6 +242,21 @@ impl Store {
     /// [`IndexError::Database`].
     pub fn refresh_watched(&mut self) -> Result<(), IndexError> {
         self.load_watched()
+    }
+
+    /// A number that changes with every write (blocks, mempool, rollback): answers computed
+    /// at one generation hold until it changes.
+    ///
+    /// # Errors
+    /// [`IndexError::Database`], [`IndexError::Corrupt`].
+    pub fn generation(&self) -> Result<u64, IndexError> {
+        let text: String = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'generation'")
+            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+            .map_err(self.err())?;
+        text.parse()
+            .map_err(|_| self.corrupt(format!("bad generation {text:?}")))
     }
 
     /// The last indexed block: height and hash.
@@ -345,6 +367,7 @@ impl Store {
                 insert_outputs(&db, &self.watched, tx, Some(height)).map_err(&err)?;
             }
         }
+        bump_generation(&db).map_err(&err)?;
         let committed = db.commit().map_err(&err);
         if committed.is_err() {
             for script in added_watch {
@@ -376,6 +399,7 @@ impl Store {
              DELETE FROM watched WHERE since > {h};"
         ))
         .map_err(IndexError::db(&self.path))?;
+        bump_generation(&db).map_err(IndexError::db(&self.path))?;
         db.commit().map_err(IndexError::db(&self.path))?;
         self.mempool.clear();
         self.load_watched()
@@ -395,6 +419,7 @@ impl Store {
                  DELETE FROM spool_txs WHERE height IS NULL;
                  DELETE FROM outputs WHERE height IS NULL;
                  DELETE FROM mempool_spends;
+                 UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';
                  COMMIT;",
             )
             .map_err(self.err())
@@ -458,6 +483,7 @@ impl Store {
                     .map_err(&err)?;
             }
         }
+        bump_generation(&db).map_err(&err)?;
         let committed = db.commit().map_err(&err);
         match committed {
             Ok(()) => {
@@ -679,6 +705,14 @@ impl Store {
             })
             .collect()
     }
+}
+
+fn bump_generation(db: &Connection) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'",
+    )?
+    .execute([])
+    .map(|_| ())
 }
 
 /// Orders chain transactions as the backends do: confirmed by (height, position), then

@@ -265,12 +265,20 @@ async fn index_answers_as_the_core_backend() {
     // An address first seen in a SPOOL transaction while serving is watched from then on,
     // by every read connection.
     let newcomer = chain::Key::random();
-    parties.federation.send(&node, &[&piece, &newcomer.address], Verb::Transfer { edition: 0 });
+    parties.federation.send(
+        &node,
+        &[&piece, &newcomer.address],
+        Verb::Transfer { edition: 0 },
+    );
     chain::mine(&node, 1);
     running.wait_round().await;
     let direct = core.utxos(&newcomer.address, 0).await.unwrap();
     assert_eq!(direct.len(), 1, "the newcomer's token");
-    assert_eq!(server.utxos(&newcomer.address, 0).await.unwrap(), direct, "utxos of a newcomer");
+    assert_eq!(
+        server.utxos(&newcomer.address, 0).await.unwrap(),
+        direct,
+        "utxos of a newcomer"
+    );
 
     let pieces_page: spool_index::api::PiecesReply = get(&server, "/pieces?limit=100").await;
     assert_eq!(

@@ -121,7 +121,8 @@ async fn reorgs_and_mempool_drops() {
 
     // invalidateblock: EDITIONS goes back to the mempool.
     let hash = node.call("getblockhash", &[json!(editions_block)]).unwrap();
-    node.call("invalidateblock", std::slice::from_ref(&hash)).unwrap();
+    node.call("invalidateblock", std::slice::from_ref(&hash))
+        .unwrap();
     assert_same("invalidated", &node, &running, &server, &[&piece], &wallets).await;
     let history = server.address_transactions(&piece).await.unwrap();
     assert_eq!(

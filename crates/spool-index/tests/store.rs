@@ -126,6 +126,8 @@ fn blocks_rollback_and_mempool() {
         ])
         .unwrap();
     assert_eq!(store.tip().unwrap(), Some((1, b1.block_hash())));
+    let generation = store.generation().unwrap();
+    assert!(generation > 0, "every write changes the generation");
     let history = store.txs_paying(&piece).unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].tx, register);
