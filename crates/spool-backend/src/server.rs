@@ -353,3 +353,62 @@ impl Backend for ServerBackend {
             .map_err(|err| BackendError::bad_response(&url, format!("bad txid: {err}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::hashes::Hash;
+
+    #[test]
+    fn wire_tx_round_trips_and_names_bad_fields() {
+        let tx = Transaction {
+            version: bitcoin::transaction::Version::ONE,
+            lock_time: bitcoin::absolute::LockTime::ZERO,
+            input: vec![bitcoin::TxIn {
+                previous_output: bitcoin::OutPoint::new(Txid::all_zeros(), 3),
+                ..Default::default()
+            }],
+            output: vec![TxOut {
+                value: Amount::from_sat(3000),
+                script_pubkey: ScriptBuf::from_hex(
+                    "76a914000000000000000000000000000000000000000088ac",
+                )
+                .unwrap(),
+            }],
+        };
+        let chain_tx = ChainTx {
+            prevouts: vec![tx.output[0].clone()],
+            tx,
+            place: TxPlace::Confirmed {
+                height: 7,
+                position: 2,
+                time: 1_700_000_000,
+            },
+        };
+        let wire = WireTx::from_chain_tx(&chain_tx);
+        let json = serde_json::to_string(&wire).unwrap();
+        let back: WireTx = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.to_chain_tx().unwrap(), chain_tx);
+        let mut bad = wire.clone();
+        bad.hex.push_str("zz");
+        assert!(bad.to_chain_tx().unwrap_err().contains("transaction hex"));
+        let mut bad = wire;
+        bad.prevouts[0].script_pubkey = "x".into();
+        assert!(bad.to_chain_tx().unwrap_err().contains("prevout script"));
+    }
+
+    #[test]
+    fn only_http_urls_are_accepted() {
+        assert!(ServerBackend::new("http://127.0.0.1:8338/", Network::Regtest).is_ok());
+        assert_eq!(
+            ServerBackend::new("http://127.0.0.1:8338/", Network::Regtest)
+                .unwrap()
+                .url(),
+            "http://127.0.0.1:8338"
+        );
+        assert!(matches!(
+            ServerBackend::new("127.0.0.1:8338", Network::Regtest),
+            Err(BackendError::Config { .. })
+        ));
+    }
+}

@@ -15,6 +15,15 @@ pub enum IndexError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The index's directory could not be created.
+    #[error("cannot create the index directory {path}")]
+    Directory {
+        /// The directory.
+        path: String,
+        /// The file system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The database holds something this code cannot read (a bug or a foreign file).
     #[error("index database {path} is corrupt: {detail}")]
     Corrupt {

@@ -367,6 +367,7 @@ impl Follower {
                 Ok(()) => {}
                 Err(
                     err @ (IndexError::Database { .. }
+                    | IndexError::Directory { .. }
                     | IndexError::Corrupt { .. }
                     | IndexError::ChainMismatch { .. }
                     | IndexError::GenesisMismatch { .. }

@@ -89,15 +89,16 @@ impl Store {
     /// in WAL mode.
     ///
     /// # Errors
+    /// [`IndexError::Directory`] when the directory cannot be created,
     /// [`IndexError::Database`] when SQLite fails, [`IndexError::WrongNetwork`] when the file
     /// was built for another network.
     pub fn open(path: &Path, network: Network) -> Result<Store, IndexError> {
         let shown = path.display().to_string();
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|err| IndexError::Database {
-                    path: shown.clone(),
-                    source: rusqlite::Error::ToSqlConversionFailure(Box::new(err)),
+                std::fs::create_dir_all(dir).map_err(|source| IndexError::Directory {
+                    path: dir.display().to_string(),
+                    source,
                 })?;
             }
         }
