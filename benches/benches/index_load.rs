@@ -29,7 +29,10 @@ use spool_protocol::history::History;
 use spool_protocol::verb::Verb;
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -38,8 +41,31 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() {
-    // `cargo bench` passes `--bench`; a filter that excludes this target skips it.
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    // `cargo bench` passes `--bench`; a criterion filter that excludes this target skips it
+    // (the values of criterion's options are not filters).
+    const VALUED: [&str; 12] = [
+        "--save-baseline",
+        "--baseline",
+        "--load-baseline",
+        "--measurement-time",
+        "--warm-up-time",
+        "--sample-size",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--profile-time",
+        "--output-format",
+        "--color",
+    ];
+    let mut filters: Vec<String> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if VALUED.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            filters.push(arg);
+        }
+    }
     if !filters.is_empty() && !filters.iter().any(|f| "index_load".contains(f.as_str())) {
         return;
     }
@@ -64,7 +90,10 @@ async fn main() {
     running.wait_round().await;
     let url = running.url();
     let probe = ServerBackend::new(&url, Network::Regtest).unwrap();
-    let history: HistoryReply = probe.get_json(&format!("/piece/{piece}/history")).await.unwrap();
+    let history: HistoryReply = probe
+        .get_json(&format!("/piece/{piece}/history"))
+        .await
+        .unwrap();
     assert_eq!(history.events.len(), 1_000, "the piece has 1,000 events");
     let owner = history.events[0].to_address.clone();
 
@@ -94,8 +123,13 @@ async fn main() {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (url, piece, owner, next, errors) =
-            (url.clone(), piece.clone(), owner.clone(), next.clone(), errors.clone());
+        let (url, piece, owner, next, errors) = (
+            url.clone(),
+            piece.clone(),
+            owner.clone(),
+            next.clone(),
+            errors.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let client = ServerBackend::new(&url, Network::Regtest).unwrap();
             let mut latencies = Vec::new();
@@ -106,7 +140,10 @@ async fn main() {
                 }
                 let path = match i % 4 {
                     0 => format!("/piece/{piece}/history"),
-                    1 => format!("/piece/{piece}/ownership?address={owner}&edition={}", i % 999 + 1),
+                    1 => format!(
+                        "/piece/{piece}/ownership?address={owner}&edition={}",
+                        i % 999 + 1
+                    ),
                     2 => format!("/address/{owner}/holdings"),
                     _ => "/status".to_string(),
                 };
@@ -147,7 +184,12 @@ async fn main() {
     for _ in 0..50 {
         let t = Instant::now();
         let txs = probe.address_transactions(&piece).await.unwrap();
-        let history = History::build(&piece.to_string(), Network::Regtest, &txs, &[fed.to_string()]);
+        let history = History::build(
+            &piece.to_string(),
+            Network::Regtest,
+            &txs,
+            &[fed.to_string()],
+        );
         assert_eq!(history.events().len(), 1_000);
         times.push(t.elapsed());
     }

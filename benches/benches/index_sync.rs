@@ -56,8 +56,11 @@ fn fetch_all(node: &Node) -> (u64, u64) {
 
 fn index_all(node: &Node, watch: &[&bitcoin::Address]) -> (u64, u64) {
     let dir = tempfile::tempdir().unwrap();
-    let mut follower =
-        Follower::open(&dir.path().join("index.sqlite"), index_chain::follower_config(node, watch)).unwrap();
+    let mut follower = Follower::open(
+        &dir.path().join("index.sqlite"),
+        index_chain::follower_config(node, watch),
+    )
+    .unwrap();
     follower.catch_up(&mut |_| {}).unwrap()
 }
 
@@ -74,7 +77,10 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn sync(c: &mut Criterion) {
@@ -98,7 +104,11 @@ fn sync(c: &mut Criterion) {
     let t = Instant::now();
     let (indexed, indexed_bytes) = index_all(node, &watch);
     let index = t.elapsed();
-    assert_eq!((indexed, indexed_bytes), (n, bytes), "the index read every block");
+    assert_eq!(
+        (indexed, indexed_bytes),
+        (n, bytes),
+        "the index read every block"
+    );
     let mb = bytes as f64 / 1e6;
     eprintln!(
         "index_sync: {n} blocks, {mb:.1} MB: bound {bound:.2?} ({:.0} blocks/s, {:.1} MB/s); \

@@ -172,5 +172,28 @@ async fn malformed_requests_get_json_errors() {
             "an answer reveals the node's password"
         );
     }
+
+    // A client that never finishes its headers is cut off.
+    let slow = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .write_all(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = Vec::new();
+        let _ = stream.read_to_end(&mut buf);
+        started.elapsed()
+    });
+    let waited = tokio::task::spawn_blocking(move || slow.join().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        waited >= std::time::Duration::from_secs(5)
+            && waited < spool_index::api::HEADER_TIMEOUT + std::time::Duration::from_secs(5),
+        "a slow client is cut off after the header timeout, not at once nor never ({waited:?})"
+    );
     running.shutdown().await.unwrap();
 }
