@@ -297,13 +297,20 @@ impl Follower {
     /// # Errors
     /// Node and database errors.
     pub fn sync_mempool(&mut self) -> Result<(), IndexError> {
+        // Rows read before the node's list: a broadcast writes its rows only after the node
+        // accepted it, so whatever is listed here and missing from the node is really gone.
+        let written = self.store.mempool_txids()?;
         let current: HashSet<Txid> = self.rpc.mempool_txids()?.into_iter().collect();
-        let removed: Vec<Txid> = self
+        // Gone from the node: what the follower saw, and rows a broadcast wrote.
+        let mut removed: Vec<Txid> = self
             .mempool
             .keys()
-            .filter(|t| !current.contains(*t))
             .copied()
+            .chain(written)
+            .filter(|t| !current.contains(t))
             .collect();
+        removed.sort_unstable();
+        removed.dedup();
         for txid in &removed {
             self.mempool.remove(txid);
         }

@@ -502,6 +502,29 @@ impl Store {
         committed
     }
 
+    /// Every transaction with mempool rows, whoever wrote them (the follower or a broadcast).
+    ///
+    /// # Errors
+    /// [`IndexError::Database`], [`IndexError::Corrupt`].
+    pub fn mempool_txids(&self) -> Result<Vec<Txid>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT txid FROM spool_txs WHERE height IS NULL
+                 UNION SELECT txid FROM outputs WHERE height IS NULL
+                 UNION SELECT spender FROM mempool_spends",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        rows.iter()
+            .map(|b| Txid::from_slice(b).map_err(|_| self.corrupt("a txid is not 32 bytes")))
+            .collect()
+    }
+
     /// The SPOOL transactions paying `script` (confirmed and in the mempool), ordered by
     /// place: confirmed by height and position, then unconfirmed by txid.
     ///
