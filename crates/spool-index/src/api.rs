@@ -32,7 +32,7 @@ use spool_protocol::state::{Holding, PieceState};
 use spool_protocol::verb::LoanDate;
 
 use crate::error::IndexError;
-use crate::follower::{mempool_prevouts, SharedState};
+use crate::follower::{mempool_prevouts, SharedState, SyncState};
 use crate::node::{NodeConfig, NodeRpc};
 use crate::store::Store;
 
@@ -93,8 +93,22 @@ impl ApiState {
         })
     }
 
-    /// Runs `f` with a read connection on the blocking pool.
-    async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    /// The configuration served.
+    pub fn config(&self) -> &ApiConfig {
+        &self.config
+    }
+
+    /// The follower's sync state (status, heights).
+    pub fn sync_state(&self) -> SyncState {
+        self.sync.lock().expect("state lock").clone()
+    }
+
+    /// Runs `f` with a read connection of the index on the blocking pool (for pages built
+    /// beside the API, e.g. the explorer).
+    ///
+    /// # Errors
+    /// What `f` returns; an [`ApiError`] when no connection can be opened.
+    pub async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Store, &ApiState) -> Result<T, ApiError> + Send + 'static,
@@ -117,8 +131,12 @@ impl ApiState {
         .map_err(|err| ApiError::internal(format!("task failed: {err}")))?
     }
 
-    /// The verified history of `piece`, computed once per index generation.
-    fn history(
+    /// The verified history of `piece` with `federation`, computed once per index
+    /// generation and shared.
+    ///
+    /// # Errors
+    /// [`ApiError`] when the index fails.
+    pub fn history(
         &self,
         store: &Store,
         piece: &Address,
@@ -153,7 +171,7 @@ impl ApiState {
     }
 }
 
-/// An error answer.
+/// An error answer: a status and a one-line message, sent as `{"error": message}`.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -161,7 +179,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+    /// An error answer with `status`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             message: message.into(),
@@ -257,7 +276,18 @@ pub async fn serve(
     state: Arc<ApiState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state);
+    serve_router(listener, router(state), shutdown).await
+}
+
+/// Like [`serve`] with any router (the API's merged with other pages).
+///
+/// # Errors
+/// None so far: failed accepts and connections are logged and the server goes on.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

@@ -24,5 +24,5 @@ pub mod store;
 pub use error::IndexError;
 pub use follower::{Follower, FollowerConfig, Progress, SharedState, SyncState};
 pub use node::{NodeConfig, NodeRpc};
-pub use serve::{start, Running, ServeConfig, DEFAULT_HTTP};
+pub use serve::{start, start_with, Running, ServeConfig, DEFAULT_HTTP};
 pub use store::{index_path, Store};

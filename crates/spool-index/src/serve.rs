@@ -46,6 +46,18 @@ pub struct Running {
 /// The follower's [`Follower::open`] errors; [`IndexError::Node`] when the address cannot
 /// be bound.
 pub async fn start(config: ServeConfig) -> Result<Running, IndexError> {
+    start_with(config, |_| axum::Router::new()).await
+}
+
+/// Like [`start`], serving the routes `extra` makes (e.g. the explorer's pages) beside the
+/// API; `extra` must not set a fallback (the API's JSON 404 is the fallback).
+///
+/// # Errors
+/// As [`start`].
+pub async fn start_with(
+    config: ServeConfig,
+    extra: impl FnOnce(Arc<ApiState>) -> axum::Router,
+) -> Result<Running, IndexError> {
     let path = config.index_path.clone();
     let follower_config = config.follower.clone();
     let mut follower = tokio::task::spawn_blocking(move || Follower::open(&path, follower_config))
@@ -94,7 +106,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, IndexError> {
         state.clone(),
     );
     let (tx, rx) = oneshot::channel();
-    let server = tokio::spawn(api::serve(listener, api_state, async {
+    let app = api::router(api_state.clone()).merge(extra(api_state));
+    let server = tokio::spawn(api::serve_router(listener, app, async {
         let _ = rx.await;
     }));
     Ok(Running {

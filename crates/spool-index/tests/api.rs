@@ -53,7 +53,25 @@ async fn malformed_requests_get_json_errors() {
     let node = Node::start().expect("regtest node");
     chain::mine(&node, 2);
     let dir = tempfile::tempdir().unwrap();
-    let running = common::serve(&node, &dir.path().join("index.sqlite"), &[], &[]).await;
+    // Served with an extra page beside the API, as the explorer will be.
+    let running = spool_index::start_with(
+        spool_index::ServeConfig {
+            index_path: dir.path().join("index.sqlite"),
+            follower: common::follower_config(&node, &[]),
+            http: "127.0.0.1:0".parse().unwrap(),
+            federation: Vec::new(),
+        },
+        |state| {
+            axum::Router::new().route(
+                "/hello",
+                axum::routing::get(move || async move {
+                    format!("indexed {:?}", state.sync_state().indexed.map(|(h, _)| h))
+                }),
+            )
+        },
+    )
+    .await
+    .unwrap();
     running.wait_round().await;
     let addr = running.addr();
     assert!(addr.ip().is_loopback());
@@ -147,6 +165,13 @@ async fn malformed_requests_get_json_errors() {
         b"",
         405,
         "method GET is not allowed for /api/v1/tx",
+    );
+
+    let (status, text) = http(addr, "GET", "/hello", b"");
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "indexed Some(2)"),
+        "an extra page"
     );
 
     // Good answers are JSON too, and nothing ever shows the node's credentials.
