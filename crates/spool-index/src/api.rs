@@ -118,7 +118,7 @@ impl ApiState {
             let pooled = state.readers.lock().expect("pool lock").pop();
             let store = match pooled {
                 Some(store) => store,
-                None => Store::open(&state.config.index_path, state.config.network)?,
+                None => Store::open_reader(&state.config.index_path, state.config.network)?,
             };
             let result = f(&store, &state);
             let mut pool = state.readers.lock().expect("pool lock");

@@ -117,22 +117,10 @@ impl Store {
             watched: HashSet::new(),
             mempool: HashSet::new(),
         };
-        match store.meta("network")? {
-            None => store.set_meta("network", &network.to_string())?,
-            Some(text) => {
-                let indexed = text.parse::<Network>().map_err(|_| IndexError::Corrupt {
-                    path: store.path.clone(),
-                    detail: format!("unknown network {text:?}"),
-                })?;
-                if indexed != network {
-                    return Err(IndexError::WrongNetwork {
-                        path: store.path.clone(),
-                        indexed,
-                        asked: network,
-                    });
-                }
-            }
+        if store.meta("network")?.is_none() {
+            store.set_meta("network", &network.to_string())?;
         }
+        store.check_network()?;
         store
             .conn
             .execute(
@@ -142,6 +130,51 @@ impl Store {
             .map_err(IndexError::db(&store.path))?;
         store.load_watched()?;
         Ok(store)
+    }
+
+    /// Opens an existing index read-only (the API's readers): nothing is created or
+    /// written, and the write methods fail.
+    ///
+    /// # Errors
+    /// [`IndexError::Database`] when the file cannot be opened, [`IndexError::WrongNetwork`]
+    /// when it was built for another network.
+    pub fn open_reader(path: &Path, network: Network) -> Result<Store, IndexError> {
+        use rusqlite::OpenFlags;
+        let shown = path.display().to_string();
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(IndexError::db(&shown))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(IndexError::db(&shown))?;
+        let store = Store {
+            conn,
+            path: shown,
+            network,
+            watched: HashSet::new(),
+            mempool: HashSet::new(),
+        };
+        store.check_network()?;
+        Ok(store)
+    }
+
+    fn check_network(&self) -> Result<(), IndexError> {
+        let text = self
+            .meta("network")?
+            .ok_or_else(|| self.corrupt("no network recorded"))?;
+        let indexed = text
+            .parse::<Network>()
+            .map_err(|_| self.corrupt(format!("unknown network {text:?}")))?;
+        if indexed == self.network {
+            Ok(())
+        } else {
+            Err(IndexError::WrongNetwork {
+                path: self.path.clone(),
+                indexed,
+                asked: self.network,
+            })
+        }
     }
 
     /// The network of this index.

@@ -218,6 +218,18 @@ fn blocks_rollback_and_mempool() {
     assert_eq!(store.txs_paying(&piece).unwrap().len(), 1);
     assert!(store.is_watched(&alice).unwrap());
     drop(store);
+    let reader = Store::open_reader(&path, Network::Regtest).unwrap();
+    assert_eq!(
+        reader.txs_paying(&piece).unwrap().len(),
+        1,
+        "a reader sees the same"
+    );
+    assert!(reader.is_watched(&fed).unwrap());
+    drop(reader);
+    assert!(matches!(
+        Store::open_reader(&path, Network::Testnet),
+        Err(IndexError::WrongNetwork { .. })
+    ));
     match Store::open(&path, Network::Testnet) {
         Err(err @ IndexError::WrongNetwork { .. }) => {
             assert!(err.to_string().contains("regtest"), "{err}")
