@@ -25,7 +25,6 @@ use serde_json::Value;
 use spool_backend::server::{HistoryReply, ServerBackend};
 use spool_backend::Backend;
 use spool_index::ServeConfig;
-use spool_protocol::history::History;
 use spool_protocol::verb::Verb;
 
 fn env(name: &str, default: u64) -> u64 {
@@ -184,12 +183,8 @@ async fn main() {
     for _ in 0..50 {
         let t = Instant::now();
         let txs = probe.address_transactions(&piece).await.unwrap();
-        let history = History::build(
-            &piece.to_string(),
-            Network::Regtest,
-            &txs,
-            &[fed.to_string()],
-        );
+        let history =
+            spool_index::api::build_history(&piece, Network::Regtest, &txs, &[fed.to_string()]);
         assert_eq!(history.events().len(), 1_000);
         times.push(t.elapsed());
     }

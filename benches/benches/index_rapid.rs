@@ -21,7 +21,6 @@ use bitcoin::Network;
 use spool_backend::server::ServerBackend;
 use spool_backend::Backend;
 use spool_index::ServeConfig;
-use spool_protocol::history::History;
 use spool_protocol::verb::Verb;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -70,7 +69,7 @@ async fn main() {
         let t = Instant::now();
         let txs = server.address_transactions(&piece).await.unwrap();
         let t1 = Instant::now();
-        let history = History::build(&piece.to_string(), Network::Regtest, &txs, &federation);
+        let history = spool_index::api::build_history(&piece, Network::Regtest, &txs, &federation);
         assert_eq!(
             history.events().len() as u64,
             n,

@@ -13,9 +13,8 @@ use bitcoin::consensus::encode;
 use bitcoin::{Address, Amount, Network, ScriptBuf, Transaction, TxOut, Txid};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use spool_protocol::chain::{ChainTx, TxPlace};
+use spool_protocol::chain::{ChainTx, TxPlace, Utxo};
 use spool_protocol::history::Event;
-use spool_tx::utxo::Utxo;
 
 use crate::backend::{check_network, Backend};
 use crate::error::BackendError;

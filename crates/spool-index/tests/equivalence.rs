@@ -15,7 +15,6 @@ use spool_backend::server::{HistoryReply, ServerBackend};
 use spool_backend::{Backend, BackendError};
 use spool_index::api::{history_reply, HoldingsReply};
 use spool_protocol::chain::TxPlace;
-use spool_protocol::history::History;
 use spool_protocol::verb::{LoanDate, Verb};
 use spool_testenv::Node;
 
@@ -24,7 +23,7 @@ fn history_json(
     txs: &[spool_protocol::chain::ChainTx],
     federation: &[String],
 ) -> String {
-    let history = History::build(&piece.to_string(), Network::Regtest, txs, federation);
+    let history = spool_index::api::build_history(piece, Network::Regtest, txs, federation);
     serde_json::to_string_pretty(&history_reply(&history, None)).unwrap()
 }
 
@@ -79,7 +78,7 @@ async fn index_answers_as_the_core_backend() {
         }
         // The API's history is `spool history --json` from the direct backend.
         let expected = history_reply(
-            &History::build(&piece.to_string(), Network::Regtest, &direct, &fed),
+            &spool_index::api::build_history(piece, Network::Regtest, &direct, &fed),
             None,
         );
         let api: HistoryReply = get(&server, &format!("/piece/{piece}/history")).await;
@@ -122,7 +121,7 @@ async fn index_answers_as_the_core_backend() {
         let mut expected = Vec::new();
         for piece in &pieces {
             let direct = core.address_transactions(piece).await.unwrap();
-            let history = History::build(&piece.to_string(), Network::Regtest, &direct, &fed);
+            let history = spool_index::api::build_history(piece, Network::Regtest, &direct, &fed);
             expected.extend(history.holdings(&who.to_string(), today));
         }
         expected.sort();
