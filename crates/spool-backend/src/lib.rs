@@ -33,6 +33,7 @@ pub mod core;
 mod error;
 pub mod esplora;
 mod retry;
+pub mod server;
 mod status;
 
 pub use backend::{Backend, WaitProgress};

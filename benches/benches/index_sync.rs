@@ -1,0 +1,136 @@
+//! Sync speed of spool-index against its bound, in one run:
+//!
+//! - `index_sync/bound_fetch_raw_blocks`: fetching every raw block of the chain over RPC
+//!   alone (`getblockhash` and `getblock <hash> 0` batches of about 8 MB, one after the
+//!   other), nothing parsed or written;
+//! - `index_sync/index_from_scratch`: the follower's whole catch-up into a fresh SQLite
+//!   file (raw blocks fetched one batch ahead while the previous one is parsed and written,
+//!   SPOOL prevouts fetched, every block committed with its hash).
+//!
+//! The chain: `SPOOL_BENCH_BLOCKS` blocks (default 2,000) each with a ~51 kB filler
+//! transaction paying 1,500 unrelated addresses, and `SPOOL_BENCH_SPOOL_TXS` (default
+//! 1,000) SPOOL transactions among them. Before criterion runs, one timed pass of each prints
+//! blocks/s, MB/s, the ratio to the bound and the process's peak RSS.
+#![allow(missing_docs)]
+
+#[path = "../../crates/spool-backend/tests/common/chain.rs"]
+#[allow(dead_code)]
+mod chain;
+#[path = "support/index_chain.rs"]
+#[allow(dead_code)]
+mod index_chain;
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use serde_json::{json, Value};
+use spool_index::{Follower, NodeRpc};
+use spool_testenv::Node;
+
+/// Fetches every block's raw bytes over RPC alone; returns (blocks, bytes).
+fn fetch_all(node: &Node) -> (u64, u64) {
+    let rpc = NodeRpc::new(&index_chain::node_config(node)).unwrap();
+    let tip = rpc.tip_height().unwrap();
+    let mut height = 0;
+    let mut per_trip = 16u64;
+    let (mut blocks, mut bytes) = (0u64, 0u64);
+    while height <= tip {
+        let end = (height + per_trip - 1).min(tip);
+        let heights: Vec<u64> = (height..=end).collect();
+        let hashes = rpc.block_hashes(&heights).unwrap();
+        let params: Vec<Vec<Value>> = hashes
+            .iter()
+            .map(|h| vec![json!(h.to_string()), json!(0)])
+            .collect();
+        let mut trip = 0;
+        for hex in rpc.batch_ok("getblock", &params, params.len()).unwrap() {
+            trip += hex.as_str().unwrap().len() as u64 / 2;
+        }
+        blocks += heights.len() as u64;
+        bytes += trip;
+        per_trip = ((8u64 << 20) / (trip / heights.len() as u64).max(1)).clamp(1, 128);
+        height = end + 1;
+    }
+    (blocks, bytes)
+}
+
+fn index_all(node: &Node, watch: &[&bitcoin::Address]) -> (u64, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut follower = Follower::open(
+        &dir.path().join("index.sqlite"),
+        index_chain::follower_config(node, watch),
+    )
+    .unwrap();
+    follower.catch_up(&mut |_| {}).unwrap()
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn sync(c: &mut Criterion) {
+    let blocks = env("SPOOL_BENCH_BLOCKS", 2_000);
+    let spool_txs = env("SPOOL_BENCH_SPOOL_TXS", 1_000);
+    let started = Instant::now();
+    let built = index_chain::build(blocks, spool_txs, 10, true);
+    eprintln!(
+        "index_sync: chain of {} blocks, {} SPOOL txs built in {:.1?}",
+        chain::tip(&built.node) + 1,
+        built.spool_txs,
+        started.elapsed()
+    );
+    let node = &built.node;
+    let watch = [&built.federation.address];
+
+    let t = Instant::now();
+    let (n, bytes) = fetch_all(node);
+    let bound = t.elapsed();
+    let rss_before = peak_rss_mb();
+    let t = Instant::now();
+    let (indexed, indexed_bytes) = index_all(node, &watch);
+    let index = t.elapsed();
+    assert_eq!(
+        (indexed, indexed_bytes),
+        (n, bytes),
+        "the index read every block"
+    );
+    let mb = bytes as f64 / 1e6;
+    eprintln!(
+        "index_sync: {n} blocks, {mb:.1} MB: bound {bound:.2?} ({:.0} blocks/s, {:.1} MB/s); \
+         index {index:.2?} ({:.0} blocks/s, {:.1} MB/s); ratio {:.2}x; peak RSS {:.0} MB (before indexing {:.0} MB)",
+        n as f64 / bound.as_secs_f64(),
+        mb / bound.as_secs_f64(),
+        n as f64 / index.as_secs_f64(),
+        mb / index.as_secs_f64(),
+        index.as_secs_f64() / bound.as_secs_f64(),
+        peak_rss_mb(),
+        rss_before,
+    );
+
+    let mut group = c.benchmark_group("index_sync");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(1));
+    group.bench_function("bound_fetch_raw_blocks", |b| b.iter(|| fetch_all(node)));
+    group.bench_function("index_from_scratch", |b| {
+        b.iter_batched(|| (), |()| index_all(node, &watch), BatchSize::PerIteration)
+    });
+    group.finish();
+}
+
+criterion_group!(benches, sync);
+criterion_main!(benches);

@@ -1,0 +1,126 @@
+//! Regtest chains for the index benchmarks: many blocks of realistic size (a filler
+//! transaction paying hundreds of unrelated addresses) with SPOOL transactions among them.
+
+use std::time::Duration;
+
+use bitcoin::{Address, Amount, Network, TxOut};
+use spool_backend::core::CoreAuth;
+use spool_index::{FollowerConfig, NodeConfig};
+use spool_protocol::verb::Verb;
+use spool_testenv::Node;
+
+use crate::chain::{self, hash_address, outputs_to, spool_tx, Coin, Funder, Key};
+
+/// Value of each coin a SPOOL sender spends.
+pub const SPOOL_COIN: Amount = Amount::from_sat(10_000);
+/// Value of each coin a filler transaction spends.
+const FILLER_COIN: Amount = Amount::from_sat(1_000_000);
+/// Outputs of one filler (about 34 bytes each).
+const FILLER_OUTPUTS: usize = 1_500;
+
+pub fn node_config(node: &Node) -> NodeConfig {
+    NodeConfig {
+        url: node.rpc_url(),
+        auth: CoreAuth::Cookie(node.cookie_file()),
+        timeout: Duration::from_secs(120),
+    }
+}
+
+pub fn follower_config(node: &Node, watch: &[&Address]) -> FollowerConfig {
+    FollowerConfig {
+        node: node_config(node),
+        network: Network::Regtest,
+        index_from: 0,
+        poll: Duration::from_millis(100),
+        watch: watch.iter().map(|a| a.script_pubkey()).collect(),
+    }
+}
+
+/// A sender with coins.
+pub struct Purse {
+    pub key: Key,
+    pub coins: Vec<Coin>,
+}
+
+impl Purse {
+    /// `count` coins of `value`, from as many fan-outs as needed (unconfirmed).
+    pub fn new(node: &Node, funder: &Funder, value: Amount, count: usize) -> Purse {
+        let key = Key::random();
+        let mut coins = Vec::with_capacity(count);
+        let per_fan = ((40 * 100_000_000) / value.to_sat()).min(1_000) as usize;
+        while coins.len() < count {
+            let n = per_fan.min(count - coins.len());
+            let fan = funder.fan_out(node, &key.address, value, n);
+            coins.extend(outputs_to(&fan, &key.address));
+        }
+        Purse { key, coins }
+    }
+
+    pub fn spool(&mut self, node: &Node, recipients: &[&Address], verb: Verb) {
+        let coin = self.coins.pop().expect("purse not empty");
+        chain::send(node, &spool_tx(&self.key, coin, recipients, verb));
+    }
+
+    /// A big transaction paying hundreds of unrelated addresses.
+    pub fn filler(&mut self, node: &Node) {
+        let coin = self.coins.pop().expect("purse not empty");
+        let outputs = (0..FILLER_OUTPUTS)
+            .map(|_| TxOut {
+                value: Amount::from_sat(600),
+                script_pubkey: hash_address().script_pubkey(),
+            })
+            .collect();
+        chain::send(node, &chain::signed(&self.key, &[coin], outputs));
+    }
+}
+
+/// What [`build`] made.
+pub struct Built {
+    pub node: Node,
+    pub federation: Key,
+    pub pieces: Vec<Address>,
+    pub spool_txs: u64,
+}
+
+/// A chain of about `blocks` blocks (plus the funding ones), each with a filler when
+/// `fillers`, and `spool_txs` SPOOL registrations spread evenly over `pieces` pieces.
+pub fn build(blocks: u64, spool_txs: u64, pieces: usize, fillers: bool) -> Built {
+    let node = Node::start().expect("regtest node");
+    let coinbases = 10 + if fillers { blocks / 40 + 1 } else { 0 } + spool_txs / 1000;
+    let funder = Funder::new(&node, coinbases);
+    let mut fed = Purse::new(&node, &funder, SPOOL_COIN, spool_txs as usize + pieces);
+    let mut filler = if fillers {
+        Some(Purse::new(&node, &funder, FILLER_COIN, blocks as usize))
+    } else {
+        None
+    };
+    chain::mine(&node, 1);
+    let owner = hash_address();
+    let piece_addresses: Vec<Address> = (0..pieces).map(|_| hash_address()).collect();
+    for piece in &piece_addresses {
+        fed.spool(&node, &[piece, &owner], Verb::Piece);
+    }
+    let per_block = spool_txs.div_ceil(blocks.max(1));
+    let mut sent = 0u64;
+    for _ in 0..blocks {
+        if let Some(f) = filler.as_mut() {
+            f.filler(&node);
+        }
+        for _ in 0..per_block {
+            if sent >= spool_txs {
+                break;
+            }
+            let piece = &piece_addresses[sent as usize % pieces];
+            let edition = sent / pieces as u64 + 1;
+            fed.spool(&node, &[piece, &owner], Verb::Register { edition });
+            sent += 1;
+        }
+        chain::mine(&node, 1);
+    }
+    Built {
+        node,
+        federation: fed.key,
+        pieces: piece_addresses,
+        spool_txs: sent + pieces as u64,
+    }
+}

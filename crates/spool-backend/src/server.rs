@@ -1,0 +1,413 @@
+//! The third backend: an HTTP client of `spool serve`'s JSON API (`/api/v1/...`), and the
+//! API's wire types, shared by the server (spool-index) and this client.
+//!
+//! The server answers from its index, so every call here is one HTTP request: the tip
+//! (`GET status`), an address's UTXOs (`GET address/{a}/utxos?min_conf=N`), the SPOOL
+//! transactions paying an address with their prevouts (`GET address/{a}/txs`), one
+//! transaction (`GET tx/{txid}`) and a broadcast (`POST tx`, the raw hex as the body).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use bitcoin::consensus::encode;
+use bitcoin::{Address, Amount, Network, ScriptBuf, Transaction, TxOut, Txid};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use spool_protocol::chain::{ChainTx, TxPlace, Utxo};
+use spool_protocol::history::Event;
+
+use crate::backend::{check_network, Backend};
+use crate::error::BackendError;
+use crate::retry::{retrying, RetryPolicy};
+
+/// The path prefix of every API route.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// `GET /api/v1/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReply {
+    /// The network served (`bitcoin`, `testnet`, `signet`, `regtest`, ...).
+    pub network: Network,
+    /// Height of the last indexed block (`None` before the first block).
+    pub indexed_height: Option<u64>,
+    /// Hash of the last indexed block.
+    pub indexed_hash: Option<String>,
+    /// The node's tip height at the follower's last look.
+    pub node_height: u64,
+    /// Whether the index holds the node's tip and mempool.
+    pub synced: bool,
+}
+
+/// One previous output on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WirePrevout {
+    /// Value in satoshis.
+    pub value: u64,
+    /// The locking script, hex.
+    pub script_pubkey: String,
+}
+
+/// A [`ChainTx`] on the wire: raw transaction hex, its prevouts, its place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireTx {
+    /// The transaction id (redundant with `hex`, for people reading the JSON).
+    pub txid: String,
+    /// The consensus-encoded transaction, hex.
+    pub hex: String,
+    /// The outputs spent by the inputs, index for index.
+    pub prevouts: Vec<WirePrevout>,
+    /// Where the transaction is.
+    pub place: TxPlace,
+}
+
+impl WireTx {
+    /// The wire form of `chain_tx`.
+    pub fn from_chain_tx(chain_tx: &ChainTx) -> WireTx {
+        WireTx {
+            txid: chain_tx.txid().to_string(),
+            hex: encode::serialize_hex(&chain_tx.tx),
+            prevouts: chain_tx
+                .prevouts
+                .iter()
+                .map(|out| WirePrevout {
+                    value: out.value.to_sat(),
+                    script_pubkey: out.script_pubkey.to_hex_string(),
+                })
+                .collect(),
+            place: chain_tx.place,
+        }
+    }
+
+    /// Back to a [`ChainTx`].
+    ///
+    /// # Errors
+    /// A description of the first field that does not decode.
+    pub fn to_chain_tx(&self) -> Result<ChainTx, String> {
+        let tx: Transaction = encode::deserialize_hex(&self.hex)
+            .map_err(|err| format!("bad transaction hex: {err}"))?;
+        let prevouts = self
+            .prevouts
+            .iter()
+            .map(|p| {
+                ScriptBuf::from_hex(&p.script_pubkey)
+                    .map(|script_pubkey| TxOut {
+                        value: Amount::from_sat(p.value),
+                        script_pubkey,
+                    })
+                    .map_err(|err| format!("bad prevout script hex: {err}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ChainTx {
+            tx,
+            prevouts,
+            place: self.place,
+        })
+    }
+}
+
+/// `GET /api/v1/address/{address}/txs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressTxsReply {
+    /// The address asked about.
+    pub address: String,
+    /// The SPOOL transactions paying it, in place order.
+    pub txs: Vec<WireTx>,
+}
+
+/// `GET /api/v1/address/{address}/utxos`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UtxosReply {
+    /// The address asked about.
+    pub address: String,
+    /// Its unspent outputs, none spent by a mempool transaction.
+    pub utxos: Vec<Utxo>,
+}
+
+/// `POST /api/v1/tx`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastReply {
+    /// The broadcast transaction's id.
+    pub txid: String,
+}
+
+/// `GET /api/v1/tx/{txid}/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxStatusReply {
+    /// The transaction id.
+    pub txid: String,
+    /// `confirmed`, `mempool` or `unknown`.
+    pub status: String,
+    /// Block height when confirmed.
+    pub block_height: Option<u64>,
+    /// Confirmations at the indexed tip (0 in the mempool).
+    pub confirmations: u64,
+}
+
+/// `GET /api/v1/piece/{piece}/history`: the same JSON as `spool history --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryReply {
+    /// The piece address.
+    pub piece_address: String,
+    /// The number of editions (from the valid EDITIONS event).
+    pub number_editions: Option<u64>,
+    /// The events, in chain order.
+    pub events: Vec<Event>,
+}
+
+/// An error answer: `{"error": "..."}` with a 4xx or 5xx status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    /// What was wrong, in one line.
+    pub error: String,
+}
+
+/// Default timeout of one HTTP request to the server.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A [`Backend`] reading chain state from `spool serve` and broadcasting through it.
+#[derive(Clone)]
+pub struct ServerBackend {
+    base: String,
+    network: Network,
+    timeout: Duration,
+    retry: RetryPolicy,
+    client: bitreq::Client,
+}
+
+impl std::fmt::Debug for ServerBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBackend")
+            .field("url", &self.base)
+            .field("network", &self.network)
+            .finish()
+    }
+}
+
+impl ServerBackend {
+    /// A backend for the server at `url` (e.g. `http://127.0.0.1:8338`) on `network`.
+    /// Nothing is contacted yet.
+    ///
+    /// # Errors
+    /// [`BackendError::Config`] when `url` is not an `http://` or `https://` URL.
+    pub fn new(url: &str, network: Network) -> Result<ServerBackend, BackendError> {
+        let base = url.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 9 {
+            return Err(BackendError::Config {
+                url: url.to_string(),
+                detail: "a server URL starts with http:// or https://".to_string(),
+            });
+        }
+        Ok(ServerBackend {
+            base,
+            network,
+            timeout: DEFAULT_TIMEOUT,
+            retry: RetryPolicy::default(),
+            client: bitreq::Client::new(4),
+        })
+    }
+
+    /// Replaces the retry policy for transient failures.
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> ServerBackend {
+        self.retry = retry;
+        self
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET /api/v1/status`, checking that the server serves this backend's network.
+    ///
+    /// # Errors
+    /// Transport errors, an error answer, or [`BackendError::ChainMismatch`].
+    pub async fn status(&self) -> Result<StatusReply, BackendError> {
+        let status: StatusReply = self.get_json("/status").await?;
+        if status.network != self.network {
+            return Err(BackendError::ChainMismatch {
+                url: self.base.clone(),
+                expected: self.network,
+                actual: status.network.to_string(),
+            });
+        }
+        Ok(status)
+    }
+
+    /// `GET /api/v1{path}` as JSON, retrying transient failures.
+    ///
+    /// # Errors
+    /// [`BackendError::NotFound`] for a 404, [`BackendError::BadResponse`] for other error
+    /// answers or undecodable JSON, [`BackendError::Unreachable`] when the server is down.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, BackendError> {
+        let url = format!("{}{API_PREFIX}{path}", self.base);
+        let body = retrying(&self.retry, "server request", || {
+            self.send(&url, bitreq::Request::new(bitreq::Method::Get, url.clone()))
+        })
+        .await?;
+        self.decode(&url, &body)
+    }
+
+    async fn send(&self, url: &str, request: bitreq::Request) -> Result<Vec<u8>, BackendError> {
+        let request = request.with_timeout(self.timeout.as_secs().max(1));
+        let response = self
+            .client
+            .send_async(request)
+            .await
+            .map_err(|err| BackendError::unreachable(url, err))?;
+        let code = response.status_code;
+        let body = response.into_bytes();
+        match code {
+            200..=299 => Ok(body),
+            _ => {
+                let message = serde_json::from_slice::<ErrorReply>(&body)
+                    .map(|e| e.error)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
+                Err(match code {
+                    404 => BackendError::NotFound { what: message },
+                    502..=504 => BackendError::unreachable(url, format!("HTTP {code}: {message}")),
+                    _ => BackendError::bad_response(url, format!("HTTP {code}: {message}")),
+                })
+            }
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, url: &str, body: &[u8]) -> Result<T, BackendError> {
+        serde_json::from_slice(body)
+            .map_err(|err| BackendError::bad_response(url, format!("undecodable reply: {err}")))
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for ServerBackend {
+    fn network(&self) -> Network {
+        self.network
+    }
+
+    fn describe(&self) -> String {
+        format!("spool server at {}", self.base)
+    }
+
+    async fn tip_height(&self) -> Result<u64, BackendError> {
+        let status = self.status().await?;
+        status.indexed_height.ok_or_else(|| BackendError::NotFound {
+            what: format!("an indexed block at {}", self.base),
+        })
+    }
+
+    async fn utxos(&self, address: &Address, min_conf: u32) -> Result<Vec<Utxo>, BackendError> {
+        check_network(address, self.network)?;
+        let reply: UtxosReply = self
+            .get_json(&format!("/address/{address}/utxos?min_conf={min_conf}"))
+            .await?;
+        Ok(reply.utxos)
+    }
+
+    async fn address_transactions(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError> {
+        check_network(address, self.network)?;
+        let url = format!("{}{API_PREFIX}/address/{address}/txs", self.base);
+        let reply: AddressTxsReply = self.get_json(&format!("/address/{address}/txs")).await?;
+        reply
+            .txs
+            .iter()
+            .map(|wire| {
+                wire.to_chain_tx()
+                    .map_err(|e| BackendError::bad_response(&url, e))
+            })
+            .collect()
+    }
+
+    async fn transaction(&self, txid: &Txid) -> Result<ChainTx, BackendError> {
+        let url = format!("{}{API_PREFIX}/tx/{txid}", self.base);
+        let wire: WireTx = self.get_json(&format!("/tx/{txid}")).await?;
+        wire.to_chain_tx()
+            .map_err(|e| BackendError::bad_response(&url, e))
+    }
+
+    async fn broadcast(&self, tx: &Transaction) -> Result<Txid, BackendError> {
+        let url = format!("{}{API_PREFIX}/tx", self.base);
+        let txid = tx.compute_txid();
+        let hex = encode::serialize_hex(tx);
+        // Not retried blindly: a lost answer is settled by the server's idempotent broadcast.
+        let result = retrying(&self.retry, "broadcast", || {
+            self.send(
+                &url,
+                bitreq::Request::new(bitreq::Method::Post, url.clone())
+                    .with_header("Content-Type", "text/plain")
+                    .with_body(hex.clone()),
+            )
+        })
+        .await;
+        let body = match result {
+            Ok(body) => body,
+            Err(BackendError::BadResponse { detail, .. }) if detail.starts_with("HTTP 422") => {
+                return Err(BackendError::Rejected {
+                    txid,
+                    reason: detail.trim_start_matches("HTTP 422: ").to_string(),
+                })
+            }
+            Err(err) => return Err(err),
+        };
+        let reply: BroadcastReply = self.decode(&url, &body)?;
+        Txid::from_str(&reply.txid)
+            .map_err(|err| BackendError::bad_response(&url, format!("bad txid: {err}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::hashes::Hash;
+
+    #[test]
+    fn wire_tx_round_trips_and_names_bad_fields() {
+        let tx = Transaction {
+            version: bitcoin::transaction::Version::ONE,
+            lock_time: bitcoin::absolute::LockTime::ZERO,
+            input: vec![bitcoin::TxIn {
+                previous_output: bitcoin::OutPoint::new(Txid::all_zeros(), 3),
+                ..Default::default()
+            }],
+            output: vec![TxOut {
+                value: Amount::from_sat(3000),
+                script_pubkey: ScriptBuf::from_hex(
+                    "76a914000000000000000000000000000000000000000088ac",
+                )
+                .unwrap(),
+            }],
+        };
+        let chain_tx = ChainTx {
+            prevouts: vec![tx.output[0].clone()],
+            tx,
+            place: TxPlace::Confirmed {
+                height: 7,
+                position: 2,
+                time: 1_700_000_000,
+            },
+        };
+        let wire = WireTx::from_chain_tx(&chain_tx);
+        let json = serde_json::to_string(&wire).unwrap();
+        let back: WireTx = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.to_chain_tx().unwrap(), chain_tx);
+        let mut bad = wire.clone();
+        bad.hex.push_str("zz");
+        assert!(bad.to_chain_tx().unwrap_err().contains("transaction hex"));
+        let mut bad = wire;
+        bad.prevouts[0].script_pubkey = "x".into();
+        assert!(bad.to_chain_tx().unwrap_err().contains("prevout script"));
+    }
+
+    #[test]
+    fn only_http_urls_are_accepted() {
+        assert!(ServerBackend::new("http://127.0.0.1:8338/", Network::Regtest).is_ok());
+        assert_eq!(
+            ServerBackend::new("http://127.0.0.1:8338/", Network::Regtest)
+                .unwrap()
+                .url(),
+            "http://127.0.0.1:8338"
+        );
+        assert!(matches!(
+            ServerBackend::new("127.0.0.1:8338", Network::Regtest),
+            Err(BackendError::Config { .. })
+        ));
+    }
+}

@@ -1,0 +1,115 @@
+//! The index's one error type.
+
+use bitcoin::{BlockHash, Network};
+
+/// Why the index could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IndexError {
+    /// The SQLite database failed.
+    #[error("index database {path}")]
+    Database {
+        /// The database file.
+        path: String,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The index's directory could not be created.
+    #[error("cannot create the index directory {path}")]
+    Directory {
+        /// The directory.
+        path: String,
+        /// The file system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database holds something this code cannot read (a bug or a foreign file).
+    #[error("index database {path} is corrupt: {detail}")]
+    Corrupt {
+        /// The database file.
+        path: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The index was built for another network than the one asked for.
+    #[error("index {path} was built for {indexed}, not {asked}")]
+    WrongNetwork {
+        /// The database file.
+        path: String,
+        /// The network stored in the index.
+        indexed: Network,
+        /// The network asked for.
+        asked: Network,
+    },
+    /// The node's genesis block is not the one the index was built from.
+    #[error("node at {url} has genesis {node}, but the index was built from genesis {indexed}")]
+    GenesisMismatch {
+        /// The node's URL.
+        url: String,
+        /// The genesis hash stored in the index.
+        indexed: BlockHash,
+        /// The node's genesis hash.
+        node: BlockHash,
+    },
+    /// The node serves another chain than the index's network.
+    #[error("node at {url} serves the {actual:?} chain, not {expected}")]
+    ChainMismatch {
+        /// The node's URL.
+        url: String,
+        /// The index's network.
+        expected: Network,
+        /// The chain the node reports.
+        actual: String,
+    },
+    /// The node could not be reached or asked (transport or node error).
+    #[error("node at {url}: {method}")]
+    Node {
+        /// The node's URL.
+        url: String,
+        /// The RPC method.
+        method: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The node refused a call.
+    #[error("node at {url}: {method} failed with code {code}: {message}")]
+    NodeRefused {
+        /// The node's URL.
+        url: String,
+        /// The RPC method.
+        method: String,
+        /// The JSON-RPC error code.
+        code: i32,
+        /// The node's message.
+        message: String,
+    },
+    /// The node's reply could not be understood.
+    #[error("node at {url}: bad reply to {method}: {detail}")]
+    BadReply {
+        /// The node's URL.
+        url: String,
+        /// The RPC method.
+        method: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The chain reorganised below the first indexed height: the index must be rebuilt.
+    #[error("the chain changed at height {height}, below the first indexed height {index_from}")]
+    ForkBelowIndex {
+        /// The highest height whose block changed.
+        height: u64,
+        /// The first indexed height.
+        index_from: u64,
+    },
+}
+
+impl IndexError {
+    pub(crate) fn db(path: &str) -> impl Fn(rusqlite::Error) -> IndexError + '_ {
+        move |source| IndexError::Database {
+            path: path.to_string(),
+            source,
+        }
+    }
+}

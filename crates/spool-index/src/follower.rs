@@ -1,0 +1,519 @@
+//! The follower: catches the index up with the node (raw blocks, batched, the next batch
+//! fetched while the current one is written), follows the tip and the mempool, rolls back
+//! to the fork point when the node's chain changes, and refuses a node of another chain.
+//!
+//! Crash safety: every fetched batch of blocks is written in one SQLite transaction with its
+//! block hashes, so the index always ends on a whole batch; mempool rows are dropped at
+//! start-up and read again.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bitcoin::{Block, BlockHash, Network, OutPoint, ScriptBuf, Transaction, TxOut, Txid};
+
+use crate::error::IndexError;
+use crate::node::{NodeConfig, NodeRpc};
+use crate::store::{is_spool, BlockData, Store};
+
+/// Raw block bytes aimed at per round trip.
+const TRIP_BYTES: u64 = 8 << 20;
+/// Blocks per round trip, at most.
+const MAX_TRIP_BLOCKS: usize = 128;
+/// Blocks in the first round trip, before their size is known.
+const FIRST_TRIP_BLOCKS: usize = 16;
+
+/// How the follower runs.
+#[derive(Debug, Clone)]
+pub struct FollowerConfig {
+    /// The node.
+    pub node: NodeConfig,
+    /// The network indexed.
+    pub network: Network,
+    /// The first height indexed (`--index-from`); only used when the index is created.
+    pub index_from: u64,
+    /// How often the tip and mempool are polled.
+    pub poll: Duration,
+    /// Scripts whose outputs are tracked from the start (`--watch`).
+    pub watch: Vec<ScriptBuf>,
+}
+
+/// What the server reports as sync status; shared between the follower and readers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncState {
+    /// The last indexed block.
+    pub indexed: Option<(u64, BlockHash)>,
+    /// The node's tip at the last look.
+    pub node_height: u64,
+    /// Whether the index held the node's tip and mempool at the last look.
+    pub synced: bool,
+    /// Follower rounds (catch-up then mempool) completed so far.
+    pub rounds: u64,
+}
+
+/// A handle on the follower's [`SyncState`].
+pub type SharedState = Arc<Mutex<SyncState>>;
+
+/// Progress of a catch-up, reported after every written batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Height of the last written block.
+    pub height: u64,
+    /// The node's tip height.
+    pub node_height: u64,
+    /// Blocks written so far in this catch-up.
+    pub blocks: u64,
+    /// Raw block bytes read so far in this catch-up.
+    pub bytes: u64,
+    /// Time since the catch-up started.
+    pub elapsed: Duration,
+}
+
+/// One fetched batch of consecutive blocks starting at `start`.
+struct Fetched {
+    start: u64,
+    hashes: Vec<BlockHash>,
+    blocks: Vec<Block>,
+    bytes: u64,
+}
+
+/// Follows a node into a [`Store`].
+#[derive(Debug)]
+pub struct Follower {
+    store: Store,
+    rpc: NodeRpc,
+    config: FollowerConfig,
+    index_from: u64,
+    mempool: HashMap<Txid, Transaction>,
+    state: SharedState,
+}
+
+impl Follower {
+    /// Opens the index at `path` and connects to the node: refuses a node serving another
+    /// chain, or whose genesis block is not the one the index was built from.
+    ///
+    /// # Errors
+    /// [`IndexError::ChainMismatch`], [`IndexError::GenesisMismatch`],
+    /// [`IndexError::WrongNetwork`], and node or database errors.
+    pub fn open(path: &Path, config: FollowerConfig) -> Result<Follower, IndexError> {
+        let rpc = NodeRpc::new(&config.node)?;
+        rpc.check_chain(config.network)?;
+        let genesis = rpc.block_hashes(&[0])?[0];
+        let mut store = Store::open(path, config.network)?;
+        match store.meta("genesis")? {
+            None => store.set_meta("genesis", &genesis.to_string())?,
+            Some(text) => {
+                let indexed: BlockHash = text.parse().map_err(|_| IndexError::Corrupt {
+                    path: store.path().to_string(),
+                    detail: format!("bad genesis hash {text:?}"),
+                })?;
+                if indexed != genesis {
+                    return Err(IndexError::GenesisMismatch {
+                        url: rpc.url().to_string(),
+                        indexed,
+                        node: genesis,
+                    });
+                }
+            }
+        }
+        let index_from = match store.meta("index_from")? {
+            Some(text) => text.parse().map_err(|_| IndexError::Corrupt {
+                path: store.path().to_string(),
+                detail: format!("bad index_from {text:?}"),
+            })?,
+            None => {
+                store.set_meta("index_from", &config.index_from.to_string())?;
+                config.index_from
+            }
+        };
+        store.watch(&config.watch)?;
+        store.clear_mempool()?;
+        let state = SharedState::default();
+        state.lock().expect("state lock").indexed = store.tip()?;
+        Ok(Follower {
+            store,
+            rpc,
+            config,
+            index_from,
+            mempool: HashMap::new(),
+            state,
+        })
+    }
+
+    /// The shared sync state, for the server.
+    pub fn state(&self) -> SharedState {
+        self.state.clone()
+    }
+
+    /// The store written to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Rolls back to the fork point if the node's chain no longer holds the indexed tip.
+    /// Returns the height rolled back to, if any.
+    fn resolve_fork(&mut self) -> Result<Option<u64>, IndexError> {
+        let Some((tip, tip_hash)) = self.store.tip()? else {
+            return Ok(None);
+        };
+        let node_tip = self.rpc.tip_height()?;
+        if node_tip >= tip && self.rpc.block_hashes(&[tip])?[0] == tip_hash {
+            return Ok(None);
+        }
+        let mut height = tip.min(node_tip);
+        loop {
+            let ours = self.store.block_hash(height)?;
+            let theirs = self.rpc.block_hashes(&[height])?[0];
+            if ours == Some(theirs) {
+                break;
+            }
+            if height <= self.index_from {
+                return Err(IndexError::ForkBelowIndex {
+                    height,
+                    index_from: self.index_from,
+                });
+            }
+            height -= 1;
+        }
+        tracing::info!(from = tip, to = height, "chain reorganised: rolling back");
+        self.store.rollback_to(height)?;
+        self.mempool.clear();
+        Ok(Some(height))
+    }
+
+    /// Brings the index to the node's tip (handling reorganisations), reporting progress
+    /// after every written batch. Returns the blocks and raw bytes read.
+    ///
+    /// # Errors
+    /// Node and database errors; [`IndexError::ForkBelowIndex`].
+    pub fn catch_up(
+        &mut self,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(u64, u64), IndexError> {
+        let started = Instant::now();
+        let (mut blocks, mut bytes) = (0u64, 0u64);
+        loop {
+            self.resolve_fork()?;
+            let node_tip = self.rpc.tip_height()?;
+            self.state.lock().expect("state lock").node_height = node_tip;
+            let next = match self.store.tip()? {
+                Some((h, _)) => h + 1,
+                None => self.index_from,
+            };
+            if next > node_tip {
+                return Ok((blocks, bytes));
+            }
+            let receiver = spawn_fetcher(&self.config.node, next, node_tip)?;
+            let mut expected_prev = match next.checked_sub(1) {
+                Some(h) if next > self.index_from => self.store.block_hash(h)?,
+                _ => None,
+            };
+            let mut broken = false;
+            for fetched in receiver.iter() {
+                let fetched = fetched?;
+                // A block that does not extend the last one: the chain changed under us.
+                for block in &fetched.blocks {
+                    if let Some(prev) = expected_prev {
+                        if block.header.prev_blockhash != prev {
+                            broken = true;
+                        }
+                    }
+                    expected_prev = Some(block.block_hash());
+                }
+                if broken {
+                    break;
+                }
+                let count = fetched.blocks.len() as u64;
+                let batch_bytes = fetched.bytes;
+                let last = fetched.start + count - 1;
+                let data = self.prepare(fetched)?;
+                self.store.apply_blocks(&data)?;
+                blocks += count;
+                bytes += batch_bytes;
+                let tip_hash = data.last().map(|d| d.block.block_hash());
+                {
+                    let mut state = self.state.lock().expect("state lock");
+                    state.indexed = tip_hash.map(|h| (last, h));
+                    state.synced = false;
+                }
+                progress(Progress {
+                    height: last,
+                    node_height: node_tip,
+                    blocks,
+                    bytes,
+                    elapsed: started.elapsed(),
+                });
+            }
+            if !broken {
+                // Loop once more: the node may have grown (or reorganised) meanwhile.
+                continue;
+            }
+        }
+    }
+
+    /// Fetches the prevouts of the batch's SPOOL transactions.
+    fn prepare(&self, fetched: Fetched) -> Result<Vec<BlockData>, IndexError> {
+        let mut wanted = Vec::new();
+        for (block, hash) in fetched.blocks.iter().zip(&fetched.hashes) {
+            for tx in &block.txdata {
+                if is_spool(tx) && !tx.is_coinbase() {
+                    wanted.push((tx.compute_txid(), *hash));
+                }
+            }
+        }
+        let prevouts = if wanted.is_empty() {
+            HashMap::new()
+        } else {
+            self.rpc.confirmed_prevouts(&wanted)?
+        };
+        Ok(fetched
+            .blocks
+            .into_iter()
+            .enumerate()
+            .map(|(i, block)| {
+                let mine: HashMap<Txid, Vec<TxOut>> = block
+                    .txdata
+                    .iter()
+                    .filter_map(|tx| {
+                        let txid = tx.compute_txid();
+                        prevouts.get(&txid).map(|p| (txid, p.clone()))
+                    })
+                    .collect();
+                BlockData {
+                    height: fetched.start + i as u64,
+                    block,
+                    prevouts: mine,
+                }
+            })
+            .collect())
+    }
+
+    /// Reads the node's mempool incrementally (only new txids are fetched); transactions
+    /// the node dropped disappear from the index.
+    ///
+    /// # Errors
+    /// Node and database errors.
+    pub fn sync_mempool(&mut self) -> Result<(), IndexError> {
+        // Rows read before the node's list: a broadcast writes its rows only after the node
+        // accepted it, so whatever is listed here and missing from the node is really gone.
+        let written = self.store.mempool_txids()?;
+        let current: HashSet<Txid> = self.rpc.mempool_txids()?.into_iter().collect();
+        // Gone from the node: what the follower saw, and rows a broadcast wrote.
+        let mut removed: Vec<Txid> = self
+            .mempool
+            .keys()
+            .copied()
+            .chain(written)
+            .filter(|t| !current.contains(t))
+            .collect();
+        removed.sort_unstable();
+        removed.dedup();
+        for txid in &removed {
+            self.mempool.remove(txid);
+        }
+        let new: Vec<Txid> = current
+            .iter()
+            .filter(|t| !self.mempool.contains_key(*t))
+            .copied()
+            .collect();
+        let mut added = Vec::new();
+        for (txid, tx) in new.iter().zip(self.rpc.raw_transactions(&new)?) {
+            // Gone between the two calls: nothing to add.
+            if let Some(tx) = tx {
+                self.mempool.insert(*txid, tx.clone());
+                added.push(tx);
+            }
+        }
+        let mut with_prevouts = Vec::with_capacity(added.len());
+        for tx in added {
+            let prevouts = if is_spool(&tx) {
+                mempool_prevouts(&self.rpc, &tx, &self.mempool)?
+            } else {
+                Vec::new()
+            };
+            with_prevouts.push((tx, prevouts));
+        }
+        let next_height = self.store.tip()?.map_or(self.index_from, |(h, _)| h + 1);
+        if !with_prevouts.is_empty() || !removed.is_empty() {
+            self.store
+                .apply_mempool(&with_prevouts, &removed, next_height)?;
+        }
+        Ok(())
+    }
+
+    /// One round: catch up, then the mempool; updates the sync state.
+    ///
+    /// # Errors
+    /// As [`Follower::catch_up`] and [`Follower::sync_mempool`].
+    pub fn step(&mut self) -> Result<(), IndexError> {
+        self.catch_up(&mut |_| {})?;
+        self.sync_mempool()?;
+        let node_height = self.rpc.tip_height()?;
+        let indexed = self.store.tip()?;
+        let mut state = self.state.lock().expect("state lock");
+        state.node_height = node_height;
+        state.indexed = indexed;
+        state.synced = indexed.map(|(h, _)| h) == Some(node_height);
+        state.rounds += 1;
+        Ok(())
+    }
+
+    /// Follows the node until `stop` is set: a [`Follower::step`] every poll interval.
+    /// Transient node errors are logged and retried; database errors and a node of another
+    /// chain end the loop.
+    ///
+    /// # Errors
+    /// [`IndexError::Database`], [`IndexError::Corrupt`], [`IndexError::ChainMismatch`],
+    /// [`IndexError::GenesisMismatch`], [`IndexError::ForkBelowIndex`].
+    pub fn run(&mut self, stop: &AtomicBool) -> Result<(), IndexError> {
+        while !stop.load(Ordering::Relaxed) {
+            match self.step() {
+                Ok(()) => {}
+                Err(
+                    err @ (IndexError::Database { .. }
+                    | IndexError::Directory { .. }
+                    | IndexError::Corrupt { .. }
+                    | IndexError::ChainMismatch { .. }
+                    | IndexError::GenesisMismatch { .. }
+                    | IndexError::WrongNetwork { .. }
+                    | IndexError::ForkBelowIndex { .. }),
+                ) => return Err(err),
+                Err(err) => {
+                    tracing::warn!(error = %err, "follower: node not answering, retrying");
+                    self.state.lock().expect("state lock").synced = false;
+                    if let Ok(rpc) = NodeRpc::new(&self.config.node) {
+                        self.rpc = rpc;
+                    }
+                }
+            }
+            let until = Instant::now() + self.config.poll;
+            while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(20).min(self.config.poll));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The prevouts of a mempool transaction: from `mempool` (parents in the mempool), else the
+/// node's UTXO set ignoring mempool spends, else the raw parent (`-txindex`).
+///
+/// # Errors
+/// Node errors; [`IndexError::BadReply`] when a parent cannot be found.
+pub fn mempool_prevouts(
+    rpc: &NodeRpc,
+    tx: &Transaction,
+    mempool: &HashMap<Txid, Transaction>,
+) -> Result<Vec<TxOut>, IndexError> {
+    if tx.is_coinbase() {
+        return Ok(Vec::new());
+    }
+    let mut found: Vec<Option<TxOut>> = tx
+        .input
+        .iter()
+        .map(|i| {
+            mempool
+                .get(&i.previous_output.txid)
+                .and_then(|p| p.output.get(i.previous_output.vout as usize))
+                .cloned()
+        })
+        .collect();
+    let missing: Vec<OutPoint> = tx
+        .input
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| f.is_none())
+        .map(|(i, _)| i.previous_output)
+        .collect();
+    if !missing.is_empty() {
+        let mut chain = rpc.chain_outputs(&missing)?.into_iter();
+        let mut still = Vec::new();
+        for (slot, input) in found.iter_mut().zip(&tx.input) {
+            if slot.is_none() {
+                *slot = chain.next().flatten();
+                if slot.is_none() {
+                    still.push(input.previous_output);
+                }
+            }
+        }
+        if !still.is_empty() {
+            let parents: Vec<Txid> = still.iter().map(|op| op.txid).collect();
+            let raws = rpc.raw_transactions(&parents)?;
+            let by_txid: HashMap<Txid, Transaction> = parents
+                .into_iter()
+                .zip(raws)
+                .filter_map(|(t, r)| r.map(|r| (t, r)))
+                .collect();
+            for (slot, input) in found.iter_mut().zip(&tx.input) {
+                if slot.is_none() {
+                    *slot = by_txid
+                        .get(&input.previous_output.txid)
+                        .and_then(|p| p.output.get(input.previous_output.vout as usize))
+                        .cloned();
+                }
+            }
+        }
+    }
+    found
+        .into_iter()
+        .zip(&tx.input)
+        .map(|(f, i)| {
+            f.ok_or_else(|| IndexError::BadReply {
+                url: rpc.url().to_string(),
+                method: "gettxout".into(),
+                detail: format!(
+                    "the output {} spent by {} is unknown",
+                    i.previous_output,
+                    tx.compute_txid()
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Starts the thread that fetches raw blocks `from..=to`, one batch ahead of the writer.
+fn spawn_fetcher(
+    node: &NodeConfig,
+    from: u64,
+    to: u64,
+) -> Result<Receiver<Result<Fetched, IndexError>>, IndexError> {
+    let rpc = NodeRpc::new(node)?;
+    let (sender, receiver) = sync_channel(1);
+    std::thread::Builder::new()
+        .name("spool-index-fetch".into())
+        .spawn(move || {
+            let mut next = from;
+            let mut per_trip = FIRST_TRIP_BLOCKS;
+            while next <= to {
+                let end = (next + per_trip as u64 - 1).min(to);
+                let heights: Vec<u64> = (next..=end).collect();
+                let fetched = rpc.block_hashes(&heights).and_then(|hashes| {
+                    let (blocks, bytes) = rpc.raw_blocks(&hashes)?;
+                    Ok(Fetched {
+                        start: next,
+                        hashes,
+                        blocks,
+                        bytes,
+                    })
+                });
+                if let Ok(f) = &fetched {
+                    let avg = (f.bytes / f.blocks.len().max(1) as u64).max(1);
+                    per_trip = ((TRIP_BYTES / avg) as usize).clamp(1, MAX_TRIP_BLOCKS);
+                }
+                let failed = fetched.is_err();
+                if sender.send(fetched).is_err() || failed {
+                    return;
+                }
+                next = end + 1;
+            }
+        })
+        .map_err(|err| IndexError::Node {
+            url: node.url.clone(),
+            method: "starting the fetch thread".into(),
+            source: Box::new(err),
+        })?;
+    Ok(receiver)
+}

@@ -1,0 +1,433 @@
+//! The follower's JSON-RPC connection to Bitcoin Core: single calls and batches, raw blocks
+//! (`getblock <hash> 0`), and the prevouts of a few transactions.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use bitcoin::consensus::encode;
+use bitcoin::{Amount, Block, BlockHash, Network, ScriptBuf, Transaction, TxOut, Txid};
+use bitcoincore_rpc::jsonrpc;
+use bitcoincore_rpc::jsonrpc::http::simple_http;
+use serde_json::{json, Value};
+use spool_backend::core::CoreAuth;
+
+use crate::error::IndexError;
+
+/// Calls per JSON-RPC batch for small replies.
+const BATCH: usize = 250;
+
+/// Where and how to reach the node.
+#[derive(Clone)]
+pub struct NodeConfig {
+    /// The RPC URL, e.g. `http://127.0.0.1:18443`.
+    pub url: String,
+    /// Cookie file or user and password (never logged).
+    pub auth: CoreAuth,
+    /// Timeout of one HTTP request.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for NodeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeConfig")
+            .field("url", &self.url)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+/// A JSON-RPC client of the node.
+pub struct NodeRpc {
+    config: NodeConfig,
+    client: jsonrpc::Client,
+}
+
+impl std::fmt::Debug for NodeRpc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeRpc")
+            .field("url", &self.config.url)
+            .finish()
+    }
+}
+
+/// One refused call of a batch: code and message.
+pub type Refusal = (i32, String);
+
+impl NodeRpc {
+    /// Connects (lazily: nothing is sent yet) to the node.
+    ///
+    /// # Errors
+    /// [`IndexError::Node`] when the URL is invalid or the cookie cannot be read.
+    pub fn new(config: &NodeConfig) -> Result<NodeRpc, IndexError> {
+        let (user, pass) = match &config.auth {
+            CoreAuth::UserPass { user, password } => (user.clone(), password.clone()),
+            CoreAuth::Cookie(path) => {
+                let cookie = std::fs::read_to_string(path).map_err(|err| IndexError::Node {
+                    url: config.url.clone(),
+                    method: format!("reading cookie file {}", path.display()),
+                    source: Box::new(err),
+                })?;
+                let (u, p) = cookie
+                    .trim()
+                    .split_once(':')
+                    .ok_or_else(|| IndexError::Node {
+                        url: config.url.clone(),
+                        method: format!("reading cookie file {}", path.display()),
+                        source: "the cookie holds no `user:password`".into(),
+                    })?;
+                (u.to_string(), p.to_string())
+            }
+        };
+        let transport = simple_http::Builder::new()
+            .url(&config.url)
+            .map_err(|err| IndexError::Node {
+                url: config.url.clone(),
+                method: "connect".into(),
+                source: Box::new(err),
+            })?
+            .timeout(config.timeout)
+            .auth(user, Some(pass))
+            .build();
+        Ok(NodeRpc {
+            config: config.clone(),
+            client: jsonrpc::Client::with_transport(transport),
+        })
+    }
+
+    /// The node's URL.
+    pub fn url(&self) -> &str {
+        &self.config.url
+    }
+
+    fn transport(&self, method: &str, err: jsonrpc::Error) -> IndexError {
+        match err {
+            jsonrpc::Error::Rpc(e) => IndexError::NodeRefused {
+                url: self.config.url.clone(),
+                method: method.to_string(),
+                code: e.code,
+                message: e.message,
+            },
+            other => IndexError::Node {
+                url: self.config.url.clone(),
+                method: method.to_string(),
+                source: Box::new(other),
+            },
+        }
+    }
+
+    fn bad(&self, method: &str, detail: impl Into<String>) -> IndexError {
+        IndexError::BadReply {
+            url: self.config.url.clone(),
+            method: method.to_string(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Calls `method`; a refusal is an error.
+    ///
+    /// # Errors
+    /// [`IndexError::Node`], [`IndexError::NodeRefused`], [`IndexError::BadReply`].
+    pub fn call(&self, method: &str, params: &[Value]) -> Result<Value, IndexError> {
+        let raw =
+            serde_json::value::to_raw_value(params).map_err(|e| self.bad(method, e.to_string()))?;
+        let request = self.client.build_request(method, Some(&raw));
+        let response = self
+            .client
+            .send_request(request)
+            .map_err(|e| self.transport(method, e))?;
+        if let Some(e) = response.error {
+            return Err(IndexError::NodeRefused {
+                url: self.config.url.clone(),
+                method: method.to_string(),
+                code: e.code,
+                message: e.message,
+            });
+        }
+        match response.result {
+            None => Ok(Value::Null),
+            Some(raw) => {
+                serde_json::from_str(raw.get()).map_err(|e| self.bad(method, e.to_string()))
+            }
+        }
+    }
+
+    /// Calls `method` once per parameter list, `per_trip` calls per HTTP round trip; results
+    /// in the order of `params`, each a value or the node's refusal.
+    ///
+    /// # Errors
+    /// [`IndexError::Node`], [`IndexError::BadReply`].
+    pub fn batch(
+        &self,
+        method: &str,
+        params: &[Vec<Value>],
+        per_trip: usize,
+    ) -> Result<Vec<Result<Value, Refusal>>, IndexError> {
+        let mut out = Vec::with_capacity(params.len());
+        for chunk in params.chunks(per_trip.max(1)) {
+            let raws = chunk
+                .iter()
+                .map(serde_json::value::to_raw_value)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.bad(method, e.to_string()))?;
+            let requests: Vec<_> = raws
+                .iter()
+                .map(|raw| self.client.build_request(method, Some(raw)))
+                .collect();
+            let responses = self
+                .client
+                .send_batch(&requests)
+                .map_err(|e| self.transport(method, e))?;
+            for response in responses {
+                let response =
+                    response.ok_or_else(|| self.bad(method, "a batch reply is missing"))?;
+                out.push(match response.error {
+                    Some(e) => Err((e.code, e.message)),
+                    None => match response.result {
+                        None => Ok(Value::Null),
+                        Some(raw) => Ok(serde_json::from_str(raw.get())
+                            .map_err(|e| self.bad(method, e.to_string()))?),
+                    },
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Like [`NodeRpc::batch`] where every call must succeed.
+    ///
+    /// # Errors
+    /// As [`NodeRpc::batch`], and [`IndexError::NodeRefused`] for the first refusal.
+    pub fn batch_ok(
+        &self,
+        method: &str,
+        params: &[Vec<Value>],
+        per_trip: usize,
+    ) -> Result<Vec<Value>, IndexError> {
+        self.batch(method, params, per_trip)?
+            .into_iter()
+            .map(|r| {
+                r.map_err(|(code, message)| IndexError::NodeRefused {
+                    url: self.config.url.clone(),
+                    method: method.to_string(),
+                    code,
+                    message,
+                })
+            })
+            .collect()
+    }
+
+    /// Refuses a node that serves another chain than `network`.
+    ///
+    /// # Errors
+    /// [`IndexError::ChainMismatch`], or the call's error.
+    pub fn check_chain(&self, network: Network) -> Result<(), IndexError> {
+        let info = self.call("getblockchaininfo", &[])?;
+        let actual = info["chain"]
+            .as_str()
+            .ok_or_else(|| self.bad("getblockchaininfo", "no chain"))?;
+        let expected = match network {
+            Network::Bitcoin => "main",
+            Network::Testnet => "test",
+            Network::Signet => "signet",
+            Network::Regtest => "regtest",
+            _ => "testnet4",
+        };
+        if actual == expected {
+            Ok(())
+        } else {
+            Err(IndexError::ChainMismatch {
+                url: self.config.url.clone(),
+                expected: network,
+                actual: actual.to_string(),
+            })
+        }
+    }
+
+    /// The node's tip height.
+    ///
+    /// # Errors
+    /// The call's error.
+    pub fn tip_height(&self) -> Result<u64, IndexError> {
+        let v = self.call("getblockcount", &[])?;
+        v.as_u64()
+            .ok_or_else(|| self.bad("getblockcount", v.to_string()))
+    }
+
+    /// The hashes of the blocks at `heights` on the node's best chain.
+    ///
+    /// # Errors
+    /// The calls' errors.
+    pub fn block_hashes(&self, heights: &[u64]) -> Result<Vec<BlockHash>, IndexError> {
+        let params: Vec<Vec<Value>> = heights.iter().map(|h| vec![json!(h)]).collect();
+        self.batch_ok("getblockhash", &params, BATCH)?
+            .into_iter()
+            .map(|v| {
+                v.as_str()
+                    .and_then(|s| BlockHash::from_str(s).ok())
+                    .ok_or_else(|| self.bad("getblockhash", v.to_string()))
+            })
+            .collect()
+    }
+
+    /// The raw blocks `hashes` (`getblock <hash> 0`), one round trip, and their sizes in
+    /// bytes.
+    ///
+    /// # Errors
+    /// The calls' errors; [`IndexError::BadReply`] for undecodable blocks.
+    pub fn raw_blocks(&self, hashes: &[BlockHash]) -> Result<(Vec<Block>, u64), IndexError> {
+        let params: Vec<Vec<Value>> = hashes
+            .iter()
+            .map(|h| vec![json!(h.to_string()), json!(0)])
+            .collect();
+        let mut bytes = 0;
+        let blocks = self
+            .batch_ok("getblock", &params, params.len())?
+            .into_iter()
+            .map(|v| {
+                let hex = v
+                    .as_str()
+                    .ok_or_else(|| self.bad("getblock", "not a string"))?;
+                bytes += hex.len() as u64 / 2;
+                encode::deserialize_hex::<Block>(hex)
+                    .map_err(|e| self.bad("getblock", e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((blocks, bytes))
+    }
+
+    /// The prevouts of confirmed transactions, from `getrawtransaction <txid> 2 <block>`
+    /// (the node's undo data; no `-txindex` needed). Coinbases get none.
+    ///
+    /// # Errors
+    /// The calls' errors; [`IndexError::BadReply`] when a prevout is missing.
+    pub fn confirmed_prevouts(
+        &self,
+        txs: &[(Txid, BlockHash)],
+    ) -> Result<HashMap<Txid, Vec<TxOut>>, IndexError> {
+        let params: Vec<Vec<Value>> = txs
+            .iter()
+            .map(|(txid, block)| vec![json!(txid.to_string()), json!(2), json!(block.to_string())])
+            .collect();
+        let replies = self.batch_ok("getrawtransaction", &params, BATCH)?;
+        let mut found = HashMap::new();
+        for ((txid, _), reply) in txs.iter().zip(replies) {
+            let mut prevouts = Vec::new();
+            for input in reply["vin"].as_array().into_iter().flatten() {
+                if input.get("coinbase").is_some() {
+                    continue;
+                }
+                let prevout = &input["prevout"];
+                let value = prevout["value"]
+                    .as_f64()
+                    .and_then(|btc| Amount::from_btc(btc).ok())
+                    .ok_or_else(|| {
+                        self.bad("getrawtransaction", format!("{txid}: no prevout value"))
+                    })?;
+                let script = prevout["scriptPubKey"]["hex"]
+                    .as_str()
+                    .and_then(|h| ScriptBuf::from_hex(h).ok())
+                    .ok_or_else(|| {
+                        self.bad("getrawtransaction", format!("{txid}: no prevout script"))
+                    })?;
+                prevouts.push(TxOut {
+                    value,
+                    script_pubkey: script,
+                });
+            }
+            found.insert(*txid, prevouts);
+        }
+        Ok(found)
+    }
+
+    /// Raw transactions by txid (mempool, or any with `-txindex`); `None` where unknown.
+    ///
+    /// # Errors
+    /// Transport errors; [`IndexError::BadReply`] for undecodable transactions.
+    pub fn raw_transactions(&self, txids: &[Txid]) -> Result<Vec<Option<Transaction>>, IndexError> {
+        let params: Vec<Vec<Value>> = txids
+            .iter()
+            .map(|t| vec![json!(t.to_string()), json!(0)])
+            .collect();
+        self.batch("getrawtransaction", &params, BATCH)?
+            .into_iter()
+            .map(|r| match r {
+                Ok(v) => {
+                    let hex = v
+                        .as_str()
+                        .ok_or_else(|| self.bad("getrawtransaction", "not a string"))?;
+                    encode::deserialize_hex(hex)
+                        .map(Some)
+                        .map_err(|e| self.bad("getrawtransaction", e.to_string()))
+                }
+                Err(_) => Ok(None),
+            })
+            .collect()
+    }
+
+    /// The outputs at `outpoints` from the node's UTXO set, ignoring mempool spends
+    /// (`gettxout <txid> <n> false`); `None` where the output is spent in the chain or unknown.
+    ///
+    /// # Errors
+    /// Transport errors; [`IndexError::BadReply`] for undecodable replies.
+    pub fn chain_outputs(
+        &self,
+        outpoints: &[bitcoin::OutPoint],
+    ) -> Result<Vec<Option<TxOut>>, IndexError> {
+        let params: Vec<Vec<Value>> = outpoints
+            .iter()
+            .map(|op| vec![json!(op.txid.to_string()), json!(op.vout), json!(false)])
+            .collect();
+        self.batch("gettxout", &params, BATCH)?
+            .into_iter()
+            .map(|r| match r {
+                Ok(Value::Null) | Err(_) => Ok(None),
+                Ok(v) => {
+                    let value = v["value"]
+                        .as_f64()
+                        .and_then(|btc| Amount::from_btc(btc).ok())
+                        .ok_or_else(|| self.bad("gettxout", "no value"))?;
+                    let script = v["scriptPubKey"]["hex"]
+                        .as_str()
+                        .and_then(|h| ScriptBuf::from_hex(h).ok())
+                        .ok_or_else(|| self.bad("gettxout", "no script"))?;
+                    Ok(Some(TxOut {
+                        value,
+                        script_pubkey: script,
+                    }))
+                }
+            })
+            .collect()
+    }
+
+    /// The txids in the node's mempool.
+    ///
+    /// # Errors
+    /// The call's error.
+    pub fn mempool_txids(&self) -> Result<Vec<Txid>, IndexError> {
+        let v = self.call("getrawmempool", &[])?;
+        v.as_array()
+            .ok_or_else(|| self.bad("getrawmempool", "not an array"))?
+            .iter()
+            .map(|t| {
+                t.as_str()
+                    .and_then(|s| Txid::from_str(s).ok())
+                    .ok_or_else(|| self.bad("getrawmempool", t.to_string()))
+            })
+            .collect()
+    }
+
+    /// Sends a raw transaction; a transaction the node already has is success.
+    ///
+    /// # Errors
+    /// [`IndexError::NodeRefused`] when the node rejects it, transport errors.
+    pub fn send_raw_transaction(&self, tx: &Transaction) -> Result<Txid, IndexError> {
+        let hex = encode::serialize_hex(tx);
+        match self.call("sendrawtransaction", &[json!(hex)]) {
+            Ok(_) => Ok(tx.compute_txid()),
+            // -27: already in the chain.
+            Err(IndexError::NodeRefused { code: -27, .. }) => Ok(tx.compute_txid()),
+            Err(err) => Err(err),
+        }
+    }
+}

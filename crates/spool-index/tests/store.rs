@@ -1,0 +1,270 @@
+//! The SQLite store without a node: blocks written atomically with their hashes, rollback to
+//! a fork point, mempool rows appearing and disappearing, UTXOs of watched scripts, and the
+//! file refusing another network.
+
+use std::collections::HashMap;
+
+use bitcoin::block::{Header, Version};
+use bitcoin::hashes::Hash;
+use bitcoin::{
+    absolute, transaction, Amount, Block, BlockHash, CompactTarget, Network, OutPoint, ScriptBuf,
+    Sequence, Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness,
+};
+use spool_index::store::BlockData;
+use spool_index::{IndexError, Store};
+use spool_protocol::chain::TxPlace;
+use spool_protocol::verb::Verb;
+
+fn script(n: u8) -> ScriptBuf {
+    bitcoin::Address::p2pkh(
+        bitcoin::PubkeyHash::from_byte_array([n; 20]),
+        Network::Regtest,
+    )
+    .script_pubkey()
+}
+
+fn tx(inputs: &[OutPoint], outputs: Vec<TxOut>) -> Transaction {
+    Transaction {
+        version: transaction::Version::ONE,
+        lock_time: absolute::LockTime::ZERO,
+        input: inputs
+            .iter()
+            .map(|op| TxIn {
+                previous_output: *op,
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            })
+            .collect(),
+        output: outputs,
+    }
+}
+
+fn pay(s: &ScriptBuf, sat: u64) -> TxOut {
+    TxOut {
+        value: Amount::from_sat(sat),
+        script_pubkey: s.clone(),
+    }
+}
+
+fn spool(input: OutPoint, recipients: &[&ScriptBuf], verb: Verb) -> Transaction {
+    let mut outs: Vec<TxOut> = recipients.iter().map(|s| pay(s, 3000)).collect();
+    outs.push(TxOut {
+        value: Amount::ZERO,
+        script_pubkey: verb.op_return_script(),
+    });
+    tx(&[input], outs)
+}
+
+fn block(prev: BlockHash, time: u32, txs: Vec<Transaction>) -> Block {
+    Block {
+        header: Header {
+            version: Version::ONE,
+            prev_blockhash: prev,
+            merkle_root: TxMerkleNode::all_zeros(),
+            time,
+            bits: CompactTarget::from_consensus(0x207fffff),
+            nonce: time,
+        },
+        txdata: txs,
+    }
+}
+
+fn coinbase(n: u8) -> Transaction {
+    let mut cb = tx(&[OutPoint::null()], vec![pay(&script(200), 50)]);
+    cb.input[0].script_sig = ScriptBuf::from_bytes(vec![n, n]);
+    cb
+}
+
+fn data(height: u64, block: Block, prevouts: &[(Txid, Vec<TxOut>)]) -> BlockData {
+    BlockData {
+        height,
+        block,
+        prevouts: prevouts.iter().cloned().collect::<HashMap<_, _>>(),
+    }
+}
+
+#[test]
+fn blocks_rollback_and_mempool() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("regtest/index.sqlite");
+    let (fed, alice, bob, piece) = (script(1), script(2), script(3), script(4));
+    let mut store = Store::open(&path, Network::Regtest).unwrap();
+    store.watch(std::slice::from_ref(&fed)).unwrap();
+
+    // Block 0 funds the federation; block 1 registers a piece with one of its coins.
+    let funding = tx(
+        &[OutPoint {
+            txid: Txid::all_zeros(),
+            vout: 9,
+        }],
+        vec![pay(&fed, 10_000), pay(&fed, 10_000)],
+    );
+    let b0 = block(
+        BlockHash::all_zeros(),
+        100,
+        vec![coinbase(0), funding.clone()],
+    );
+    let coin0 = OutPoint {
+        txid: funding.compute_txid(),
+        vout: 0,
+    };
+    let coin1 = OutPoint {
+        txid: funding.compute_txid(),
+        vout: 1,
+    };
+    let register = spool(coin0, &[&piece, &alice], Verb::Piece);
+    let b1 = block(b0.block_hash(), 200, vec![coinbase(1), register.clone()]);
+    store
+        .apply_blocks(&[
+            data(0, b0.clone(), &[]),
+            data(
+                1,
+                b1.clone(),
+                &[(register.compute_txid(), vec![pay(&fed, 10_000)])],
+            ),
+        ])
+        .unwrap();
+    assert_eq!(store.tip().unwrap(), Some((1, b1.block_hash())));
+    let generation = store.generation().unwrap();
+    assert!(generation > 0, "every write changes the generation");
+    let history = store.txs_paying(&piece).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].tx, register);
+    assert_eq!(history[0].prevouts, vec![pay(&fed, 10_000)]);
+    assert_eq!(
+        history[0].place,
+        TxPlace::Confirmed {
+            height: 1,
+            position: 1,
+            time: 200
+        }
+    );
+    // The federation's coin 0 is spent, coin 1 is left; alice became watched by taking part.
+    let utxos = store.utxos(&fed, 0, 1).unwrap();
+    assert_eq!(
+        utxos.iter().map(|u| u.outpoint).collect::<Vec<_>>(),
+        vec![coin1]
+    );
+    assert_eq!(utxos[0].confirmations, 2);
+    assert!(store.is_watched(&alice).unwrap());
+    assert_eq!(store.utxos(&alice, 0, 1).unwrap().len(), 1, "alice's token");
+
+    // The mempool: a transfer appears, spends coin 1, then the node drops it.
+    let transfer = spool(coin1, &[&piece, &bob], Verb::Transfer { edition: 0 });
+    store
+        .apply_mempool(&[(transfer.clone(), vec![pay(&fed, 10_000)])], &[], 2)
+        .unwrap();
+    assert_eq!(store.txs_paying(&piece).unwrap().len(), 2);
+    assert_eq!(
+        store.txs_paying(&piece).unwrap()[1].place,
+        TxPlace::Unconfirmed
+    );
+    assert!(
+        store.utxos(&fed, 0, 1).unwrap().is_empty(),
+        "coin 1 spent in the mempool"
+    );
+    store
+        .apply_mempool(&[], &[transfer.compute_txid()], 2)
+        .unwrap();
+    assert_eq!(
+        store.txs_paying(&piece).unwrap().len(),
+        1,
+        "a dropped transaction disappears"
+    );
+    assert_eq!(store.utxos(&fed, 0, 1).unwrap().len(), 1, "its spend too");
+
+    // It comes back and is mined in block 2: the mempool row becomes a confirmed one.
+    store
+        .apply_mempool(&[(transfer.clone(), vec![pay(&fed, 10_000)])], &[], 2)
+        .unwrap();
+    let b2 = block(b1.block_hash(), 300, vec![coinbase(2), transfer.clone()]);
+    store
+        .apply_blocks(&[data(
+            2,
+            b2.clone(),
+            &[(transfer.compute_txid(), vec![pay(&fed, 10_000)])],
+        )])
+        .unwrap();
+    let history = store.txs_paying(&piece).unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(
+        history[1].place,
+        TxPlace::Confirmed {
+            height: 2,
+            position: 1,
+            time: 300
+        }
+    );
+    assert!(store.utxos(&fed, 0, 2).unwrap().is_empty());
+    assert!(store.is_watched(&bob).unwrap());
+
+    // A fork at height 1: block 2 and what it brought are gone, coin 1 is unspent again,
+    // bob (first seen in block 2) is no longer watched.
+    store.rollback_to(1).unwrap();
+    assert_eq!(store.tip().unwrap(), Some((1, b1.block_hash())));
+    assert_eq!(store.txs_paying(&piece).unwrap().len(), 1);
+    assert_eq!(store.utxos(&fed, 0, 1).unwrap().len(), 1);
+    assert!(!store.is_watched(&bob).unwrap());
+    assert!(
+        store.is_watched(&fed).unwrap(),
+        "the operator's list is never rolled back"
+    );
+    drop(store);
+
+    // Reopened: the same answers; another network is refused.
+    let store = Store::open(&path, Network::Regtest).unwrap();
+    assert_eq!(store.tip().unwrap(), Some((1, b1.block_hash())));
+    assert_eq!(store.txs_paying(&piece).unwrap().len(), 1);
+    assert!(store.is_watched(&alice).unwrap());
+    drop(store);
+    let reader = Store::open_reader(&path, Network::Regtest).unwrap();
+    assert_eq!(
+        reader.txs_paying(&piece).unwrap().len(),
+        1,
+        "a reader sees the same"
+    );
+    assert!(reader.is_watched(&fed).unwrap());
+    drop(reader);
+    assert!(matches!(
+        Store::open_reader(&path, Network::Testnet),
+        Err(IndexError::WrongNetwork { .. })
+    ));
+    match Store::open(&path, Network::Testnet) {
+        Err(err @ IndexError::WrongNetwork { .. }) => {
+            assert!(err.to_string().contains("regtest"), "{err}")
+        }
+        other => panic!("another network gave {other:?}"),
+    }
+}
+
+#[test]
+fn mempool_chains_spend_their_parents() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.sqlite");
+    let fed = script(1);
+    let mut store = Store::open(&path, Network::Regtest).unwrap();
+    store.watch(std::slice::from_ref(&fed)).unwrap();
+    // Parent and child arrive in one mempool read, child first.
+    let parent = tx(
+        &[OutPoint {
+            txid: Txid::all_zeros(),
+            vout: 1,
+        }],
+        vec![pay(&fed, 5000)],
+    );
+    let child = tx(
+        &[OutPoint {
+            txid: parent.compute_txid(),
+            vout: 0,
+        }],
+        vec![pay(&script(9), 4000)],
+    );
+    store
+        .apply_mempool(&[(child, vec![]), (parent, vec![])], &[], 0)
+        .unwrap();
+    assert!(
+        store.utxos(&fed, 0, 0).unwrap().is_empty(),
+        "the child spends the parent's output"
+    );
+}
