@@ -44,6 +44,8 @@ fn rules() -> Vec<(&'static str, Vec<&'static str>)> {
     let mut backend_and_up = vec![
         "spool-backend",
         "spool-engine",
+        "spool-index",
+        "spool-explorer",
         "spool-cli",
         "spool-testenv",
     ];
@@ -53,6 +55,8 @@ fn rules() -> Vec<(&'static str, Vec<&'static str>)> {
         "spool-tx",
         "spool-backend",
         "spool-engine",
+        "spool-index",
+        "spool-explorer",
         "spool-cli",
     ]);
     let mut engine_forbidden: Vec<&str> = CLI_CRATES.to_vec();
@@ -73,11 +77,31 @@ fn rules() -> Vec<(&'static str, Vec<&'static str>)> {
                 "spool-wallet",
                 "spool-tx",
                 "spool-engine",
+                "spool-index",
+                "spool-explorer",
                 "spool-cli",
                 "spool-testenv",
             ],
         ),
         ("spool-engine", engine_forbidden),
+        // The index and the explorer are libraries `spool serve` embeds: no CLI crates, and the
+        // explorer reads chain data only through its own source trait (no backend, no index).
+        ("spool-index", {
+            let mut v = CLI_CRATES.to_vec();
+            v.extend(["spool-engine", "spool-cli", "spool-testenv"]);
+            v
+        }),
+        ("spool-explorer", {
+            let mut v = CLI_CRATES.to_vec();
+            v.extend([
+                "spool-backend",
+                "spool-engine",
+                "spool-index",
+                "spool-cli",
+                "spool-testenv",
+            ]);
+            v
+        }),
     ]
 }
 
