@@ -171,7 +171,7 @@ pub async fn spool(
     let backend = backend(settings)?;
     let Some(data_dir) = &settings.data_dir else {
         return Err(super::exit::input(
-            "no data directory for reservations: give --data-dir DIR (HOME is not set)",
+            "no data directory for reservations: give --data-dir DIR (no home directory is known)",
         ));
     };
     std::fs::create_dir_all(data_dir)

@@ -151,7 +151,7 @@ pub struct Settings {
     pub rpc_auth: RpcAuth,
     /// Esplora URL, when given.
     pub esplora_url: Option<String>,
-    /// The per-network data directory (`None` when neither --data-dir nor HOME gives one;
+    /// The per-network data directory (`None` when neither --data-dir nor a home directory gives one;
     /// only commands that keep state need it).
     pub data_dir: Option<PathBuf>,
     /// JSON output.
