@@ -125,6 +125,9 @@ fn a_config_files_json_can_be_switched_off_on_the_command_line() {
     assert!(!decode(&["--json=false"], &[]));
     assert!(!decode(&["--no-json"], &[]));
     assert!(!decode(&[], &[("SPOOL_JSON", "false")]));
+    assert!(!decode(&[], &[("SPOOL_JSON", "0")]));
+    assert!(!decode(&["--no-json"], &[("SPOOL_JSON", "1")]));
+    assert!(decode(&["--json=yes"], &[]));
     assert!(
         decode(&["--json"], &[("SPOOL_JSON", "false")]),
         "a flag beats the environment"
@@ -134,6 +137,12 @@ fn a_config_files_json_can_be_switched_off_on_the_command_line() {
         &["--json=maybe", "verb", "decode", "ASCRIBESPOOL01PIECE"],
         &[],
     );
+    assert_eq!(run.code, Some(2));
+    let run = spool(
+        &["verb", "decode", "ASCRIBESPOOL01PIECE"],
+        &[("SPOOL_JSON", "maybe")],
+    );
+    run.assert_error("SPOOL_JSON=\"maybe\" is not a boolean");
     assert_eq!(run.code, Some(2));
 }
 

@@ -90,13 +90,13 @@ pub struct GlobalOptions {
     /// TOML config file [default: ~/.config/spool/config.toml when it exists].
     #[arg(long, global = true, env = "SPOOL_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Print exactly one JSON document on stdout (`--json=false` or `--no-json` turn off a
-    /// config file's `json = true`).
+    /// Print exactly one JSON document on stdout (`--json=false` or `--no-json` turn off
+    /// SPOOL_JSON's or a config file's `json = true`).
     #[arg(
         long,
         global = true,
-        env = "SPOOL_JSON",
         value_name = "BOOL",
+        value_parser = clap::builder::BoolishValueParser::new(),
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
@@ -220,13 +220,29 @@ impl GlobalOptions {
             json: if self.no_json {
                 false
             } else {
-                self.json.or(config.json).unwrap_or(false)
+                match self.json {
+                    Some(json) => json,
+                    None => env_bool("SPOOL_JSON")?.or(config.json).unwrap_or(false),
+                }
             },
             verbose: self.verbose,
             min_conf: config.min_conf,
             fee_rate: config.fee_rate,
             federation: env_federation().or(config.federation),
         })
+    }
+}
+
+/// A boolean environment variable: `true/false`, `yes/no`, `on/off`, `1/0` (any case).
+fn env_bool(name: &str) -> anyhow::Result<Option<bool>> {
+    let Some(value) = std::env::var_os(name) else {
+        return Ok(None);
+    };
+    let text = value.to_string_lossy().trim().to_ascii_lowercase();
+    match text.as_str() {
+        "true" | "yes" | "on" | "1" => Ok(Some(true)),
+        "false" | "no" | "off" | "0" | "" => Ok(Some(false)),
+        _ => bail!("{name}={text:?} is not a boolean: give true or false"),
     }
 }
 
