@@ -3,6 +3,7 @@
 pub mod args;
 pub mod config;
 pub mod connect;
+pub mod exit;
 pub mod options;
 pub mod output;
 pub mod progress;
@@ -31,8 +32,8 @@ pub struct Cli {
 
 /// Runs the CLI with the process's arguments and returns its exit code.
 ///
-/// Errors are one line on stderr (`error: ...`) and a non-zero exit: 2 for usage errors,
-/// 1 for everything else.
+/// Errors are one line on stderr (`error: ...`) and a non-zero exit ([`exit`]): 2 for
+/// every input the user must correct, 1 for failures outside the user's input.
 pub fn main() -> ExitCode {
     let matches = match Cli::command().try_get_matches() {
         Ok(matches) => matches,
@@ -46,7 +47,7 @@ pub fn main() -> ExitCode {
     let command = matches.subcommand_name().unwrap_or("spool").to_owned();
     let settings = match cli.options.resolve() {
         Ok(settings) => settings,
-        Err(err) => return fail(&err, &command),
+        Err(err) => return fail(&exit::as_input(err), &command),
     };
     init_logging(settings.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -75,7 +76,7 @@ fn usage_error(err: clap::Error) -> ExitCode {
         | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = err.print();
             if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                ExitCode::from(2)
+                ExitCode::from(exit::INPUT)
             } else {
                 ExitCode::SUCCESS
             }
@@ -94,15 +95,16 @@ fn usage_error(err: clap::Error) -> ExitCode {
                 .join(" ");
             let line = line.strip_prefix("error: ").unwrap_or(&line);
             eprintln!("error: {line}");
-            ExitCode::from(2)
+            ExitCode::from(exit::INPUT)
         }
     }
 }
 
-/// Prints an error and its causes on one line of stderr; exit code 1.
+/// Prints an error and its causes on one line of stderr; the exit code says whose it is
+/// ([`exit::code`]).
 fn fail(err: &anyhow::Error, command: &str) -> ExitCode {
     eprintln!("error: {}", one_line(err, command));
-    ExitCode::FAILURE
+    ExitCode::from(exit::code(err))
 }
 
 /// An error and its chain of causes as one line, `outer: inner: root`. Each error says only

@@ -1,9 +1,12 @@
 //! The subcommands, one module each, each with its own `Output` (Serialize) for `--json`.
 
 pub mod action;
+pub mod completions;
+pub mod fuel;
 pub mod hash;
 pub mod history;
 pub mod ownership;
+pub mod piece;
 pub mod verb;
 pub mod wallet;
 
@@ -11,6 +14,7 @@ use spool_engine::request::MainRefill;
 use spool_engine::Request;
 use spool_protocol::operation::Operation;
 
+use crate::cli::exit;
 use crate::cli::options::Settings;
 use crate::cli::output::Outcome;
 
@@ -51,6 +55,12 @@ pub enum Subcommand {
     History(history::HistoryArgs),
     /// What an address may do with an edition, with pyspool's reasons.
     Ownership(ownership::OwnershipArgs),
+    /// A piece's current state: who holds each edition, consignees and loans.
+    Piece(piece::PieceArgs),
+    /// An address's fuel, tokens, other and reserved outputs.
+    Fuel(fuel::FuelArgs),
+    /// A shell completion script (bash, zsh, fish, powershell) on stdout.
+    Completions(completions::CompletionsArgs),
 }
 
 impl Subcommand {
@@ -61,9 +71,10 @@ impl Subcommand {
     /// The subcommand's failure, with its causes.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         match self {
-            Subcommand::Wallet(command) => command.run(settings),
-            Subcommand::Hash(args) => args.run(settings),
-            Subcommand::Verb(command) => command.run(),
+            // Offline and about the arguments only: every failure is the user's to correct.
+            Subcommand::Wallet(command) => command.run(settings).map_err(exit::as_input),
+            Subcommand::Hash(args) => args.run(settings).map_err(exit::as_input),
+            Subcommand::Verb(command) => command.run().map_err(exit::as_input),
             Subcommand::RefillMain(args) => {
                 let make: action::MakeRefill =
                     |to, fees, tokens| Ok(Request::RefillMain(MainRefill::new(to, fees, tokens)?));
@@ -87,6 +98,9 @@ impl Subcommand {
             Subcommand::Loan(args) => args.run(settings).await,
             Subcommand::History(args) => args.run(settings).await,
             Subcommand::Ownership(args) => args.run(settings).await,
+            Subcommand::Piece(args) => args.run(settings).await,
+            Subcommand::Fuel(args) => args.run(settings).await,
+            Subcommand::Completions(args) => args.run(),
         }
     }
 }

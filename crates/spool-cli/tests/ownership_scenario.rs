@@ -293,7 +293,9 @@ fn walkthrough_then_pyspool_ownership_rules() {
     let table = env.run(&["history", &file_hash, "--format", "table"]);
     assert!(table.ok, "{}", table.stderr);
     assert!(table.stdout.contains("INVALID"));
-    assert_eq!(table.stdout.lines().count(), 1 + 1 + h.events.len());
+    // Title, the warning that no federation rule applied (regtest), header, one per event.
+    assert!(table.stdout.contains("warning: no federation set"));
+    assert_eq!(table.stdout.lines().count(), 1 + 1 + 1 + h.events.len());
     let dot = env.run(&["history", &file_hash, "--format", "dot"]);
     assert!(dot.ok);
     assert!(dot.stdout.starts_with("digraph provenance {"));

@@ -15,6 +15,13 @@
 //! pyspool's `can_transfer` allows at that point, UNCONSIGN only from the consignee and back to
 //! the consignor, EDITIONS once, each edition registered once and within the number of
 //! editions. Only valid events change the state that later checks and [`crate::ownership`] see.
+//!
+//! Depth ([`BuildOptions`]): every event carries its `confirmations` against the chain tip and
+//! whether it is `replaceable` (unconfirmed and signalling BIP 125 replacement, itself or
+//! through an unconfirmed ancestor among the transactions given). An event with fewer than
+//! `min_conf` confirmations is `pending`: it is listed and judged (as if it confirmed next),
+//! but it does not count: the state, [`History::valid_events`] and [`crate::ownership`] see
+//! the history as if it did not exist.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -70,6 +77,13 @@ pub struct Event {
     pub valid: bool,
     /// Why it did not.
     pub reason: Option<Reason>,
+    /// Confirmations against the chain tip (0 in the mempool).
+    pub confirmations: u64,
+    /// Unconfirmed and signalling replacement (BIP 125), itself or through an unconfirmed
+    /// ancestor.
+    pub replaceable: bool,
+    /// Fewer confirmations than the history's `min_conf`: listed, but not counted.
+    pub pending: bool,
 }
 
 /// [`Event`] as JSON: its fields, the reason as text, and the reason's code.
@@ -88,6 +102,12 @@ struct EventJson {
     valid: bool,
     reason: Option<String>,
     code: Option<String>,
+    #[serde(default)]
+    confirmations: u64,
+    #[serde(default)]
+    replaceable: bool,
+    #[serde(default)]
+    pending: bool,
 }
 
 impl Serialize for Event {
@@ -107,6 +127,9 @@ impl Serialize for Event {
             valid: event.valid,
             reason: event.reason.as_ref().map(ToString::to_string),
             code: event.reason.as_ref().map(|r| r.code().to_owned()),
+            confirmations: event.confirmations,
+            replaceable: event.replaceable,
+            pending: event.pending,
         }
         .serialize(serializer)
     }
@@ -139,6 +162,9 @@ impl<'de> Deserialize<'de> for Event {
             timestamp_utc: json.timestamp_utc,
             valid: json.valid,
             reason,
+            confirmations: json.confirmations,
+            replaceable: json.replaceable,
+            pending: json.pending,
         })
     }
 }
@@ -174,11 +200,38 @@ impl Event {
     }
 }
 
+/// How [`History::build_with`] judges a piece's transactions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// The federation addresses; when empty, federated verbs are not checked for their
+    /// sender (the federation rule is not applied).
+    pub federation: Vec<String>,
+    /// The chain tip's height, which confirmations are counted against; `None` takes the
+    /// highest block among the transactions given (a lower bound of the real tip).
+    pub tip_height: Option<u64>,
+    /// Events with fewer confirmations are pending: listed, but not counted (0 counts the
+    /// mempool too).
+    pub min_conf: u64,
+}
+
+impl BuildOptions {
+    /// Options with this federation, the tip taken from the transactions and `min_conf` 0.
+    pub fn with_federation(federation: &[String]) -> BuildOptions {
+        BuildOptions {
+            federation: federation.to_vec(),
+            ..BuildOptions::default()
+        }
+    }
+}
+
 /// The verified history of one piece.
 #[derive(Debug, Clone)]
 pub struct History {
     piece_address: String,
     network: Network,
+    federation_rule: bool,
+    tip_height: u64,
+    min_conf: u64,
     events: Vec<Event>,
     /// The typed verb of each event, index for index.
     verbs: Vec<Verb>,
@@ -209,6 +262,29 @@ impl History {
         txs: &[ChainTx],
         federation: &[String],
     ) -> Result<History, HistoryError> {
+        History::build_with(
+            piece_address,
+            network,
+            txs,
+            &BuildOptions::with_federation(federation),
+        )
+    }
+
+    /// [`History::build`] with depth: confirmations against `options.tip_height`, and events
+    /// with fewer than `options.min_conf` confirmations listed as pending and not counted.
+    /// `txs` may also hold transactions that do not pay the piece (e.g. the unconfirmed
+    /// ancestors of its events): they are not events, but they tell which events are
+    /// replaceable.
+    ///
+    /// # Errors
+    ///
+    /// [`HistoryError::WrongNetwork`] when `piece_address` is not an address of `network`.
+    pub fn build_with(
+        piece_address: &Address,
+        network: Network,
+        txs: &[ChainTx],
+        options: &BuildOptions,
+    ) -> Result<History, HistoryError> {
         if !piece_address.as_unchecked().is_valid_for_network(network) {
             return Err(HistoryError::WrongNetwork {
                 address: piece_address.to_string(),
@@ -218,12 +294,30 @@ impl History {
         let piece_script = piece_address.script_pubkey();
         let piece_address = piece_address.to_string();
         let candidates = order(collect(&piece_script, txs));
-        let federation: HashSet<&str> = federation.iter().map(String::as_str).collect();
+        let federation: HashSet<&str> = options.federation.iter().map(String::as_str).collect();
+        let tip_height = options.tip_height.unwrap_or_else(|| {
+            txs.iter()
+                .filter_map(|t| t.place.height())
+                .max()
+                .unwrap_or(0)
+        });
+        let mut replaceable = Replaceable::new(txs);
 
         let mut names = Names::new(network);
-        let mut ledger = Ledger::default();
+        // `counted` holds the events deep enough; a pending event is judged against
+        // `preview` (the counted state plus the pending events before it) and never changes
+        // `counted`.
+        let mut counted = Ledger::default();
+        let mut preview: Option<Ledger> = None;
         let mut events = Vec::with_capacity(candidates.len());
         for candidate in &candidates {
+            let confirmations = candidate.place.confirmations(tip_height);
+            let pending = confirmations < options.min_conf;
+            let ledger = if pending {
+                preview.get_or_insert_with(|| counted.clone())
+            } else {
+                &mut counted
+            };
             let tx = &candidate.chain_tx.tx;
             let sender = sender(candidate.chain_tx, &mut names);
             // pyspool: the outputs without the last one; piece = first, to = last.
@@ -265,6 +359,10 @@ impl History {
             })();
             if verdict.is_ok() {
                 ledger.apply(&candidate.verb, &to);
+                if let (false, Some(preview)) = (pending, preview.as_mut()) {
+                    // Only if the chain order were broken: keep the preview a superset.
+                    preview.apply(&candidate.verb, &to);
+                }
             }
             let (block_height, timestamp_utc) = match candidate.place {
                 TxPlace::Confirmed { height, time, .. } => (Some(height), Some(time)),
@@ -283,17 +381,24 @@ impl History {
                 timestamp_utc,
                 valid: verdict.is_ok(),
                 reason: verdict.err(),
+                confirmations,
+                replaceable: candidate.place == TxPlace::Unconfirmed
+                    && replaceable.of(candidate.txid),
+                pending,
             });
         }
         for event in &mut events {
-            event.number_editions = ledger.number_editions;
+            event.number_editions = counted.number_editions;
         }
         Ok(History {
             piece_address,
             network,
+            federation_rule: !federation.is_empty(),
+            tip_height,
+            min_conf: options.min_conf,
             events,
             verbs: candidates.iter().map(|c| c.verb).collect(),
-            ledger,
+            ledger: counted,
         })
     }
 
@@ -312,9 +417,24 @@ impl History {
         &self.events
     }
 
-    /// The valid events, in chain order.
+    /// Whether federated verbs were checked for their sender (a federation set was given).
+    pub fn federation_rule(&self) -> bool {
+        self.federation_rule
+    }
+
+    /// The tip height confirmations were counted against.
+    pub fn tip_height(&self) -> u64 {
+        self.tip_height
+    }
+
+    /// The confirmations an event needs to count.
+    pub fn min_conf(&self) -> u64 {
+        self.min_conf
+    }
+
+    /// The valid events that count (not pending), in chain order.
     pub fn valid_events(&self) -> impl Iterator<Item = &Event> {
-        self.events.iter().filter(|e| e.valid)
+        self.events.iter().filter(|e| e.valid && !e.pending)
     }
 
     /// The number of editions from the valid EDITIONS event, if any.
@@ -370,6 +490,66 @@ fn spool_edition(verb: &Verb) -> Option<u64> {
         Verb::Piece | Verb::ConsignedRegistration => Some(0),
         verb => verb.edition(),
     }
+}
+
+/// Which unconfirmed transactions may be replaced: those signalling BIP 125 (an input's
+/// sequence below `0xfffffffe`), and those spending an output of one, through any chain of
+/// unconfirmed transactions among those given.
+struct Replaceable<'a> {
+    unconfirmed: HashMap<Txid, &'a ChainTx>,
+    known: HashMap<Txid, bool>,
+}
+
+impl<'a> Replaceable<'a> {
+    fn new(txs: &'a [ChainTx]) -> Replaceable<'a> {
+        Replaceable {
+            unconfirmed: txs
+                .iter()
+                .filter(|t| t.place == TxPlace::Unconfirmed)
+                .map(|t| (t.txid(), t))
+                .collect(),
+            known: HashMap::new(),
+        }
+    }
+
+    /// Whether the unconfirmed transaction `txid` is replaceable (false if not among them).
+    fn of(&mut self, txid: Txid) -> bool {
+        // Depth-first without recursion; a transaction on the stack counts as not signalling
+        // (cycles cannot happen on a real chain).
+        let mut stack = vec![(txid, false)];
+        let mut opened = HashSet::new();
+        while let Some((id, expanded)) = stack.pop() {
+            if self.known.contains_key(&id) || (!expanded && !opened.insert(id)) {
+                continue;
+            }
+            let Some(tx) = self.unconfirmed.get(&id).copied() else {
+                self.known.insert(id, false);
+                continue;
+            };
+            let parents = tx.tx.input.iter().map(|i| i.previous_output.txid);
+            if expanded {
+                let inherited = parents
+                    .filter(|p| *p != id)
+                    .any(|p| self.known.get(&p).copied().unwrap_or(false));
+                self.known.insert(id, signals_rbf(&tx.tx) || inherited);
+            } else if signals_rbf(&tx.tx) {
+                self.known.insert(id, true);
+            } else {
+                stack.push((id, true));
+                stack.extend(
+                    parents
+                        .filter(|p| *p != id && !self.known.contains_key(p))
+                        .map(|p| (p, false)),
+                );
+            }
+        }
+        self.known.get(&txid).copied().unwrap_or(false)
+    }
+}
+
+/// BIP 125 opt-in: some input's sequence is below `0xfffffffe`.
+fn signals_rbf(tx: &bitcoin::Transaction) -> bool {
+    tx.input.iter().any(|input| input.sequence.is_rbf())
 }
 
 /// pyspool's edition key of a verb (see [`Event::edition_number`]).

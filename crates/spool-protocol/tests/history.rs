@@ -67,6 +67,9 @@ fn a_walkthrough_gives_pyspools_records() {
             "valid": true,
             "reason": null,
             "code": null,
+            "confirmations": 8,
+            "replaceable": false,
+            "pending": false,
         })
     );
     let transfer = &h.events()[4];

@@ -4,7 +4,7 @@ mod support;
 
 use proptest::prelude::*;
 use spool_protocol::chain::{ChainTx, TxPlace};
-use spool_protocol::history::History;
+use spool_protocol::history::{BuildOptions, History};
 use spool_protocol::payload::{decipher, op_return_script};
 use spool_protocol::verb::{DecodedVerb, LoanDate, Verb};
 use support::{addr, confirmed, spool_tx, NET};
@@ -169,5 +169,39 @@ proptest! {
         let mut sorted = keys.clone();
         sorted.sort();
         prop_assert_eq!(keys, sorted);
+    }
+}
+
+proptest! {
+    /// `min_conf` is "as if the shallower events did not exist": the state, the counted
+    /// events and their verdicts are those of the history without them.
+    #[test]
+    fn proptest_pending_events_count_as_if_they_did_not_exist(
+        txs in random_history(),
+        tip in 4u64..8,
+        min_conf in 0u64..5,
+    ) {
+        let piece = support::typed(&addr("piece"));
+        let federation = vec![addr("federation")];
+        let options = BuildOptions { federation: federation.clone(), tip_height: Some(tip), min_conf };
+        let with = History::build_with(&piece, NET, &txs, &options).unwrap();
+        let deep: Vec<ChainTx> = txs
+            .iter()
+            .filter(|t| t.place.confirmations(tip) >= min_conf)
+            .cloned()
+            .collect();
+        let options = BuildOptions { min_conf: 0, ..options };
+        let without = History::build_with(&piece, NET, &deep, &options).unwrap();
+        prop_assert_eq!(with.state(), without.state());
+        prop_assert_eq!(with.number_editions(), without.number_editions());
+        let counted: Vec<_> = with.valid_events().map(|e| &e.txid).collect();
+        let all_valid: Vec<_> = without.valid_events().map(|e| &e.txid).collect();
+        prop_assert_eq!(counted, all_valid);
+        for event in with.events() {
+            prop_assert_eq!(event.pending, event.confirmations < min_conf);
+        }
+        let prefix: Vec<_> = with.events().iter().filter(|e| !e.pending).map(|e| (&e.txid, e.valid)).collect();
+        let same: Vec<_> = without.events().iter().map(|e| (&e.txid, e.valid)).collect();
+        prop_assert_eq!(prefix, same);
     }
 }

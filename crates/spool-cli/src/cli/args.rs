@@ -2,7 +2,6 @@
 
 use std::str::FromStr;
 
-use anyhow::bail;
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Network};
 
@@ -45,10 +44,10 @@ fn check_network(
     what: &str,
 ) -> anyhow::Result<Address> {
     if !parsed.is_valid_for_network(network) {
-        bail!(
+        return Err(crate::cli::exit::input(format_args!(
             "{what} {text} is an address of another network, not {}",
             network_name(network)
-        );
+        )));
     }
     Ok(parsed.clone().assume_checked())
 }
@@ -103,7 +102,9 @@ impl PieceArg {
             (&file_hash_metadata, &self.file_hash_metadata.text),
         ] {
             if hash.address_type() != Some(bitcoin::AddressType::P2pkh) {
-                bail!("malformed piece hash {text}: a file hash is a base58 p2pkh-style hash");
+                return Err(crate::cli::exit::input(format_args!(
+                    "malformed piece hash {text}: a file hash is a base58 p2pkh-style hash"
+                )));
             }
         }
         Ok(PieceHashes {
@@ -118,9 +119,9 @@ pub fn network_name(network: Network) -> &'static str {
     match network {
         Network::Bitcoin => "mainnet",
         Network::Testnet => "testnet",
+        Network::Testnet4 => "testnet4",
         Network::Signet => "signet",
         Network::Regtest => "regtest",
-        _ => "an unknown network",
     }
 }
 

@@ -8,6 +8,8 @@
 //! data-dir = "/var/lib/spool"
 //! min-conf = 1
 //! fee-rate = 2.0
+//! json = false
+//! federation = ["mxw...", "n2c..."]  # SPOOL_FEDERATION and --federation win
 //! ```
 //!
 //! No secret belongs in it: the RPC password comes from `SPOOL_RPC_PASSWORD`, wallet secrets
@@ -44,6 +46,8 @@ pub struct ConfigFile {
     pub min_conf: Option<u32>,
     /// `fee-rate`: default for actions, sat/vB.
     pub fee_rate: Option<f64>,
+    /// `federation`: the federation addresses (an empty list turns the rule off).
+    pub federation: Option<Vec<String>>,
 }
 
 impl ConfigFile {

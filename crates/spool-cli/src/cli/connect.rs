@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use spool_backend::core::{CoreAuth, CoreBackend};
 use spool_backend::esplora::EsploraBackend;
 use spool_backend::{Backend, RetryPolicy};
@@ -45,7 +45,9 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
         }
         BackendKind::Esplora => {
             let Some(url) = &settings.esplora_url else {
-                bail!("--backend esplora needs --esplora-url URL (or SPOOL_ESPLORA_URL)");
+                return Err(super::exit::input(
+                    "--backend esplora needs --esplora-url URL (or SPOOL_ESPLORA_URL)",
+                ));
             };
             Box::new(
                 EsploraBackend::new(url, network).with_context(|| format!("esplora at {url}"))?,
@@ -54,12 +56,13 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
     })
 }
 
-/// The federation addresses: those given with `--federation` (checked against the network),
-/// else ascribe's on mainnet, none elsewhere.
+/// The federation addresses, checked against the network: those given with `--federation`,
+/// else `SPOOL_FEDERATION` or the config file's `federation` (an empty list turns the rule
+/// off), else ascribe's on mainnet and none elsewhere.
 ///
 /// # Errors
 ///
-/// A `--federation` address of another network.
+/// A malformed address, or one of another network (naming where it came from).
 pub fn federation(settings: &Settings, given: &[AddressArg]) -> anyhow::Result<Vec<String>> {
     let network = settings.network.network();
     let given = given
@@ -69,10 +72,81 @@ pub fn federation(settings: &Settings, given: &[AddressArg]) -> anyhow::Result<V
     if !given.is_empty() {
         return Ok(given);
     }
+    if let Some(configured) = &settings.federation {
+        return configured
+            .iter()
+            .map(|text| {
+                let arg: AddressArg = text.parse().map_err(|err: String| {
+                    super::exit::input(format_args!(
+                        "federation (SPOOL_FEDERATION or the config file): {err}"
+                    ))
+                })?;
+                arg.on(network, "federation address").map(|a| a.to_string())
+            })
+            .collect();
+    }
     Ok(match settings.network {
         NetworkName::Mainnet => ascribe_federation(),
         _ => Vec::new(),
     })
+}
+
+/// The verified history of a piece with depth: confirmations against the backend's tip,
+/// events with fewer than `min_conf` listed as pending, and the unconfirmed ancestors of
+/// non-signalling mempool events fetched so that replaceability is inherited.
+///
+/// # Errors
+///
+/// The backend's failure, or a piece address of another network.
+pub async fn history(
+    spool: &Spool<AnyBackend>,
+    piece: &bitcoin::Address,
+    min_conf: u32,
+) -> anyhow::Result<spool_protocol::history::History> {
+    use spool_protocol::chain::TxPlace;
+    use spool_protocol::history::{BuildOptions, History};
+    let backend = spool.backend();
+    let at = || backend.describe();
+    let mut txs = backend.address_transactions(piece).await.with_context(at)?;
+    let tip_height = backend.tip_height().await.with_context(at)?;
+    // Mempool chains are at most 25 deep in Bitcoin Core's default policy.
+    let mut known: std::collections::HashSet<bitcoin::Txid> =
+        txs.iter().map(|t| t.txid()).collect();
+    let mut queue: Vec<bitcoin::Txid> = txs
+        .iter()
+        .filter(|t| t.place == TxPlace::Unconfirmed)
+        .filter(|t| !t.tx.input.iter().any(|i| i.sequence.is_rbf()))
+        .flat_map(|t| t.tx.input.iter().map(|i| i.previous_output.txid))
+        .collect();
+    let mut fetched = 0;
+    while let Some(txid) = queue.pop() {
+        if fetched >= 100 || !known.insert(txid) {
+            continue;
+        }
+        fetched += 1;
+        let parent = match backend.transaction(&txid).await {
+            Ok(parent) => parent,
+            Err(spool_backend::BackendError::NotFound { .. }) => continue,
+            Err(err) => return Err(anyhow::Error::new(err).context(at())),
+        };
+        if parent.place == TxPlace::Unconfirmed {
+            if !parent.tx.input.iter().any(|i| i.sequence.is_rbf()) {
+                queue.extend(parent.tx.input.iter().map(|i| i.previous_output.txid));
+            }
+            txs.push(parent);
+        }
+    }
+    let options = BuildOptions {
+        federation: spool.federation().to_vec(),
+        tip_height: Some(tip_height),
+        min_conf: u64::from(min_conf),
+    };
+    Ok(History::build_with(
+        piece,
+        backend.network(),
+        &txs,
+        &options,
+    )?)
 }
 
 /// The engine for read-only commands (history, ownership): no reservations on disk.
@@ -96,7 +170,9 @@ pub async fn spool(
 ) -> anyhow::Result<Spool<AnyBackend>> {
     let backend = backend(settings)?;
     let Some(data_dir) = &settings.data_dir else {
-        bail!("no data directory for reservations: give --data-dir DIR (HOME is not set)");
+        return Err(super::exit::input(
+            "no data directory for reservations: give --data-dir DIR (no home directory is known)",
+        ));
     };
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;

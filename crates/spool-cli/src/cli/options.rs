@@ -20,6 +20,8 @@ pub enum NetworkName {
     Mainnet,
     /// Testnet (version 3).
     Testnet,
+    /// Testnet version 4 (BIP 94).
+    Testnet4,
     /// Signet.
     Signet,
     /// Regtest.
@@ -32,16 +34,18 @@ impl NetworkName {
         match self {
             NetworkName::Mainnet => Network::Bitcoin,
             NetworkName::Testnet => Network::Testnet,
+            NetworkName::Testnet4 => Network::Testnet4,
             NetworkName::Signet => Network::Signet,
             NetworkName::Regtest => Network::Regtest,
         }
     }
 
-    /// The CLI name (`mainnet`, `testnet`, `signet`, `regtest`).
+    /// The CLI name (`mainnet`, `testnet`, `testnet4`, `signet`, `regtest`).
     pub fn as_str(self) -> &'static str {
         match self {
             NetworkName::Mainnet => "mainnet",
             NetworkName::Testnet => "testnet",
+            NetworkName::Testnet4 => "testnet4",
             NetworkName::Signet => "signet",
             NetworkName::Regtest => "regtest",
         }
@@ -86,9 +90,22 @@ pub struct GlobalOptions {
     /// TOML config file [default: ~/.config/spool/config.toml when it exists].
     #[arg(long, global = true, env = "SPOOL_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Print exactly one JSON document on stdout.
-    #[arg(long, global = true, env = "SPOOL_JSON")]
-    pub json: bool,
+    /// Print exactly one JSON document on stdout (`--json=false` or `--no-json` turn off
+    /// SPOOL_JSON's or a config file's `json = true`).
+    #[arg(
+        long,
+        global = true,
+        value_name = "BOOL",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        overrides_with = "no_json"
+    )]
+    pub json: Option<bool>,
+    /// Human-readable output, whatever the config file or SPOOL_JSON say.
+    #[arg(long, global = true, overrides_with = "json")]
+    pub no_json: bool,
     /// More logging on stderr (-v, -vv).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -134,7 +151,7 @@ pub struct Settings {
     pub rpc_auth: RpcAuth,
     /// Esplora URL, when given.
     pub esplora_url: Option<String>,
-    /// The per-network data directory (`None` when neither --data-dir nor HOME gives one;
+    /// The per-network data directory (`None` when neither --data-dir nor a home directory gives one;
     /// only commands that keep state need it).
     pub data_dir: Option<PathBuf>,
     /// JSON output.
@@ -145,6 +162,9 @@ pub struct Settings {
     pub min_conf: Option<u32>,
     /// Default `--fee-rate` from the config file.
     pub fee_rate: Option<f64>,
+    /// Federation addresses from `SPOOL_FEDERATION` (comma-separated), else the config
+    /// file's `federation`; unchecked (see [`crate::cli::connect::federation`]).
+    pub federation: Option<Vec<String>>,
 }
 
 impl GlobalOptions {
@@ -197,12 +217,45 @@ impl GlobalOptions {
             rpc_auth,
             esplora_url,
             data_dir: base.map(|dir| dir.join(network.as_str())),
-            json: self.json || config.json.unwrap_or(false),
+            json: if self.no_json {
+                false
+            } else {
+                match self.json {
+                    Some(json) => json,
+                    None => env_bool("SPOOL_JSON")?.or(config.json).unwrap_or(false),
+                }
+            },
             verbose: self.verbose,
             min_conf: config.min_conf,
             fee_rate: config.fee_rate,
+            federation: env_federation().or(config.federation),
         })
     }
+}
+
+/// A boolean environment variable: `true/false`, `yes/no`, `on/off`, `1/0` (any case).
+fn env_bool(name: &str) -> anyhow::Result<Option<bool>> {
+    let Some(value) = std::env::var_os(name) else {
+        return Ok(None);
+    };
+    let text = value.to_string_lossy().trim().to_ascii_lowercase();
+    match text.as_str() {
+        "true" | "yes" | "on" | "1" => Ok(Some(true)),
+        "false" | "no" | "off" | "0" | "" => Ok(Some(false)),
+        _ => bail!("{name}={text:?} is not a boolean: give true or false"),
+    }
+}
+
+/// `SPOOL_FEDERATION`: comma-separated addresses (empty: no federation rule).
+fn env_federation() -> Option<Vec<String>> {
+    let text = std::env::var("SPOOL_FEDERATION").ok()?;
+    Some(
+        text.split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
 }
 
 fn user_pass(user: String) -> anyhow::Result<RpcAuth> {
@@ -219,46 +272,50 @@ pub fn default_rpc_port(network: NetworkName) -> u16 {
     match network {
         NetworkName::Mainnet => 8332,
         NetworkName::Testnet => 18332,
+        NetworkName::Testnet4 => 48332,
         NetworkName::Signet => 38332,
         NetworkName::Regtest => 18443,
     }
 }
 
-fn home() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
+/// Bitcoin Core's default data directory: `~/.bitcoin` on Linux and other Unixes,
+/// `~/Library/Application Support/Bitcoin` on macOS, `%APPDATA%\Bitcoin` on Windows.
+fn bitcoin_data_dir() -> Option<PathBuf> {
+    let base = directories::BaseDirs::new()?;
+    if cfg!(any(target_os = "macos", windows)) {
+        Some(base.data_dir().join("Bitcoin"))
+    } else {
+        Some(base.home_dir().join(".bitcoin"))
+    }
 }
 
 /// Bitcoin Core's default cookie file of a network (relative to the working directory when
-/// HOME is not set; reading it then fails with the path in the error).
+/// there is no home directory; reading it then fails with the path in the error).
 fn default_cookie(network: NetworkName) -> PathBuf {
-    let base = home().unwrap_or_default().join(".bitcoin");
+    let base = bitcoin_data_dir().unwrap_or_default();
     match network {
         NetworkName::Mainnet => base.join(".cookie"),
         NetworkName::Testnet => base.join("testnet3").join(".cookie"),
+        NetworkName::Testnet4 => base.join("testnet4").join(".cookie"),
         NetworkName::Signet => base.join("signet").join(".cookie"),
         NetworkName::Regtest => base.join("regtest").join(".cookie"),
     }
 }
 
-fn default_data_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir).join("spool"));
-    }
-    Some(home()?.join(".local").join("share").join("spool"))
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "spool")
 }
 
+/// The user's data directory for spool (`$XDG_DATA_HOME/spool`, `~/.local/share/spool`,
+/// `~/Library/Application Support/spool`, ...).
+fn default_data_dir() -> Option<PathBuf> {
+    Some(project_dirs()?.data_dir().to_path_buf())
+}
+
+/// The user's config file (`$XDG_CONFIG_HOME/spool/config.toml`,
+/// `~/.config/spool/config.toml`, `~/Library/Application Support/spool/config.toml`, ...).
 fn default_config_path() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir).join("spool").join("config.toml"));
-    }
-    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| {
-        PathBuf::from(h)
-            .join(".config")
-            .join("spool")
-            .join("config.toml")
-    })
+    Some(project_dirs()?.config_dir().join("config.toml"))
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use serde::Serialize;
 pub struct Outcome {
     json: serde_json::Value,
     text: String,
+    /// Print the text even with `--json` (an explicitly chosen format, a script).
+    text_only: bool,
 }
 
 impl Outcome {
@@ -21,6 +23,7 @@ impl Outcome {
         Ok(Outcome {
             json: serde_json::to_value(output)?,
             text: text.into(),
+            text_only: false,
         })
     }
 
@@ -42,7 +45,17 @@ impl Outcome {
                 text.push_str(&format!("{key}: {shown}\n"));
             }
         }
-        Ok(Outcome { json, text })
+        Ok(Outcome {
+            json,
+            text,
+            text_only: false,
+        })
+    }
+
+    /// With `true`, [`Outcome::print`] prints the text whether or not `--json` was given.
+    pub fn text_only(mut self, text_only: bool) -> Outcome {
+        self.text_only = text_only;
+        self
     }
 
     /// The JSON form.
@@ -58,7 +71,7 @@ impl Outcome {
     pub fn print(&self, json: bool) -> anyhow::Result<()> {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
-        if json {
+        if json && !self.text_only {
             serde_json::to_writer_pretty(&mut out, &self.json)?;
             writeln!(out)?;
         } else {

@@ -27,12 +27,13 @@ impl SecretArgs {
     ///
     /// The secret's source cannot be read or is empty.
     pub fn read(&self) -> anyhow::Result<MasterSecret> {
+        self.read_source().map_err(crate::cli::exit::as_input)
+    }
+
+    fn read_source(&self) -> anyhow::Result<MasterSecret> {
         if let Some(var) = &self.secret_env {
             return match std::env::var_os(var) {
-                Some(value) if !value.is_empty() => {
-                    use std::os::unix::ffi::OsStringExt;
-                    Ok(MasterSecret::new(value.into_vec()))
-                }
+                Some(value) if !value.is_empty() => Ok(MasterSecret::new(os_bytes(value)?)),
                 Some(_) => bail!("environment variable {var} (from --secret-env) is empty"),
                 None => bail!("environment variable {var} (from --secret-env) is not set"),
             };
@@ -60,6 +61,22 @@ impl SecretArgs {
             bail!("empty wallet secret");
         }
         Ok(MasterSecret::new(typed))
+    }
+}
+
+/// The bytes of an environment value: any bytes on Unix, Unicode elsewhere.
+#[cfg(unix)]
+fn os_bytes(value: std::ffi::OsString) -> anyhow::Result<Vec<u8>> {
+    use std::os::unix::ffi::OsStringExt;
+    Ok(value.into_vec())
+}
+
+/// The bytes of an environment value: any bytes on Unix, Unicode elsewhere.
+#[cfg(not(unix))]
+fn os_bytes(value: std::ffi::OsString) -> anyhow::Result<Vec<u8>> {
+    match value.into_string() {
+        Ok(text) => Ok(text.into_bytes()),
+        Err(_) => bail!("the secret's environment variable is not valid Unicode"),
     }
 }
 

@@ -32,7 +32,7 @@ pub type MakeOwnerAction = fn(&PieceHashes, Address, u64) -> Result<Operation, O
 
 /// An input rule the protocol's constructors refused, in the command line's terms.
 fn refused_input(err: OperationError) -> anyhow::Error {
-    match err {
+    crate::cli::exit::as_input(match err {
         OperationError::NothingToRefill => {
             anyhow::anyhow!("nothing to refill: give --fees and/or --tokens above 0")
         }
@@ -44,7 +44,7 @@ fn refused_input(err: OperationError) -> anyhow::Error {
             action.as_str().to_lowercase()
         ),
         other => anyhow::Error::new(other),
-    }
+    })
 }
 
 /// Options every action takes.
@@ -347,8 +347,11 @@ impl LoanArgs {
 }
 
 fn loan_date(flag: &str, text: &str) -> anyhow::Result<LoanDate> {
-    LoanDate::parse_checked(text)
-        .map_err(|_| anyhow::anyhow!("{flag} {text:?} is not a date: expected YYMMDD, a real day"))
+    LoanDate::parse_checked(text).map_err(|_| {
+        crate::cli::exit::input(format_args!(
+            "{flag} {text:?} is not a date: expected YYMMDD, a real day"
+        ))
+    })
 }
 
 /// Pre-check, build, sign, and unless `--dry-run` broadcast (and with `--wait` wait).

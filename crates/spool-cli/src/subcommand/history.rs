@@ -33,10 +33,14 @@ pub struct HistoryArgs {
     /// Only the events of this edition (0 = the master edition and EDITIONS).
     #[arg(long, value_name = "N")]
     pub edition: Option<u64>,
-    /// Federation addresses [default: ascribe's on mainnet, none elsewhere].
+    /// Federation addresses [default: SPOOL_FEDERATION, the config file's `federation`,
+    /// else ascribe's on mainnet and none elsewhere].
     #[arg(long, value_name = "ADDR")]
     pub federation: Vec<AddressArg>,
-    /// Output format [default: table, or json with --json].
+    /// Events with fewer confirmations are listed as pending and do not count.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub min_conf: u32,
+    /// Output format [default: table, or json with --json; an explicit --format wins].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }
@@ -45,13 +49,20 @@ pub struct HistoryArgs {
 /// spool-rs's verification), so the JSON and the verifier can never drift apart.
 pub use spool_protocol::history::Event as EventOutput;
 
-/// `{"piece_address", "number_editions", "events": [...]}`
+/// `{"piece_address", "number_editions", "federation_rule", "tip_height", "min_conf",
+/// "events": [...]}`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Output {
     /// The piece address.
     pub piece_address: String,
-    /// The number of editions (from the valid EDITIONS event).
+    /// The number of editions (from the valid EDITIONS event that counts).
     pub number_editions: Option<u64>,
+    /// Whether federated verbs were checked for their sender (a federation was set).
+    pub federation_rule: bool,
+    /// The chain tip the confirmations are counted against.
+    pub tip_height: u64,
+    /// The confirmations an event needs to count; shallower events are `pending`.
+    pub min_conf: u64,
     /// The events, in chain order.
     pub events: Vec<EventOutput>,
 }
@@ -68,21 +79,22 @@ impl HistoryArgs {
         let federation = connect::federation(settings, &self.federation)?;
         let spool = connect::reader(settings, federation)?;
         let progress = Progress::start(settings.json, format!("reading the history of {piece}"));
-        let history = spool.history(&piece).await;
+        let history = connect::history(&spool, &piece, self.min_conf).await;
         progress.finish();
         let history = history?;
         let output = output(&history, self.edition);
-        let format = match (settings.json, self.format) {
-            (true, _) => Format::Json,
-            (false, Some(format)) => format,
-            (false, None) => Format::Table,
+        let format = match (self.format, settings.json) {
+            (Some(format), _) => format,
+            (None, true) => Format::Json,
+            (None, false) => Format::Table,
         };
         let text = match format {
             Format::Json => format!("{}\n", serde_json::to_string_pretty(&output)?),
             Format::Table => table(&output),
             Format::Dot => dot(&output),
         };
-        Outcome::new(&output, text)
+        // The chosen format is printed as is, even with --json.
+        Outcome::new(&output, text).map(|outcome| outcome.text_only(format != Format::Json))
     }
 }
 
@@ -100,6 +112,9 @@ pub fn output(history: &History, edition: Option<u64>) -> Output {
     Output {
         piece_address: history.piece_address().to_string(),
         number_editions: history.number_editions(),
+        federation_rule: history.federation_rule(),
+        tip_height: history.tip_height(),
+        min_conf: history.min_conf(),
         events,
     }
 }
@@ -113,18 +128,32 @@ pub fn table(output: &Output) -> String {
             .number_editions
             .map_or("-".to_string(), |n| n.to_string())
     );
-    let rows: Vec<[String; 7]> = output
+    if !output.federation_rule {
+        text.push_str(
+            "warning: no federation set: anyone's registration is accepted \
+             (give --federation, SPOOL_FEDERATION or the config file's federation)\n",
+        );
+    }
+    let rows: Vec<[String; 8]> = output
         .events
         .iter()
         .map(|e| {
             [
                 e.block_height.map_or("mempool".into(), |h| h.to_string()),
+                depth(e),
                 e.action.clone(),
                 e.edition_number.map_or("-".into(), |n| n.to_string()),
                 e.from_address.clone(),
                 e.to_address.clone(),
-                if e.valid {
+                if e.valid && e.pending {
+                    "valid (pending)".into()
+                } else if e.valid {
                     "valid".into()
+                } else if e.pending {
+                    format!(
+                        "INVALID (pending): {}",
+                        e.reason.as_ref().map_or("?".into(), ToString::to_string)
+                    )
                 } else {
                     format!(
                         "INVALID: {}",
@@ -136,7 +165,7 @@ pub fn table(output: &Output) -> String {
         })
         .collect();
     let header = [
-        "HEIGHT", "ACTION", "EDITION", "FROM", "TO", "STATUS", "TXID",
+        "HEIGHT", "CONF", "ACTION", "EDITION", "FROM", "TO", "STATUS", "TXID",
     ]
     .map(String::from);
     let mut widths = header.clone().map(|h| h.len());
@@ -157,19 +186,54 @@ pub fn table(output: &Output) -> String {
     if rows.is_empty() {
         text.push_str("(no events)\n");
     }
+    let pending = output.events.iter().filter(|e| e.pending).count();
+    if pending > 0 {
+        let _ = writeln!(
+            text,
+            "{pending} pending event(s) with fewer than {} confirmations are not counted",
+            output.min_conf
+        );
+    }
     text
+}
+
+/// An event's depth for the table: confirmations, `+rbf` when it may be replaced.
+fn depth(event: &EventOutput) -> String {
+    let mut text = event.confirmations.to_string();
+    if event.replaceable {
+        text.push_str(" rbf");
+    }
+    text
+}
+
+/// A DOT lane: the fuel, the master edition, then editions in numeric order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Lane {
+    Master,
+    Edition(u64),
+    Fuel,
+}
+
+impl std::fmt::Display for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lane::Master => write!(f, "master edition"),
+            Lane::Edition(n) => write!(f, "edition {n}"),
+            Lane::Fuel => write!(f, "fuel"),
+        }
+    }
 }
 
 /// A Graphviz digraph: one cluster (lane) per edition, each holder a node in its lane,
 /// each event an edge labelled with its verb; invalid events dashed red.
 pub fn dot(output: &Output) -> String {
-    let mut lanes: BTreeMap<String, Vec<&EventOutput>> = BTreeMap::new();
+    let mut lanes: BTreeMap<Lane, Vec<&EventOutput>> = BTreeMap::new();
     for event in &output.events {
         // pyspool's keys: '' (None) for the master edition's registration, 0 for EDITIONS.
         let lane = match event.edition_number {
-            None if event.action == "FUEL" => "fuel".to_string(),
-            None | Some(0) => "master edition".to_string(),
-            Some(n) => format!("edition {n}"),
+            None if event.action == "FUEL" => Lane::Fuel,
+            None | Some(0) => Lane::Master,
+            Some(n) => Lane::Edition(n),
         };
         lanes.entry(lane).or_default().push(event);
     }
@@ -202,7 +266,9 @@ pub fn dot(output: &Output) -> String {
             let height = event
                 .block_height
                 .map_or("mempool".to_string(), |h| format!("#{h}"));
-            let style = if event.valid {
+            let style = if event.valid && event.pending {
+                ", style=dotted".to_string()
+            } else if event.valid {
                 String::new()
             } else {
                 format!(
@@ -216,11 +282,12 @@ pub fn dot(output: &Output) -> String {
             };
             let _ = writeln!(
                 text,
-                "    {} -> {} [label=\"{} {height}{}\"{style}];",
+                "    {} -> {} [label=\"{} {height}{}{}\"{style}];",
                 node(&event.from_address),
                 node(&event.to_address),
                 event.verb,
-                if event.valid { "" } else { " (invalid)" }
+                if event.valid { "" } else { " (invalid)" },
+                if event.pending { " (pending)" } else { "" }
             );
         }
         let _ = writeln!(text, "  }}");
@@ -260,6 +327,9 @@ mod tests {
                 address: "x".into(),
                 edition: 1,
             }),
+            confirmations: 3,
+            replaceable: false,
+            pending: false,
         }
     }
 
@@ -267,6 +337,9 @@ mod tests {
         Output {
             piece_address: "piece".into(),
             number_editions: Some(2),
+            federation_rule: true,
+            tip_height: 9,
+            min_conf: 0,
             events: vec![
                 event("a", "REGISTER", None, "fed", "artist", true),
                 event("b", "EDITIONS", Some(0), "fed", "artist", true),
@@ -283,7 +356,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2 + 5);
         assert!(lines[0].starts_with("piece piece  editions 2"));
-        assert!(lines[1].starts_with("HEIGHT  ACTION"));
+        assert!(lines[1].starts_with("HEIGHT  CONF  ACTION"));
         assert!(lines[6].contains("INVALID: Address x does not own the edition number 1"));
         assert!(lines[5].contains("artist") && lines[5].contains("collector"));
     }
@@ -299,5 +372,49 @@ mod tests {
         assert_eq!(text.matches(" -> ").count(), 5);
         assert_eq!(text.matches("style=dashed, color=red").count(), 1);
         assert!(text.contains("ASCRIBESPOOL01TRANSFER1 #7 (invalid)"));
+    }
+
+    #[test]
+    fn dot_lanes_follow_numeric_edition_order() {
+        let mut output = sample();
+        for n in [10, 2, 1] {
+            let mut e = event("x", "TRANSFER", Some(n), "a", "b", true);
+            e.txid = format!("t{n}");
+            output.events.push(e);
+        }
+        let text = dot(&output);
+        let lanes: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("    label=\""))
+            .collect();
+        assert_eq!(
+            lanes,
+            vec![
+                "master edition\";",
+                "edition 1\";",
+                "edition 2\";",
+                "edition 10\";"
+            ]
+        );
+    }
+
+    #[test]
+    fn table_marks_pending_and_replaceable_events_and_warns_without_federation() {
+        let mut output = sample();
+        output.federation_rule = false;
+        output.min_conf = 1;
+        let last = output.events.len() - 2;
+        output.events[last].pending = true;
+        output.events[last].replaceable = true;
+        output.events[last].confirmations = 0;
+        let text = table(&output);
+        assert!(text.contains("warning: no federation set"), "{text}");
+        let row = text.lines().find(|l| l.contains("collector")).unwrap();
+        assert!(
+            row.contains("0 rbf") && row.contains("valid (pending)"),
+            "{row}"
+        );
+        assert!(text.contains("1 pending event(s) with fewer than 1 confirmations"));
+        assert!(!table(&sample()).contains("warning"));
     }
 }

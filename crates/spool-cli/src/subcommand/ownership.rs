@@ -22,9 +22,13 @@ pub struct OwnershipArgs {
     /// The edition (0 = the master edition).
     #[arg(long, value_name = "N")]
     pub edition: u64,
-    /// Federation addresses [default: ascribe's on mainnet, none elsewhere].
+    /// Federation addresses [default: SPOOL_FEDERATION, the config file's `federation`,
+    /// else ascribe's on mainnet and none elsewhere].
     #[arg(long, value_name = "ADDR")]
     pub federation: Vec<AddressArg>,
+    /// Events with fewer confirmations do not count.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub min_conf: u32,
 }
 
 /// `{"owner", "can_...", "reasons": {"can_...": "..."}}`
@@ -70,7 +74,7 @@ impl OwnershipArgs {
         let piece = self.piece_address.on(network, "piece address")?;
         let federation = connect::federation(settings, &self.federation)?;
         let spool = connect::reader(settings, federation)?;
-        let history = spool.history(&piece).await?;
+        let history = connect::history(&spool, &piece, self.min_conf).await?;
         let ownership = Ownership::new(&history, &address.to_string(), self.edition);
         let output = output(&ownership, &piece.to_string());
         let mut text = format!(
