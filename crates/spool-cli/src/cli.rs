@@ -60,10 +60,45 @@ pub fn main() -> ExitCode {
             return fail(&err, &command);
         }
     };
-    let outcome = runtime.block_on(cli.command.run(&settings));
-    match outcome.and_then(|outcome| outcome.print(settings.json)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => fail(&err, &command),
+    let outcome = match runtime.block_on(cli.command.run(&settings)) {
+        Ok(outcome) => outcome,
+        Err(err) => return fail(&err, &command),
+    };
+    finish(&outcome, settings.json, &command)
+}
+
+/// Exit code: a wait did not end in a confirmation (`--wait` after a broadcast, or
+/// `spool wait`); the action's output is still printed on stdout (`broadcast: true,
+/// confirmed: false`), the reason on stderr.
+pub const EXIT_WAIT_INCOMPLETE: u8 = 3;
+
+/// Exit code: the transaction was broadcast but its output could not be printed (stdout
+/// closed or full); its txid is on stderr. Do not repeat the action: it was sent.
+pub const EXIT_BROADCAST_NOT_PRINTED: u8 = 4;
+
+/// Prints `outcome` and picks the exit code (0, or [`EXIT_WAIT_INCOMPLETE`],
+/// [`EXIT_BROADCAST_NOT_PRINTED`], 1).
+fn finish(outcome: &output::Outcome, json: bool, command: &str) -> ExitCode {
+    use std::io::Write;
+    if let Err(err) = outcome.print(json) {
+        return match outcome.broadcast_txid() {
+            Some(txid) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: transaction {txid} was broadcast, but its output could not be                      printed ({}); do not repeat the action",
+                    one_line(&err, command)
+                );
+                ExitCode::from(EXIT_BROADCAST_NOT_PRINTED)
+            }
+            None => fail(&err, command),
+        };
+    }
+    match outcome.incomplete_reason() {
+        Some(incomplete) => {
+            let _ = writeln!(std::io::stderr(), "error: {}", incomplete.message);
+            ExitCode::from(incomplete.code)
+        }
+        None => ExitCode::SUCCESS,
     }
 }
 
@@ -101,7 +136,9 @@ fn usage_error(err: clap::Error) -> ExitCode {
 
 /// Prints an error and its causes on one line of stderr; exit code 1.
 fn fail(err: &anyhow::Error, command: &str) -> ExitCode {
-    eprintln!("error: {}", one_line(err, command));
+    use std::io::Write;
+    // A closed stderr must not turn into a panic.
+    let _ = writeln!(std::io::stderr(), "error: {}", one_line(err, command));
     ExitCode::FAILURE
 }
 

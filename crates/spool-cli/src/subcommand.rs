@@ -4,7 +4,9 @@ pub mod action;
 pub mod hash;
 pub mod history;
 pub mod ownership;
+pub mod reservations;
 pub mod verb;
+pub mod wait;
 pub mod wallet;
 
 use spool_engine::request::MainRefill;
@@ -51,6 +53,11 @@ pub enum Subcommand {
     History(history::HistoryArgs),
     /// What an address may do with an edition, with pyspool's reasons.
     Ownership(ownership::OwnershipArgs),
+    /// Wait until a transaction has confirmations: {txid, confirmations, block_height}.
+    Wait(wait::WaitArgs),
+    /// This data directory's outpoint reservations and broadcast journal.
+    #[command(subcommand)]
+    Reservations(reservations::ReservationsCommand),
 }
 
 impl Subcommand {
@@ -87,6 +94,8 @@ impl Subcommand {
             Subcommand::Loan(args) => args.run(settings).await,
             Subcommand::History(args) => args.run(settings).await,
             Subcommand::Ownership(args) => args.run(settings).await,
+            Subcommand::Wait(args) => args.run(settings).await,
+            Subcommand::Reservations(command) => command.run(settings).await,
         }
     }
 }

@@ -34,6 +34,6 @@ pub mod plan;
 pub mod request;
 pub mod store;
 
-pub use driver::{Prepared, SendOptions, Spool};
+pub use driver::{claims_of, Prepared, SendOptions, Spool, PAUSE_BEFORE_BROADCAST};
 pub use error::EngineError;
 pub use request::Request;

@@ -98,8 +98,7 @@ pub async fn spool(
     let Some(data_dir) = &settings.data_dir else {
         bail!("no data directory for reservations: give --data-dir DIR (HOME is not set)");
     };
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    // The store creates the directory, private to this user (0700).
     let reservations = Reservations::open(data_dir)
         .with_context(|| format!("cannot open reservations in {}", data_dir.display()))?;
     Ok(Spool::new(backend, reservations).with_federation(federation))

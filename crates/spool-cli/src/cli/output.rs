@@ -9,6 +9,18 @@ use serde::Serialize;
 pub struct Outcome {
     json: serde_json::Value,
     text: String,
+    broadcast: Option<String>,
+    incomplete: Option<Incomplete>,
+}
+
+/// Why a subcommand's output is printed but the run still fails (a wait that did not end
+/// in a confirmation): the line for stderr, and the exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incomplete {
+    /// The one-line error for stderr (without `error: `).
+    pub message: String,
+    /// The exit code.
+    pub code: u8,
 }
 
 impl Outcome {
@@ -21,6 +33,8 @@ impl Outcome {
         Ok(Outcome {
             json: serde_json::to_value(output)?,
             text: text.into(),
+            broadcast: None,
+            incomplete: None,
         })
     }
 
@@ -42,7 +56,35 @@ impl Outcome {
                 text.push_str(&format!("{key}: {shown}\n"));
             }
         }
-        Ok(Outcome { json, text })
+        Ok(Outcome {
+            json,
+            text,
+            broadcast: None,
+            incomplete: None,
+        })
+    }
+
+    /// Marks the outcome as reporting transaction `txid`, broadcast: if printing it fails,
+    /// the txid goes to stderr and the exit code says so.
+    pub fn broadcast(mut self, txid: impl Into<String>) -> Outcome {
+        self.broadcast = Some(txid.into());
+        self
+    }
+
+    /// Marks the outcome as printed but failed, with `incomplete`'s line and exit code.
+    pub fn incomplete(mut self, incomplete: Incomplete) -> Outcome {
+        self.incomplete = Some(incomplete);
+        self
+    }
+
+    /// The broadcast transaction's id, when the outcome reports one.
+    pub fn broadcast_txid(&self) -> Option<&str> {
+        self.broadcast.as_deref()
+    }
+
+    /// Why the run fails although its output is printed, if it does.
+    pub fn incomplete_reason(&self) -> Option<&Incomplete> {
+        self.incomplete.as_ref()
     }
 
     /// The JSON form.

@@ -18,7 +18,7 @@ use spool_wallet::{LeafPath, Wallet};
 use crate::cli::args::{AddressArg, PieceArg};
 use crate::cli::connect;
 use crate::cli::options::Settings;
-use crate::cli::output::Outcome;
+use crate::cli::output::{Incomplete, Outcome};
 use crate::cli::progress::Progress;
 use crate::cli::secret::{parse_path, SecretArgs};
 
@@ -386,6 +386,7 @@ async fn execute(
         confirmed: false,
         checked: prepared.checked(),
     };
+    let mut wait_failed = None;
     if !common.dry_run {
         spool.broadcast(&prepared).await?;
         output.broadcast = true;
@@ -412,8 +413,12 @@ async fn execute(
                 )
                 .await;
             progress.finish();
-            waited?;
-            output.confirmed = true;
+            match waited {
+                Ok(_) => output.confirmed = true,
+                // Broadcast all the same: the output is printed, the exit code says the
+                // wait failed.
+                Err(err) => wait_failed = Some(anyhow::Error::new(err)),
+            }
         }
     }
     let text = format!(
@@ -431,5 +436,21 @@ async fn execute(
     } else {
         format!("{text}{}\n", output.hex)
     };
-    Outcome::new(&output, text)
+    let outcome = Outcome::new(&output, text)?;
+    if !output.broadcast {
+        return Ok(outcome);
+    }
+    let outcome = outcome.broadcast(output.txid.clone());
+    Ok(match wait_failed {
+        None => outcome,
+        Some(err) => outcome.incomplete(Incomplete {
+            message: format!(
+                "transaction {txid} was broadcast but not seen confirmed: {}; wait for it \
+                 with: spool wait {txid}",
+                crate::cli::one_line(&err, "wait"),
+                txid = output.txid
+            ),
+            code: crate::cli::EXIT_WAIT_INCOMPLETE,
+        }),
+    })
 }
