@@ -1,0 +1,331 @@
+//! Issue 12's concurrency and fault cases and issue 11's "never lose a broadcast", each
+//! through the `spool` binary against a real regtest node. The concurrency cases run two
+//! real `spool` processes and hold the window between reserving and broadcasting open with
+//! the engine's documented test hook (`SPOOL_TEST_PAUSE_BEFORE_BROADCAST`).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use spool_cli::subcommand::{action, wait};
+use support::{Env, Run, FEDERATION, REFILL, USER1, USER2};
+
+/// Funds the federation with `fees` fuel and `tokens` token outputs, confirmed.
+fn fund_federation(env: &Env, fees: &str, tokens: &str) -> String {
+    let refill = env.address(&REFILL, "");
+    let federation = env.address(&FEDERATION, "");
+    env.mine_to(&refill, 101);
+    env.act(
+        &REFILL,
+        "",
+        &[
+            "refill-main",
+            "--to",
+            &federation,
+            "--fees",
+            fees,
+            "--tokens",
+            tokens,
+        ],
+    );
+    env.mine(1);
+    federation
+}
+
+/// Starts `spool --json ARGS` (signed by the federation) paused by the test hook before it
+/// broadcasts; returns the child, the go-file and the txid it reserved.
+fn start_paused(env: &Env, args: &[&str]) -> (Child, PathBuf, String) {
+    let go = env.data_path().join(format!("go-{}", args[0]));
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--secret-env", FEDERATION.env, "--min-conf", "1"]);
+    let child = env
+        .command(&all)
+        .env(spool_engine::PAUSE_BEFORE_BROADCAST, &go)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn spool");
+    let reserved = PathBuf::from(format!("{}.reserved", go.display()));
+    let started = Instant::now();
+    while !reserved.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the paused process never reserved"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let txid = std::fs::read_to_string(&reserved).unwrap();
+    (child, go, txid)
+}
+
+/// Lets the paused process broadcast and returns what it did.
+fn release(child: Child, go: &Path) -> Run {
+    std::fs::write(go, b"go").unwrap();
+    Run::from_output(child.wait_with_output().unwrap())
+}
+
+fn federation_run(env: &Env, args: &[&str]) -> Run {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--secret-env", FEDERATION.env, "--min-conf", "1"]);
+    env.run(&all)
+}
+
+/// Issue 12 item 1: a second process never releases (and so never double-spends) the
+/// outpoints of a first one that reserved them and has not broadcast yet. Exactly both
+/// actions land.
+#[test]
+fn a_live_reservation_is_never_released_by_another_process() {
+    let env = Env::start();
+    fund_federation(&env, "6", "6");
+    let user1 = env.address(&USER1, "");
+    let user2 = env.address(&USER2, "");
+    let refill =
+        |to: &str| ["refill", "--to", to, "--fees", "1", "--tokens", "1"].map(String::from);
+    let first_args = refill(&user1);
+    let (child, go, first_txid) = start_paused(
+        &env,
+        &first_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let second_args = refill(&user2);
+    let second = federation_run(
+        &env,
+        &second_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(second.ok, "second: {}", second.stderr);
+    let second: action::Output = serde_json::from_str(&second.stdout).unwrap();
+    let first = release(child, &go);
+    assert!(first.ok, "first: {}", first.stderr);
+    let first: action::Output = serde_json::from_str(&first.stdout).unwrap();
+    assert_eq!(first.txid, first_txid);
+    let mempool = env.mempool();
+    assert!(mempool.contains(&first.txid), "first action lost");
+    assert!(mempool.contains(&second.txid), "second action lost");
+}
+
+/// Issue 12 item 2: two concurrent registrations of one edition: exactly one lands, the
+/// other is refused before anything is built, naming the pending transaction.
+#[test]
+fn concurrent_actions_on_one_edition_one_lands_the_other_is_refused() {
+    let env = Env::start();
+    fund_federation(&env, "10", "20");
+    let user1 = env.address(&USER1, "");
+    let user2 = env.address(&USER2, "");
+    let piece = "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7";
+    for args in [
+        [
+            "register",
+            "--piece",
+            piece,
+            "--to",
+            &user1,
+            "--edition",
+            "0",
+        ],
+        [
+            "editions", "--piece", piece, "--to", &user1, "--count", "10",
+        ],
+    ] {
+        let run = federation_run(&env, &args);
+        assert!(run.ok, "{args:?}: {}", run.stderr);
+        env.mine(1);
+    }
+    let (child, go, first_txid) = start_paused(
+        &env,
+        &[
+            "register",
+            "--piece",
+            piece,
+            "--to",
+            &user1,
+            "--edition",
+            "2",
+        ],
+    );
+    let mempool_before = env.mempool();
+    let second = federation_run(
+        &env,
+        &[
+            "register",
+            "--piece",
+            piece,
+            "--to",
+            &user2,
+            "--edition",
+            "2",
+        ],
+    );
+    let mut second_plain = second;
+    second_plain.stdout.clear();
+    second_plain.assert_error(&format!(
+        "edition 2 of piece {piece} has a pending action in transaction {first_txid}"
+    ));
+    assert_eq!(
+        env.mempool(),
+        mempool_before,
+        "nothing broadcast by the refused one"
+    );
+    let first = release(child, &go);
+    assert!(first.ok, "first: {}", first.stderr);
+    assert!(env.mempool().contains(&first_txid));
+    env.mine(1);
+    let history: Value = env.json(&["history", piece, "--edition", "2"]);
+    let registrations: Vec<&Value> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "REGISTER")
+        .collect();
+    assert_eq!(registrations.len(), 1, "{history}");
+    assert_eq!(registrations[0]["valid"], true);
+}
+
+/// Issue 12 item 6: stdout on /dev/full after a broadcast: exit 4, the txid on stderr, the
+/// transaction journalled and listed by `spool reservations list`; releasing it is refused
+/// while it is in the mempool, and `--force` warns.
+#[test]
+fn a_broadcast_that_cannot_be_printed_exits_4_with_its_txid() {
+    let env = Env::start();
+    fund_federation(&env, "4", "4");
+    let user1 = env.address(&USER1, "");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = env
+        .command(&[
+            "--json",
+            "refill",
+            "--to",
+            &user1,
+            "--fees",
+            "1",
+            "--tokens",
+            "1",
+            "--secret-env",
+            FEDERATION.env,
+            "--min-conf",
+            "1",
+        ])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let run = Run::from_output(output);
+    assert_eq!(run.code, Some(4), "{run:?}");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    let mempool = env.mempool();
+    assert_eq!(mempool.len(), 1);
+    let txid = &mempool[0];
+    assert!(
+        run.stderr
+            .contains(&format!("transaction {txid} was broadcast")),
+        "{}",
+        run.stderr
+    );
+
+    let list: Value = env.json(&["reservations", "list"]);
+    let entries = list["reservations"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{list}");
+    assert_eq!(entries[0]["txid"], txid.as_str());
+    assert_eq!(entries[0]["state"], "broadcast");
+    let journal = std::fs::read_to_string(list["journal"].as_str().unwrap()).unwrap();
+    assert!(journal.contains(txid.as_str()), "{journal}");
+
+    let refused = env.run(&["reservations", "release", txid]);
+    refused.assert_error("may still be in flight (it is in the node's mempool)");
+    let forced = env.run(&["reservations", "release", txid, "--force"]);
+    assert!(forced.ok, "{forced:?}");
+    assert!(
+        forced.stderr.starts_with("warning: releasing"),
+        "{}",
+        forced.stderr
+    );
+    let list: Value = env.json(&["reservations", "list"]);
+    assert!(
+        list["reservations"].as_array().unwrap().is_empty(),
+        "{list}"
+    );
+}
+
+/// Issue 11 item 4: `--wait` timing out after a broadcast (nobody mines) prints the output
+/// with `broadcast: true, confirmed: false` and exits 3; `spool wait` returns once a block
+/// is mined.
+#[test]
+fn wait_timeout_after_broadcast_exits_3_and_spool_wait_finishes_it() {
+    let env = Env::start();
+    fund_federation(&env, "4", "4");
+    let user1 = env.address(&USER1, "");
+    let run = env.run(&[
+        "--json",
+        "refill",
+        "--to",
+        &user1,
+        "--fees",
+        "1",
+        "--tokens",
+        "1",
+        "--secret-env",
+        FEDERATION.env,
+        "--min-conf",
+        "1",
+        "--wait",
+        "--wait-timeout",
+        "2",
+    ]);
+    assert_eq!(run.code, Some(3), "{run:?}");
+    let out: action::Output = serde_json::from_str(&run.stdout).unwrap();
+    assert!(out.broadcast && !out.confirmed, "{out:?}");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("spool wait {}", out.txid)),
+        "{}",
+        run.stderr
+    );
+    assert!(env.mempool().contains(&out.txid));
+
+    let waiter = env
+        .command(&["--json", "wait", &out.txid, "--timeout", "120"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    env.mine(1);
+    let waited = Run::from_output(waiter.wait_with_output().unwrap());
+    assert!(waited.ok, "{waited:?}");
+    let waited: wait::Output = serde_json::from_str(&waited.stdout).unwrap();
+    assert_eq!(waited.txid, out.txid);
+    assert_eq!(waited.confirmations, 1);
+    let height: u64 = env
+        .node
+        .call("getblockcount", &[])
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    assert_eq!(waited.block_height, Some(height));
+    // Confirmed: its reservation is gone.
+    let list: Value = env.json(&["reservations", "list"]);
+    assert!(
+        list["reservations"].as_array().unwrap().is_empty(),
+        "{list}"
+    );
+
+    // A wait that cannot end: exit 3, the output still printed.
+    let short = env.run(&[
+        "--json",
+        "wait",
+        &out.txid,
+        "--min-conf",
+        "5",
+        "--timeout",
+        "1",
+    ]);
+    assert_eq!(short.code, Some(3), "{short:?}");
+    let partial: wait::Output = serde_json::from_str(&short.stdout).unwrap();
+    assert_eq!(partial.confirmations, 1);
+}
