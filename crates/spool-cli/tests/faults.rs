@@ -329,3 +329,39 @@ fn wait_timeout_after_broadcast_exits_3_and_spool_wait_finishes_it() {
     let partial: wait::Output = serde_json::from_str(&short.stdout).unwrap();
     assert_eq!(partial.confirmations, 1);
 }
+
+/// Issue 12 item 3: a refill too big for one standard transaction is refused at once,
+/// naming the limit (it used to abort on a 275 GB allocation, or take 24 s and 800 MB).
+#[test]
+fn oversized_refills_are_refused_at_once_naming_the_limit() {
+    let env = Env::start();
+    let user1 = env.address(&USER1, "");
+    for (fees, tokens) in [
+        ("4294967295", "4294967295"),
+        ("100000000", "0"),
+        ("10000000", "1"),
+    ] {
+        let started = Instant::now();
+        let run = env.run(&[
+            "refill",
+            "--to",
+            &user1,
+            "--fees",
+            fees,
+            "--tokens",
+            tokens,
+            "--dry-run",
+            "--secret-env",
+            FEDERATION.env,
+        ]);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        run.assert_error(&format!(
+            "outputs cannot fit in one standard transaction: at most {} outputs",
+            spool_tx::MAX_REFILL_OUTPUTS
+        ));
+    }
+}

@@ -235,6 +235,18 @@ impl<B: Backend> Spool<B> {
     ) -> Result<Prepared, EngineError> {
         let from = key.address();
         let params = plan::with_fee_rate(self.params, options.fee_rate)?;
+        // A refill too big for one standard transaction is refused before any call.
+        if let Some((fees, tokens)) = request.refill_counts() {
+            let requested = u64::from(fees) + u64::from(tokens);
+            if requested > spool_tx::MAX_REFILL_OUTPUTS as u64 {
+                return Err(plan::PlanError::Build(spool_tx::TxError::TooManyOutputs {
+                    requested,
+                    limit: spool_tx::MAX_REFILL_OUTPUTS as u64,
+                    weight: spool_tx::standard::MAX_STANDARD_WEIGHT,
+                })
+                .into());
+            }
+        }
         let seen = if options.check {
             self.check_seen(request, &from).await?
         } else {
