@@ -365,3 +365,53 @@ fn oversized_refills_are_refused_at_once_naming_the_limit() {
         ));
     }
 }
+
+/// Issue 12 items 4, 7 and 9: against a server that accepts and never answers, a call gives
+/// up after `--rpc-timeout`, naming the URL (credentials removed) and the call; a URL that
+/// is not one is refused before any lookup.
+#[test]
+fn a_node_that_never_answers_times_out_naming_url_and_call() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept and hold connections without ever answering.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let run = |url: &str| {
+        let started = Instant::now();
+        let output = std::process::Command::new(support::SPOOL)
+            .args([
+                "--network",
+                "regtest",
+                "--rpc-timeout",
+                "2",
+                "--rpc-user",
+                "alice",
+            ])
+            .arg("--rpc-url")
+            .arg(url)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["history", "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7"])
+            .env("SPOOL_RPC_PASSWORD", "pw-in-env")
+            .env("XDG_CONFIG_HOME", dir.path())
+            .env_remove("SPOOL_CONFIG")
+            .output()
+            .unwrap();
+        (Run::from_output(output), started.elapsed())
+    };
+    let (silent, took) = run(&format!("http://alice:s3cret-in-url@127.0.0.1:{port}"));
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    silent.assert_error(&format!(
+        "http://***@127.0.0.1:{port} did not answer getblockchaininfo within 2s"
+    ));
+    assert!(!silent.stderr.contains("s3cret-in-url") && !silent.stderr.contains("pw-in-env"));
+
+    let (bad, took) = run("not a url");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    bad.assert_error("--rpc-url \"not a url\" is not a URL");
+}

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use spool_backend::core::{CoreAuth, CoreBackend};
+use spool_backend::core::{redact_url, CoreAuth, CoreBackend};
 use spool_backend::esplora::EsploraBackend;
 use spool_backend::{Backend, RetryPolicy};
 use spool_engine::store::Reservations;
@@ -37,9 +37,14 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
                     password: password.clone(),
                 },
             };
+            let shown = redact_url(&settings.rpc_url);
+            check_url("--rpc-url", &settings.rpc_url)?;
+            let timeout = settings
+                .rpc_timeout
+                .map_or(spool_backend::core::DEFAULT_TIMEOUT, Duration::from_secs);
             Box::new(
-                CoreBackend::new(&settings.rpc_url, auth, network)
-                    .with_context(|| format!("bitcoin core at {}", settings.rpc_url))?
+                CoreBackend::with_timeout(&settings.rpc_url, auth, network, timeout)
+                    .with_context(|| format!("bitcoin core at {shown}"))?
                     .retry_policy(retry),
             )
         }
@@ -47,11 +52,30 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
             let Some(url) = &settings.esplora_url else {
                 bail!("--backend esplora needs --esplora-url URL (or SPOOL_ESPLORA_URL)");
             };
+            check_url("--esplora-url", url)?;
+            let shown = redact_url(url);
             Box::new(
-                EsploraBackend::new(url, network).with_context(|| format!("esplora at {url}"))?,
+                EsploraBackend::new(url, network).with_context(|| format!("esplora at {shown}"))?,
             )
         }
     })
+}
+
+/// Refuses a URL that is not `http://` or `https://` with a host, before anything is
+/// looked up; the error shows the URL without credentials.
+fn check_url(flag: &str, url: &str) -> anyhow::Result<()> {
+    let shown = redact_url(url);
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    let host = host.map(|h| h.rsplit_once('@').map_or(h, |(_, h)| h));
+    match host {
+        Some(h) if !h.is_empty() && !h.starts_with(':') && !h.contains(char::is_whitespace) => {
+            Ok(())
+        }
+        _ => bail!("{flag} {shown:?} is not a URL: expected http://HOST[:PORT] or https://..."),
+    }
 }
 
 /// The federation addresses: those given with `--federation` (checked against the network),

@@ -86,6 +86,11 @@ pub struct GlobalOptions {
     /// TOML config file [default: ~/.config/spool/config.toml when it exists].
     #[arg(long, global = true, env = "SPOOL_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Deadline of one Bitcoin Core RPC call, in seconds [default: 30; `scantxoutset` gets
+    /// at least 600].
+    #[arg(long, global = true, env = "SPOOL_RPC_TIMEOUT", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub rpc_timeout: Option<u64>,
     /// Print exactly one JSON document on stdout.
     #[arg(long, global = true, env = "SPOOL_JSON")]
     pub json: bool,
@@ -145,6 +150,8 @@ pub struct Settings {
     pub min_conf: Option<u32>,
     /// Default `--fee-rate` from the config file.
     pub fee_rate: Option<f64>,
+    /// `--rpc-timeout`, in seconds (`None`: the backend's default).
+    pub rpc_timeout: Option<u64>,
 }
 
 impl GlobalOptions {
@@ -201,6 +208,7 @@ impl GlobalOptions {
             verbose: self.verbose,
             min_conf: config.min_conf,
             fee_rate: config.fee_rate,
+            rpc_timeout: self.rpc_timeout,
         })
     }
 }
