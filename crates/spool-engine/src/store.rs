@@ -198,9 +198,8 @@ impl Owner {
     /// Whether the owner still runs: `Some(false)` only when provably not (no such process,
     /// a zombie, or another process under its pid); `None` when the system does not tell.
     pub fn is_alive(&self) -> Option<bool> {
-        if proc_stat(std::process::id()).is_none() {
-            return None;
-        }
+        // A system without /proc tells nothing.
+        proc_stat(std::process::id())?;
         match proc_stat(self.pid) {
             None => Some(false),
             Some((state, _)) if state == 'Z' || state == 'X' => Some(false),

@@ -236,7 +236,7 @@ impl Rpc {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
         let response = jsonrpc.send_request(request);
-        tracing::debug!(
+        tracing::info!(
             url = %self.url,
             method,
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -287,7 +287,7 @@ impl Rpc {
             self.round_trips.fetch_add(1, Ordering::Relaxed);
             let started = std::time::Instant::now();
             let responses = jsonrpc.send_batch(&requests);
-            tracing::debug!(
+            tracing::info!(
                 url = %self.url,
                 method,
                 calls = chunk.len(),
