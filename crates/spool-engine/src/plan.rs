@@ -139,8 +139,8 @@ fn verdict(check: Check) -> Result<(), Reason> {
 /// pyspool's pre-check of `operation` sent from `from`, against the piece's `history`.
 /// Beyond pyspool, and only when a federation set is known, a federated verb from outside
 /// the federation is refused (the history would judge it invalid); a consigned registration
-/// must find the master unregistered, and a migration an edition that exists. FUEL has no
-/// rule.
+/// must find the master unregistered, and a migration an edition that its previous address
+/// holds (pyspool checked neither). FUEL has no rule.
 ///
 /// # Errors
 ///
@@ -174,10 +174,19 @@ pub fn precheck(
             verdict(ownership.can_unconsign())?;
             verdict(ownership.unconsign_to_allowed(&to))
         }
-        Verb::Migrate { edition } => match Ownership::new(history, from, edition).owner() {
-            Some(_) => Ok(()),
-            None => Err(Reason::EditionNotFound { edition }),
-        },
+        Verb::Migrate { edition } => {
+            // Recipients: the piece, the previous address, the new one.
+            let recipients = operation.recipients();
+            let prev = recipients[recipients.len().saturating_sub(2)].to_string();
+            match Ownership::new(history, &prev, edition).owner() {
+                None => Err(Reason::EditionNotFound { edition }),
+                Some(owner) if owner != prev => Err(Reason::NotOwner {
+                    address: prev,
+                    edition,
+                }),
+                Some(_) => Ok(()),
+            }
+        }
         Verb::Fuel => Ok(()),
     }
 }

@@ -306,6 +306,9 @@ impl MigrateArgs {
         let piece = self.piece.on(network)?;
         let prev = self.prev.on(network, "--prev")?;
         let new = self.new.on(network, "--new")?;
+        if prev == new {
+            anyhow::bail!("--prev and --new are the same address {prev}: a migration moves an edition to another address");
+        }
         let operation = Operation::migrate(&piece, prev, new, self.edition);
         execute(settings, &self.common, operation.into()).await
     }
