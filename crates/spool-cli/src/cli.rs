@@ -95,7 +95,11 @@ fn finish(outcome: &output::Outcome, json: bool, command: &str) -> ExitCode {
     }
     match outcome.incomplete_reason() {
         Some(incomplete) => {
-            let _ = writeln!(std::io::stderr(), "error: {}", incomplete.message);
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                printable(&incomplete.message)
+            );
             ExitCode::from(incomplete.code)
         }
         None => ExitCode::SUCCESS,
@@ -128,7 +132,8 @@ fn usage_error(err: clap::Error) -> ExitCode {
                 .collect::<Vec<_>>()
                 .join(" ");
             let line = line.strip_prefix("error: ").unwrap_or(&line);
-            eprintln!("error: {line}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "error: {}", printable(line));
             ExitCode::from(2)
         }
     }
@@ -138,8 +143,61 @@ fn usage_error(err: clap::Error) -> ExitCode {
 fn fail(err: &anyhow::Error, command: &str) -> ExitCode {
     use std::io::Write;
     // A closed stderr must not turn into a panic.
-    let _ = writeln!(std::io::stderr(), "error: {}", one_line(err, command));
+    let _ = writeln!(
+        std::io::stderr(),
+        "error: {}",
+        printable(&one_line(err, command))
+    );
     ExitCode::FAILURE
+}
+
+/// Longest error line printed, in characters (the rest is cut, and counted).
+pub const MAX_ERROR_CHARS: usize = 400;
+
+/// An error line made safe to print: credentials in URLs removed (`scheme://***@host`),
+/// control characters escaped, and cut to [`MAX_ERROR_CHARS`] characters.
+pub fn printable(line: &str) -> String {
+    let line = redact_urls(line);
+    let mut out = String::new();
+    let mut shown = 0;
+    let total = line.chars().count();
+    for c in line.chars() {
+        if shown >= MAX_ERROR_CHARS {
+            out.push_str(&format!("... ({} more characters)", total - shown));
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+        shown += 1;
+    }
+    out
+}
+
+/// `text` with the `user:password@` part of every `scheme://` URL replaced by `***@`.
+fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"')
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rfind('@') {
+            Some(i) => {
+                out.push_str("***");
+                out.push_str(&authority[i..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// An error and its chain of causes as one line, `outer: inner: root`. Each error says only

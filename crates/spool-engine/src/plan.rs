@@ -79,8 +79,11 @@ pub enum PlanError {
         /// The confirmations asked for.
         min_conf: u32,
     },
-    /// The fee rate is not a usable number.
-    #[error("fee rate {rate} sat/vB is not usable: give a positive number")]
+    /// The fee rate is not a usable number (told in sat/vB, the unit it was given in).
+    #[error(
+        "fee rate {rate} sat/vB is not usable: give a positive number up to {} sat/vB",
+        MAX_FEE_RATE
+    )]
     BadFeeRate {
         /// The rate given.
         rate: f64,
@@ -111,6 +114,10 @@ pub struct Plan {
     pub checked: bool,
 }
 
+/// The highest fee rate accepted, in sat/vB (far above any real fee market; a typo such as
+/// `1e9` is refused in the unit it was typed in, not reported later in sat/kWU).
+pub const MAX_FEE_RATE: f64 = 100_000.0;
+
 /// `params` with the fee rate given in sat/vB (`None` keeps `params`'s).
 ///
 /// # Errors
@@ -120,7 +127,7 @@ pub fn with_fee_rate(params: TxParams, rate: Option<f64>) -> Result<TxParams, Pl
     let Some(rate) = rate else {
         return Ok(params);
     };
-    if !(rate.is_finite() && rate > 0.0) {
+    if !(rate.is_finite() && rate > 0.0 && rate <= MAX_FEE_RATE) {
         return Err(PlanError::BadFeeRate { rate });
     }
     Ok(TxParams {

@@ -376,6 +376,9 @@ async fn execute(
         fee_rate: common.fee_rate.or(settings.fee_rate),
         dry_run: common.dry_run,
     };
+    // The node must serve --network before this network's data directory is created.
+    // (Every backend error names the node's URL.)
+    connect::backend(settings)?.tip_height().await?;
     let spool = connect::spool(settings, federation).await?;
     let prepared = spool.prepare(&request, &key, &options).await?;
     let mut output = Output {
