@@ -415,3 +415,263 @@ fn a_node_that_never_answers_times_out_naming_url_and_call() {
     assert!(took < Duration::from_secs(5), "took {took:?}");
     bad.assert_error("--rpc-url \"not a url\" is not a URL");
 }
+
+/// Issue 12 item 9: a node that stops during `--wait` is reported unreachable (after the
+/// engine's grace), not as a timeout after the whole wait; the output is still printed.
+#[test]
+fn a_node_stopping_during_wait_is_reported_unreachable() {
+    let mut env = Env::start();
+    fund_federation(&env, "4", "4");
+    let user1 = env.address(&USER1, "");
+    let child = env
+        .command(&[
+            "--json",
+            "refill",
+            "--to",
+            &user1,
+            "--fees",
+            "1",
+            "--tokens",
+            "1",
+            "--secret-env",
+            FEDERATION.env,
+            "--min-conf",
+            "1",
+            "--wait",
+            "--wait-timeout",
+            "600",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while env.mempool().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never broadcast"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    env.node.stop().unwrap();
+    let stopped = Instant::now();
+    let run = Run::from_output(child.wait_with_output().unwrap());
+    let took = stopped.elapsed();
+    assert!(
+        took < spool_engine::UNREACHABLE_GRACE + Duration::from_secs(30),
+        "took {took:?}"
+    );
+    assert_eq!(run.code, Some(3), "{run:?}");
+    let out: action::Output = serde_json::from_str(&run.stdout).unwrap();
+    assert!(out.broadcast && !out.confirmed);
+    assert!(run.stderr.contains("cannot reach"), "{}", run.stderr);
+    assert!(!run.stderr.contains("timed out"), "{}", run.stderr);
+}
+
+/// Issue 12 items 8 and 5 through the CLI: a bit flipped in the store refuses every action
+/// with the remedy; the data directory is private whatever the umask.
+#[test]
+fn a_corrupt_store_names_the_remedy_and_the_store_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::start();
+    fund_federation(&env, "6", "6");
+    let user1 = env.address(&USER1, "");
+    let refill = [
+        "refill",
+        "--to",
+        &user1,
+        "--fees",
+        "1",
+        "--tokens",
+        "1",
+        "--secret-env",
+        FEDERATION.env,
+        "--min-conf",
+        "1",
+    ];
+    // Under umask 000.
+    let mut command = std::process::Command::new("sh");
+    command
+        .args(["-c", "umask 000 && exec \"$0\" \"$@\""])
+        .arg(support::SPOOL);
+    let inner = env.command(&refill);
+    command.args(inner.get_args());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let run = Run::from_output(command.output().unwrap());
+    assert!(run.ok, "{run:?}");
+    let store = env.data_path().join("regtest");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&store), 0o700);
+    for entry in std::fs::read_dir(&store).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+
+    let file = store.join("reservations.json");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = String::from_utf8(bytes.clone())
+        .unwrap()
+        .find("\"reserved_at\": ")
+        .unwrap()
+        + 16;
+    bytes[at] ^= 1;
+    std::fs::write(&file, &bytes).unwrap();
+    let mempool = env.mempool();
+    let run = env.run(&refill);
+    run.assert_error("is corrupt: its checksum does not match");
+    assert!(
+        run.stderr.contains(&format!("mv {}", file.display())),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.mempool(), mempool, "nothing broadcast");
+}
+
+/// Issue 12 item 10: migrate refuses `--prev` equal to `--new`, and a `--prev` that does not
+/// hold the edition; item 9: a fee rate typed in the wrong unit is echoed in sat/vB; a run
+/// refused for the wrong network creates no data directory for it.
+#[test]
+fn migrate_refusals_fee_rate_unit_and_wrong_network() {
+    let env = Env::start();
+    fund_federation(&env, "10", "20");
+    let user1 = env.address(&USER1, "");
+    let user2 = env.address(&USER2, "");
+    let piece = "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7";
+    for args in [
+        [
+            "register",
+            "--piece",
+            piece,
+            "--to",
+            &user1,
+            "--edition",
+            "0",
+        ],
+        ["editions", "--piece", piece, "--to", &user1, "--count", "3"],
+        [
+            "register",
+            "--piece",
+            piece,
+            "--to",
+            &user1,
+            "--edition",
+            "1",
+        ],
+    ] {
+        let run = federation_run(&env, &args);
+        assert!(run.ok, "{args:?}: {}", run.stderr);
+        env.mine(1);
+    }
+    let mempool = env.mempool();
+    let migrate = |prev: &str, new: &str| {
+        env.run(&[
+            "migrate",
+            "--piece",
+            piece,
+            "--prev",
+            prev,
+            "--new",
+            new,
+            "--edition",
+            "1",
+            "--secret-env",
+            FEDERATION.env,
+            "--min-conf",
+            "1",
+        ])
+    };
+    migrate(&user1, &user1).assert_error("--prev and --new are the same address");
+    migrate(&user2, &user1).assert_error(&format!(
+        "migrate refused: Address {user2} does not own the edition number 1"
+    ));
+    assert_eq!(env.mempool(), mempool, "nothing broadcast");
+
+    env.run(&[
+        "refill",
+        "--to",
+        &user1,
+        "--fees",
+        "1",
+        "--tokens",
+        "1",
+        "--secret-env",
+        FEDERATION.env,
+        "--fee-rate",
+        "1e9",
+        "--dry-run",
+    ])
+    .assert_error("fee rate 1000000000 sat/vB is not usable");
+
+    let wrong = std::process::Command::new(support::SPOOL)
+        .args(["--network", "testnet", "--rpc-url"])
+        .arg(env.node.rpc_url())
+        .arg("--rpc-cookie")
+        .arg(env.node.cookie_file())
+        .arg("--data-dir")
+        .arg(env.data_path())
+        .args([
+            "refill",
+            "--to",
+            "mhRJqLG3BwXXG7YADQD3Ng3c6coZVwoFo6",
+            "--fees",
+            "1",
+            "--tokens",
+            "1",
+            "--secret-env",
+            FEDERATION.env,
+        ])
+        .env(FEDERATION.env, FEDERATION.secret)
+        .env("XDG_CONFIG_HOME", env.data_path().join("no-config"))
+        .env_remove("SPOOL_CONFIG")
+        .output()
+        .unwrap();
+    let wrong = Run::from_output(wrong);
+    wrong.assert_error("serves the \"regtest\" chain, not testnet");
+    assert!(
+        !env.data_path().join("testnet").exists(),
+        "a testnet data directory was made"
+    );
+}
+
+/// Issue 12 item 7: a `--secret-env` value that is not a variable name is not echoed; the
+/// variable and the file follow one newline rule (same wallet either way).
+#[test]
+fn secret_sources_follow_one_rule_and_are_never_echoed() {
+    let env = Env::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret");
+    std::fs::write(&file, "federation secret\n").unwrap();
+    let from_file: Value =
+        env.json(&["wallet", "address", "--secret-file", file.to_str().unwrap()]);
+    let from_env = env
+        .command(&[
+            "--json",
+            "wallet",
+            "address",
+            "--secret-env",
+            "NEWLINE_SECRET",
+        ])
+        .env("NEWLINE_SECRET", "federation secret\n")
+        .output()
+        .unwrap();
+    let from_env: Value = serde_json::from_slice(&from_env.stdout).unwrap();
+    assert_eq!(from_file["address"], from_env["address"]);
+    assert_eq!(from_file["address"], env.address(&FEDERATION, "").as_str());
+
+    let run = env.run(&["wallet", "address", "--secret-env", "correct horse battery"]);
+    run.assert_error("is not a valid environment variable name");
+    assert!(!run.stderr.contains("horse"), "{}", run.stderr);
+
+    let run = env.run(&["wallet", "address", "--secret-file", file.to_str().unwrap()]);
+    assert!(run.ok);
+    assert!(
+        run.stderr.contains("can be read by other users"),
+        "{}",
+        run.stderr
+    );
+}

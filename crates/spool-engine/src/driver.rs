@@ -348,6 +348,10 @@ impl<B: Backend> Spool<B> {
 
     /// [`Spool::wait_confirmed`] with a progress callback.
     ///
+    /// A node that cannot be reached is waited for (it may be restarting), but not beyond
+    /// [`UNREACHABLE_GRACE`] in a row: then the error says it is unreachable, rather than
+    /// reporting a timeout after the whole wait.
+    ///
     /// # Errors
     ///
     /// As [`Spool::wait_confirmed`].
@@ -358,13 +362,60 @@ impl<B: Backend> Spool<B> {
         timeout: Duration,
         progress: &(dyn Fn(WaitProgress) + Send + Sync),
     ) -> Result<TxPlace, EngineError> {
-        let place = self
-            .backend
-            .wait_confirmed_with_progress(txid, confirmations, timeout, progress)
-            .await
-            .map_err(|e| self.backend_error(e))?;
-        self.reservations.release_tx(txid)?;
-        Ok(place)
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(200);
+        let mut unreachable_since: Option<Instant> = None;
+        loop {
+            let looked = async {
+                let chain_tx = self.backend.transaction(txid).await?;
+                let tip = match chain_tx.place {
+                    TxPlace::Confirmed { .. } => self.backend.tip_height().await?,
+                    TxPlace::Unconfirmed => 0,
+                };
+                Ok::<_, BackendError>((chain_tx.place, tip))
+            }
+            .await;
+            let mut report = WaitProgress {
+                txid: *txid,
+                confirmations: 0,
+                wanted: confirmations,
+                seen: false,
+                elapsed: start.elapsed(),
+            };
+            match looked {
+                Ok((place, tip)) => {
+                    unreachable_since = None;
+                    report.confirmations = place.confirmations(tip);
+                    report.seen = true;
+                    progress(report);
+                    if report.confirmations >= u64::from(confirmations) {
+                        self.reservations.release_tx(txid)?;
+                        return Ok(place);
+                    }
+                }
+                Err(err) if err.is_not_found() => {
+                    unreachable_since = None;
+                    progress(report);
+                }
+                Err(err) if err.is_retryable() => {
+                    let since = *unreachable_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= UNREACHABLE_GRACE.min(timeout) {
+                        return Err(self.backend_error(err));
+                    }
+                    progress(report);
+                }
+                Err(err) => return Err(self.backend_error(err)),
+            }
+            let elapsed = start.elapsed();
+            if elapsed >= timeout {
+                return Err(self.backend_error(BackendError::Timeout {
+                    what: format!("{confirmations} confirmation(s) of {txid}"),
+                    after: elapsed,
+                }));
+            }
+            tokio::time::sleep(pause.min(timeout - elapsed)).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
     }
 
     /// Prepares and broadcasts (pyspool's `Spool` methods with `sync=False`).
@@ -385,6 +436,10 @@ impl<B: Backend> Spool<B> {
         Ok(prepared)
     }
 }
+
+/// How long [`Spool::wait_confirmed_with_progress`] waits for an unreachable node, in a row,
+/// before it reports it unreachable.
+pub const UNREACHABLE_GRACE: Duration = Duration::from_secs(15);
 
 /// The test hook's environment variable: see [`Spool::broadcast`].
 pub const PAUSE_BEFORE_BROADCAST: &str = "SPOOL_TEST_PAUSE_BEFORE_BROADCAST";
