@@ -323,8 +323,13 @@ impl<B: Backend> Spool<B> {
                 Ok(txid)
             }
             Err(err) => {
-                if prepared.reserved && matches!(err, BackendError::Rejected { .. }) {
-                    let _ = self.reservations.release_tx(&txid);
+                if prepared.reserved {
+                    if matches!(err, BackendError::Rejected { .. }) {
+                        let _ = self.reservations.release_tx(&txid);
+                    } else {
+                        // The node may have it: released once proven gone.
+                        let _ = self.reservations.mark_unsure(&txid);
+                    }
                 }
                 Err(self.backend_error(err))
             }

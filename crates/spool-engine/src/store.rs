@@ -31,7 +31,7 @@
 //!       "reserved_at": 1700000000,
 //!       "outpoints": ["<txid>:<vout>", "..."],
 //!       "owner": { "pid": 4242, "started": 123456 },
-//!       "state": "reserved | sending | broadcast",
+//!       "state": "reserved | sending | broadcast | unsure",
 //!       "sent_at": 1700000001,
 //!       "hex": "<the signed transaction>",
 //!       "claims": [{ "piece": "<piece address>", "edition": 1 }]
@@ -43,9 +43,10 @@
 //! Times are seconds since the Unix epoch. `owner` is the process that reserved (`started`:
 //! its start time, Linux clock ticks since boot, telling a reused pid apart). `state` is
 //! `reserved` until the transaction is handed to the node, `sending` from the moment it is
-//! journalled until the node answers, `broadcast` once the node accepted it. A transaction
-//! the node does not know is released only when it is `broadcast` (the node dropped it) or
-//! its owner is provably dead; a live process's reservation is never taken from it. A claim
+//! journalled until the node answers, `broadcast` once the node accepted it, `unsure` when
+//! the broadcast call failed without a refusal. A transaction the node does not know is
+//! released only when it is `broadcast` (the node dropped it) or `unsure`, or its owner is
+//! provably dead; a live process's reservation is never taken from it. A claim
 //! (`edition` null: the number of editions) is what the action changes; another action on
 //! the same claim is refused while the transaction is pending, unless its pre-check saw that
 //! transaction. Readers ignore fields they do not know; a checksum that does not match is
@@ -163,6 +164,9 @@ pub enum TxState {
     Sending,
     /// The node accepted it.
     Broadcast,
+    /// Handing it to the node failed without a refusal (unreachable, no answer): the node
+    /// may or may not have it. Released once the node is seen not to know it.
+    Unsure,
 }
 
 impl std::fmt::Display for TxState {
@@ -171,6 +175,7 @@ impl std::fmt::Display for TxState {
             TxState::Reserved => "reserved, not yet broadcast",
             TxState::Sending => "being broadcast",
             TxState::Broadcast => "broadcast",
+            TxState::Unsure => "broadcast attempted, outcome unknown",
         })
     }
 }
@@ -288,7 +293,7 @@ impl Record {
         match status {
             TxStatus::Confirmed => true,
             TxStatus::Gone => {
-                self.state == TxState::Broadcast
+                matches!(self.state, TxState::Broadcast | TxState::Unsure)
                     || match self.owner {
                         None => true,
                         Some(owner) => owner.is_alive() == Some(false),
@@ -529,11 +534,14 @@ impl Store {
         f.sync_all().map_err(io(&path, "fsync"))
     }
 
-    /// Takes the file lock, waiting at most `lock_wait` for another process to let go.
+    /// Takes the file lock. While other processes make progress (the generation or the
+    /// holder changes) it waits on; a lock held by one holder without progress for
+    /// `lock_wait` is given up, naming the holder.
     fn acquire(&self, exclusive: bool) -> Result<(), StoreError> {
         use std::fs::TryLockError;
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(5);
+        let mut started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        let mut seen = None;
         loop {
             let tried = if exclusive {
                 self.lock.try_lock()
@@ -545,6 +553,11 @@ impl Store {
                 Err(TryLockError::WouldBlock) => {}
                 Err(TryLockError::Error(e)) => return Err(io(&self.lock_path, "lock")(e)),
             }
+            let now_seen = Some((self.generation(), lock_holder(&self.lock)));
+            if now_seen != seen {
+                seen = now_seen;
+                started = Instant::now();
+            }
             let waited = started.elapsed();
             if waited >= self.lock_wait {
                 return Err(StoreError::LockTimeout {
@@ -554,7 +567,7 @@ impl Store {
                 });
             }
             std::thread::sleep(pause.min(self.lock_wait - waited));
-            pause = (pause * 2).min(Duration::from_millis(100));
+            pause = (pause * 2).min(Duration::from_millis(20));
         }
     }
 
@@ -863,9 +876,22 @@ impl Reservations {
     ///
     /// A failure of the store.
     pub fn mark_broadcast(&self, txid: &Txid) -> Result<(), StoreError> {
+        self.mark(txid, TxState::Broadcast)
+    }
+
+    /// Marks `txid` as `unsure`: the broadcast call failed without a refusal.
+    ///
+    /// # Errors
+    ///
+    /// A failure of the store.
+    pub fn mark_unsure(&self, txid: &Txid) -> Result<(), StoreError> {
+        self.mark(txid, TxState::Unsure)
+    }
+
+    fn mark(&self, txid: &Txid, state: TxState) -> Result<(), StoreError> {
         let mut locked = self.lock(true)?;
         if let Some(record) = locked.cache.records.get_mut(txid) {
-            record.state = TxState::Broadcast;
+            record.state = state;
             locked.commit()?;
         }
         Ok(())

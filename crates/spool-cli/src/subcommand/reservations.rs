@@ -43,7 +43,7 @@ fn parse_txid(text: &str) -> Result<Txid, String> {
 pub struct Entry {
     /// The transaction.
     pub txid: String,
-    /// `reserved`, `sending` or `broadcast`.
+    /// `reserved`, `sending`, `broadcast` or `unsure`.
     pub state: TxState,
     /// The process that reserved (null in stores of before the owner was recorded).
     pub owner_pid: Option<u32>,
@@ -186,7 +186,7 @@ fn in_flight(record: &Record, status: TxStatus) -> Option<String> {
         TxStatus::InMempool => Some("it is in the node's mempool".to_owned()),
         TxStatus::Unknown => Some("the node cannot be asked".to_owned()),
         TxStatus::Gone => match (record.state, record.owner) {
-            (TxState::Broadcast, _) => None,
+            (TxState::Broadcast | TxState::Unsure, _) => None,
             (_, Some(owner)) if owner.is_alive() != Some(false) => Some(format!(
                 "process {} reserved it and has not finished broadcasting",
                 owner.pid
