@@ -151,7 +151,7 @@ fn fail(err: &anyhow::Error, command: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Longest error line printed, in characters (the rest is cut, and counted).
+/// Longest error line printed, in characters after escaping (the rest is cut, and counted).
 pub const MAX_ERROR_CHARS: usize = 400;
 
 /// An error line made safe to print: credentials in URLs removed (`scheme://***@host`),
@@ -159,19 +159,21 @@ pub const MAX_ERROR_CHARS: usize = 400;
 pub fn printable(line: &str) -> String {
     let line = redact_urls(line);
     let mut out = String::new();
-    let mut shown = 0;
+    let mut written = 0;
     let total = line.chars().count();
-    for c in line.chars() {
-        if shown >= MAX_ERROR_CHARS {
-            out.push_str(&format!("... ({} more characters)", total - shown));
+    for (used, c) in line.chars().enumerate() {
+        if written >= MAX_ERROR_CHARS {
+            out.push_str(&format!("... ({} more characters)", total - used));
             break;
         }
         if c.is_control() {
-            out.extend(c.escape_default());
+            let escaped: String = c.escape_default().collect();
+            written += escaped.chars().count();
+            out.push_str(&escaped);
         } else {
+            written += 1;
             out.push(c);
         }
-        shown += 1;
     }
     out
 }

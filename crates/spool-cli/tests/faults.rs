@@ -675,3 +675,138 @@ fn secret_sources_follow_one_rule_and_are_never_echoed() {
         run.stderr
     );
 }
+
+/// Issue 11 item 6 and issue 12 item 9: `-v` logs each RPC call with its duration, without
+/// colour codes when stderr is not a terminal; a 100 KB input with control bytes is echoed
+/// as a short, escaped prefix.
+#[test]
+fn verbose_logs_rpc_calls_plainly_and_errors_stay_short() {
+    let env = Env::start();
+    let run = env.run(&["-v", "history", "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7"]);
+    assert!(run.ok, "{run:?}");
+    let calls: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("rpc call") || l.contains("rpc batch"))
+        .collect();
+    assert!(
+        calls
+            .iter()
+            .any(|l| l.contains("method=\"scantxoutset\"") || l.contains("method=scantxoutset")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        calls.iter().all(|l| l.contains("elapsed_ms=")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains('\u{1b}'),
+        "colour codes on a pipe: {:?}",
+        run.stderr
+    );
+
+    let huge = format!("\u{1b}[31m{}", "A\u{7}".repeat(50_000));
+    let run = env.run(&["verb", "decode", &huge]);
+    run.assert_error("");
+    assert!(
+        run.stderr.len() < 1024,
+        "{} bytes on stderr",
+        run.stderr.len()
+    );
+    assert!(!run.stderr.contains('\u{1b}') && !run.stderr.contains('\u{7}'));
+    assert!(run.stderr.contains("more characters)"), "{}", run.stderr);
+}
+
+/// Issue 12 item 2, the owner's case: two concurrent transfers of one edition by its owner:
+/// one lands, the other is refused.
+#[test]
+fn concurrent_transfers_of_one_edition_one_lands() {
+    let env = Env::start();
+    fund_federation(&env, "10", "20");
+    let user1 = env.address(&USER1, "");
+    let user2 = env.address(&USER2, "");
+    let piece = "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7";
+    for args in [
+        vec![
+            "register",
+            "--piece",
+            piece,
+            "--to",
+            &user1,
+            "--edition",
+            "0",
+        ],
+        vec!["editions", "--piece", piece, "--to", &user1, "--count", "3"],
+        vec![
+            "register",
+            "--piece",
+            piece,
+            "--to",
+            &user1,
+            "--edition",
+            "1",
+        ],
+        vec!["refill", "--to", &user1, "--fees", "3", "--tokens", "3"],
+    ] {
+        let run = federation_run(&env, &args);
+        assert!(run.ok, "{args:?}: {}", run.stderr);
+        env.mine(1);
+    }
+    let transfer = |to: &str| {
+        vec![
+            "--json".to_owned(),
+            "transfer".to_owned(),
+            "--piece".to_owned(),
+            piece.to_owned(),
+            "--to".to_owned(),
+            to.to_owned(),
+            "--edition".to_owned(),
+            "1".to_owned(),
+            "--secret-env".to_owned(),
+            USER1.env.to_owned(),
+            "--min-conf".to_owned(),
+            "1".to_owned(),
+        ]
+    };
+    let go = env.data_path().join("go-transfer");
+    let first = env
+        .command(
+            &transfer(&user2)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .env(spool_engine::PAUSE_BEFORE_BROADCAST, &go)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reserved = PathBuf::from(format!("{}.reserved", go.display()));
+    let started = Instant::now();
+    while !reserved.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "never reserved"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let first_txid = std::fs::read_to_string(&reserved).unwrap();
+    let stranger = env.address(&support::STRANGER, "");
+    let second = env.run(
+        &transfer(&stranger)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let mut second = second;
+    second.stdout.clear();
+    second.assert_error(&format!(
+        "edition 1 of piece {piece} has a pending action in transaction {first_txid}"
+    ));
+    let first = release(first, &go);
+    assert!(first.ok, "{first:?}");
+    assert_eq!(env.mempool(), vec![first_txid]);
+}
