@@ -279,7 +279,6 @@ impl<B: Backend> Spool<B> {
                     let new = NewReservation {
                         txid: built.txid(),
                         outpoints: built.spent.clone(),
-                        hex: built.hex(),
                         claims: claims.clone(),
                     };
                     Ok::<_, EngineError>((built, new))

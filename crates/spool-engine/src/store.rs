@@ -1,6 +1,7 @@
 //! The persistent outpoint reservations: spool-tx's [`ReservationSet`] kept in a data
 //! directory and shared by every thread and process that opens it, with what each
-//! reservation's transaction is (its owner, its state, what its action claims, its raw hex).
+//! reservation's transaction is (its owner, its state, what its action claims), and the
+//! journal of every broadcast with its raw hex.
 //!
 //! Files in the directory (the directory is made `0700` and every file `0600`, whatever the
 //! umask, so that no other local user can read or lock them):
@@ -17,8 +18,8 @@
 //! - `reservations.dat.migrated`: the binary store of spool-rs before version 2, kept after
 //!   it was migrated on first open (never discarded).
 //!
-//! The format (version 3; version 2 files, which lack `checksum`, `owner`, `state`, `hex`
-//! and `claims`, are read and rewritten as version 3):
+//! The format (version 3; version 2 files, which lack `checksum`, `owner`, `state`,
+//! `sent_at` and `claims`, are read and rewritten as version 3):
 //!
 //! ```json
 //! {
@@ -33,7 +34,6 @@
 //!       "owner": { "pid": 4242, "started": 123456 },
 //!       "state": "reserved | sending | broadcast | unsure",
 //!       "sent_at": 1700000001,
-//!       "hex": "<the signed transaction>",
 //!       "claims": [{ "piece": "<piece address>", "edition": 1 }]
 //!     }
 //!   ]
@@ -261,9 +261,6 @@ pub struct Record {
     /// When it was handed to the node.
     #[serde(default)]
     pub sent_at: Option<u64>,
-    /// The signed transaction, hex.
-    #[serde(default)]
-    pub hex: Option<String>,
     /// What its action changes.
     #[serde(default)]
     pub claims: Vec<Claim>,
@@ -282,7 +279,6 @@ impl Record {
             owner: Some(Owner::this_process()),
             state: TxState::Reserved,
             sent_at: None,
-            hex: None,
             claims: Vec::new(),
         }
     }
@@ -311,8 +307,6 @@ pub struct NewReservation {
     pub txid: Txid,
     /// The outpoints it spends.
     pub outpoints: Vec<OutPoint>,
-    /// The signed transaction, hex.
-    pub hex: String,
     /// What its action changes.
     pub claims: Vec<Claim>,
 }
@@ -333,6 +327,17 @@ struct JournalLine<'a> {
     txid: Txid,
     at: u64,
     hex: &'a str,
+}
+
+/// One broadcast as the journal (`broadcasts.jsonl`) recorded it, before it was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct JournalEntry {
+    /// The transaction.
+    pub txid: Txid,
+    /// When it was handed to the node (seconds since the Unix epoch).
+    pub at: u64,
+    /// The signed transaction, hex.
+    pub hex: String,
 }
 
 #[derive(Debug)]
@@ -567,7 +572,7 @@ impl Store {
                 });
             }
             std::thread::sleep(pause.min(self.lock_wait - waited));
-            pause = (pause * 2).min(Duration::from_millis(20));
+            pause = (pause * 2).min(Duration::from_millis(4));
         }
     }
 
@@ -805,7 +810,7 @@ impl Reservations {
 
     /// Under one exclusive lock: refuses if a pending transaction that is not in `seen`
     /// claims any of `claims`, then runs `build` on the set and reserves what it returns,
-    /// recording this process as the owner, the claims and the hex.
+    /// recording this process as the owner and the claims.
     ///
     /// # Errors
     ///
@@ -841,7 +846,6 @@ impl Reservations {
             .map_err(StoreError::from)?;
         locked.replace_set(set)?;
         if let Some(record) = locked.cache.records.get_mut(&new.txid) {
-            record.hex = Some(new.hex);
             record.claims = new.claims;
         }
         locked.commit()?;
@@ -863,7 +867,6 @@ impl Reservations {
         if let Some(record) = locked.cache.records.get_mut(txid) {
             record.state = TxState::Sending;
             record.sent_at = Some(at);
-            record.hex.get_or_insert_with(|| hex.to_owned());
             locked.commit()?;
         }
         Ok(())
@@ -895,6 +898,26 @@ impl Reservations {
             locked.commit()?;
         }
         Ok(())
+    }
+
+    /// The broadcast journal, oldest first (a line cut short by a crash is skipped).
+    ///
+    /// # Errors
+    ///
+    /// The journal exists but cannot be read.
+    pub fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
+        let Some(path) = self.journal_path() else {
+            return Ok(Vec::new());
+        };
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&path, "read")(e)),
+        };
+        Ok(text
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect())
     }
 
     /// Every reservation with what is known about it, by txid.

@@ -426,7 +426,6 @@ fn a_pending_claim_refuses_a_second_action_on_the_same_edition() {
             let new = NewReservation {
                 txid: built.txid(),
                 outpoints: built.spent.clone(),
-                hex: built.hex(),
                 claims: vec![claim.clone()],
             };
             Ok::<_, Error>((built, new))

@@ -57,7 +57,7 @@ pub struct Entry {
     pub outpoints: Vec<String>,
     /// What its action changes.
     pub claims: Vec<Claim>,
-    /// The signed transaction, hex (rebroadcast it if the node lost it).
+    /// The signed transaction, hex, from the broadcast journal (null if never sent).
     pub hex: Option<String>,
 }
 
@@ -83,8 +83,8 @@ pub struct ReleaseOutput {
     pub forced: bool,
 }
 
-impl From<Record> for Entry {
-    fn from(record: Record) -> Entry {
+impl Entry {
+    fn new(record: Record, hex: Option<String>) -> Entry {
         Entry {
             txid: record.txid.to_string(),
             state: record.state,
@@ -94,7 +94,7 @@ impl From<Record> for Entry {
             sent_at: record.sent_at,
             outpoints: record.outpoints.iter().map(ToString::to_string).collect(),
             claims: record.claims,
-            hex: record.hex,
+            hex,
         }
     }
 }
@@ -110,8 +110,19 @@ impl ReservationsCommand {
         let store = spool.reservations();
         match self {
             ReservationsCommand::List => {
-                let reservations: Vec<Entry> =
-                    store.records()?.into_iter().map(Entry::from).collect();
+                let mut sent: std::collections::HashMap<Txid, String> = store
+                    .journal()?
+                    .into_iter()
+                    .map(|entry| (entry.txid, entry.hex))
+                    .collect();
+                let reservations: Vec<Entry> = store
+                    .records()?
+                    .into_iter()
+                    .map(|record| {
+                        let hex = sent.remove(&record.txid);
+                        Entry::new(record, hex)
+                    })
+                    .collect();
                 let mut text = String::new();
                 for e in &reservations {
                     text.push_str(&format!(
