@@ -810,3 +810,72 @@ fn concurrent_transfers_of_one_edition_one_lands() {
     assert!(first.ok, "{first:?}");
     assert_eq!(env.mempool(), vec![first_txid]);
 }
+
+/// Issue 12 item 1, the other half: while its process lives, a reserved transaction cannot
+/// be released by hand without `--force`; once that process is killed (-9) before
+/// broadcasting, its reservation and claim are released by the next action, which lands.
+#[test]
+fn a_killed_processs_reservation_and_claim_are_released() {
+    let env = Env::start();
+    fund_federation(&env, "10", "20");
+    let user1 = env.address(&USER1, "");
+    let user2 = env.address(&USER2, "");
+    let piece = "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7";
+    for args in [
+        [
+            "register",
+            "--piece",
+            piece,
+            "--to",
+            &user1,
+            "--edition",
+            "0",
+        ],
+        ["editions", "--piece", piece, "--to", &user1, "--count", "3"],
+    ] {
+        let run = federation_run(&env, &args);
+        assert!(run.ok, "{args:?}: {}", run.stderr);
+        env.mine(1);
+    }
+    let (mut child, _go, txid) = start_paused(
+        &env,
+        &[
+            "register",
+            "--piece",
+            piece,
+            "--to",
+            &user1,
+            "--edition",
+            "2",
+        ],
+    );
+    let refused = env.run(&["reservations", "release", &txid]);
+    refused.assert_error(&format!(
+        "may still be in flight (process {} reserved it and has not finished broadcasting)",
+        child.id()
+    ));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let list: Value = env.json(&["reservations", "list"]);
+    assert_eq!(list["reservations"][0]["owner_alive"], false, "{list}");
+
+    let run = federation_run(
+        &env,
+        &[
+            "register",
+            "--piece",
+            piece,
+            "--to",
+            &user2,
+            "--edition",
+            "2",
+        ],
+    );
+    assert!(run.ok, "{}", run.stderr);
+    let out: action::Output = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(env.mempool(), vec![out.txid.clone()]);
+    let list: Value = env.json(&["reservations", "list"]);
+    let entries = list["reservations"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{list}");
+    assert_eq!(entries[0]["txid"], out.txid.as_str());
+}
