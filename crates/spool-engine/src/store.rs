@@ -25,7 +25,7 @@
 //! {
 //!   "format": "spool-rs reservations",
 //!   "version": 3,
-//!   "checksum": "<sha256, hex, of the `transactions` value as compact JSON>",
+//!   "checksum": "<sha256, hex, of `transactions` as compact JSON with sorted keys>",
 //!   "transactions": [
 //!     {
 //!       "txid": "<txid of the transaction that spends the outpoints>",
@@ -413,10 +413,43 @@ fn restrict(_path: &Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The sha256 of the `transactions` value as compact JSON.
+/// The sha256 of the `transactions` value as canonical compact JSON (object keys sorted, so
+/// that the sum does not depend on how a reader's JSON library orders maps).
 fn checksum(transactions: &serde_json::Value) -> String {
-    let bytes = serde_json::to_vec(transactions).expect("a JSON value serialises");
-    sha256::Hash::hash(&bytes).to_string()
+    let mut text = String::new();
+    canonical(transactions, &mut text);
+    sha256::Hash::hash(text.as_bytes()).to_string()
+}
+
+fn canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
 }
 
 /// The pid holding a lock on `file`, from Linux's `/proc/locks`.

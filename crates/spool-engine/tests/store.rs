@@ -300,11 +300,36 @@ fn gone_releases_only_a_broadcast_or_a_dead_owners_reservation() {
     assert_eq!(res.apply_status(&mine.txid(), TxStatus::Gone).unwrap(), 3);
 }
 
-/// Writes `doc` back with a matching checksum (as a newer writer would).
+/// Writes `doc` back with a matching checksum (as a newer writer would): sha256 of the
+/// transactions as compact JSON with object keys sorted.
 fn rewrite_with_checksum(file: &Path, doc: &mut serde_json::Value) {
     use bitcoin::hashes::sha256;
-    let bytes = serde_json::to_vec(&doc["transactions"]).unwrap();
-    doc["checksum"] = sha256::Hash::hash(&bytes).to_string().into();
+    fn sorted(value: &serde_json::Value) -> String {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let fields: Vec<String> = keys
+                    .into_iter()
+                    .map(|k| {
+                        format!(
+                            "{}:{}",
+                            serde_json::Value::from(k.as_str()),
+                            sorted(&map[k])
+                        )
+                    })
+                    .collect();
+                format!("{{{}}}", fields.join(","))
+            }
+            serde_json::Value::Array(items) => {
+                let items: Vec<String> = items.iter().map(sorted).collect();
+                format!("[{}]", items.join(","))
+            }
+            other => other.to_string(),
+        }
+    }
+    let text = sorted(&doc["transactions"]);
+    doc["checksum"] = sha256::Hash::hash(text.as_bytes()).to_string().into();
     std::fs::write(file, serde_json::to_vec_pretty(doc).unwrap()).unwrap();
 }
 
