@@ -41,6 +41,17 @@ pub enum BackendError {
         /// How long was waited.
         after: Duration,
     },
+    /// The node accepted the connection but did not answer a call within the deadline (not
+    /// retried: a node that hangs would hang every attempt).
+    #[error("{url} did not answer {method} within {}s", after.as_secs())]
+    NoAnswer {
+        /// The node's URL (credentials removed).
+        url: String,
+        /// The RPC method.
+        method: String,
+        /// The deadline.
+        after: Duration,
+    },
     /// The node or server refused our credentials.
     #[error("{url} refused the credentials ({detail})")]
     Unauthorized {

@@ -61,10 +61,40 @@ pub fn main() -> ExitCode {
             return fail(&err, &command);
         }
     };
-    let outcome = runtime.block_on(cli.command.run(&settings));
-    match outcome.and_then(|outcome| outcome.print(settings.json)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => fail(&err, &command),
+    let outcome = match runtime.block_on(cli.command.run(&settings)) {
+        Ok(outcome) => outcome,
+        Err(err) => return fail(&err, &command),
+    };
+    finish(&outcome, settings.json, &command)
+}
+
+/// Prints `outcome` and picks the exit code (0, or [`exit::WAIT_INCOMPLETE`],
+/// [`exit::BROADCAST_NOT_PRINTED`], 1).
+fn finish(outcome: &output::Outcome, json: bool, command: &str) -> ExitCode {
+    use std::io::Write;
+    if let Err(err) = outcome.print(json) {
+        return match outcome.broadcast_txid() {
+            Some(txid) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: transaction {txid} was broadcast, but its output could not be printed ({}); do not repeat the action",
+                    one_line(&err, command)
+                );
+                ExitCode::from(exit::BROADCAST_NOT_PRINTED)
+            }
+            None => fail(&err, command),
+        };
+    }
+    match outcome.incomplete_reason() {
+        Some(incomplete) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                printable(&incomplete.message)
+            );
+            ExitCode::from(incomplete.code)
+        }
+        None => ExitCode::SUCCESS,
     }
 }
 
@@ -94,7 +124,8 @@ fn usage_error(err: clap::Error) -> ExitCode {
                 .collect::<Vec<_>>()
                 .join(" ");
             let line = line.strip_prefix("error: ").unwrap_or(&line);
-            eprintln!("error: {line}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "error: {}", printable(line));
             ExitCode::from(exit::INPUT)
         }
     }
@@ -103,8 +134,65 @@ fn usage_error(err: clap::Error) -> ExitCode {
 /// Prints an error and its causes on one line of stderr; the exit code says whose it is
 /// ([`exit::code`]).
 fn fail(err: &anyhow::Error, command: &str) -> ExitCode {
-    eprintln!("error: {}", one_line(err, command));
+    use std::io::Write;
+    // A closed stderr must not turn into a panic.
+    let _ = writeln!(
+        std::io::stderr(),
+        "error: {}",
+        printable(&one_line(err, command))
+    );
     ExitCode::from(exit::code(err))
+}
+
+/// Longest error line printed, in characters after escaping (the rest is cut, and counted).
+pub const MAX_ERROR_CHARS: usize = 400;
+
+/// An error line made safe to print: credentials in URLs removed (`scheme://***@host`),
+/// control characters escaped, and cut to [`MAX_ERROR_CHARS`] characters.
+pub fn printable(line: &str) -> String {
+    let line = redact_urls(line);
+    let mut out = String::new();
+    let mut written = 0;
+    let total = line.chars().count();
+    for (used, c) in line.chars().enumerate() {
+        if written >= MAX_ERROR_CHARS {
+            out.push_str(&format!("... ({} more characters)", total - used));
+            break;
+        }
+        if c.is_control() {
+            let escaped: String = c.escape_default().collect();
+            written += escaped.chars().count();
+            out.push_str(&escaped);
+        } else {
+            written += 1;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `text` with the `user:password@` part of every `scheme://` URL replaced by `***@`.
+fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"')
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rfind('@') {
+            Some(i) => {
+                out.push_str("***");
+                out.push_str(&authority[i..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// An error and its chain of causes as one line, `outer: inner: root`. Each error says only
@@ -152,8 +240,10 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SPOOL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .without_time()
         .try_init();

@@ -7,7 +7,9 @@ pub mod hash;
 pub mod history;
 pub mod ownership;
 pub mod piece;
+pub mod reservations;
 pub mod verb;
+pub mod wait;
 pub mod wallet;
 
 use spool_engine::request::MainRefill;
@@ -61,6 +63,11 @@ pub enum Subcommand {
     Fuel(fuel::FuelArgs),
     /// A shell completion script (bash, zsh, fish, powershell) on stdout.
     Completions(completions::CompletionsArgs),
+    /// Wait until a transaction has confirmations: {txid, confirmations, block_height}.
+    Wait(wait::WaitArgs),
+    /// This data directory's outpoint reservations and broadcast journal.
+    #[command(subcommand)]
+    Reservations(reservations::ReservationsCommand),
 }
 
 impl Subcommand {
@@ -101,6 +108,8 @@ impl Subcommand {
             Subcommand::Piece(args) => args.run(settings).await,
             Subcommand::Fuel(args) => args.run(settings).await,
             Subcommand::Completions(args) => args.run(),
+            Subcommand::Wait(args) => args.run(settings).await,
+            Subcommand::Reservations(command) => command.run(settings).await,
         }
     }
 }

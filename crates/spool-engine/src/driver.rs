@@ -1,16 +1,20 @@
 //! The async driver: the planning core over a [`Backend`], with the persistent reservations.
 
-use std::time::Duration;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use bitcoin::{Address, Amount, Txid};
 use spool_backend::{Backend, BackendError, WaitProgress};
 use spool_protocol::chain::TxPlace;
 use spool_protocol::history::History;
+use spool_protocol::operation::Operation;
+use spool_protocol::verb::Verb;
 use spool_tx::{BuiltTx, TxParams};
 use spool_wallet::SigningKey;
 
 use crate::plan::{self, Funds};
-use crate::store::{Reservations, StoreError};
+use crate::store::{Claim, NewReservation, Reservations};
 use crate::{EngineError, Request};
 
 /// How one action is sent.
@@ -174,15 +178,31 @@ impl<B: Backend> Spool<B> {
     /// [`plan::PlanError::Refused`] (as [`EngineError::Plan`]), or a failure reading the
     /// history.
     pub async fn check(&self, request: &Request, from: &Address) -> Result<bool, EngineError> {
+        Ok(self.check_seen(request, from).await?.is_some())
+    }
+
+    /// [`Spool::check`], returning the transactions of the history it judged by (`None`
+    /// when the request has no rule).
+    async fn check_seen(
+        &self,
+        request: &Request,
+        from: &Address,
+    ) -> Result<Option<HashSet<Txid>>, EngineError> {
         let Some((operation, piece)) = request
             .operation()
             .and_then(|operation| Some((operation, operation.piece()?)))
         else {
-            return Ok(false);
+            return Ok(None);
         };
         let history = self.history(piece).await?;
         plan::refuse(operation, from, &history, &self.federation)?;
-        Ok(true)
+        Ok(Some(
+            history
+                .events()
+                .iter()
+                .filter_map(|event| event.txid.parse().ok())
+                .collect(),
+        ))
     }
 
     /// Releases reservations of transactions that confirmed or are gone.
@@ -215,11 +235,24 @@ impl<B: Backend> Spool<B> {
     ) -> Result<Prepared, EngineError> {
         let from = key.address();
         let params = plan::with_fee_rate(self.params, options.fee_rate)?;
-        let checked = if options.check {
-            self.check(request, &from).await?
+        // A refill too big for one standard transaction is refused before any call.
+        if let Some((fees, tokens)) = request.refill_counts() {
+            let requested = u64::from(fees) + u64::from(tokens);
+            if requested > spool_tx::MAX_REFILL_OUTPUTS as u64 {
+                return Err(plan::PlanError::Build(spool_tx::TxError::TooManyOutputs {
+                    requested,
+                    limit: spool_tx::MAX_REFILL_OUTPUTS as u64,
+                    weight: spool_tx::standard::MAX_STANDARD_WEIGHT,
+                })
+                .into());
+            }
+        }
+        let seen = if options.check {
+            self.check_seen(request, &from).await?
         } else {
-            false
+            None
         };
+        let checked = seen.is_some();
         self.settle_reservations().await?;
         let utxos = self
             .backend
@@ -237,14 +270,19 @@ impl<B: Backend> Spool<B> {
         let built = if options.dry_run {
             build(&self.reservations.snapshot()?)?
         } else {
+            let claims = request.operation().map(claims_of).unwrap_or_default();
             // The error is built once per failed action; its size does not matter here.
             #[allow(clippy::result_large_err)]
-            self.reservations.update(|set| {
-                let built = build(set)?;
-                set.reserve(built.txid(), &built.spent, unix_now())
-                    .map_err(StoreError::from)?;
-                Ok::<_, EngineError>(built)
-            })?
+            self.reservations
+                .reserve_claimed(&claims, &seen.unwrap_or_default(), |set| {
+                    let built = build(set)?;
+                    let new = NewReservation {
+                        txid: built.txid(),
+                        outpoints: built.spent.clone(),
+                        claims: claims.clone(),
+                    };
+                    Ok::<_, EngineError>((built, new))
+                })?
         };
         Ok(Prepared {
             built,
@@ -254,20 +292,43 @@ impl<B: Backend> Spool<B> {
         })
     }
 
-    /// Broadcasts a prepared transaction. If the node rejects it, its reservation is
+    /// Broadcasts a prepared transaction. It is journalled first (`broadcasts.jsonl`, and
+    /// its reservation marked `sending`), then sent; once the node accepts it, its
+    /// reservation is marked `broadcast`. If the node rejects it, its reservation is
     /// released; on any other failure (node unreachable, timeout) the transaction may have
     /// reached the node, so its outpoints stay reserved until it is proven confirmed or gone
     /// ([`Spool::settle_reservations`]).
     ///
+    /// Test hook: when the environment variable [`PAUSE_BEFORE_BROADCAST`] names a path, a
+    /// reserved transaction is not sent until a file exists at that path; meanwhile
+    /// `<path>.reserved` holds its txid. Tests use it to hold the window between reserving
+    /// and broadcasting open; nothing else reads it.
+    ///
     /// # Errors
     ///
-    /// The backend's failure.
+    /// The backend's failure, or the store's (then nothing was sent).
     pub async fn broadcast(&self, prepared: &Prepared) -> Result<Txid, EngineError> {
+        let txid = prepared.txid();
+        if prepared.reserved {
+            test_hook_pause(&txid).await;
+            self.reservations.mark_sending(&txid, &prepared.hex())?;
+        }
         match self.backend.broadcast(&prepared.built.tx).await {
-            Ok(txid) => Ok(txid),
+            Ok(txid) => {
+                if prepared.reserved {
+                    // The node has it: a failure to note that only delays the release.
+                    let _ = self.reservations.mark_broadcast(&txid);
+                }
+                Ok(txid)
+            }
             Err(err) => {
-                if prepared.reserved && matches!(err, BackendError::Rejected { .. }) {
-                    let _ = self.reservations.release_tx(&prepared.txid());
+                if prepared.reserved {
+                    if matches!(err, BackendError::Rejected { .. }) {
+                        let _ = self.reservations.release_tx(&txid);
+                    } else {
+                        // The node may have it: released once proven gone.
+                        let _ = self.reservations.mark_unsure(&txid);
+                    }
                 }
                 Err(self.backend_error(err))
             }
@@ -291,6 +352,10 @@ impl<B: Backend> Spool<B> {
 
     /// [`Spool::wait_confirmed`] with a progress callback.
     ///
+    /// A node that cannot be reached is waited for (it may be restarting), but not beyond
+    /// [`UNREACHABLE_GRACE`] in a row: then the error says it is unreachable, rather than
+    /// reporting a timeout after the whole wait.
+    ///
     /// # Errors
     ///
     /// As [`Spool::wait_confirmed`].
@@ -301,13 +366,60 @@ impl<B: Backend> Spool<B> {
         timeout: Duration,
         progress: &(dyn Fn(WaitProgress) + Send + Sync),
     ) -> Result<TxPlace, EngineError> {
-        let place = self
-            .backend
-            .wait_confirmed_with_progress(txid, confirmations, timeout, progress)
-            .await
-            .map_err(|e| self.backend_error(e))?;
-        self.reservations.release_tx(txid)?;
-        Ok(place)
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(200);
+        let mut unreachable_since: Option<Instant> = None;
+        loop {
+            let looked = async {
+                let chain_tx = self.backend.transaction(txid).await?;
+                let tip = match chain_tx.place {
+                    TxPlace::Confirmed { .. } => self.backend.tip_height().await?,
+                    TxPlace::Unconfirmed => 0,
+                };
+                Ok::<_, BackendError>((chain_tx.place, tip))
+            }
+            .await;
+            let mut report = WaitProgress {
+                txid: *txid,
+                confirmations: 0,
+                wanted: confirmations,
+                seen: false,
+                elapsed: start.elapsed(),
+            };
+            match looked {
+                Ok((place, tip)) => {
+                    unreachable_since = None;
+                    report.confirmations = place.confirmations(tip);
+                    report.seen = true;
+                    progress(report);
+                    if report.confirmations >= u64::from(confirmations) {
+                        self.reservations.release_tx(txid)?;
+                        return Ok(place);
+                    }
+                }
+                Err(err) if err.is_not_found() => {
+                    unreachable_since = None;
+                    progress(report);
+                }
+                Err(err) if err.is_retryable() => {
+                    let since = *unreachable_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= UNREACHABLE_GRACE.min(timeout) {
+                        return Err(self.backend_error(err));
+                    }
+                    progress(report);
+                }
+                Err(err) => return Err(self.backend_error(err)),
+            }
+            let elapsed = start.elapsed();
+            if elapsed >= timeout {
+                return Err(self.backend_error(BackendError::Timeout {
+                    what: format!("{confirmations} confirmation(s) of {txid}"),
+                    after: elapsed,
+                }));
+            }
+            tokio::time::sleep(pause.min(timeout - elapsed)).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
     }
 
     /// Prepares and broadcasts (pyspool's `Spool` methods with `sync=False`).
@@ -329,9 +441,47 @@ impl<B: Backend> Spool<B> {
     }
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+/// How long [`Spool::wait_confirmed_with_progress`] waits for an unreachable node, in a row,
+/// before it reports it unreachable.
+pub const UNREACHABLE_GRACE: Duration = Duration::from_secs(15);
+
+/// The test hook's environment variable: see [`Spool::broadcast`].
+pub const PAUSE_BEFORE_BROADCAST: &str = "SPOOL_TEST_PAUSE_BEFORE_BROADCAST";
+
+/// The test hook of [`Spool::broadcast`]: waits (at most 10 minutes) for the file named by
+/// [`PAUSE_BEFORE_BROADCAST`], after writing the txid to `<path>.reserved`.
+async fn test_hook_pause(txid: &Txid) {
+    let Some(path) = std::env::var_os(PAUSE_BEFORE_BROADCAST).map(PathBuf::from) else {
+        return;
+    };
+    let mut reserved = path.clone().into_os_string();
+    reserved.push(".reserved");
+    let _ = std::fs::write(&reserved, txid.to_string());
+    let started = Instant::now();
+    while !path.exists() && started.elapsed() < Duration::from_secs(600) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// What an operation changes, claimed while its transaction is pending: the edition it
+/// acts on (0 for the master edition and piece registrations), or the number of editions.
+pub fn claims_of(operation: &Operation) -> Vec<Claim> {
+    let Some(piece) = operation.piece() else {
+        return Vec::new();
+    };
+    let edition = match operation.verb() {
+        Verb::Piece | Verb::ConsignedRegistration => Some(0),
+        Verb::Editions { .. } => None,
+        Verb::Fuel => return Vec::new(),
+        Verb::Register { edition }
+        | Verb::Transfer { edition }
+        | Verb::Consign { edition }
+        | Verb::Unconsign { edition }
+        | Verb::Migrate { edition }
+        | Verb::Loan { edition, .. } => Some(edition),
+    };
+    vec![Claim {
+        piece: piece.to_string(),
+        edition,
+    }]
 }

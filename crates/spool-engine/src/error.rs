@@ -17,6 +17,10 @@ pub enum EngineError {
     /// The reservation store failed.
     #[error("outpoint reservations")]
     Reservations(#[source] StoreError),
+    /// What the action changes is claimed by another pending action
+    /// ([`StoreError::Claimed`]): refused before anything was built.
+    #[error(transparent)]
+    Pending(StoreError),
     /// The backend failed; its error names the backend's URL.
     #[error(transparent)]
     Backend(spool_backend::BackendError),
@@ -36,7 +40,10 @@ pub enum EngineError {
 
 impl From<StoreError> for EngineError {
     fn from(err: StoreError) -> EngineError {
-        EngineError::Reservations(err)
+        match err {
+            StoreError::Claimed { .. } => EngineError::Pending(err),
+            other => EngineError::Reservations(other),
+        }
     }
 }
 

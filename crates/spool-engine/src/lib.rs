@@ -34,6 +34,8 @@ pub mod plan;
 pub mod request;
 pub mod store;
 
-pub use driver::{Prepared, SendOptions, Spool};
+pub use driver::{
+    claims_of, Prepared, SendOptions, Spool, PAUSE_BEFORE_BROADCAST, UNREACHABLE_GRACE,
+};
 pub use error::EngineError;
 pub use request::Request;

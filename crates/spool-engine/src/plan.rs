@@ -79,8 +79,11 @@ pub enum PlanError {
         /// The confirmations asked for.
         min_conf: u32,
     },
-    /// The fee rate is not a usable number.
-    #[error("fee rate {rate} sat/vB is not usable: give a positive number")]
+    /// The fee rate is not a usable number (told in sat/vB, the unit it was given in).
+    #[error(
+        "fee rate {rate} sat/vB is not usable: give a positive number up to {} sat/vB",
+        MAX_FEE_RATE
+    )]
     BadFeeRate {
         /// The rate given.
         rate: f64,
@@ -111,6 +114,10 @@ pub struct Plan {
     pub checked: bool,
 }
 
+/// The highest fee rate accepted, in sat/vB (far above any real fee market; a typo such as
+/// `1e9` is refused in the unit it was typed in, not reported later in sat/kWU).
+pub const MAX_FEE_RATE: f64 = 100_000.0;
+
 /// `params` with the fee rate given in sat/vB (`None` keeps `params`'s).
 ///
 /// # Errors
@@ -120,7 +127,7 @@ pub fn with_fee_rate(params: TxParams, rate: Option<f64>) -> Result<TxParams, Pl
     let Some(rate) = rate else {
         return Ok(params);
     };
-    if !(rate.is_finite() && rate > 0.0) {
+    if !(rate.is_finite() && rate > 0.0 && rate <= MAX_FEE_RATE) {
         return Err(PlanError::BadFeeRate { rate });
     }
     Ok(TxParams {
@@ -139,8 +146,8 @@ fn verdict(check: Check) -> Result<(), Reason> {
 /// pyspool's pre-check of `operation` sent from `from`, against the piece's `history`.
 /// Beyond pyspool, and only when a federation set is known, a federated verb from outside
 /// the federation is refused (the history would judge it invalid); a consigned registration
-/// must find the master unregistered, and a migration an edition that exists. FUEL has no
-/// rule.
+/// must find the master unregistered, and a migration an edition that its previous address
+/// holds (pyspool checked neither). FUEL has no rule.
 ///
 /// # Errors
 ///
@@ -174,10 +181,19 @@ pub fn precheck(
             verdict(ownership.can_unconsign())?;
             verdict(ownership.unconsign_to_allowed(&to))
         }
-        Verb::Migrate { edition } => match Ownership::new(history, from, edition).owner() {
-            Some(_) => Ok(()),
-            None => Err(Reason::EditionNotFound { edition }),
-        },
+        Verb::Migrate { edition } => {
+            // Recipients: the piece, the previous address, the new one.
+            let recipients = operation.recipients();
+            let prev = recipients[recipients.len().saturating_sub(2)].to_string();
+            match Ownership::new(history, &prev, edition).owner() {
+                None => Err(Reason::EditionNotFound { edition }),
+                Some(owner) if owner != prev => Err(Reason::NotOwner {
+                    address: prev,
+                    edition,
+                }),
+                Some(_) => Ok(()),
+            }
+        }
         Verb::Fuel => Ok(()),
     }
 }

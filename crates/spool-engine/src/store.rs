@@ -1,44 +1,65 @@
 //! The persistent outpoint reservations: spool-tx's [`ReservationSet`] kept in a data
-//! directory and shared by every thread and process that opens it.
+//! directory and shared by every thread and process that opens it, with what each
+//! reservation's transaction is (its owner, its state, what its action claims), and the
+//! journal of every broadcast with its raw hex.
 //!
-//! Files in the directory:
-//! - `reservations.json`: the set, a JSON document people can read (format below), written
-//!   to a temporary file, fsynced and renamed, so it is never half-written;
+//! Files in the directory (the directory is made `0700` and every file `0600`, whatever the
+//! umask, so that no other local user can read or lock them):
+//! - `reservations.json`: the reservations, a JSON document people can read (format below),
+//!   written to a temporary file, fsynced and renamed, so it is never half-written;
 //! - `reservations.lock`: every operation holds std's file lock on it (shared to read,
-//!   exclusive to change) and re-reads the set when another process changed it;
+//!   exclusive to change) and re-reads the set when another process changed it. A lock held
+//!   elsewhere is waited for at most [`DEFAULT_LOCK_WAIT`]; the error names the holder's pid
+//!   where the system tells it (Linux `/proc/locks`);
 //! - `reservations.generation`: a counter bumped before every write, so a process skips
 //!   re-reading when nobody changed the set;
-//! - `reservations.dat.migrated`: the binary store of spool-rs before this format, kept after
+//! - `broadcasts.jsonl`: the broadcast journal, one JSON line (`txid`, `at`, `hex`) appended
+//!   and fsynced before each transaction is handed to the node; never rewritten;
+//! - `reservations.dat.migrated`: the binary store of spool-rs before version 2, kept after
 //!   it was migrated on first open (never discarded).
 //!
-//! The format (version 2):
+//! The format (version 3; version 2 files, which lack `checksum`, `owner`, `state`,
+//! `sent_at` and `claims`, are read and rewritten as version 3):
 //!
 //! ```json
 //! {
 //!   "format": "spool-rs reservations",
-//!   "version": 2,
+//!   "version": 3,
+//!   "checksum": "<sha256, hex, of `transactions` as compact JSON with sorted keys>",
 //!   "transactions": [
 //!     {
 //!       "txid": "<txid of the transaction that spends the outpoints>",
 //!       "reserved_at": 1700000000,
-//!       "outpoints": ["<txid>:<vout>", "..."]
+//!       "outpoints": ["<txid>:<vout>", "..."],
+//!       "owner": { "pid": 4242, "started": 123456 },
+//!       "state": "reserved | sending | broadcast | unsure",
+//!       "sent_at": 1700000001,
+//!       "claims": [{ "piece": "<piece address>", "edition": 1 }]
 //!     }
 //!   ]
 //! }
 //! ```
 //!
-//! `reserved_at` is in seconds since the Unix epoch. One entry per transaction, so that
-//! per-transaction facts (its owning process, whether it was broadcast) and a top-level list
-//! of claims can be added as new fields; readers ignore fields they do not know, and
-//! `version` changes only when a known field changes meaning.
+//! Times are seconds since the Unix epoch. `owner` is the process that reserved (`started`:
+//! its start time, Linux clock ticks since boot, telling a reused pid apart). `state` is
+//! `reserved` until the transaction is handed to the node, `sending` from the moment it is
+//! journalled until the node answers, `broadcast` once the node accepted it, `unsure` when
+//! the broadcast call failed without a refusal. A transaction the node does not know is
+//! released only when it is `broadcast` (the node dropped it) or `unsure`, or its owner is
+//! provably dead; a live process's reservation is never taken from it. A claim
+//! (`edition` null: the number of editions) is what the action changes; another action on
+//! the same claim is refused while the transaction is pending, unless its pre-check saw that
+//! transaction. Readers ignore fields they do not know; a checksum that does not match is
+//! reported as corruption.
 
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bitcoin::hashes::Hash;
+use bitcoin::hashes::{sha256, Hash};
 use bitcoin::{OutPoint, Txid};
 use serde::{Deserialize, Serialize};
 use spool_protocol::chain::TxStatus;
@@ -49,8 +70,11 @@ const LEGACY_FILE: &str = "reservations.dat";
 const LEGACY_KEPT: &str = "reservations.dat.migrated";
 const LOCK_FILE: &str = "reservations.lock";
 const GENERATION_FILE: &str = "reservations.generation";
+const JOURNAL_FILE: &str = "broadcasts.jsonl";
 const FORMAT: &str = "spool-rs reservations";
-const FORMAT_VERSION: u32 = 2;
+const FORMAT_VERSION: u32 = 3;
+/// How long an operation waits for a file lock held by another process before giving up.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// Errors of the reservation store.
 #[derive(Debug, thiserror::Error)]
@@ -67,8 +91,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// The reservations file does not parse (it is never overwritten in that case).
-    #[error("reservation file {path} is corrupt: {reason}")]
+    /// The reservations file does not parse or fails its checksum (it is never overwritten
+    /// in that case). The message says how to recover.
+    #[error(
+        "reservation file {path} is corrupt: {reason}; to recover, move it aside \
+         (mv {path} {path}.corrupt) and run again: this forgets which outputs your unconfirmed \
+         spool transactions spend, so let them confirm before the next action from the same \
+         wallet (the chain and your wallets are not affected)",
+        path = .path.display()
+    )]
     Corrupt {
         /// The file.
         path: PathBuf,
@@ -76,16 +107,208 @@ pub enum StoreError {
         reason: String,
     },
     /// The reservations file was written by a newer, unknown format.
-    #[error("reservation file {path} has unknown format version {version}")]
+    #[error("reservation file {} has unknown format version {version}", .path.display())]
     UnknownVersion {
         /// The file.
         path: PathBuf,
         /// Its version.
         version: u32,
     },
+    /// Another process held the store's lock for longer than allowed.
+    #[error(
+        "reservation store {} is locked by another process{} and stayed locked for {}s; \
+         if that process hangs, end it and run again",
+        .path.display(),
+        .holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default(),
+        .waited.as_secs()
+    )]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// The process holding it, when the system tells.
+        holder: Option<u32>,
+        /// How long was waited.
+        waited: Duration,
+    },
     /// An outpoint is already reserved by another transaction.
     #[error(transparent)]
     Conflict(#[from] ReservationConflict),
+    /// What the action changes is claimed by a pending transaction its pre-check did not see.
+    #[error(
+        "{claim} has a pending action in transaction {holder} ({state}) that has not \
+         confirmed; wait for it (spool wait {holder}) and try again"
+    )]
+    Claimed {
+        /// The contested claim.
+        claim: Claim,
+        /// The pending transaction holding it.
+        holder: Txid,
+        /// Its state.
+        state: TxState,
+    },
+    /// No reservation of that transaction.
+    #[error("no reservation of transaction {txid}")]
+    NotReserved {
+        /// The transaction asked for.
+        txid: Txid,
+    },
+}
+
+/// Where a reserved transaction is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TxState {
+    /// Built and reserved; not yet handed to the node.
+    Reserved,
+    /// Journalled and being handed to the node: it may have reached it.
+    Sending,
+    /// The node accepted it.
+    Broadcast,
+    /// Handing it to the node failed without a refusal (unreachable, no answer): the node
+    /// may or may not have it. Released once the node is seen not to know it.
+    Unsure,
+}
+
+impl std::fmt::Display for TxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TxState::Reserved => "reserved, not yet broadcast",
+            TxState::Sending => "being broadcast",
+            TxState::Broadcast => "broadcast",
+            TxState::Unsure => "broadcast attempted, outcome unknown",
+        })
+    }
+}
+
+/// The process that made a reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// Its process id.
+    pub pid: u32,
+    /// Its start time (Linux: clock ticks since boot), telling a reused pid apart.
+    #[serde(default)]
+    pub started: Option<u64>,
+}
+
+impl Owner {
+    /// The running process.
+    pub fn this_process() -> Owner {
+        let pid = std::process::id();
+        Owner {
+            pid,
+            started: proc_stat(pid).map(|(_, started)| started),
+        }
+    }
+
+    /// Whether the owner still runs: `Some(false)` only when provably not (no such process,
+    /// a zombie, or another process under its pid); `None` when the system does not tell.
+    pub fn is_alive(&self) -> Option<bool> {
+        // A system without /proc tells nothing.
+        proc_stat(std::process::id())?;
+        match proc_stat(self.pid) {
+            None => Some(false),
+            Some((state, _)) if state == 'Z' || state == 'X' => Some(false),
+            Some((_, started)) => Some(self.started.is_none_or(|s| s == started)),
+        }
+    }
+}
+
+/// The state letter and start time of process `pid` (Linux `/proc/<pid>/stat`).
+fn proc_stat(pid: u32) -> Option<(char, u64)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after) = text.rsplit_once(')')?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let started = fields.get(19)?.parse().ok()?;
+    Some((state, started))
+}
+
+/// Something an action changes: an edition of a piece (0 = the master edition), or the
+/// piece's number of editions (`edition: None`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Claim {
+    /// The piece's address.
+    pub piece: String,
+    /// The edition, or `None` for the number of editions.
+    pub edition: Option<u64>,
+}
+
+impl std::fmt::Display for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.edition {
+            Some(0) => write!(f, "the master edition of piece {}", self.piece),
+            Some(edition) => write!(f, "edition {edition} of piece {}", self.piece),
+            None => write!(f, "the number of editions of piece {}", self.piece),
+        }
+    }
+}
+
+/// One transaction's reservation and what is known about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The transaction.
+    pub txid: Txid,
+    /// When its outpoints were reserved.
+    pub reserved_at: u64,
+    /// The outpoints it spends.
+    pub outpoints: Vec<OutPoint>,
+    /// The process that reserved them (`None` in stores of version 2).
+    #[serde(default)]
+    pub owner: Option<Owner>,
+    /// Its state (stores of version 2: `broadcast`, their old meaning).
+    #[serde(default = "legacy_state")]
+    pub state: TxState,
+    /// When it was handed to the node.
+    #[serde(default)]
+    pub sent_at: Option<u64>,
+    /// What its action changes.
+    #[serde(default)]
+    pub claims: Vec<Claim>,
+}
+
+fn legacy_state() -> TxState {
+    TxState::Broadcast
+}
+
+impl Record {
+    fn new(txid: Txid, outpoints: Vec<OutPoint>, at: u64) -> Record {
+        Record {
+            txid,
+            reserved_at: at,
+            outpoints,
+            owner: Some(Owner::this_process()),
+            state: TxState::Reserved,
+            sent_at: None,
+            claims: Vec::new(),
+        }
+    }
+
+    /// Whether a status of the node releases this reservation: confirmed always; unknown to
+    /// the node (`Gone`) only once broadcast, or when the owner is provably dead.
+    pub fn released_by(&self, status: TxStatus) -> bool {
+        match status {
+            TxStatus::Confirmed => true,
+            TxStatus::Gone => {
+                matches!(self.state, TxState::Broadcast | TxState::Unsure)
+                    || match self.owner {
+                        None => true,
+                        Some(owner) => owner.is_alive() == Some(false),
+                    }
+            }
+            TxStatus::InMempool | TxStatus::Unknown => false,
+        }
+    }
+}
+
+/// A new reservation taken by [`Reservations::reserve_claimed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReservation {
+    /// The transaction.
+    pub txid: Txid,
+    /// The outpoints it spends.
+    pub outpoints: Vec<OutPoint>,
+    /// What its action changes.
+    pub claims: Vec<Claim>,
 }
 
 /// The file's document.
@@ -93,15 +316,28 @@ pub enum StoreError {
 struct Document {
     format: String,
     version: u32,
-    transactions: Vec<Entry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    checksum: Option<String>,
+    transactions: serde_json::Value,
 }
 
-/// One transaction's reservation in the file.
-#[derive(Debug, Serialize, Deserialize)]
-struct Entry {
+/// One line of the broadcast journal.
+#[derive(Debug, Serialize)]
+struct JournalLine<'a> {
     txid: Txid,
-    reserved_at: u64,
-    outpoints: Vec<OutPoint>,
+    at: u64,
+    hex: &'a str,
+}
+
+/// One broadcast as the journal (`broadcasts.jsonl`) recorded it, before it was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct JournalEntry {
+    /// The transaction.
+    pub txid: Txid,
+    /// When it was handed to the node (seconds since the Unix epoch).
+    pub at: u64,
+    /// The signed transaction, hex.
+    pub hex: String,
 }
 
 #[derive(Debug)]
@@ -111,12 +347,14 @@ struct Store {
     lock_path: PathBuf,
     generation_path: PathBuf,
     lock: File,
+    lock_wait: Duration,
 }
 
 /// The in-memory copy and the store generation it reflects (`None`: must reload).
 #[derive(Debug, Default)]
 struct Cached {
     set: ReservationSet,
+    records: BTreeMap<Txid, Record>,
     generation: Option<u64>,
 }
 
@@ -142,6 +380,105 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Opens `path` for writing with mode 0600 (owner only) when it is created.
+fn private_file(path: &Path, append: bool) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).write(true);
+    if append {
+        options.append(true);
+    } else {
+        options.truncate(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Makes `path` accessible to its owner only (`0700` for the directory, `0600` for files).
+#[cfg(unix)]
+fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let current = fs::metadata(path)?.permissions().mode() & 0o777;
+    if current != mode {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict(_path: &Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// The sha256 of the `transactions` value as canonical compact JSON (object keys sorted, so
+/// that the sum does not depend on how a reader's JSON library orders maps).
+fn checksum(transactions: &serde_json::Value) -> String {
+    let mut text = String::new();
+    canonical(transactions, &mut text);
+    sha256::Hash::hash(text.as_bytes()).to_string()
+}
+
+fn canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The pid holding a lock on `file`, from Linux's `/proc/locks`.
+fn lock_holder(file: &File) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let inode = file.metadata().ok()?.ino();
+        let locks = fs::read_to_string("/proc/locks").ok()?;
+        locks.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (blocked waiters carry "->").
+            if fields.get(1) == Some(&"->") {
+                return None;
+            }
+            let id = fields.get(5)?;
+            let ino: u64 = id.rsplit(':').next()?.parse().ok()?;
+            (ino == inode)
+                .then(|| fields.get(4)?.parse().ok())
+                .flatten()
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        None
+    }
+}
+
 impl Store {
     /// The current generation; `None` when the file is unreadable (then always reload).
     fn generation(&self) -> Option<u64> {
@@ -156,13 +493,15 @@ impl Store {
         let path = &self.generation_path;
         // No fsync: the counter only tells live processes that their cached copy is stale
         // (they read it through the page cache); after a crash every process reloads.
-        fs::write(path, generation.to_string()).map_err(io(path, "write"))
+        private_file(path, false)
+            .and_then(|mut f| f.write_all(generation.to_string().as_bytes()))
+            .map_err(io(path, "write"))
     }
 
-    fn load(&self) -> Result<ReservationSet, StoreError> {
+    fn load(&self) -> Result<Vec<Record>, StoreError> {
         let text = match fs::read(&self.file) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ReservationSet::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(io(&self.file, "read")(e)),
         };
         let corrupt = |reason: String| StoreError::Corrupt {
@@ -177,37 +516,42 @@ impl Store {
                 document.format
             )));
         }
-        if document.version != FORMAT_VERSION {
-            return Err(StoreError::UnknownVersion {
-                path: self.file.clone(),
-                version: document.version,
-            });
+        match (document.version, &document.checksum) {
+            (2, _) => {}
+            (FORMAT_VERSION, Some(sum)) => {
+                if *sum != checksum(&document.transactions) {
+                    return Err(corrupt(
+                        "its checksum does not match its content (changed on disk)".to_owned(),
+                    ));
+                }
+            }
+            (FORMAT_VERSION, None) => return Err(corrupt("its checksum is missing".to_owned())),
+            (version, _) => {
+                return Err(StoreError::UnknownVersion {
+                    path: self.file.clone(),
+                    version,
+                })
+            }
         }
-        ReservationSet::from_reservations(document.transactions.into_iter().map(|e| Reservation {
-            txid: e.txid,
-            outpoints: e.outpoints,
-            reserved_at: e.reserved_at,
-        }))
-        .map_err(|conflict| corrupt(conflict.to_string()))
+        let records: Vec<Record> = serde_json::from_value(document.transactions)
+            .map_err(|e| corrupt(format!("a transaction entry is malformed ({e})")))?;
+        Ok(records)
     }
 
-    fn save(&self, set: &ReservationSet) -> Result<(), StoreError> {
+    fn save(&self, records: &BTreeMap<Txid, Record>) -> Result<(), StoreError> {
+        let transactions = serde_json::to_value(records.values().collect::<Vec<_>>())
+            .expect("plain data serialises");
         let document = Document {
             format: FORMAT.to_owned(),
             version: FORMAT_VERSION,
-            transactions: set
-                .reservations()
-                .map(|r| Entry {
-                    txid: r.txid,
-                    reserved_at: r.reserved_at,
-                    outpoints: r.outpoints.clone(),
-                })
-                .collect(),
+            checksum: Some(checksum(&transactions)),
+            transactions,
         };
         let mut text = serde_json::to_vec_pretty(&document).expect("plain data serialises");
         text.push(b'\n');
         let tmp = self.file.with_extension("json.tmp");
-        let mut f = File::create(&tmp).map_err(io(&tmp, "create"))?;
+        let mut f = private_file(&tmp, false).map_err(io(&tmp, "create"))?;
+        restrict(&tmp, 0o600).map_err(io(&tmp, "set permissions"))?;
         f.write_all(&text).map_err(io(&tmp, "write"))?;
         f.sync_all().map_err(io(&tmp, "fsync"))?;
         drop(f);
@@ -216,6 +560,53 @@ impl Store {
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(io(&self.dir, "fsync directory"))
+    }
+
+    /// Appends one line to the broadcast journal and fsyncs it.
+    fn journal(&self, txid: Txid, at: u64, hex: &str) -> Result<(), StoreError> {
+        let path = self.dir.join(JOURNAL_FILE);
+        let mut line = serde_json::to_vec(&JournalLine { txid, at, hex }).expect("serialises");
+        line.push(b'\n');
+        let mut f = private_file(&path, true).map_err(io(&path, "open"))?;
+        f.write_all(&line).map_err(io(&path, "append"))?;
+        f.sync_all().map_err(io(&path, "fsync"))
+    }
+
+    /// Takes the file lock. While other processes make progress (the generation or the
+    /// holder changes) it waits on; a lock held by one holder without progress for
+    /// `lock_wait` is given up, naming the holder.
+    fn acquire(&self, exclusive: bool) -> Result<(), StoreError> {
+        use std::fs::TryLockError;
+        let mut started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        let mut seen = None;
+        loop {
+            let tried = if exclusive {
+                self.lock.try_lock()
+            } else {
+                self.lock.try_lock_shared()
+            };
+            match tried {
+                Ok(()) => return Ok(()),
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => return Err(io(&self.lock_path, "lock")(e)),
+            }
+            let now_seen = Some((self.generation(), lock_holder(&self.lock)));
+            if now_seen != seen {
+                seen = now_seen;
+                started = Instant::now();
+            }
+            let waited = started.elapsed();
+            if waited >= self.lock_wait {
+                return Err(StoreError::LockTimeout {
+                    path: self.lock_path.clone(),
+                    holder: lock_holder(&self.lock),
+                    waited,
+                });
+            }
+            std::thread::sleep(pause.min(self.lock_wait - waited));
+            pause = (pause * 2).min(Duration::from_millis(4));
+        }
     }
 
     /// Moves a binary store of the earlier format into the JSON file, once; the binary file
@@ -237,7 +628,20 @@ impl Store {
                 reason: reason.to_owned(),
             },
         })?;
-        self.save(&set)?;
+        let records = set
+            .reservations()
+            .map(|r| {
+                (
+                    r.txid,
+                    Record {
+                        owner: None,
+                        state: TxState::Broadcast,
+                        ..Record::new(r.txid, r.outpoints.clone(), r.reserved_at)
+                    },
+                )
+            })
+            .collect();
+        self.save(&records)?;
         let kept = self.dir.join(LEGACY_KEPT);
         fs::rename(&legacy, &kept).map_err(io(&legacy, "rename"))
     }
@@ -255,10 +659,32 @@ impl Locked<'_> {
             // Until both writes succeed, the cache may be ahead of the disk: distrust it.
             let next = self.cache.generation.take().map_or(1, |g| g + 1);
             store.write_generation(next)?;
-            store.save(&self.cache.set)?;
+            store.save(&self.cache.records)?;
             self.cache.generation = Some(next);
         }
         Ok(())
+    }
+
+    /// Replaces the set, keeping each surviving transaction's record (new ones get a record
+    /// owned by this process), and saves when anything changed.
+    fn replace_set(&mut self, set: ReservationSet) -> Result<(), StoreError> {
+        if set == self.cache.set {
+            return Ok(());
+        }
+        let mut records = BTreeMap::new();
+        for r in set.reservations() {
+            let record = match self.cache.records.remove(&r.txid) {
+                Some(old) => Record {
+                    outpoints: r.outpoints.clone(),
+                    ..old
+                },
+                None => Record::new(r.txid, r.outpoints.clone(), r.reserved_at),
+            };
+            records.insert(r.txid, record);
+        }
+        self.cache.records = records;
+        self.cache.set = set;
+        self.commit()
     }
 }
 
@@ -271,32 +697,72 @@ impl Drop for Locked<'_> {
     }
 }
 
+fn set_of(records: &BTreeMap<Txid, Record>) -> Result<ReservationSet, ReservationConflict> {
+    ReservationSet::from_reservations(records.values().map(|r| Reservation {
+        txid: r.txid,
+        outpoints: r.outpoints.clone(),
+        reserved_at: r.reserved_at,
+    }))
+}
+
 impl Reservations {
     /// Opens (creating if needed) the reservation store in `dir`, migrating a binary store
-    /// of the earlier format on first open.
+    /// of the earlier format on first open. The directory is made `0700`.
     ///
     /// # Errors
     ///
     /// [`StoreError`] when the directory or files cannot be created, read or locked, or the
     /// store is corrupt (it is then left as it is).
     pub fn open(dir: &Path) -> Result<Reservations, StoreError> {
-        fs::create_dir_all(dir).map_err(io(dir, "create directory"))?;
+        Reservations::open_with_lock_wait(dir, DEFAULT_LOCK_WAIT)
+    }
+
+    /// [`Reservations::open`], waiting at most `lock_wait` for a lock another process holds.
+    ///
+    /// # Errors
+    ///
+    /// As [`Reservations::open`].
+    pub fn open_with_lock_wait(
+        dir: &Path,
+        lock_wait: Duration,
+    ) -> Result<Reservations, StoreError> {
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(dir).map_err(io(dir, "create directory"))?;
+        restrict(dir, 0o700).map_err(io(dir, "set permissions"))?;
         let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let lock = options
             .open(&lock_path)
             .map_err(io(&lock_path, "open lock file"))?;
+        restrict(&lock_path, 0o600).map_err(io(&lock_path, "set permissions"))?;
         let store = Store {
             dir: dir.to_owned(),
             file: dir.join(STATE_FILE),
             lock_path,
             generation_path: dir.join(GENERATION_FILE),
             lock,
+            lock_wait,
         };
+        for name in [STATE_FILE, GENERATION_FILE, JOURNAL_FILE] {
+            let path = dir.join(name);
+            if path.exists() {
+                restrict(&path, 0o600).map_err(io(&path, "set permissions"))?;
+            }
+        }
         if !store.file.exists() && dir.join(LEGACY_FILE).exists() {
-            store.lock.lock().map_err(io(&store.lock_path, "lock"))?;
+            store.acquire(true)?;
             let migrated = store.migrate().and_then(|()| {
                 let next = store.generation().map_or(1, |g| g + 1);
                 store.write_generation(next)
@@ -326,21 +792,27 @@ impl Reservations {
         self.store.as_ref().map(|s| s.file.as_path())
     }
 
+    /// The broadcast journal (`<dir>/broadcasts.jsonl`), if persisted.
+    pub fn journal_path(&self) -> Option<PathBuf> {
+        self.store.as_ref().map(|s| s.dir.join(JOURNAL_FILE))
+    }
+
     fn lock(&self, exclusive: bool) -> Result<Locked<'_>, StoreError> {
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let mut locked = Locked { owner: self, cache };
         if let Some(store) = &self.store {
-            let taken = if exclusive {
-                store.lock.lock()
-            } else {
-                store.lock.lock_shared()
-            };
-            taken.map_err(io(&store.lock_path, "lock"))?;
+            store.acquire(exclusive)?;
             // From here on `locked` unlocks the file when dropped.
             let generation = store.generation();
             if generation.is_none() || generation != locked.cache.generation {
                 locked.cache.generation = None;
-                locked.cache.set = store.load()?;
+                let records: BTreeMap<Txid, Record> =
+                    store.load()?.into_iter().map(|r| (r.txid, r)).collect();
+                locked.cache.set = set_of(&records).map_err(|conflict| StoreError::Corrupt {
+                    path: store.file.clone(),
+                    reason: conflict.to_string(),
+                })?;
+                locked.cache.records = records;
                 locked.cache.generation = generation;
             }
         }
@@ -349,7 +821,8 @@ impl Reservations {
 
     /// Runs `change` on the set under the exclusive lock (no other thread or process sharing
     /// the directory sees or changes the set in between) and saves the set if `change`
-    /// succeeded and changed it. On an error nothing is saved.
+    /// succeeded and changed it. On an error nothing is saved. Transactions it adds are
+    /// recorded as reserved by this process.
     ///
     /// # Errors
     ///
@@ -364,11 +837,138 @@ impl Reservations {
         let mut locked = self.lock(true)?;
         let mut set = locked.cache.set.clone();
         let value = change(&mut set)?;
-        if set != locked.cache.set {
-            locked.cache.set = set;
+        locked.replace_set(set)?;
+        Ok(value)
+    }
+
+    /// Under one exclusive lock: refuses if a pending transaction that is not in `seen`
+    /// claims any of `claims`, then runs `build` on the set and reserves what it returns,
+    /// recording this process as the owner and the claims.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Claimed`] (nothing is built), `build`'s error, [`StoreError::Conflict`]
+    /// or a failure of the store; nothing is reserved then.
+    pub fn reserve_claimed<T, E>(
+        &self,
+        claims: &[Claim],
+        seen: &HashSet<Txid>,
+        build: impl FnOnce(&ReservationSet) -> Result<(T, NewReservation), E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut locked = self.lock(true)?;
+        for record in locked.cache.records.values() {
+            if seen.contains(&record.txid) {
+                continue;
+            }
+            if let Some(claim) = record.claims.iter().find(|c| claims.contains(c)) {
+                return Err(StoreError::Claimed {
+                    claim: claim.clone(),
+                    holder: record.txid,
+                    state: record.state,
+                }
+                .into());
+            }
+        }
+        let (value, new) = build(&locked.cache.set)?;
+        let mut set = locked.cache.set.clone();
+        let at = now();
+        set.reserve(new.txid, &new.outpoints, at)
+            .map_err(StoreError::from)?;
+        locked.replace_set(set)?;
+        if let Some(record) = locked.cache.records.get_mut(&new.txid) {
+            record.claims = new.claims;
+        }
+        locked.commit()?;
+        Ok(value)
+    }
+
+    /// Journals `txid` as being handed to the node now: appends it to `broadcasts.jsonl`
+    /// and marks its reservation `sending`. Call it right before broadcasting.
+    ///
+    /// # Errors
+    ///
+    /// A failure of the store (then do not broadcast).
+    pub fn mark_sending(&self, txid: &Txid, hex: &str) -> Result<(), StoreError> {
+        let mut locked = self.lock(true)?;
+        let at = now();
+        if let Some(store) = &self.store {
+            store.journal(*txid, at, hex)?;
+        }
+        if let Some(record) = locked.cache.records.get_mut(txid) {
+            record.state = TxState::Sending;
+            record.sent_at = Some(at);
             locked.commit()?;
         }
-        Ok(value)
+        Ok(())
+    }
+
+    /// Marks `txid` as accepted by the node (from now on, a node that no longer knows it
+    /// dropped it, and its outpoints are released).
+    ///
+    /// # Errors
+    ///
+    /// A failure of the store.
+    pub fn mark_broadcast(&self, txid: &Txid) -> Result<(), StoreError> {
+        self.mark(txid, TxState::Broadcast)
+    }
+
+    /// Marks `txid` as `unsure`: the broadcast call failed without a refusal.
+    ///
+    /// # Errors
+    ///
+    /// A failure of the store.
+    pub fn mark_unsure(&self, txid: &Txid) -> Result<(), StoreError> {
+        self.mark(txid, TxState::Unsure)
+    }
+
+    fn mark(&self, txid: &Txid, state: TxState) -> Result<(), StoreError> {
+        let mut locked = self.lock(true)?;
+        if let Some(record) = locked.cache.records.get_mut(txid) {
+            record.state = state;
+            locked.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The broadcast journal, oldest first (a line cut short by a crash is skipped).
+    ///
+    /// # Errors
+    ///
+    /// The journal exists but cannot be read.
+    pub fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
+        let Some(path) = self.journal_path() else {
+            return Ok(Vec::new());
+        };
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&path, "read")(e)),
+        };
+        Ok(text
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect())
+    }
+
+    /// Every reservation with what is known about it, by txid.
+    ///
+    /// # Errors
+    ///
+    /// A failure of the store.
+    pub fn records(&self) -> Result<Vec<Record>, StoreError> {
+        Ok(self.lock(false)?.cache.records.values().cloned().collect())
+    }
+
+    /// The reservation of `txid`, if any.
+    ///
+    /// # Errors
+    ///
+    /// A failure of the store.
+    pub fn record(&self, txid: &Txid) -> Result<Option<Record>, StoreError> {
+        Ok(self.lock(false)?.cache.records.get(txid).cloned())
     }
 
     /// A copy of the set as it is now.
@@ -403,8 +1003,8 @@ impl Reservations {
         self.update(|set| Ok(set.release(outpoints)))
     }
 
-    /// Releases every outpoint held by `txid` (it confirmed, is gone, or was never sent);
-    /// returns how many.
+    /// Releases every outpoint held by `txid` (it confirmed, was refused, or is released by
+    /// hand); returns how many.
     ///
     /// # Errors
     ///
@@ -413,14 +1013,26 @@ impl Reservations {
         self.update(|set| Ok(set.release_tx(txid)))
     }
 
-    /// Applies one chain status: releases `txid`'s outpoints if it is confirmed or gone.
-    /// Returns how many outpoints were released.
+    /// Applies one chain status: releases `txid`'s outpoints if it is confirmed, or if the
+    /// node does not know it and [`Record::released_by`] says so (broadcast and dropped, or
+    /// its owner provably dead). Returns how many outpoints were released.
     ///
     /// # Errors
     ///
     /// A failure of the store.
     pub fn apply_status(&self, txid: &Txid, status: TxStatus) -> Result<usize, StoreError> {
-        self.update(|set| Ok(set.apply_status(txid, status)))
+        let mut locked = self.lock(true)?;
+        let release = match locked.cache.records.get(txid) {
+            Some(record) => record.released_by(status),
+            None => return Ok(0),
+        };
+        if !release {
+            return Ok(0);
+        }
+        let mut set = locked.cache.set.clone();
+        let released = set.release_tx(txid);
+        locked.replace_set(set)?;
+        Ok(released)
     }
 
     /// Whether `outpoint` is reserved (by this or any other process sharing the directory).
@@ -565,7 +1177,7 @@ mod tests {
         let text = fs::read_to_string(dir.path().join(STATE_FILE)).unwrap();
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(json["format"], "spool-rs reservations");
-        assert_eq!(json["version"], 2);
+        assert_eq!(json["version"], 3);
         assert_eq!(json["transactions"].as_array().unwrap().len(), 2);
         assert!(text.contains(&format!("\"{}:1\"", txid(1))), "{text}");
         drop(res);

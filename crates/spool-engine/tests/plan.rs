@@ -337,6 +337,16 @@ fn every_refusal_of_the_precheck_carries_its_reason() {
             registered(&c),
             Reason::EditionNotFound { edition: 2 },
         ),
+        // Issue 12 item 10: a --prev that does not hold the edition (pyspool did not check).
+        (
+            Operation::migrate(p, bob.clone(), carol.clone(), 1),
+            &c.federation,
+            registered(&c),
+            Reason::NotOwner {
+                address: bob.to_string(),
+                edition: 1,
+            },
+        ),
         (
             Operation::consign(p, carol.clone(), 1).unwrap(),
             &c.bob,

@@ -186,6 +186,20 @@ pub enum TxError {
         /// Payload length.
         len: usize,
     },
+    /// More outputs were asked for than one standard transaction can hold; refused before
+    /// anything is built.
+    #[error(
+        "{requested} outputs cannot fit in one standard transaction: at most {limit} outputs \
+         of 34 bytes fit in Bitcoin Core's {weight}-weight-unit limit; split it into several"
+    )]
+    TooManyOutputs {
+        /// Outputs asked for.
+        requested: u64,
+        /// The most that can fit.
+        limit: u64,
+        /// The standard weight limit.
+        weight: u64,
+    },
     /// The transaction is heavier than the standard limit.
     #[error("transaction weight {weight} exceeds the standard limit {limit}")]
     TooHeavy {

@@ -30,7 +30,7 @@ pub use action::{build_action, build_spool_tx};
 pub use built::BuiltTx;
 pub use error::{Shortage, TxError};
 pub use params::TxParams;
-pub use refill::{build_refill, build_refill_main};
+pub use refill::{build_refill, build_refill_main, MAX_REFILL_OUTPUTS};
 pub use reserve::{Reservation, ReservationConflict, ReservationSet};
 pub use utxo::Utxo;
 

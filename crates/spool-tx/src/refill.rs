@@ -12,6 +12,25 @@ use crate::select::{
 use crate::sign::Kind;
 use crate::{BuiltTx, Shortage, TxError, TxParams, Utxo};
 
+/// The most fuel and token outputs one refill can hold: P2PKH outputs of 34 bytes (136
+/// weight units) within Bitcoin Core's standard weight limit, less a header and one input.
+pub const MAX_REFILL_OUTPUTS: usize =
+    ((crate::standard::MAX_STANDARD_WEIGHT - 4 * (10 + 148)) / (4 * 34)) as usize;
+
+/// Refuses at once a refill that cannot fit in one standard transaction (before anything
+/// is allocated for it).
+fn check_output_count(nfees: usize, ntokens: usize) -> Result<(), TxError> {
+    let requested = nfees.saturating_add(ntokens);
+    if requested > MAX_REFILL_OUTPUTS {
+        return Err(TxError::TooManyOutputs {
+            requested: requested as u64,
+            limit: MAX_REFILL_OUTPUTS as u64,
+            weight: crate::standard::MAX_STANDARD_WEIGHT,
+        });
+    }
+    Ok(())
+}
+
 fn denominated_outputs(
     to: &Address,
     first: (Amount, usize),
@@ -49,6 +68,7 @@ pub fn build_refill(
             what: "a refill of zero fuel and zero tokens",
         });
     }
+    check_output_count(nfees, ntokens)?;
     check_network(std::slice::from_ref(user), key)?;
     let (fuel, tokens) = fuel_and_tokens(utxos, key, params)?;
     let mut outputs = denominated_outputs(user, (params.token, ntokens), (params.fee, nfees));
@@ -99,6 +119,7 @@ pub fn build_refill_main(
             what: "a refill of zero fuel and zero tokens",
         });
     }
+    check_output_count(nfees, ntokens)?;
     check_network(std::slice::from_ref(federation), key)?;
     let mut candidates = spendable(utxos, key);
     if candidates.is_empty() {

@@ -38,7 +38,7 @@ use serde_json::{json, Value};
 use spool_protocol::chain::Utxo;
 use spool_protocol::chain::{ChainTx, TxPlace};
 
-pub use rpc::{CoreAuth, RpcCounts};
+pub use rpc::{redact_url, CoreAuth, RpcCounts};
 
 use crate::backend::{check_network, sort_by_place, Backend};
 use crate::error::BackendError;
@@ -52,8 +52,11 @@ const RPC_INVALID_ADDRESS_OR_KEY: i32 = -5;
 const RPC_INVALID_PARAMETER: i32 = -8;
 /// JSON-RPC code: transaction already in the chain.
 const RPC_VERIFY_ALREADY_IN_CHAIN: i32 = -27;
-/// Default timeout of one HTTP request (a mainnet `scantxoutset` takes a while).
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
+/// Default deadline of one ordinary RPC call (`--rpc-timeout`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Deadline of one `scantxoutset` (it reads the whole UTXO set: minutes on mainnet); a
+/// longer `--rpc-timeout` wins.
+pub const SCAN_TIMEOUT: Duration = Duration::from_secs(600);
 /// From this many of an address's transactions in one block on, the block is read whole.
 const DENSE_BLOCK: usize = 16;
 /// Whole blocks (verbosity 3, megabytes each on mainnet) per round trip.
@@ -90,7 +93,8 @@ impl CoreBackend {
         CoreBackend::with_timeout(url, auth, network, DEFAULT_TIMEOUT)
     }
 
-    /// Like [`CoreBackend::new`] with the timeout of one HTTP request.
+    /// Like [`CoreBackend::new`] with the deadline of one ordinary call (`scantxoutset`
+    /// gets the longer of it and [`SCAN_TIMEOUT`]).
     pub fn with_timeout(
         url: &str,
         auth: CoreAuth,
@@ -98,7 +102,7 @@ impl CoreBackend {
         timeout: Duration,
     ) -> Result<CoreBackend, BackendError> {
         Ok(CoreBackend {
-            rpc: Arc::new(Rpc::new(url, auth, timeout)?),
+            rpc: Arc::new(Rpc::new(url, auth, timeout, timeout.max(SCAN_TIMEOUT))?),
             network,
             retry: RetryPolicy::default(),
             mempool: Arc::new(Mutex::new(MempoolCache::default())),

@@ -78,10 +78,15 @@ pub(crate) struct NodeRefusal {
 }
 
 pub(crate) struct Rpc {
+    /// The URL connected to.
+    target: String,
+    /// The URL as shown in errors and logs: without credentials.
     url: String,
     auth: CoreAuth,
     timeout: Duration,
+    scan_timeout: Duration,
     client: Mutex<Option<(Arc<bitcoincore_rpc::Client>, String)>>,
+    scan_client: Mutex<Option<(Arc<bitcoincore_rpc::Client>, String)>>,
     calls: AtomicU64,
     round_trips: AtomicU64,
 }
@@ -89,20 +94,47 @@ pub(crate) struct Rpc {
 /// The node's "still starting" code.
 const RPC_IN_WARMUP: i32 = -28;
 
+/// `url` without the `user:password@` part, if any.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let host = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => authority.to_owned(),
+    };
+    match scheme {
+        Some(scheme) => format!("{scheme}://{host}{tail}"),
+        None => format!("{host}{tail}"),
+    }
+}
+
 impl Rpc {
-    pub(crate) fn new(url: &str, auth: CoreAuth, timeout: Duration) -> Result<Rpc, BackendError> {
-        // Validate the URL now so that a typo is reported at construction.
+    pub(crate) fn new(
+        url: &str,
+        auth: CoreAuth,
+        timeout: Duration,
+        scan_timeout: Duration,
+    ) -> Result<Rpc, BackendError> {
+        let shown = redact_url(url);
+        // Validate the URL now so that a typo is reported at construction (no lookup yet).
         simple_http::Builder::new()
             .url(url)
             .map_err(|err| BackendError::Config {
-                url: url.to_string(),
-                detail: format!("invalid RPC URL: {err}"),
+                url: shown.clone(),
+                detail: format!("invalid RPC URL: {}", redact_url(&err.to_string())),
             })?;
         Ok(Rpc {
-            url: url.to_string(),
+            target: url.to_string(),
+            url: shown,
             auth,
             timeout,
+            scan_timeout,
             client: Mutex::new(None),
+            scan_client: Mutex::new(None),
             calls: AtomicU64::new(0),
             round_trips: AtomicU64::new(0),
         })
@@ -143,10 +175,25 @@ impl Rpc {
         }
     }
 
-    /// The client for the current credentials (rebuilt when the cookie changed).
-    fn client(&self) -> Result<Arc<bitcoincore_rpc::Client>, BackendError> {
+    /// The deadline of one call of `method`: long for `scantxoutset`, short otherwise.
+    fn deadline(&self, method: &str) -> Duration {
+        if method == "scantxoutset" {
+            self.scan_timeout
+        } else {
+            self.timeout
+        }
+    }
+
+    /// The client for `method` with the current credentials (rebuilt when the cookie
+    /// changed).
+    fn client(&self, method: &str) -> Result<Arc<bitcoincore_rpc::Client>, BackendError> {
         let credentials = self.credentials()?;
-        let mut slot = self.client.lock().expect("rpc client lock poisoned");
+        let slot = if method == "scantxoutset" {
+            &self.scan_client
+        } else {
+            &self.client
+        };
+        let mut slot = slot.lock().expect("rpc client lock poisoned");
         if let Some((client, used)) = slot.as_ref() {
             if *used == credentials {
                 return Ok(client.clone());
@@ -159,12 +206,12 @@ impl Rpc {
                 detail: format!("{} holds no `user:password`", self.auth.describe()),
             })?;
         let transport = simple_http::Builder::new()
-            .url(&self.url)
+            .url(&self.target)
             .map_err(|err| BackendError::Config {
                 url: self.url.clone(),
-                detail: format!("invalid RPC URL: {err}"),
+                detail: format!("invalid RPC URL: {}", redact_url(&err.to_string())),
             })?
-            .timeout(self.timeout)
+            .timeout(self.deadline(method))
             .auth(user, Some(pass))
             .build();
         let client = Arc::new(bitcoincore_rpc::Client::from_jsonrpc(
@@ -180,16 +227,23 @@ impl Rpc {
         method: &str,
         params: &[Value],
     ) -> Result<Result<Value, NodeRefusal>, BackendError> {
-        let client = self.client()?;
+        let client = self.client(method)?;
         let raw = serde_json::value::to_raw_value(params)
             .map_err(|err| BackendError::bad_response(&self.url, err.to_string()))?;
         let jsonrpc = client.get_jsonrpc_client();
         let request = jsonrpc.build_request(method, Some(&raw));
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.round_trips.fetch_add(1, Ordering::Relaxed);
-        let response = jsonrpc
-            .send_request(request)
-            .map_err(|err| self.transport_error(method, err))?;
+        let started = std::time::Instant::now();
+        let response = jsonrpc.send_request(request);
+        tracing::info!(
+            url = %self.url,
+            method,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            ok = response.is_ok(),
+            "rpc call"
+        );
+        let response = response.map_err(|err| self.transport_error(method, err))?;
         self.unpack(method, response)
     }
 
@@ -218,7 +272,7 @@ impl Rpc {
     ) -> Result<Vec<Result<Value, NodeRefusal>>, BackendError> {
         let mut out = Vec::with_capacity(params.len());
         for chunk in params.chunks(per_trip.max(1)) {
-            let client = self.client()?;
+            let client = self.client(method)?;
             let jsonrpc = client.get_jsonrpc_client();
             let raws = chunk
                 .iter()
@@ -231,9 +285,17 @@ impl Rpc {
                 .collect();
             self.calls.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             self.round_trips.fetch_add(1, Ordering::Relaxed);
-            let responses = jsonrpc
-                .send_batch(&requests)
-                .map_err(|err| self.transport_error(method, err))?;
+            let started = std::time::Instant::now();
+            let responses = jsonrpc.send_batch(&requests);
+            tracing::info!(
+                url = %self.url,
+                method,
+                calls = chunk.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                ok = responses.is_ok(),
+                "rpc batch"
+            );
+            let responses = responses.map_err(|err| self.transport_error(method, err))?;
             for response in responses {
                 let response = response.ok_or_else(|| {
                     BackendError::bad_response(
@@ -297,6 +359,20 @@ impl Rpc {
     fn transport_error(&self, method: &str, err: jsonrpc::Error) -> BackendError {
         match err {
             jsonrpc::Error::Transport(inner) => {
+                if let Some(simple_http::Error::SocketError(io)) =
+                    inner.downcast_ref::<simple_http::Error>()
+                {
+                    if matches!(
+                        io.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) {
+                        return BackendError::NoAnswer {
+                            url: self.url.clone(),
+                            method: method.to_string(),
+                            after: self.deadline(method),
+                        };
+                    }
+                }
                 if let Some(simple_http::Error::HttpErrorCode(code @ (401 | 403))) =
                     inner.downcast_ref::<simple_http::Error>()
                 {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use spool_backend::core::{CoreAuth, CoreBackend};
+use spool_backend::core::{redact_url, CoreAuth, CoreBackend};
 use spool_backend::esplora::EsploraBackend;
 use spool_backend::{Backend, RetryPolicy};
 use spool_engine::store::Reservations;
@@ -37,9 +37,14 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
                     password: password.clone(),
                 },
             };
+            let shown = redact_url(&settings.rpc_url);
+            check_url("--rpc-url", &settings.rpc_url)?;
+            let timeout = settings
+                .rpc_timeout
+                .map_or(spool_backend::core::DEFAULT_TIMEOUT, Duration::from_secs);
             Box::new(
-                CoreBackend::new(&settings.rpc_url, auth, network)
-                    .with_context(|| format!("bitcoin core at {}", settings.rpc_url))?
+                CoreBackend::with_timeout(&settings.rpc_url, auth, network, timeout)
+                    .with_context(|| format!("bitcoin core at {shown}"))?
                     .retry_policy(retry),
             )
         }
@@ -49,11 +54,32 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
                     "--backend esplora needs --esplora-url URL (or SPOOL_ESPLORA_URL)",
                 ));
             };
+            check_url("--esplora-url", url)?;
+            let shown = redact_url(url);
             Box::new(
-                EsploraBackend::new(url, network).with_context(|| format!("esplora at {url}"))?,
+                EsploraBackend::new(url, network).with_context(|| format!("esplora at {shown}"))?,
             )
         }
     })
+}
+
+/// Refuses a URL that is not `http://` or `https://` with a host, before anything is
+/// looked up; the error shows the URL without credentials.
+fn check_url(flag: &str, url: &str) -> anyhow::Result<()> {
+    let shown = redact_url(url);
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    let host = host.map(|h| h.rsplit_once('@').map_or(h, |(_, h)| h));
+    match host {
+        Some(h) if !h.is_empty() && !h.starts_with(':') && !h.contains(char::is_whitespace) => {
+            Ok(())
+        }
+        _ => Err(super::exit::input(format!(
+            "{flag} {shown:?} is not a URL: expected http://HOST[:PORT] or https://..."
+        ))),
+    }
 }
 
 /// The federation addresses, checked against the network: those given with `--federation`,
@@ -174,8 +200,7 @@ pub async fn spool(
             "no data directory for reservations: give --data-dir DIR (no home directory is known)",
         ));
     };
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    // The store creates the directory, private to this user (0700).
     let reservations = Reservations::open(data_dir)
         .with_context(|| format!("cannot open reservations in {}", data_dir.display()))?;
     Ok(Spool::new(backend, reservations).with_federation(federation))

@@ -19,6 +19,13 @@ use spool_protocol::verb::VerbError;
 pub const FAILURE: u8 = 1;
 /// An input the user must correct (also clap's usage errors).
 pub const INPUT: u8 = 2;
+/// A wait did not end in a confirmation (`--wait` after a broadcast, or `spool wait`); the
+/// action's output is still printed on stdout (`broadcast: true, confirmed: false`), the
+/// reason on stderr.
+pub const WAIT_INCOMPLETE: u8 = 3;
+/// The transaction was broadcast but its output could not be printed (stdout closed or
+/// full); its txid is on stderr. Do not repeat the action: it was sent.
+pub const BROADCAST_NOT_PRINTED: u8 = 4;
 
 /// An error caused by the user's input: it displays as the error it wraps and keeps that
 /// error's causes.

@@ -90,6 +90,11 @@ pub struct GlobalOptions {
     /// TOML config file [default: ~/.config/spool/config.toml when it exists].
     #[arg(long, global = true, env = "SPOOL_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Deadline of one Bitcoin Core RPC call, in seconds [default: 30; `scantxoutset` gets
+    /// at least 600].
+    #[arg(long, global = true, env = "SPOOL_RPC_TIMEOUT", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub rpc_timeout: Option<u64>,
     /// Print exactly one JSON document on stdout (`--json=false` or `--no-json` turn off
     /// SPOOL_JSON's or a config file's `json = true`).
     #[arg(
@@ -162,6 +167,8 @@ pub struct Settings {
     pub min_conf: Option<u32>,
     /// Default `--fee-rate` from the config file.
     pub fee_rate: Option<f64>,
+    /// `--rpc-timeout`, in seconds (`None`: the backend's default).
+    pub rpc_timeout: Option<u64>,
     /// Federation addresses from `SPOOL_FEDERATION` (comma-separated), else the config
     /// file's `federation`; unchecked (see [`crate::cli::connect::federation`]).
     pub federation: Option<Vec<String>>,
@@ -229,6 +236,7 @@ impl GlobalOptions {
             min_conf: config.min_conf,
             fee_rate: config.fee_rate,
             federation: env_federation().or(config.federation),
+            rpc_timeout: self.rpc_timeout,
         })
     }
 }

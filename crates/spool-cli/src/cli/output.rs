@@ -11,6 +11,18 @@ pub struct Outcome {
     text: String,
     /// Print the text even with `--json` (an explicitly chosen format, a script).
     text_only: bool,
+    broadcast: Option<String>,
+    incomplete: Option<Incomplete>,
+}
+
+/// Why a subcommand's output is printed but the run still fails (a wait that did not end
+/// in a confirmation): the line for stderr, and the exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incomplete {
+    /// The one-line error for stderr (without `error: `).
+    pub message: String,
+    /// The exit code.
+    pub code: u8,
 }
 
 impl Outcome {
@@ -24,6 +36,8 @@ impl Outcome {
             json: serde_json::to_value(output)?,
             text: text.into(),
             text_only: false,
+            broadcast: None,
+            incomplete: None,
         })
     }
 
@@ -49,6 +63,8 @@ impl Outcome {
             json,
             text,
             text_only: false,
+            broadcast: None,
+            incomplete: None,
         })
     }
 
@@ -56,6 +72,29 @@ impl Outcome {
     pub fn text_only(mut self, text_only: bool) -> Outcome {
         self.text_only = text_only;
         self
+    }
+
+    /// Marks the outcome as reporting transaction `txid`, broadcast: if printing it fails,
+    /// the txid goes to stderr and the exit code says so.
+    pub fn broadcast(mut self, txid: impl Into<String>) -> Outcome {
+        self.broadcast = Some(txid.into());
+        self
+    }
+
+    /// Marks the outcome as printed but failed, with `incomplete`'s line and exit code.
+    pub fn incomplete(mut self, incomplete: Incomplete) -> Outcome {
+        self.incomplete = Some(incomplete);
+        self
+    }
+
+    /// The broadcast transaction's id, when the outcome reports one.
+    pub fn broadcast_txid(&self) -> Option<&str> {
+        self.broadcast.as_deref()
+    }
+
+    /// Why the run fails although its output is printed, if it does.
+    pub fn incomplete_reason(&self) -> Option<&Incomplete> {
+        self.incomplete.as_ref()
     }
 
     /// The JSON form.

@@ -1,6 +1,9 @@
 //! Where a wallet's master secret comes from: an environment variable named by
 //! `--secret-env`, a file named by `--secret-file`, or a prompt on the terminal. Never argv;
 //! never echoed, logged or put in an error message.
+//!
+//! One rule for the variable and the file: a single trailing newline (`\n` or `\r\n`) is
+//! not part of the secret; everything else is, byte for byte.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -12,7 +15,8 @@ use spool_wallet::{LeafPath, MasterSecret};
 /// The signer's secret source and leaf path.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SecretArgs {
-    /// Name of the environment variable holding the wallet's master secret.
+    /// Name of the environment variable holding the wallet's master secret (one trailing
+    /// newline is ignored).
     #[arg(long, value_name = "VAR", conflicts_with = "secret_file")]
     pub secret_env: Option<String>,
     /// File holding the wallet's master secret (one trailing newline is ignored).
@@ -32,21 +36,29 @@ impl SecretArgs {
 
     fn read_source(&self) -> anyhow::Result<MasterSecret> {
         if let Some(var) = &self.secret_env {
+            if !valid_variable_name(var) {
+                // The value is not echoed: it may be the secret itself, typed by mistake.
+                bail!(
+                    "the value given to --secret-env is not a valid environment variable name \
+                     (letters, digits and _, not starting with a digit)"
+                );
+            }
             return match std::env::var_os(var) {
-                Some(value) if !value.is_empty() => Ok(MasterSecret::new(os_bytes(value)?)),
-                Some(_) => bail!("environment variable {var} (from --secret-env) is empty"),
+                Some(value) => {
+                    let bytes = strip_one_newline(os_bytes(value)?);
+                    if bytes.is_empty() {
+                        bail!("environment variable {var} (from --secret-env) is empty");
+                    }
+                    Ok(MasterSecret::new(bytes))
+                }
                 None => bail!("environment variable {var} (from --secret-env) is not set"),
             };
         }
         if let Some(path) = &self.secret_file {
-            let mut bytes = std::fs::read(path)
+            warn_if_readable_by_others(path);
+            let bytes = std::fs::read(path)
                 .with_context(|| format!("cannot read secret file {}", path.display()))?;
-            if bytes.ends_with(b"\n") {
-                bytes.pop();
-                if bytes.ends_with(b"\r") {
-                    bytes.pop();
-                }
-            }
+            let bytes = strip_one_newline(bytes);
             if bytes.is_empty() {
                 bail!("secret file {} is empty", path.display());
             }
@@ -80,6 +92,46 @@ fn os_bytes(value: std::ffi::OsString) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// Whether `name` is a portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+fn valid_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The secret without one trailing `\n` or `\r\n` (the documented rule for both sources).
+fn strip_one_newline(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.ends_with(b"\n") {
+        bytes.pop();
+        if bytes.ends_with(b"\r") {
+            bytes.pop();
+        }
+    }
+    bytes
+}
+
+/// Warns on stderr when other users may read the secret file.
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "warning: secret file {} can be read by other users (mode {mode:04o}); \
+                     chmod 600 it",
+                    path.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 /// Parses `--path`: a non-hardened leaf path, `""` for the root.
 ///
 /// # Errors
@@ -103,6 +155,25 @@ mod tests {
             secret_file: Some(file),
         };
         assert_eq!(args.read().unwrap().expose_bytes(), b"sesame");
+    }
+
+    #[test]
+    fn one_newline_rule_for_variable_and_file_and_names_checked() {
+        assert_eq!(strip_one_newline(b"a\n".to_vec()), b"a");
+        assert_eq!(strip_one_newline(b"a\r\n".to_vec()), b"a");
+        assert_eq!(strip_one_newline(b"a\n\n".to_vec()), b"a\n");
+        assert!(valid_variable_name("SPOOL_SECRET_1") && valid_variable_name("_x"));
+        assert!(!valid_variable_name("1X") && !valid_variable_name("my secret words"));
+        let args = SecretArgs {
+            secret_env: Some("my secret words".into()),
+            secret_file: None,
+        };
+        let err = args.read().unwrap_err().to_string();
+        assert!(
+            err.contains("not a valid environment variable name"),
+            "{err}"
+        );
+        assert!(!err.contains("secret words"), "{err}");
     }
 
     #[test]

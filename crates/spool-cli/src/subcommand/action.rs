@@ -18,7 +18,7 @@ use spool_wallet::{LeafPath, Wallet};
 use crate::cli::args::{AddressArg, PieceArg};
 use crate::cli::connect;
 use crate::cli::options::Settings;
-use crate::cli::output::Outcome;
+use crate::cli::output::{Incomplete, Outcome};
 use crate::cli::progress::Progress;
 use crate::cli::secret::{parse_path, SecretArgs};
 
@@ -306,6 +306,9 @@ impl MigrateArgs {
         let piece = self.piece.on(network)?;
         let prev = self.prev.on(network, "--prev")?;
         let new = self.new.on(network, "--new")?;
+        if prev == new {
+            anyhow::bail!("--prev and --new are the same address {prev}: a migration moves an edition to another address");
+        }
         let operation = Operation::migrate(&piece, prev, new, self.edition);
         execute(settings, &self.common, operation.into()).await
     }
@@ -376,6 +379,9 @@ async fn execute(
         fee_rate: common.fee_rate.or(settings.fee_rate),
         dry_run: common.dry_run,
     };
+    // The node must serve --network before this network's data directory is created.
+    // (Every backend error names the node's URL.)
+    connect::backend(settings)?.tip_height().await?;
     let spool = connect::spool(settings, federation).await?;
     let prepared = spool.prepare(&request, &key, &options).await?;
     let mut output = Output {
@@ -389,6 +395,7 @@ async fn execute(
         confirmed: false,
         checked: prepared.checked(),
     };
+    let mut wait_failed = None;
     if !common.dry_run {
         spool.broadcast(&prepared).await?;
         output.broadcast = true;
@@ -415,8 +422,12 @@ async fn execute(
                 )
                 .await;
             progress.finish();
-            waited?;
-            output.confirmed = true;
+            match waited {
+                Ok(_) => output.confirmed = true,
+                // Broadcast all the same: the output is printed, the exit code says the
+                // wait failed.
+                Err(err) => wait_failed = Some(anyhow::Error::new(err)),
+            }
         }
     }
     let text = format!(
@@ -434,5 +445,21 @@ async fn execute(
     } else {
         format!("{text}{}\n", output.hex)
     };
-    Outcome::new(&output, text)
+    let outcome = Outcome::new(&output, text)?;
+    if !output.broadcast {
+        return Ok(outcome);
+    }
+    let outcome = outcome.broadcast(output.txid.clone());
+    Ok(match wait_failed {
+        None => outcome,
+        Some(err) => outcome.incomplete(Incomplete {
+            message: format!(
+                "transaction {txid} was broadcast but not seen confirmed: {}; wait for it \
+                 with: spool wait {txid}",
+                crate::cli::one_line(&err, "wait"),
+                txid = output.txid
+            ),
+            code: crate::cli::exit::WAIT_INCOMPLETE,
+        }),
+    })
 }
