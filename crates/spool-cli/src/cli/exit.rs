@@ -96,7 +96,9 @@ fn is_input(cause: &(dyn std::error::Error + 'static)) -> bool {
 fn plan_is_input(plan: &PlanError) -> bool {
     matches!(
         plan,
-        PlanError::Refused { .. } | PlanError::BadFeeRate { .. }
+        PlanError::Refused { .. }
+            | PlanError::BadFeeRate { .. }
+            | PlanError::Build(spool_tx::TxError::TooManyOutputs { .. })
     )
 }
 
