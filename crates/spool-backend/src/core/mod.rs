@@ -26,6 +26,7 @@
 mod mempool;
 mod parse;
 pub(crate) mod rpc;
+mod store;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
@@ -110,6 +111,22 @@ impl CoreBackend {
         })
     }
 
+    /// Keeps the decoded mempool, the resolved previous outputs of its transactions and the
+    /// last `scantxoutset` reply in `dir` (the per-network data directory, created when
+    /// first written), so that the next process fetches only what changed since. The file
+    /// is validated against the node before use and ignored when corrupt.
+    pub fn with_cache_dir(mut self, dir: &std::path::Path) -> CoreBackend {
+        self.mempool = Arc::new(Mutex::new(MempoolCache::persistent(
+            store::CacheFile::in_dir(dir, self.network),
+        )));
+        self
+    }
+
+    /// The cache file used with [`CoreBackend::with_cache_dir`] in `dir`.
+    pub fn cache_file(dir: &std::path::Path) -> std::path::PathBuf {
+        dir.join(store::FILE_NAME)
+    }
+
     /// Replaces the retry policy for transient failures.
     pub fn retry_policy(mut self, retry: RetryPolicy) -> CoreBackend {
         self.retry = retry;
@@ -146,7 +163,12 @@ impl CoreBackend {
                         check_chain(&rpc, network)?;
                         checked.store(true, Ordering::Release);
                     }
-                    op(&rpc, &mempool)
+                    let result = op(&rpc, &mempool);
+                    mempool
+                        .lock()
+                        .expect("mempool cache lock poisoned")
+                        .persist();
+                    result
                 })
                 .await
                 .map_err(|err| BackendError::bad_response(&url, format!("task failed: {err}")))?
@@ -226,6 +248,15 @@ impl Backend for CoreBackend {
     async fn transaction(&self, txid: &Txid) -> Result<ChainTx, BackendError> {
         let txid = *txid;
         self.run("transaction", move |rpc, mempool| {
+            {
+                let mut cache = mempool.lock().expect("mempool cache lock poisoned");
+                if cache.fresh_listing() && cache.get(&txid).is_some() {
+                    let mut found = cached_chain_txs(rpc, &mut cache, &[txid])?;
+                    if let Some(chain_tx) = found.pop() {
+                        return Ok(chain_tx);
+                    }
+                }
+            }
             let mut found = chain_txs(rpc, mempool, &[txid])?;
             found.pop().flatten().ok_or_else(|| BackendError::NotFound {
                 what: format!("transaction {txid}"),
@@ -245,16 +276,40 @@ fn rpc_bad(rpc: &Rpc, method: &str, value: &Value) -> BackendError {
     BackendError::bad_response(rpc.url(), format!("{method}: unexpected reply {value}"))
 }
 
-/// `scantxoutset start [addr(..)]`, waiting while another client's scan runs.
-/// Returns the scan's tip height and the outputs.
+/// The confirmed outputs paying `address` and the height they were read at: from the scan
+/// memo while the node's best block is the one it was taken at, else one `scantxoutset`
+/// for `address` and the addresses scanned recently (one pass over the UTXO set serves the
+/// piece's history and the signer's coins of the same action).
 fn scan_address(
     rpc: &Rpc,
+    mempool: &Mutex<MempoolCache>,
     address: &Address,
 ) -> Result<(u64, Vec<parse::ScannedOutput>), BackendError> {
-    let params = [
-        json!("start"),
-        json!([{ "desc": format!("addr({address})") }]),
-    ];
+    let script = address.script_pubkey();
+    let name = address.to_string();
+    let best = rpc.call_ok("getbestblockhash", &[])?;
+    let best: bitcoin::BlockHash = best
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| rpc_bad(rpc, "getbestblockhash", &best))?;
+    let mut cache = mempool.lock().expect("mempool cache lock poisoned");
+    if let Some(memo) = cache.scan_at(&best, &name) {
+        let height = memo.height;
+        let outputs = memo
+            .outputs
+            .iter()
+            .filter(|out| out.script_pubkey == script)
+            .cloned()
+            .collect();
+        cache.touch(&name);
+        return Ok((height, outputs));
+    }
+    let set = cache.scan_set(&name);
+    let descriptors: Vec<Value> = set
+        .iter()
+        .map(|a| json!({ "desc": format!("addr({a})") }))
+        .collect();
+    let params = [json!("start"), Value::Array(descriptors)];
     let started = std::time::Instant::now();
     let reply = loop {
         match rpc.call("scantxoutset", &params)? {
@@ -269,7 +324,29 @@ fn scan_address(
             Err(refusal) => return Err(rpc.refusal_error("scantxoutset", refusal)),
         }
     };
-    parse::scan_reply(rpc.url(), &reply)
+    let (height, all) = parse::scan_reply(rpc.url(), &reply)?;
+    let outputs: Vec<parse::ScannedOutput> = all
+        .iter()
+        .filter(|out| out.script_pubkey == script)
+        .cloned()
+        .collect();
+    // The reply names the block it read the UTXO set at (Core 0.21+); without it, nothing
+    // is memoised.
+    if let Some(scanned_at) = reply["bestblock"]
+        .as_str()
+        .and_then(|s| s.parse::<bitcoin::BlockHash>().ok())
+    {
+        cache.record_scan(
+            store::ScanMemo {
+                best_block: scanned_at,
+                height,
+                addresses: set,
+                outputs: all,
+            },
+            &name,
+        );
+    }
+    Ok((height, outputs))
 }
 
 fn utxos_blocking(
@@ -288,7 +365,7 @@ fn utxos_blocking(
     } else {
         Vec::new()
     };
-    let (tip, scanned) = scan_address(rpc, address)?;
+    let (tip, scanned) = scan_address(rpc, mempool, address)?;
     let mut found: BTreeMap<OutPoint, Utxo> = BTreeMap::new();
     for out in scanned {
         let confirmations = (tip + 1).saturating_sub(out.height);
@@ -336,12 +413,12 @@ fn history_blocking(
     address: &Address,
 ) -> Result<Vec<ChainTx>, BackendError> {
     let script = address.script_pubkey();
-    let mut txids: Vec<Txid> = {
+    let unconfirmed: Vec<Txid> = {
         let mut cache = mempool.lock().expect("mempool cache lock poisoned");
         cache.refresh(rpc)?;
         cache.txids_paying(&script)
     };
-    let (_, scanned) = scan_address(rpc, address)?;
+    let (_, scanned) = scan_address(rpc, mempool, address)?;
     // Blocks holding many of the address's transactions are read whole (their transactions
     // come with prevouts and positions); the others one transaction at a time.
     let mut per_height: BTreeMap<u64, HashSet<Txid>> = BTreeMap::new();
@@ -353,12 +430,19 @@ fn history_blocking(
     }
     per_height.retain(|_, txids| txids.len() >= DENSE_BLOCK);
     let mut txs = dense_blocks(rpc, &per_height)?;
-    let done: HashSet<Txid> = txs.iter().map(ChainTx::txid).collect();
-    txids.extend(scanned.iter().map(|out| out.outpoint.txid));
-    let mut seen = done;
+    let mut seen: HashSet<Txid> = txs.iter().map(ChainTx::txid).collect();
+    let mut txids: Vec<Txid> = scanned.iter().map(|out| out.outpoint.txid).collect();
     txids.retain(|txid| seen.insert(*txid));
-    // A mempool transaction may have been evicted or replaced since: skip what is gone.
+    // Confirmed since the listing: the scan's answer (confirmed) wins.
+    let unconfirmed: Vec<Txid> = unconfirmed
+        .into_iter()
+        .filter(|txid| seen.insert(*txid))
+        .collect();
     txs.extend(chain_txs(rpc, mempool, &txids)?.into_iter().flatten());
+    {
+        let mut cache = mempool.lock().expect("mempool cache lock poisoned");
+        txs.extend(cached_chain_txs(rpc, &mut cache, &unconfirmed)?);
+    }
     txs.retain(|chain_tx| {
         chain_tx
             .tx
@@ -468,6 +552,96 @@ fn chain_txs(
         .collect()
 }
 
+/// The mempool transactions `txids` (all in the cache's last listing) as unconfirmed
+/// [`ChainTx`]s, their previous outputs from the cache, resolved where missing (from
+/// cached parents, else one batched `getrawtransaction` per distinct confirmed parent) and
+/// kept for the next call.
+fn cached_chain_txs(
+    rpc: &Rpc,
+    cache: &mut MempoolCache,
+    txids: &[Txid],
+) -> Result<Vec<ChainTx>, BackendError> {
+    let unresolved: Vec<Txid> = txids
+        .iter()
+        .filter(|txid| cache.get(txid).is_some_and(|c| c.prevouts.is_none()))
+        .copied()
+        .collect();
+    if !unresolved.is_empty() {
+        let mut known: HashMap<OutPoint, bitcoin::TxOut> = HashMap::new();
+        let mut parents: Vec<Txid> = Vec::new();
+        for txid in &unresolved {
+            for input in &cache.get(txid).expect("listed above").tx.input {
+                match cache.output(&input.previous_output) {
+                    Some(out) => {
+                        known.insert(input.previous_output, out);
+                    }
+                    None => parents.push(input.previous_output.txid),
+                }
+            }
+        }
+        parents.sort();
+        parents.dedup();
+        fetch_parents(rpc, &parents, &mut known)?;
+        for txid in &unresolved {
+            let tx = &cache.get(txid).expect("listed above").tx;
+            let prevouts = tx
+                .input
+                .iter()
+                .map(|i| {
+                    known.get(&i.previous_output).cloned().ok_or_else(|| {
+                        BackendError::bad_response(
+                            rpc.url(),
+                            format!("no prevout {} found", i.previous_output),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            cache.set_prevouts(txid, prevouts);
+        }
+    }
+    Ok(txids
+        .iter()
+        .filter_map(|txid| cache.get(txid))
+        .map(|cached| ChainTx {
+            tx: cached.tx.clone(),
+            prevouts: cached.prevouts.clone().unwrap_or_default(),
+            place: TxPlace::Unconfirmed,
+        })
+        .collect())
+}
+
+/// Adds every output of the transactions `parents` to `known` (one batched
+/// `getrawtransaction`).
+fn fetch_parents(
+    rpc: &Rpc,
+    parents: &[Txid],
+    known: &mut HashMap<OutPoint, bitcoin::TxOut>,
+) -> Result<(), BackendError> {
+    if parents.is_empty() {
+        return Ok(());
+    }
+    let params: Vec<Vec<Value>> = parents
+        .iter()
+        .map(|txid| vec![json!(txid.to_string()), json!(0)])
+        .collect();
+    for (parent, reply) in parents
+        .iter()
+        .zip(rpc.batch_ok("getrawtransaction", &params)?)
+    {
+        let tx = parse::raw_tx(rpc.url(), &format!("getrawtransaction {parent}"), &reply)?;
+        for (vout, out) in tx.output.into_iter().enumerate() {
+            known.insert(
+                OutPoint {
+                    txid: *parent,
+                    vout: vout as u32,
+                },
+                out,
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Fills in the prevouts of mempool transactions: from the mempool cache where the parent
 /// is unconfirmed, else from the parent itself (one batched call per distinct parent).
 fn resolve_mempool_prevouts(
@@ -500,27 +674,7 @@ fn resolve_mempool_prevouts(
         .collect();
     parents.sort();
     parents.dedup();
-    if !parents.is_empty() {
-        let params: Vec<Vec<Value>> = parents
-            .iter()
-            .map(|txid| vec![json!(txid.to_string()), json!(0)])
-            .collect();
-        for (parent, reply) in parents
-            .iter()
-            .zip(rpc.batch_ok("getrawtransaction", &params)?)
-        {
-            let tx = parse::raw_tx(rpc.url(), &format!("getrawtransaction {parent}"), &reply)?;
-            for (vout, out) in tx.output.into_iter().enumerate() {
-                known.insert(
-                    OutPoint {
-                        txid: *parent,
-                        vout: vout as u32,
-                    },
-                    out,
-                );
-            }
-        }
-    }
+    fetch_parents(rpc, &parents, &mut known)?;
     for d in decoded.iter_mut().flatten() {
         if d.prevouts.is_none() {
             let prevouts =

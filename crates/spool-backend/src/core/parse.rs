@@ -10,6 +10,7 @@ use spool_protocol::chain::{ChainTx, TxPlace};
 use crate::error::BackendError;
 
 /// One output found by `scantxoutset`.
+#[derive(Debug, Clone)]
 pub(crate) struct ScannedOutput {
     pub outpoint: OutPoint,
     pub value: Amount,

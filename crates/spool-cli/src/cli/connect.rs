@@ -42,11 +42,14 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
             let timeout = settings
                 .rpc_timeout
                 .map_or(spool_backend::core::DEFAULT_TIMEOUT, Duration::from_secs);
-            Box::new(
-                CoreBackend::with_timeout(&settings.rpc_url, auth, network, timeout)
-                    .with_context(|| format!("bitcoin core at {shown}"))?
-                    .retry_policy(retry),
-            )
+            let mut core = CoreBackend::with_timeout(&settings.rpc_url, auth, network, timeout)
+                .with_context(|| format!("bitcoin core at {shown}"))?
+                .retry_policy(retry);
+            // The decoded mempool and the last UTXO scan are kept across processes.
+            if let Some(dir) = &settings.data_dir {
+                core = core.with_cache_dir(dir);
+            }
+            Box::new(core)
         }
         BackendKind::Esplora => {
             let Some(url) = &settings.esplora_url else {
