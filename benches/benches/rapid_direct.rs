@@ -219,9 +219,11 @@ fn rate(times: &[Duration]) -> f64 {
     times.len() as f64 * 60.0 / times.iter().sum::<Duration>().as_secs_f64()
 }
 
-fn pass(env: &Env, piece: &str, owner: &str, count: u64, cold: bool) -> (Vec<Duration>, f64) {
+/// Registers editions 1..=count of `piece`; returns each process's time and the mean RPC
+/// calls and round trips per process.
+fn pass(env: &Env, piece: &str, owner: &str, count: u64, cold: bool) -> (Vec<Duration>, f64, f64) {
     let mut times = Vec::with_capacity(count as usize);
-    let mut calls = 0;
+    let (mut calls, mut trips) = (0, 0);
     for edition in 1..=count {
         if cold {
             let _ = std::fs::remove_file(env.cache_file());
@@ -230,9 +232,13 @@ fn pass(env: &Env, piece: &str, owner: &str, count: u64, cold: bool) -> (Vec<Dur
         let ran = env.register(piece, owner, edition);
         times.push(started.elapsed());
         calls += ran.calls;
-        let _ = ran.trips;
+        trips += ran.trips;
     }
-    (times, calls as f64 / count as f64)
+    (
+        times,
+        calls as f64 / count as f64,
+        trips as f64 / count as f64,
+    )
 }
 
 fn rapid_direct(c: &mut Criterion) {
@@ -247,8 +253,8 @@ fn rapid_direct(c: &mut Criterion) {
     let (env, warm_piece, cold_piece, owner) = setup();
     let k = 50.min(count as usize);
 
-    let (warm, warm_calls) = pass(&env, &warm_piece, &owner, count, false);
-    let (cold, cold_calls) = pass(&env, &cold_piece, &owner, cold_count, true);
+    let (warm, warm_calls, warm_trips) = pass(&env, &warm_piece, &owner, count, false);
+    let (cold, cold_calls, cold_trips) = pass(&env, &cold_piece, &owner, cold_count, true);
     let bound: Vec<Duration> = (0..50)
         .map(|_| {
             let started = Instant::now();
@@ -267,14 +273,14 @@ fn rapid_direct(c: &mut Criterion) {
     let (cold_first, cold_last) = (rate(&cold[..kc]), rate(&cold[cold.len() - kc..]));
     eprintln!(
         "rapid_direct warm: {count} registrations, {:.0}/min overall; first {k} {first:.0}/min, \
-         last {k} {last:.0}/min (last/first {:.2}); {warm_calls:.1} RPC calls per registration",
+         last {k} {last:.0}/min (last/first {:.2}); {warm_calls:.1} RPC calls ({warm_trips:.1} round trips) per registration",
         rate(&warm),
         last / first
     );
     eprintln!(
         "rapid_direct cold (no cache file; {count}+ unrelated unconfirmed): {cold_count} \
          registrations, {:.0}/min overall; first {kc} {cold_first:.0}/min, last {kc} \
-         {cold_last:.0}/min; {cold_calls:.1} RPC calls per registration",
+         {cold_last:.0}/min; {cold_calls:.1} RPC calls ({cold_trips:.1} round trips) per registration",
         rate(&cold)
     );
     eprintln!(

@@ -224,7 +224,8 @@ async fn cached_answers_equal_the_nodes_through_arrivals_drops_reorgs_and_replac
     );
 
     // Invalidated: the block's transactions are back in the mempool, the memo's block gone.
-    node.call("invalidateblock", &[best.clone()]).unwrap();
+    node.call("invalidateblock", std::slice::from_ref(&best))
+        .unwrap();
     let back = agree(
         &node,
         dir.path(),

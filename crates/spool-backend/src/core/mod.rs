@@ -11,7 +11,11 @@
 //! used. The cookie file is read before every call, so a restarted node is picked up.
 //!
 //! A history query costs: `getrawmempool` (plus one `getrawtransaction` per mempool
-//! transaction not seen before: the decoded mempool is cached), one `scantxoutset`, then
+//! transaction not seen before: the decoded mempool is cached, across processes with
+//! [`CoreBackend::with_cache_dir`]), `getbestblockhash` and, unless the last scan was taken
+//! at that block and covered the address, one `scantxoutset` (for the address and the
+//! addresses scanned recently, so one scan serves a piece's history and the signer's coins),
+//! then
 //! per block holding 16 or more of the address's transactions one `getblockhash` and one
 //! `getblock` verbosity 3 (all its transactions with prevouts and positions), and for the
 //! rest one `getrawtransaction` verbosity 2 each (prevouts from the undo data) and one
@@ -20,8 +24,10 @@
 //! parent. Calls of a kind go in JSON-RPC batches of up to 250 (4 for whole blocks): the cost
 //! is O(transactions + blocks), never a call per input.
 //!
-//! UTXOs cost one `scantxoutset`, one `gettxspendingprevout` for all candidates (dropping
-//! what a mempool transaction spends) and, at `min_conf` 0, the mempool refresh.
+//! UTXOs cost the scan as above, one `gettxspendingprevout` for all candidates (dropping
+//! what a mempool transaction spends) and, at `min_conf` 0, the mempool refresh. A
+//! transaction's status is answered from the decoded mempool, without a call, when the
+//! last `getrawmempool` (less than a second ago, within the same action) listed it.
 
 mod mempool;
 mod parse;
