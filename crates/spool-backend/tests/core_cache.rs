@@ -302,6 +302,12 @@ async fn cached_answers_equal_the_nodes_through_arrivals_drops_reorgs_and_replac
         agree(&node, dir.path(), &piece, &sender.address, &txids, what).await;
         assert_ne!(std::fs::read(&file).unwrap(), bytes, "{what}: rebuilt");
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the cache file is private");
+    }
 }
 
 /// Calls of one registration's reads (piece history, the sender's coins, two status

@@ -253,7 +253,11 @@ impl CacheFile {
         bytes.push(b'\n');
         bytes.extend_from_slice(&json);
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir)?;
         }
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -262,7 +266,12 @@ impl CacheFile {
         let tmp = self
             .path
             .with_extension(format!("json.tmp.{}.{nanos}", std::process::id()));
-        std::fs::write(&tmp, &bytes)?;
+        // Private to this user, like everything in the data directory.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        std::io::Write::write_all(&mut options.open(&tmp)?, &bytes)?;
         std::fs::rename(&tmp, &self.path).inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
         })
