@@ -12,7 +12,8 @@
 //! - **bound**: 50 `spool verb encode` processes (start-up and exit of the binary alone).
 //!
 //! Criterion then times `rapid_direct/register_process` (one more registration, warm) and
-//! `rapid_direct/bound_verb_encode`. Needs the release binary:
+//! `rapid_direct/bound_verb_encode`. `SPOOL_RAPID_DIRECT_LOG=PATH` keeps the `-v` log of the
+//! last registration run. Needs the release binary:
 //! `cargo build --release -p spool-cli` (or `SPOOL_BIN=path`); fails loudly without it.
 #![allow(missing_docs)]
 
@@ -87,6 +88,13 @@ impl Env {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "spool {args:?} failed: {stderr}");
+        if let (Ok(path), true) = (
+            std::env::var("SPOOL_RAPID_DIRECT_LOG"),
+            args.contains(&"register"),
+        ) {
+            // The last process's log, for reading where its time went.
+            std::fs::write(path, stderr.as_bytes()).expect("write the log");
+        }
         let (mut calls, mut trips) = (0, 0);
         for line in stderr.lines() {
             if line.contains("rpc call") {
