@@ -99,9 +99,13 @@ fn usage_error(err: clap::Error) -> ExitCode {
     }
 }
 
-/// Prints an error and its causes on one line of stderr; exit code 1.
+/// Prints an error and its causes on one line of stderr; exit code 1 (2 for a command that
+/// needs `--server` run without one: a usage error).
 fn fail(err: &anyhow::Error, command: &str) -> ExitCode {
     eprintln!("error: {}", one_line(err, command));
+    if err.downcast_ref::<connect::NeedsServer>().is_some() {
+        return ExitCode::from(2);
+    }
     ExitCode::FAILURE
 }
 

@@ -3,7 +3,12 @@
 pub mod action;
 pub mod hash;
 pub mod history;
+pub mod holdings;
+pub mod index;
+pub mod index_source;
 pub mod ownership;
+pub mod pieces;
+pub mod serve;
 pub mod verb;
 pub mod wallet;
 
@@ -51,6 +56,14 @@ pub enum Subcommand {
     History(history::HistoryArgs),
     /// What an address may do with an edition, with pyspool's reasons.
     Ownership(ownership::OwnershipArgs),
+    /// What an address holds, edition by edition (needs --server).
+    Holdings(holdings::HoldingsArgs),
+    /// The registered pieces (needs --server).
+    Pieces(pieces::PiecesArgs),
+    /// Bring the chain index up to the node's tip, then exit.
+    Index(index::IndexArgs),
+    /// Follow the node into the index and serve the JSON API and the explorer.
+    Serve(serve::ServeArgs),
 }
 
 impl Subcommand {
@@ -87,6 +100,10 @@ impl Subcommand {
             Subcommand::Loan(args) => args.run(settings).await,
             Subcommand::History(args) => args.run(settings).await,
             Subcommand::Ownership(args) => args.run(settings).await,
+            Subcommand::Holdings(args) => args.run(settings).await,
+            Subcommand::Pieces(args) => args.run(settings).await,
+            Subcommand::Index(args) => args.run(settings).await,
+            Subcommand::Serve(args) => args.run(settings).await,
         }
     }
 }

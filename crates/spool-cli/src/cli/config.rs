@@ -8,6 +8,8 @@
 //! data-dir = "/var/lib/spool"
 //! min-conf = 1
 //! fee-rate = 2.0
+//! server = "http://127.0.0.1:8338"
+//! watch = ["bcrt1q..."]
 //! ```
 //!
 //! No secret belongs in it: the RPC password comes from `SPOOL_RPC_PASSWORD`, wallet secrets
@@ -44,6 +46,10 @@ pub struct ConfigFile {
     pub min_conf: Option<u32>,
     /// `fee-rate`: default for actions, sat/vB.
     pub fee_rate: Option<f64>,
+    /// `server`: a `spool serve` URL to read and broadcast through.
+    pub server: Option<String>,
+    /// `watch`: addresses `spool index`/`spool serve` watch from the start.
+    pub watch: Option<Vec<String>>,
 }
 
 impl ConfigFile {

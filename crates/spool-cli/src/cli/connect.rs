@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use spool_backend::core::{CoreAuth, CoreBackend};
 use spool_backend::esplora::EsploraBackend;
+use spool_backend::server::ServerBackend;
 use spool_backend::{Backend, RetryPolicy};
 use spool_engine::store::Reservations;
 use spool_engine::Spool;
@@ -28,21 +29,19 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
         first_delay: Duration::from_millis(200),
         max_delay: Duration::from_secs(1),
     };
+    if let Some(url) = &settings.server {
+        return Ok(Box::new(
+            ServerBackend::new(url, network)
+                .with_context(|| format!("spool server at {url}"))?
+                .retry_policy(retry),
+        ));
+    }
     Ok(match settings.backend {
-        BackendKind::Core => {
-            let auth = match &settings.rpc_auth {
-                RpcAuth::Cookie(path) => CoreAuth::Cookie(path.clone()),
-                RpcAuth::UserPass { user, password } => CoreAuth::UserPass {
-                    user: user.clone(),
-                    password: password.clone(),
-                },
-            };
-            Box::new(
-                CoreBackend::new(&settings.rpc_url, auth, network)
-                    .with_context(|| format!("bitcoin core at {}", settings.rpc_url))?
-                    .retry_policy(retry),
-            )
-        }
+        BackendKind::Core => Box::new(
+            CoreBackend::new(&settings.rpc_url, core_auth(settings), network)
+                .with_context(|| format!("bitcoin core at {}", settings.rpc_url))?
+                .retry_policy(retry),
+        ),
         BackendKind::Esplora => {
             let Some(url) = &settings.esplora_url else {
                 bail!("--backend esplora needs --esplora-url URL (or SPOOL_ESPLORA_URL)");
@@ -52,6 +51,39 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
             )
         }
     })
+}
+
+/// Bitcoin Core's authentication from the settings.
+pub fn core_auth(settings: &Settings) -> CoreAuth {
+    match &settings.rpc_auth {
+        RpcAuth::Cookie(path) => CoreAuth::Cookie(path.clone()),
+        RpcAuth::UserPass { user, password } => CoreAuth::UserPass {
+            user: user.clone(),
+            password: password.clone(),
+        },
+    }
+}
+
+/// The `spool serve` client for commands only a server can answer (`holdings`, `pieces`).
+///
+/// # Errors
+///
+/// [`NeedsServer`] without `--server`; a malformed server URL.
+pub fn server(settings: &Settings, command: &'static str) -> anyhow::Result<ServerBackend> {
+    let Some(url) = &settings.server else {
+        return Err(NeedsServer { command }.into());
+    };
+    ServerBackend::new(url, settings.network.network())
+        .with_context(|| format!("spool server at {url}"))
+}
+
+/// A command that only a `spool serve` index can answer was run without `--server`
+/// (a usage error: exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("spool {command} needs an index: give --server URL (or SPOOL_SERVER, or `server` in the config file) naming a running `spool serve`")]
+pub struct NeedsServer {
+    /// The command's name.
+    pub command: &'static str,
 }
 
 /// The federation addresses: those given with `--federation` (checked against the network),

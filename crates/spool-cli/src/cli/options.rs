@@ -86,6 +86,10 @@ pub struct GlobalOptions {
     /// TOML config file [default: ~/.config/spool/config.toml when it exists].
     #[arg(long, global = true, env = "SPOOL_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// A `spool serve` to read chain state from and broadcast through, instead of the node
+    /// or Esplora (e.g. http://127.0.0.1:8338).
+    #[arg(long, global = true, env = "SPOOL_SERVER", value_name = "URL")]
+    pub server: Option<String>,
     /// Print exactly one JSON document on stdout.
     #[arg(long, global = true, env = "SPOOL_JSON")]
     pub json: bool,
@@ -134,6 +138,10 @@ pub struct Settings {
     pub rpc_auth: RpcAuth,
     /// Esplora URL, when given.
     pub esplora_url: Option<String>,
+    /// The `spool serve` URL (`--server`), when given: it replaces the backend.
+    pub server: Option<String>,
+    /// Addresses `spool index`/`spool serve` watch from the start (config `watch = [...]`).
+    pub watch: Vec<String>,
     /// The per-network data directory (`None` when neither --data-dir nor HOME gives one;
     /// only commands that keep state need it).
     pub data_dir: Option<PathBuf>,
@@ -196,6 +204,8 @@ impl GlobalOptions {
             rpc_url,
             rpc_auth,
             esplora_url,
+            server: self.server.clone().or(config.server),
+            watch: config.watch.unwrap_or_default(),
             data_dir: base.map(|dir| dir.join(network.as_str())),
             json: self.json || config.json.unwrap_or(false),
             verbose: self.verbose,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use clap::{Args, ValueEnum};
-use serde::{Deserialize, Serialize};
+use spool_explorer::svg::{provenance_svg, GraphOptions};
 use spool_protocol::history::History;
 
 use crate::cli::args::AddressArg;
@@ -23,6 +23,9 @@ pub enum Format {
     Table,
     /// A Graphviz digraph: editions as lanes, owners as nodes, verbs on the edges.
     Dot,
+    /// The provenance graph as a standalone SVG (the explorer's renderer): one lane per
+    /// edition, one node per event, invalid events marked with their reason.
+    Svg,
 }
 
 /// `spool history`'s arguments.
@@ -45,16 +48,9 @@ pub struct HistoryArgs {
 /// spool-rs's verification), so the JSON and the verifier can never drift apart.
 pub use spool_protocol::history::Event as EventOutput;
 
-/// `{"piece_address", "number_editions", "events": [...]}`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Output {
-    /// The piece address.
-    pub piece_address: String,
-    /// The number of editions (from the valid EDITIONS event).
-    pub number_editions: Option<u64>,
-    /// The events, in chain order.
-    pub events: Vec<EventOutput>,
-}
+/// `{"piece_address", "number_editions", "events": [...]}`: the type the index's API serves
+/// (`GET /api/v1/piece/{piece}/history`), so `--server` and direct mode print the same JSON.
+pub use spool_backend::server::HistoryReply as Output;
 
 impl HistoryArgs {
     /// Runs the command.
@@ -81,27 +77,16 @@ impl HistoryArgs {
             Format::Json => format!("{}\n", serde_json::to_string_pretty(&output)?),
             Format::Table => table(&output),
             Format::Dot => dot(&output),
+            Format::Svg => provenance_svg(&history, &GraphOptions::default()),
         };
         Outcome::new(&output, text)
     }
 }
 
-/// The history as the JSON output, optionally only one edition's events.
+/// The history as the JSON output, optionally only one edition's events (the index's
+/// own function, so both filter alike).
 pub fn output(history: &History, edition: Option<u64>) -> Output {
-    let events = history
-        .events()
-        .iter()
-        .filter(|event| match edition {
-            None => true,
-            Some(n) => event.edition() == Some(n) || (n == 0 && event.action == "EDITIONS"),
-        })
-        .cloned()
-        .collect();
-    Output {
-        piece_address: history.piece_address().to_string(),
-        number_editions: history.number_editions(),
-        events,
-    }
+    spool_index::api::history_reply(history, edition)
 }
 
 /// A table for people, one event a line.
@@ -163,15 +148,21 @@ pub fn table(output: &Output) -> String {
 /// A Graphviz digraph: one cluster (lane) per edition, each holder a node in its lane,
 /// each event an edge labelled with its verb; invalid events dashed red.
 pub fn dot(output: &Output) -> String {
-    let mut lanes: BTreeMap<String, Vec<&EventOutput>> = BTreeMap::new();
+    // Lanes in numeric order: the master edition first, then editions 1, 2, ..., 10 (not as
+    // strings, where "edition 10" sorts before "edition 2"), refills last.
+    let mut lanes: BTreeMap<(u8, u64), (String, Vec<&EventOutput>)> = BTreeMap::new();
     for event in &output.events {
         // pyspool's keys: '' (None) for the master edition's registration, 0 for EDITIONS.
-        let lane = match event.edition_number {
-            None if event.action == "FUEL" => "fuel".to_string(),
-            None | Some(0) => "master edition".to_string(),
-            Some(n) => format!("edition {n}"),
+        let (key, lane) = match event.edition_number {
+            None if event.action == "FUEL" => ((2, 0), "fuel".to_string()),
+            None | Some(0) => ((0, 0), "master edition".to_string()),
+            Some(n) => ((1, n), format!("edition {n}")),
         };
-        lanes.entry(lane).or_default().push(event);
+        lanes
+            .entry(key)
+            .or_insert_with(|| (lane, Vec::new()))
+            .1
+            .push(event);
     }
     let mut text = String::new();
     let _ = writeln!(text, "digraph provenance {{");
@@ -185,7 +176,7 @@ pub fn dot(output: &Output) -> String {
             .map_or("?".to_string(), |n| n.to_string())
     );
     let _ = writeln!(text, "  node [shape=box, fontname=monospace];");
-    for (index, (lane, events)) in lanes.iter().enumerate() {
+    for (index, (lane, events)) in lanes.values().enumerate() {
         let _ = writeln!(text, "  subgraph cluster_{index} {{");
         let _ = writeln!(text, "    label=\"{lane}\";");
         let node = |address: &str| format!("\"{index}:{address}\"");
@@ -299,5 +290,21 @@ mod tests {
         assert_eq!(text.matches(" -> ").count(), 5);
         assert_eq!(text.matches("style=dashed, color=red").count(), 1);
         assert!(text.contains("ASCRIBESPOOL01TRANSFER1 #7 (invalid)"));
+    }
+
+    #[test]
+    fn dot_lanes_are_in_numeric_order() {
+        let mut output = sample();
+        output
+            .events
+            .push(event("f", "REGISTER", Some(10), "fed", "artist", true));
+        output
+            .events
+            .push(event("g", "REGISTER", Some(2), "fed", "artist", true));
+        let text = dot(&output);
+        let at = |lane: &str| text.find(&format!("label=\"{lane}\"")).unwrap();
+        assert!(at("master edition") < at("edition 1"));
+        assert!(at("edition 1") < at("edition 2"));
+        assert!(at("edition 2") < at("edition 10"));
     }
 }
