@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use spool_index::{Follower, FollowerConfig, NodeConfig};
 
 use crate::cli::args::AddressArg;
@@ -84,7 +84,7 @@ pub struct IndexArgs {
 }
 
 /// `{"index", "indexed_height", "indexed_hash", "blocks", "bytes", "seconds"}`
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Output {
     /// The index file.
     pub index: String,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use spool_explorer::ExplorerConfig;
 use spool_index::ServeConfig;
 
@@ -38,7 +38,7 @@ pub struct ServeArgs {
 }
 
 /// `{"url", "stopped"}`, printed when the server stops.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Output {
     /// The base URL served.
     pub url: String,
