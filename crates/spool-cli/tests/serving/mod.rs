@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Env, FEDERATION, REFILL, STRANGER, USER1, USER2, USER3};
+use crate::support::{Env, Wallet, FEDERATION, REFILL, STRANGER, USER1, USER2, USER3};
 
 /// The leaf paths of pyspool's walkthrough.
 pub const LEAF1: &str = "2015/5/28/9/28/44/982190";
@@ -211,6 +211,16 @@ pub struct Sent {
     pub refills: Vec<String>,
 }
 
+/// One owner action: sender, its wallet and leaf, verb, recipient, extra arguments.
+type Step<'a> = (
+    &'a str,
+    &'a Wallet,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a [&'a str],
+);
+
 /// The seed's walkthrough (pyspool's documentation example) through the CLI, every command
 /// with `--server URL`, each transaction mined and indexed before the next command.
 pub fn walkthrough(env: &Env, server: &Server, p: &Parties) -> Sent {
@@ -264,7 +274,7 @@ pub fn walkthrough(env: &Env, server: &Server, p: &Parties) -> Sent {
     assert_eq!(editions.verb.as_deref(), Some("ASCRIBESPOOL01EDITIONS10"));
     events.push(editions.txid);
     events.push(register(&p.user1_leaf, "1").txid);
-    let steps: [(&str, &crate::support::Wallet, &str, &str, &str, &[&str]); 4] = [
+    let steps: [Step<'_>; 4] = [
         (&p.user1_leaf, &USER1, LEAF1, "transfer", &p.user2_leaf, &[]),
         (&p.user2_leaf, &USER2, LEAF2, "consign", &p.user3_leaf, &[]),
         (
