@@ -6,7 +6,9 @@
 //!   every test of the workspace.
 //! - `cargo xtask proptest [CASES]`: the property tests with many more cases.
 //! - `cargo xtask bench [ARGS]`: the criterion benchmarks.
-//! - `cargo xtask demo`: the seed's walkthrough on a fresh regtest node.
+//! - `cargo xtask demo [--serve]`: the seed's walkthrough on a fresh regtest node, indexed,
+//!   with the piece's provenance graph in `target/demo/piece.svg`; `--serve` then serves the
+//!   explorer over it until Ctrl-C.
 //! - `cargo xtask deny`: cargo-deny's bans, licenses and sources checks (needs cargo-deny).
 //! - `cargo xtask layering`: the crate map's dependency rules, on `cargo tree`.
 
@@ -21,7 +23,7 @@ use std::process::ExitCode;
 type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
 
 const USAGE: &str =
-    "usage: cargo xtask <bitcoind|test|proptest [CASES]|bench [ARGS]|demo|deny|layering>";
+    "usage: cargo xtask <bitcoind|test|proptest [CASES]|bench [ARGS]|demo [--serve]|deny|layering>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,7 +32,11 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("proptest") => proptest(args.get(1).map(String::as_str)),
         Some("bench") => bench(&args[1..]),
-        Some("demo") => demo_task(),
+        Some("demo") => match args.get(1).map(String::as_str) {
+            None => demo_task(false),
+            Some("--serve") => demo_task(true),
+            Some(other) => Err(format!("unknown demo option {other:?}; {USAGE}").into()),
+        },
         Some("deny") => deny(),
         Some("layering") => layering::check(),
         Some("-h" | "--help" | "help") => {
@@ -128,7 +134,7 @@ fn bench(extra: &[String]) -> Result<()> {
     run::cargo(&args, "benchmarks")
 }
 
-fn demo_task() -> Result<()> {
+fn demo_task(serve: bool) -> Result<()> {
     let bitcoind = bitcoind::provision()?;
     // The demo's node comes from spool-testenv, which honours BITCOIND_EXE.
     std::env::set_var("BITCOIND_EXE", &bitcoind);
@@ -140,7 +146,8 @@ fn demo_task() -> Result<()> {
     if !spool.is_file() {
         return Err(format!("the spool binary is not at {}", spool.display()).into());
     }
-    demo::run(&spool)
+    let svg = run::target_dir().join("demo").join("piece.svg");
+    demo::run(&spool, &svg, serve)
 }
 
 fn deny() -> Result<()> {
