@@ -138,13 +138,14 @@ impl Bench<'_> {
         let piece = "mv5yDkR5dnjGHxietq7CH78WHk8vzsu4vH";
         let server = Server::start(self, &["--watch", &refill, "--watch", &federation])?;
         self.mine(&refill, 100 + 8)?;
-        // Fuel and tokens for COUNT federation actions, in transactions of at most 900 outputs.
+        server_wait(self, &server)?;
+        // One fuel and three tokens per federation action, in transactions of 800 outputs.
         let mut left = count + 10;
         while left > 0 {
-            let n = left.min(300);
+            let n = left.min(200);
             left -= n;
             let fees = n.to_string();
-            let tokens = (2 * n).to_string();
+            let tokens = (3 * n).to_string();
             self.json(&[
                 "--server",
                 &server.url,
