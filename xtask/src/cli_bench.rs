@@ -213,14 +213,17 @@ impl Bench<'_> {
             server_wait(self, &server)?;
         }
 
-        // Rapid fire: one process per registration (editions 1..=COUNT), no mining.
+        // Rapid fire: one process per registration (editions 1..=COUNT), no mining, through
+        // the counting proxy.
+        let proxy = Proxy::start(&server.url)?;
         let mut times = Vec::with_capacity(count as usize);
+        let mut calls = Vec::with_capacity(count as usize);
         let started = Instant::now();
         for n in 1..=count {
             let edition = n.to_string();
             let args = [
                 "--server",
-                server.url.as_str(),
+                proxy.url.as_str(),
                 "register",
                 "--piece",
                 piece,
@@ -233,11 +236,13 @@ impl Bench<'_> {
                 "--min-conf",
                 "1",
             ];
+            let before = proxy.requests();
             let t = Instant::now();
             let out = self
                 .json(&args)
                 .map_err(|e| format!("registration {n} of {count} rejected: {e}"))?;
             times.push(t.elapsed());
+            calls.push(proxy.requests() - before);
             if out["broadcast"] != true {
                 return Err(format!("registration {n} was not broadcast: {out}").into());
             }
@@ -257,6 +262,12 @@ impl Bench<'_> {
             "  median process per registration {per:.1?} = {:.1}x a bare spool process ({bare:.1?}, the bound measured in this run)",
             per.as_secs_f64() / bare.as_secs_f64()
         );
+        let mean_calls = |c: &[usize]| c.iter().sum::<usize>() as f64 / c.len() as f64;
+        println!(
+            "  HTTP requests per registration: first {k} {:.1}, last {k} {:.1}",
+            mean_calls(&calls[..k]),
+            mean_calls(&calls[calls.len() - k..])
+        );
         let mempool = self.node.call("getrawmempool", &[])?;
         println!(
             "  node mempool after the run: {} transactions",
@@ -267,7 +278,6 @@ impl Bench<'_> {
         // proxy.
         self.mine(&refill, 1)?;
         server_wait(self, &server)?;
-        let proxy = Proxy::start(&server.url)?;
         let mut history = Vec::new();
         let mut requests = Vec::new();
         for _ in 0..20 {
