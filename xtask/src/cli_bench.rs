@@ -309,6 +309,21 @@ impl Bench<'_> {
             history_median.as_secs_f64() / 0.050,
             history_median.as_secs_f64() / bare.as_secs_f64()
         );
+        // The server's share: the one request `history` makes, read whole, without the CLI.
+        let path = format!("/api/v1/address/{piece}/txs");
+        let mut raw = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..20 {
+            let t = Instant::now();
+            bytes = get(&server.url, &path)?.len();
+            raw.push(t.elapsed());
+        }
+        let raw = median(&mut raw);
+        println!(
+            "  of which GET {path}: median {raw:.1?} for {:.1} kB ({:.0}% of the process)",
+            bytes as f64 / 1e3,
+            100.0 * raw.as_secs_f64() / history_median.as_secs_f64()
+        );
         drop(server);
         Ok(())
     }

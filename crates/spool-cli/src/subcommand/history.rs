@@ -62,25 +62,47 @@ impl HistoryArgs {
         let network = settings.network.network();
         let piece = self.piece_address.on(network, "piece address")?;
         let federation = connect::federation(settings, &self.federation)?;
-        let spool = connect::reader(settings, federation)?;
-        let progress = Progress::start(settings.json, format!("reading the history of {piece}"));
-        let history = spool.history(&piece).await;
-        progress.finish();
-        let history = history?;
-        let output = output(&history, self.edition);
         let format = match (settings.json, self.format) {
             (true, _) => Format::Json,
             (false, Some(format)) => format,
             (false, None) => Format::Table,
         };
-        let text = match format {
-            Format::Json => format!("{}\n", serde_json::to_string_pretty(&output)?),
-            Format::Table => table(&output),
-            Format::Dot => dot(&output),
-            Format::Svg => provenance_svg(&history, &GraphOptions::default()),
-        };
-        Outcome::new(&output, text)
+        let progress = Progress::start(settings.json, format!("reading the history of {piece}"));
+        // With a server, the server's verified history (one request, cached there per index
+        // generation, built by the same rules and function), except for the graph, which
+        // needs the whole History.
+        if settings.server.is_some() && format != Format::Svg {
+            let server = connect::server(settings, "history")?;
+            let mut path = format!("/piece/{piece}/history?federation={}", federation.join(","));
+            if let Some(edition) = self.edition {
+                path.push_str(&format!("&edition={edition}"));
+            }
+            let output: Result<Output, _> = server.get_json(&path).await;
+            progress.finish();
+            return render(&output?, format);
+        }
+        let spool = connect::reader(settings, federation)?;
+        let history = spool.history(&piece).await;
+        progress.finish();
+        let history = history?;
+        let output = output(&history, self.edition);
+        if format == Format::Svg {
+            let text = provenance_svg(&history, &GraphOptions::default());
+            return Outcome::new(&output, text);
+        }
+        render(&output, format)
     }
+}
+
+/// The output in `format` (all but the SVG graph, which needs the whole History).
+fn render(output: &Output, format: Format) -> anyhow::Result<Outcome> {
+    let text = match format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(output)?),
+        Format::Table => table(output),
+        Format::Dot => dot(output),
+        Format::Svg => anyhow::bail!("the SVG graph is drawn from the whole history"),
+    };
+    Outcome::new(output, text)
 }
 
 /// The history as the JSON output, optionally only one edition's events (the index's
