@@ -32,6 +32,20 @@ fn the_ownership_scenario_through_the_server_answers_as_direct_mode() {
         sent.events.iter().map(String::as_str).collect::<Vec<_>>()
     );
     assert!(h_server.events.iter().all(|e| e.valid));
+    // One edition's events, and the table, alike.
+    let edition: history::Output =
+        env.json(&[&via[..], &["history", &p.file_hash, "--edition", "1"]].concat());
+    assert_eq!(
+        edition,
+        env.json::<history::Output>(&["history", &p.file_hash, "--edition", "1"])
+    );
+    assert_eq!(edition.events.len(), 5);
+    let table = |extra: &[&str]| {
+        let run = env.run(&[extra, &["history", &p.file_hash, "--format", "table"]].concat());
+        assert!(run.ok, "{}", run.stderr);
+        run.stdout
+    };
+    assert_eq!(table(&via), table(&[]));
     // The API serves the very same document.
     let api: history::Output = serde_json::from_value(server.json(&format!(
         "/api/v1/piece/{}/history?federation=",
