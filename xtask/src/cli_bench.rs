@@ -309,7 +309,8 @@ impl Bench<'_> {
             history_median.as_secs_f64() / 0.050,
             history_median.as_secs_f64() / bare.as_secs_f64()
         );
-        // The server's share: the one request `history` makes, read whole, without the CLI.
+        // For comparison: the piece's raw transactions, which the engine's path (and the SVG
+        // graph) reads instead of the server's verified history.
         let path = format!("/api/v1/address/{piece}/txs");
         let mut raw = Vec::new();
         let mut bytes = 0;
@@ -320,7 +321,7 @@ impl Bench<'_> {
         }
         let raw = median(&mut raw);
         println!(
-            "  of which GET {path}: median {raw:.1?} for {:.1} kB ({:.0}% of the process)",
+            "  for comparison, GET {path} (the raw transactions): median {raw:.1?} for {:.1} kB ({:.0}% of a history process)",
             bytes as f64 / 1e3,
             100.0 * raw.as_secs_f64() / history_median.as_secs_f64()
         );
