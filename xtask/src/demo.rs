@@ -1,11 +1,17 @@
 //! `cargo xtask demo`: the seed's walkthrough (pyspool's documentation example) on a fresh
 //! regtest node, run step by step through the `spool` binary and checked on chain.
 //!
+//! It ends by indexing the demo chain (`spool index`) and writing the piece's provenance
+//! graph to `target/demo/piece.svg`; with `--serve` it then runs `spool serve` over the
+//! index and keeps node and server up until Ctrl-C, printing the explorer's URL.
+//!
 //! Secrets reach the binary only through environment variables named by `--secret-env`,
 //! never through its arguments.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use spool_testenv::Node;
@@ -40,8 +46,15 @@ struct Demo<'a> {
     sent: Vec<(String, String)>,
 }
 
-/// Runs the walkthrough with the `spool` binary at `spool_exe`.
-pub fn run(spool_exe: &Path) -> Result<()> {
+/// What the walkthrough left to show: the piece and the federation.
+struct Shown {
+    file_hash: String,
+    federation: String,
+}
+
+/// Runs the walkthrough with the `spool` binary at `spool_exe`, indexes the chain and writes
+/// the piece's graph to `svg_out`; with `serve`, serves the explorer until Ctrl-C.
+pub fn run(spool_exe: &Path, svg_out: &Path, serve: bool) -> Result<()> {
     eprintln!("demo: starting a fresh regtest node");
     let node = Node::start()?;
     let data_dir = std::env::temp_dir().join(format!("spool-demo-{}", std::process::id()));
@@ -53,12 +66,24 @@ pub fn run(spool_exe: &Path) -> Result<()> {
         sink: String::new(),
         sent: Vec::new(),
     };
-    let outcome = demo.walkthrough();
+    let outcome = demo
+        .walkthrough()
+        .and_then(|shown| demo.index_and_draw(&shown, svg_out).map(|()| shown))
+        .and_then(|shown| if serve { demo.serve(&shown) } else { Ok(()) });
     let stopped = demo.node.stop();
     let _ = std::fs::remove_dir_all(&data_dir);
     outcome?;
     stopped?;
     println!("demo: every step landed on chain; node stopped");
+    Ok(())
+}
+
+/// Waits for Ctrl-C (SIGINT), which then no longer ends this process: the demo cleans up.
+fn wait_for_ctrl_c() -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    runtime.block_on(tokio::signal::ctrl_c())?;
     Ok(())
 }
 
@@ -157,7 +182,81 @@ impl Demo<'_> {
         self.step(title, FEDERATION, "", &args)
     }
 
-    fn walkthrough(&mut self) -> Result<()> {
+    /// `spool index`, then the piece's provenance graph (`history --format svg`) to `out`.
+    fn index_and_draw(&self, shown: &Shown, out: &Path) -> Result<()> {
+        let indexed = self.json(&["index", "--watch", &shown.federation])?;
+        println!(
+            "indexed the demo chain to height {} ({} blocks) in {}",
+            indexed["indexed_height"],
+            indexed["blocks"],
+            indexed["index"].as_str().unwrap_or_default()
+        );
+        let svg = self.text(&[
+            "history",
+            &shown.file_hash,
+            "--federation",
+            &shown.federation,
+            "--format",
+            "svg",
+        ])?;
+        if !svg.contains("<svg") {
+            return Err("history --format svg did not print an SVG document".into());
+        }
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(out, svg)?;
+        println!("provenance graph of the piece: {}", out.display());
+        Ok(())
+    }
+
+    /// `spool serve` over the demo's index until Ctrl-C; prints the explorer's URL.
+    fn serve(&self, shown: &Shown) -> Result<()> {
+        let mut child = self
+            .command(&[
+                "serve",
+                "--http",
+                "127.0.0.1:0",
+                "--federation",
+                &shown.federation,
+            ])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().ok_or("no stdout from spool serve")?)
+            .read_line(&mut line)?;
+        let Some(url) = line
+            .strip_prefix("listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("spool serve did not start: {line:?}").into());
+        };
+        println!();
+        println!("explorer: {url}/piece/{}", shown.file_hash);
+        println!("home:     {url}/   JSON API: {url}/api/v1/status");
+        println!(
+            "node RPC: {} (cookie {})",
+            self.node.rpc_url(),
+            self.node.cookie_file().display()
+        );
+        println!("press Ctrl-C to stop the server and the node");
+        let waited = wait_for_ctrl_c();
+        // Ctrl-C reached `spool serve` too (same process group); give it a moment to stop.
+        let started = Instant::now();
+        while child.try_wait()?.is_none() && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if child.try_wait()?.is_none() {
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+        eprintln!("demo: server stopped");
+        waited
+    }
+
+    fn walkthrough(&mut self) -> Result<Shown> {
         let (_, refill_root) = self.address(REFILL, Some(""))?;
         let (_, federation_root) = self.address(FEDERATION, Some(""))?;
         let (_, user1_root) = self.address(USER1, Some(""))?;
@@ -323,7 +422,11 @@ impl Demo<'_> {
             self.text(&["ownership", &user2_leaf, &file_hash, "--edition", "1"])?
         );
 
-        self.verify(&file_hash, &user2_leaf)
+        self.verify(&file_hash, &user2_leaf)?;
+        Ok(Shown {
+            file_hash,
+            federation: federation_root,
+        })
     }
 
     /// Every transaction is confirmed, the piece's history holds exactly the walkthrough's

@@ -6,11 +6,16 @@
 //!   every test of the workspace.
 //! - `cargo xtask proptest [CASES]`: the property tests with many more cases.
 //! - `cargo xtask bench [ARGS]`: the criterion benchmarks.
-//! - `cargo xtask demo`: the seed's walkthrough on a fresh regtest node.
+//! - `cargo xtask bench-cli [COUNT]`: the release `spool` binary against `spool serve`:
+//!   rapid-fire registrations and history of a COUNT-event piece, one process per call.
+//! - `cargo xtask demo [--serve]`: the seed's walkthrough on a fresh regtest node, indexed,
+//!   with the piece's provenance graph in `target/demo/piece.svg`; `--serve` then serves the
+//!   explorer over it until Ctrl-C.
 //! - `cargo xtask deny`: cargo-deny's bans, licenses and sources checks (needs cargo-deny).
 //! - `cargo xtask layering`: the crate map's dependency rules, on `cargo tree`.
 
 mod bitcoind;
+mod cli_bench;
 mod demo;
 mod layering;
 mod run;
@@ -21,7 +26,7 @@ use std::process::ExitCode;
 type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
 
 const USAGE: &str =
-    "usage: cargo xtask <bitcoind|test|proptest [CASES]|bench [ARGS]|demo|deny|layering>";
+    "usage: cargo xtask <bitcoind|test|proptest [CASES]|bench [ARGS]|demo [--serve]|bench-cli [COUNT]|deny|layering>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,7 +35,12 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("proptest") => proptest(args.get(1).map(String::as_str)),
         Some("bench") => bench(&args[1..]),
-        Some("demo") => demo_task(),
+        Some("demo") => match args.get(1).map(String::as_str) {
+            None => demo_task(false),
+            Some("--serve") => demo_task(true),
+            Some(other) => Err(format!("unknown demo option {other:?}; {USAGE}").into()),
+        },
+        Some("bench-cli") => bench_cli(args.get(1).map(String::as_str)),
         Some("deny") => deny(),
         Some("layering") => layering::check(),
         Some("-h" | "--help" | "help") => {
@@ -128,7 +138,7 @@ fn bench(extra: &[String]) -> Result<()> {
     run::cargo(&args, "benchmarks")
 }
 
-fn demo_task() -> Result<()> {
+fn demo_task(serve: bool) -> Result<()> {
     let bitcoind = bitcoind::provision()?;
     // The demo's node comes from spool-testenv, which honours BITCOIND_EXE.
     std::env::set_var("BITCOIND_EXE", &bitcoind);
@@ -140,7 +150,38 @@ fn demo_task() -> Result<()> {
     if !spool.is_file() {
         return Err(format!("the spool binary is not at {}", spool.display()).into());
     }
-    demo::run(&spool)
+    let svg = run::target_dir().join("demo").join("piece.svg");
+    demo::run(&spool, &svg, serve)
+}
+
+/// `cargo xtask bench-cli [COUNT]`: the release `spool` binary against `spool serve`.
+fn bench_cli(count: Option<&str>) -> Result<()> {
+    let count: u64 = match count {
+        None => 1_000,
+        Some(text) => text
+            .parse()
+            .ok()
+            .filter(|n| *n >= 10)
+            .ok_or_else(|| format!("bench-cli COUNT must be a number >= 10, not {text:?}"))?,
+    };
+    let bitcoind = bitcoind::provision()?;
+    std::env::set_var("BITCOIND_EXE", &bitcoind);
+    run::cargo(
+        &[
+            "build",
+            "--release",
+            "--package",
+            "spool-cli",
+            "--bin",
+            "spool",
+        ],
+        "build the spool binary (release)",
+    )?;
+    let spool = run::target_dir().join("release").join("spool");
+    if !spool.is_file() {
+        return Err(format!("the spool binary is not at {}", spool.display()).into());
+    }
+    cli_bench::run(&spool, count)
 }
 
 fn deny() -> Result<()> {

@@ -5,9 +5,14 @@ pub mod completions;
 pub mod fuel;
 pub mod hash;
 pub mod history;
+pub mod holdings;
+pub mod index;
+pub mod index_source;
 pub mod ownership;
 pub mod piece;
+pub mod pieces;
 pub mod reservations;
+pub mod serve;
 pub mod verb;
 pub mod wait;
 pub mod wallet;
@@ -68,6 +73,14 @@ pub enum Subcommand {
     /// This data directory's outpoint reservations and broadcast journal.
     #[command(subcommand)]
     Reservations(reservations::ReservationsCommand),
+    /// What an address holds, edition by edition (needs --server).
+    Holdings(holdings::HoldingsArgs),
+    /// The registered pieces (needs --server).
+    Pieces(pieces::PiecesArgs),
+    /// Bring the chain index up to the node's tip, then exit.
+    Index(index::IndexArgs),
+    /// Follow the node into the index and serve the JSON API and the explorer.
+    Serve(serve::ServeArgs),
 }
 
 impl Subcommand {
@@ -110,6 +123,10 @@ impl Subcommand {
             Subcommand::Completions(args) => args.run(),
             Subcommand::Wait(args) => args.run(settings).await,
             Subcommand::Reservations(command) => command.run(settings).await,
+            Subcommand::Holdings(args) => args.run(settings).await,
+            Subcommand::Pieces(args) => args.run(settings).await,
+            Subcommand::Index(args) => args.run(settings).await,
+            Subcommand::Serve(args) => args.run(settings).await,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! with a 4xx status naming the problem (5xx when the node or database fails; the node's
 //! credentials never appear).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::rejection::{PathRejection, QueryRejection, StringRejection};
 use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -27,7 +27,7 @@ use spool_backend::server::{
 };
 use spool_protocol::chain::{ChainTx, TxPlace};
 use spool_protocol::history::History;
-use spool_protocol::ownership::{Check, Ownership};
+use spool_protocol::ownership::Ownership;
 use spool_protocol::state::{Holding, PieceState};
 use spool_protocol::verb::LoanDate;
 
@@ -115,20 +115,43 @@ impl ApiState {
     {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
-            let pooled = state.readers.lock().expect("pool lock").pop();
-            let store = match pooled {
-                Some(store) => store,
-                None => Store::open_reader(&state.config.index_path, state.config.network)?,
-            };
+            let store = state.take_reader()?;
             let result = f(&store, &state);
-            let mut pool = state.readers.lock().expect("pool lock");
-            if pool.len() < READERS {
-                pool.push(store);
-            }
+            state.give_back(store);
             result
         })
         .await
         .map_err(|err| ApiError::internal(format!("task failed: {err}")))?
+    }
+
+    /// Runs `f` with a read connection of the index on the calling thread (which may block:
+    /// call it from a blocking thread, e.g. the explorer's page renderer).
+    ///
+    /// # Errors
+    /// What `f` returns; [`IndexError`] when no connection can be opened.
+    pub fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, IndexError>,
+    ) -> Result<T, IndexError> {
+        let store = self.take_reader()?;
+        let result = f(&store);
+        self.give_back(store);
+        result
+    }
+
+    fn take_reader(&self) -> Result<Store, IndexError> {
+        let pooled = self.readers.lock().expect("pool lock").pop();
+        match pooled {
+            Some(store) => Ok(store),
+            None => Store::open_reader(&self.config.index_path, self.config.network),
+        }
+    }
+
+    fn give_back(&self, store: Store) {
+        let mut pool = self.readers.lock().expect("pool lock");
+        if pool.len() < READERS {
+            pool.push(store);
+        }
     }
 
     /// The verified history of `piece` with `federation`, computed once per index
@@ -228,8 +251,15 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-/// The API's routes under `/api/v1`, with body limits, timeouts and JSON errors.
+/// The API's routes under `/api/v1`, with body limits, timeouts and JSON errors; every
+/// other path is a JSON 404.
 pub fn router(state: Arc<ApiState>) -> Router {
+    routes(state).fallback(not_found)
+}
+
+/// The API's routes under `/api/v1` (an unknown path there is a JSON 404) and no fallback
+/// outside it: for merging beside pages that answer the other paths with their own.
+pub fn routes(state: Arc<ApiState>) -> Router {
     let api = Router::new()
         .route("/status", get(status))
         .route("/address/{address}/txs", get(address_txs))
@@ -245,10 +275,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/pieces", get(pieces))
         .route("/latest", get(latest))
         .route("/search", get(search))
-        .method_not_allowed_fallback(no_method);
+        .method_not_allowed_fallback(no_method)
+        .fallback(not_found);
     Router::new()
         .nest(API_PREFIX, api)
-        .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BROADCAST_BYTES))
         .layer(
             tower::ServiceBuilder::new()
@@ -321,7 +351,8 @@ pub async fn serve_router(
     }
 }
 
-async fn no_route(method: Method, uri: Uri) -> ApiError {
+/// The API's answer to an unknown route: a JSON 404 naming it.
+pub async fn not_found(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::not_found(format!("no such route: {method} {}", uri.path()))
 }
 
@@ -696,36 +727,9 @@ struct OwnershipQuery {
     federation: Option<String>,
 }
 
-/// `GET piece/{p}/ownership?address=A&edition=N`: the same JSON as `spool ownership --json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OwnershipReply {
-    /// The address asked about.
-    pub address: String,
-    /// The piece address.
-    pub piece_address: String,
-    /// The edition asked about.
-    pub edition_number: u64,
-    /// The edition's owner, if registered.
-    pub owner: Option<String>,
-    /// Who the edition is consigned to, while consigned.
-    pub consignee: Option<String>,
-    /// pyspool's `can_register_master`.
-    pub can_register_master: bool,
-    /// pyspool's `can_editions`.
-    pub can_editions: bool,
-    /// pyspool's `can_register`.
-    pub can_register: bool,
-    /// pyspool's `can_transfer`.
-    pub can_transfer: bool,
-    /// pyspool's `can_consign`.
-    pub can_consign: bool,
-    /// pyspool's `can_loan`.
-    pub can_loan: bool,
-    /// pyspool's `can_unconsign`.
-    pub can_unconsign: bool,
-    /// pyspool's reason for every `false`, keyed by the field name.
-    pub reasons: BTreeMap<String, String>,
-}
+/// `GET piece/{p}/ownership?address=A&edition=N`: the same JSON as `spool ownership --json`
+/// (one type, the protocol's).
+pub use spool_protocol::ownership::OwnershipReport as OwnershipReply;
 
 async fn ownership(
     State(state): State<Arc<ApiState>>,
@@ -748,28 +752,7 @@ async fn ownership(
         .read(move |store, api| {
             let history = api.history(store, &piece, &federation)?;
             let own = Ownership::new(&history, &address.to_string(), edition);
-            let mut reasons = BTreeMap::new();
-            let mut record = |name: &str, check: Check| {
-                if let (false, Some(reason)) = (check.allowed, check.reason) {
-                    reasons.insert(name.to_string(), reason.to_string());
-                }
-                check.allowed
-            };
-            let reply = OwnershipReply {
-                address: address.to_string(),
-                piece_address: piece.to_string(),
-                edition_number: edition,
-                owner: own.owner(),
-                consignee: own.consignee(),
-                can_register_master: record("can_register_master", own.can_register_master()),
-                can_editions: record("can_editions", own.can_editions()),
-                can_register: record("can_register", own.can_register()),
-                can_transfer: record("can_transfer", own.can_transfer()),
-                can_consign: record("can_consign", own.can_consign()),
-                can_loan: record("can_loan", own.can_loan()),
-                can_unconsign: record("can_unconsign", own.can_unconsign()),
-                reasons,
-            };
+            let reply = OwnershipReply::new(&own);
             Ok(Json(reply))
         })
         .await

@@ -46,11 +46,12 @@ pub struct Running {
 /// The follower's [`Follower::open`] errors; [`IndexError::Node`] when the address cannot
 /// be bound.
 pub async fn start(config: ServeConfig) -> Result<Running, IndexError> {
-    start_with(config, |_| axum::Router::new()).await
+    start_with(config, |_| axum::Router::new().fallback(api::not_found)).await
 }
 
 /// Like [`start`], serving the routes `extra` makes (e.g. the explorer's pages) beside the
-/// API; `extra` must not set a fallback (the API's JSON 404 is the fallback).
+/// API: `extra` answers every path outside `/api/v1`, unknown ones with its own fallback
+/// (give it [`api::not_found`] for the API's JSON 404).
 ///
 /// # Errors
 /// As [`start`].
@@ -106,7 +107,7 @@ pub async fn start_with(
         state.clone(),
     );
     let (tx, rx) = oneshot::channel();
-    let app = api::router(api_state.clone()).merge(extra(api_state));
+    let app = api::routes(api_state.clone()).merge(extra(api_state));
     let server = tokio::spawn(api::serve_router(listener, app, async {
         let _ = rx.await;
     }));

@@ -61,13 +61,16 @@ async fn malformed_requests_get_json_errors() {
             http: "127.0.0.1:0".parse().unwrap(),
             federation: Vec::new(),
         },
+        // Unknown paths outside the API: the API's JSON 404, as the extra router's fallback.
         |state| {
-            axum::Router::new().route(
-                "/hello",
-                axum::routing::get(move || async move {
-                    format!("indexed {:?}", state.sync_state().indexed.map(|(h, _)| h))
-                }),
-            )
+            axum::Router::new()
+                .route(
+                    "/hello",
+                    axum::routing::get(move || async move {
+                        format!("indexed {:?}", state.sync_state().indexed.map(|(h, _)| h))
+                    }),
+                )
+                .fallback(spool_index::api::not_found)
         },
     )
     .await

@@ -9,7 +9,9 @@
 //! PIECE, REGISTER0 or CONSIGNEDREGISTRATION) -- where pyspool, whose decoder turns edition 0
 //! into `''` and files EDITIONS under 0, would look at the EDITIONS records instead.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::history::History;
 use crate::ledger::{EditionState, LoanRecord};
@@ -168,6 +170,79 @@ impl<'h> Ownership<'h> {
     /// The edition asked about.
     pub fn edition(&self) -> u64 {
         self.edition
+    }
+}
+
+/// An ownership answer as `spool ownership --json` prints it and the index's
+/// `GET /api/v1/piece/{piece}/ownership` serves it: one type, so both answer identically.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnershipReport {
+    /// The address asked about.
+    pub address: String,
+    /// The piece address.
+    pub piece_address: String,
+    /// The edition asked about.
+    pub edition_number: u64,
+    /// The edition's owner (the last recipient, loans set aside), if registered.
+    pub owner: Option<String>,
+    /// Who the edition is consigned to, while consigned.
+    pub consignee: Option<String>,
+    /// pyspool's `can_register_master`.
+    pub can_register_master: bool,
+    /// pyspool's `can_editions`.
+    pub can_editions: bool,
+    /// pyspool's `can_register` (of this edition).
+    pub can_register: bool,
+    /// pyspool's `can_transfer`.
+    pub can_transfer: bool,
+    /// pyspool's `can_consign`.
+    pub can_consign: bool,
+    /// pyspool's `can_loan`.
+    pub can_loan: bool,
+    /// pyspool's `can_unconsign`.
+    pub can_unconsign: bool,
+    /// pyspool's reason for every `false`, keyed by the field name.
+    pub reasons: BTreeMap<String, String>,
+}
+
+impl OwnershipReport {
+    /// The report of `ownership`: every check, and the reason of each refused one.
+    pub fn new(ownership: &Ownership<'_>) -> OwnershipReport {
+        let mut reasons = BTreeMap::new();
+        let mut record = |name: &str, check: Check| {
+            if let (false, Some(reason)) = (check.allowed, check.reason) {
+                reasons.insert(name.to_string(), reason.to_string());
+            }
+            check.allowed
+        };
+        OwnershipReport {
+            address: ownership.address().to_string(),
+            piece_address: ownership.history.piece_address().to_string(),
+            edition_number: ownership.edition(),
+            owner: ownership.owner(),
+            consignee: ownership.consignee(),
+            can_register_master: record("can_register_master", ownership.can_register_master()),
+            can_editions: record("can_editions", ownership.can_editions()),
+            can_register: record("can_register", ownership.can_register()),
+            can_transfer: record("can_transfer", ownership.can_transfer()),
+            can_consign: record("can_consign", ownership.can_consign()),
+            can_loan: record("can_loan", ownership.can_loan()),
+            can_unconsign: record("can_unconsign", ownership.can_unconsign()),
+            reasons,
+        }
+    }
+
+    /// The checks in pyspool's order, as `(field name, allowed)`.
+    pub fn checks(&self) -> [(&'static str, bool); 7] {
+        [
+            ("can_register_master", self.can_register_master),
+            ("can_editions", self.can_editions),
+            ("can_register", self.can_register),
+            ("can_transfer", self.can_transfer),
+            ("can_consign", self.can_consign),
+            ("can_loan", self.can_loan),
+            ("can_unconsign", self.can_unconsign),
+        ]
     }
 }
 

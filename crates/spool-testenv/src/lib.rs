@@ -11,6 +11,8 @@
 //!
 //! This crate is a dev-dependency only; no library crate may depend on it in normal builds.
 
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod esplora;
 mod exe;
 mod node;

@@ -10,6 +10,8 @@
 //! fee-rate = 2.0
 //! json = false
 //! federation = ["mxw...", "n2c..."]  # SPOOL_FEDERATION and --federation win
+//! server = "http://127.0.0.1:8338"
+//! watch = ["bcrt1q..."]
 //! ```
 //!
 //! No secret belongs in it: the RPC password comes from `SPOOL_RPC_PASSWORD`, wallet secrets
@@ -48,6 +50,10 @@ pub struct ConfigFile {
     pub fee_rate: Option<f64>,
     /// `federation`: the federation addresses (an empty list turns the rule off).
     pub federation: Option<Vec<String>>,
+    /// `server`: a `spool serve` URL to read and broadcast through.
+    pub server: Option<String>,
+    /// `watch`: addresses `spool index`/`spool serve` watch from the start.
+    pub watch: Option<Vec<String>>,
 }
 
 impl ConfigFile {

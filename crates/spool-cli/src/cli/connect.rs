@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use spool_backend::core::{redact_url, CoreAuth, CoreBackend};
 use spool_backend::esplora::EsploraBackend;
+use spool_backend::server::ServerBackend;
 use spool_backend::{Backend, RetryPolicy};
 use spool_engine::store::Reservations;
 use spool_engine::Spool;
@@ -28,15 +29,18 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
         first_delay: Duration::from_millis(200),
         max_delay: Duration::from_secs(1),
     };
+    if let Some(url) = &settings.server {
+        check_url("--server", url)?;
+        let shown = redact_url(url);
+        return Ok(Box::new(
+            ServerBackend::new(url, network)
+                .with_context(|| format!("spool server at {shown}"))?
+                .retry_policy(retry),
+        ));
+    }
     Ok(match settings.backend {
         BackendKind::Core => {
-            let auth = match &settings.rpc_auth {
-                RpcAuth::Cookie(path) => CoreAuth::Cookie(path.clone()),
-                RpcAuth::UserPass { user, password } => CoreAuth::UserPass {
-                    user: user.clone(),
-                    password: password.clone(),
-                },
-            };
+            let auth = core_auth(settings);
             let shown = redact_url(&settings.rpc_url);
             check_url("--rpc-url", &settings.rpc_url)?;
             let timeout = settings
@@ -64,6 +68,41 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
             )
         }
     })
+}
+
+/// Bitcoin Core's authentication from the settings.
+pub fn core_auth(settings: &Settings) -> CoreAuth {
+    match &settings.rpc_auth {
+        RpcAuth::Cookie(path) => CoreAuth::Cookie(path.clone()),
+        RpcAuth::UserPass { user, password } => CoreAuth::UserPass {
+            user: user.clone(),
+            password: password.clone(),
+        },
+    }
+}
+
+/// The `spool serve` client for commands only a server can answer (`holdings`, `pieces`).
+///
+/// # Errors
+///
+/// [`NeedsServer`] without `--server`; a malformed server URL.
+pub fn server(settings: &Settings, command: &'static str) -> anyhow::Result<ServerBackend> {
+    let Some(url) = &settings.server else {
+        return Err(NeedsServer { command }.into());
+    };
+    check_url("--server", url)?;
+    let shown = redact_url(url);
+    ServerBackend::new(url, settings.network.network())
+        .with_context(|| format!("spool server at {shown}"))
+}
+
+/// A command that only a `spool serve` index can answer was run without `--server`
+/// (a usage error: exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("spool {command} needs an index: give --server URL (or SPOOL_SERVER, or `server` in the config file) naming a running `spool serve`")]
+pub struct NeedsServer {
+    /// The command's name.
+    pub command: &'static str,
 }
 
 /// Refuses a URL that is not `http://` or `https://` with a host, before anything is

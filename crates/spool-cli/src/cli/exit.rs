@@ -73,6 +73,7 @@ fn is_input(cause: &(dyn std::error::Error + 'static)) -> bool {
         || cause.is::<VerbError>()
         || cause.is::<PayloadError>()
         || cause.is::<clap::Error>()
+        || cause.is::<crate::cli::connect::NeedsServer>()
     {
         return true;
     }

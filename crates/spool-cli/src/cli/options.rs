@@ -90,6 +90,10 @@ pub struct GlobalOptions {
     /// TOML config file [default: ~/.config/spool/config.toml when it exists].
     #[arg(long, global = true, env = "SPOOL_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// A `spool serve` to read chain state from and broadcast through, instead of the node
+    /// or Esplora (e.g. http://127.0.0.1:8338).
+    #[arg(long, global = true, env = "SPOOL_SERVER", value_name = "URL")]
+    pub server: Option<String>,
     /// Deadline of one Bitcoin Core RPC call, in seconds [default: 30; `scantxoutset` gets
     /// at least 600].
     #[arg(long, global = true, env = "SPOOL_RPC_TIMEOUT", value_name = "SECONDS",
@@ -156,6 +160,10 @@ pub struct Settings {
     pub rpc_auth: RpcAuth,
     /// Esplora URL, when given.
     pub esplora_url: Option<String>,
+    /// The `spool serve` URL (`--server`), when given: it replaces the backend.
+    pub server: Option<String>,
+    /// Addresses `spool index`/`spool serve` watch from the start (config `watch = [...]`).
+    pub watch: Vec<String>,
     /// The per-network data directory (`None` when neither --data-dir nor a home directory gives one;
     /// only commands that keep state need it).
     pub data_dir: Option<PathBuf>,
@@ -223,6 +231,8 @@ impl GlobalOptions {
             rpc_url,
             rpc_auth,
             esplora_url,
+            server: self.server.clone().or(config.server),
+            watch: config.watch.unwrap_or_default(),
             data_dir: base.map(|dir| dir.join(network.as_str())),
             json: if self.no_json {
                 false

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
+use spool_explorer::svg::{provenance_svg, GraphOptions};
 use spool_protocol::history::History;
 
 use crate::cli::args::AddressArg;
@@ -23,6 +24,8 @@ pub enum Format {
     Table,
     /// A Graphviz digraph: editions as lanes, owners as nodes, verbs on the edges.
     Dot,
+    /// The provenance graph as a standalone SVG (the explorer's renderer; no Graphviz).
+    Svg,
 }
 
 /// `spool history`'s arguments.
@@ -92,6 +95,7 @@ impl HistoryArgs {
             Format::Json => format!("{}\n", serde_json::to_string_pretty(&output)?),
             Format::Table => table(&output),
             Format::Dot => dot(&output),
+            Format::Svg => provenance_svg(&history, &GraphOptions::default()),
         };
         // The chosen format is printed as is, even with --json.
         Outcome::new(&output, text).map(|outcome| outcome.text_only(format != Format::Json))

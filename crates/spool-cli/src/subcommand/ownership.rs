@@ -1,11 +1,8 @@
 //! `spool ownership ADDRESS PIECE_ADDRESS --edition N`: what an address may do with an
 //! edition, with pyspool's reasons.
 
-use std::collections::BTreeMap;
-
 use clap::Args;
-use serde::{Deserialize, Serialize};
-use spool_protocol::ownership::{Check, Ownership};
+use spool_protocol::ownership::Ownership;
 
 use crate::cli::args::AddressArg;
 use crate::cli::connect;
@@ -31,36 +28,9 @@ pub struct OwnershipArgs {
     pub min_conf: u32,
 }
 
-/// `{"owner", "can_...", "reasons": {"can_...": "..."}}`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Output {
-    /// The address asked about.
-    pub address: String,
-    /// The piece address.
-    pub piece_address: String,
-    /// The edition asked about.
-    pub edition_number: u64,
-    /// The edition's owner (the last recipient, loans set aside), if registered.
-    pub owner: Option<String>,
-    /// Who the edition is consigned to, while consigned.
-    pub consignee: Option<String>,
-    /// pyspool's `can_register_master`.
-    pub can_register_master: bool,
-    /// pyspool's `can_editions`.
-    pub can_editions: bool,
-    /// pyspool's `can_register` (of this edition).
-    pub can_register: bool,
-    /// pyspool's `can_transfer`.
-    pub can_transfer: bool,
-    /// pyspool's `can_consign`.
-    pub can_consign: bool,
-    /// pyspool's `can_loan`.
-    pub can_loan: bool,
-    /// pyspool's `can_unconsign`.
-    pub can_unconsign: bool,
-    /// pyspool's reason for every `false`, keyed by the field name.
-    pub reasons: BTreeMap<String, String>,
-}
+/// `{"owner", "can_...", "reasons": {"can_...": "..."}}`: the protocol's report, the same
+/// type the index's API serves, so `--server` and direct mode answer identically.
+pub use spool_protocol::ownership::OwnershipReport as Output;
 
 impl OwnershipArgs {
     /// Runs the command.
@@ -76,7 +46,7 @@ impl OwnershipArgs {
         let spool = connect::reader(settings, federation)?;
         let history = connect::history(&spool, &piece, self.min_conf).await?;
         let ownership = Ownership::new(&history, &address.to_string(), self.edition);
-        let output = output(&ownership, &piece.to_string());
+        let output = Output::new(&ownership);
         let mut text = format!(
             "edition {} of {}: owner {}\n",
             self.edition,
@@ -87,15 +57,7 @@ impl OwnershipArgs {
             text.push_str(&format!("consigned to {consignee}\n"));
         }
         text.push_str(&format!("rights of {address}:\n"));
-        for (name, allowed) in [
-            ("can_register_master", output.can_register_master),
-            ("can_editions", output.can_editions),
-            ("can_register", output.can_register),
-            ("can_transfer", output.can_transfer),
-            ("can_consign", output.can_consign),
-            ("can_loan", output.can_loan),
-            ("can_unconsign", output.can_unconsign),
-        ] {
+        for (name, allowed) in output.checks() {
             match output.reasons.get(name) {
                 Some(reason) if !allowed => text.push_str(&format!("  {name}: no ({reason})\n")),
                 _ => text.push_str(&format!(
@@ -105,31 +67,5 @@ impl OwnershipArgs {
             }
         }
         Outcome::new(&output, text)
-    }
-}
-
-/// The JSON output of an ownership question.
-pub fn output(ownership: &Ownership<'_>, piece_address: &str) -> Output {
-    let mut reasons = BTreeMap::new();
-    let mut record = |name: &str, check: Check| {
-        if let (false, Some(reason)) = (check.allowed, check.reason) {
-            reasons.insert(name.to_string(), reason.to_string());
-        }
-        check.allowed
-    };
-    Output {
-        address: ownership.address().to_string(),
-        piece_address: piece_address.to_string(),
-        edition_number: ownership.edition(),
-        owner: ownership.owner(),
-        consignee: ownership.consignee(),
-        can_register_master: record("can_register_master", ownership.can_register_master()),
-        can_editions: record("can_editions", ownership.can_editions()),
-        can_register: record("can_register", ownership.can_register()),
-        can_transfer: record("can_transfer", ownership.can_transfer()),
-        can_consign: record("can_consign", ownership.can_consign()),
-        can_loan: record("can_loan", ownership.can_loan()),
-        can_unconsign: record("can_unconsign", ownership.can_unconsign()),
-        reasons,
     }
 }

@@ -1,5 +1,7 @@
-//! A stand-in for `spool serve` until the CLI is wired: follows a node into an index and
-//! serves the API. Used by the crash-safety tests (`kill -9` at any moment).
+//! A minimal `spool serve` without the CLI: follows a node into an index and serves the API.
+//! Used by this crate's crash-safety tests (`kill -9` at any moment), which cargo can give
+//! only this package's binaries; the real `spool serve` (spool-cli, with the explorer) has
+//! its own `kill -9` test in `crates/spool-cli/tests/index_and_serve.rs`.
 //!
 //! ```text
 //! spool-index-serve --index FILE --rpc URL --cookie FILE [--network regtest]

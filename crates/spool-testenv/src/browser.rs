@@ -1,7 +1,8 @@
-//! A headless Chromium driven over WebDriver (fantoccini over chromedriver), with PNG
-//! screenshots under `target/explorer-screenshots/`.
+//! Browser tests (feature `browser`): a headless Chromium driven over WebDriver (fantoccini
+//! over chromedriver), with PNG screenshots under `target/explorer-screenshots/`.
 //!
-//! Missing browser or driver is a loud failure naming what to install, never a skip.
+//! Missing browser or driver is a loud failure naming what to install, never a skip. The
+//! helpers panic on failure, as test code does.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -42,6 +43,7 @@ pub fn screenshot_dir() -> PathBuf {
 
 /// A chromedriver process and one headless Chromium session.
 pub struct Browser {
+    /// The WebDriver session, for what the helpers below do not cover.
     pub client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
@@ -129,6 +131,9 @@ impl Browser {
     }
 
     /// Resizes the window (CSS pixels of the viewport, roughly).
+    ///
+    /// # Panics
+    /// When the driver refuses.
     pub async fn size(&self, width: u32, height: u32) {
         self.client
             .set_window_size(width, height)

@@ -1,0 +1,138 @@
+//! `spool serve`: follow the node into the chain index and serve the JSON API under
+//! `/api/v1` and the provenance explorer's pages beside it, until Ctrl-C.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use spool_explorer::ExplorerConfig;
+use spool_index::ServeConfig;
+
+use super::index::IndexOptions;
+use super::index_source::IndexSource;
+use crate::cli::args::AddressArg;
+use crate::cli::connect;
+use crate::cli::options::Settings;
+use crate::cli::output::Outcome;
+
+/// `spool serve`'s arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to listen (loopback unless told otherwise).
+    #[arg(long, value_name = "ADDR", default_value = spool_index::DEFAULT_HTTP)]
+    pub http: SocketAddr,
+    /// Federation addresses: the default set of the API and of the explorer's validity
+    /// [default: ascribe's on mainnet, none elsewhere].
+    #[arg(long, value_name = "ADDR")]
+    pub federation: Vec<AddressArg>,
+    /// How often to poll the node for new blocks and mempool transactions, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub poll_ms: u64,
+    /// Where and what to index.
+    #[command(flatten)]
+    pub options: IndexOptions,
+}
+
+/// `{"url", "stopped"}`, printed when the server stops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    /// The base URL served.
+    pub url: String,
+    /// Why it stopped.
+    pub stopped: String,
+}
+
+impl ServeArgs {
+    /// Runs the server until Ctrl-C (or SIGTERM); announces `listening on URL` once bound.
+    ///
+    /// # Errors
+    ///
+    /// No data directory, a node of another chain, an address that cannot be bound, or the
+    /// follower stopping on an error it cannot ride out.
+    pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
+        let network = settings.network.network();
+        let federation = connect::federation(settings, &self.federation)?;
+        let explorer_federation = federation
+            .iter()
+            .map(|a| {
+                let arg: AddressArg = a.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+                arg.on(network, "--federation")
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let index_path = IndexOptions::index_path(settings)?;
+        let config = ServeConfig {
+            index_path: index_path.clone(),
+            follower: self
+                .options
+                .follower(settings, Duration::from_millis(self.poll_ms.max(10)))?,
+            http: self.http,
+            federation,
+        };
+        let running = spool_index::start_with(config, move |state| {
+            spool_explorer::router(
+                Arc::new(IndexSource::new(state)),
+                ExplorerConfig::new(explorer_federation),
+            )
+        })
+        .await
+        .with_context(|| format!("cannot serve the index {}", index_path.display()))?;
+        let url = running.url();
+        let line = format!("listening on {url} (explorer {url}/, API {url}/api/v1)");
+        if settings.json {
+            eprintln!("{line}");
+        } else {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{line}")?;
+            out.flush()?;
+        }
+        let stopped = tokio::select! {
+            () = interrupted() => "interrupted",
+            () = follower_ended(&running) => "follower ended",
+        };
+        let ended = running.follower_ended() && stopped == "follower ended";
+        let result = running.shutdown().await;
+        if ended {
+            result.context("the follower stopped")?;
+        }
+        Outcome::new(
+            &Output {
+                url,
+                stopped: stopped.into(),
+            },
+            "",
+        )
+    }
+}
+
+async fn follower_ended(running: &spool_index::Running) {
+    while !running.follower_ended() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,310 @@
+//! Test support for `spool serve`: the server as a child process (announcing its address on
+//! its first line), plain HTTP GETs, waiting for the index to reach the node's tip, and the
+//! seed's walkthrough sent through the CLI with `--server`.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{Env, Wallet, FEDERATION, REFILL, STRANGER, USER1, USER2, USER3};
+
+/// The leaf paths of pyspool's walkthrough.
+pub const LEAF1: &str = "2015/5/28/9/28/44/982190";
+/// user2's leaf.
+pub const LEAF2: &str = "2015/5/28/9/28/45/184623";
+/// user3's leaf.
+pub const LEAF3: &str = "2015/5/28/9/28/45/387493";
+
+/// A running `spool serve`.
+pub struct Server {
+    child: Child,
+    /// Its base URL, `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `spool serve --http 127.0.0.1:0 --poll-ms 50 EXTRA...` against the env's node
+    /// and data directory and waits for its `listening on URL` line.
+    pub fn start(env: &Env, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", "--http", "127.0.0.1:0", "--poll-ms", "50"];
+        args.extend_from_slice(extra);
+        let mut child = env
+            .command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn spool serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the first line of spool serve");
+        let url = line
+            .strip_prefix("listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| {
+                let _ = child.kill();
+                panic!("spool serve's first line is not `listening on URL`: {line:?}")
+            })
+            .to_string();
+        Server { child, url }
+    }
+
+    /// `GET path`: the status code and the body.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        get(&self.url, path)
+    }
+
+    /// `GET path` as JSON, asserting 200.
+    pub fn json(&self, path: &str) -> Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// Waits (at most 60 s) until the index holds the node's tip and mempool.
+    pub fn wait_synced(&self, env: &Env) {
+        let started = Instant::now();
+        loop {
+            let tip = env
+                .node
+                .call("getblockcount", &[])
+                .expect("getblockcount")
+                .as_u64()
+                .expect("height");
+            let (status, body) = self.get("/api/v1/status");
+            if status == 200 {
+                let value: Value = serde_json::from_str(&body).expect("status JSON");
+                if value["indexed_height"].as_u64() == Some(tip)
+                    && value["synced"].as_bool() == Some(true)
+                {
+                    return;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "spool serve did not reach height {tip} within 60 s: {body}"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// SIGKILL: no destructor, no graceful shutdown.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("kill -9 spool serve");
+        self.child.wait().expect("reap spool serve");
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP/1.1 GET of `base` + `path`: the status code and the body.
+pub fn get(base: &str, path: &str) -> (u16, String) {
+    let host = base.strip_prefix("http://").expect("an http:// URL");
+    let mut stream = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read the answer");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("headers and body");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "this helper reads only bodies with a length: {head}"
+    );
+    (status, body.to_string())
+}
+
+/// The parties and the piece of the walkthrough.
+pub struct Parties {
+    /// The refill wallet's root address.
+    pub refill: String,
+    /// The federation's root address.
+    pub federation: String,
+    /// user1's root address (the artist; holds the master edition).
+    pub user1: String,
+    /// user1's leaf.
+    pub user1_leaf: String,
+    /// user2's leaf (the collector).
+    pub user2_leaf: String,
+    /// user3's leaf (consignee, borrower).
+    pub user3_leaf: String,
+    /// A stranger's root.
+    pub stranger: String,
+    /// `--piece FILE_HASH,FILE_HASH_METADATA`.
+    pub piece: String,
+    /// The piece address (file hash).
+    pub file_hash: String,
+    /// The piece address with metadata.
+    pub file_hash_metadata: String,
+}
+
+impl Parties {
+    /// The walkthrough's addresses and piece (vectors/ascribe.png, title "ascribe").
+    pub fn new(env: &Env) -> Parties {
+        let image = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors/ascribe.png");
+        let hashes: spool_cli::subcommand::hash::Output =
+            env.json(&["hash", image, "--meta", "title=ascribe"]);
+        Parties {
+            refill: env.address(&REFILL, ""),
+            federation: env.address(&FEDERATION, ""),
+            user1: env.address(&USER1, ""),
+            user1_leaf: env.address(&USER1, LEAF1),
+            user2_leaf: env.address(&USER2, LEAF2),
+            user3_leaf: env.address(&USER3, LEAF3),
+            stranger: env.address(&STRANGER, ""),
+            piece: format!("{},{}", hashes.file_hash, hashes.file_hash_metadata),
+            file_hash: hashes.file_hash,
+            file_hash_metadata: hashes.file_hash_metadata,
+        }
+    }
+
+    /// `--watch` for every wallet that spends (so the index lists their outputs).
+    pub fn watch_args(&self) -> Vec<String> {
+        [
+            &self.refill,
+            &self.federation,
+            &self.user1_leaf,
+            &self.user2_leaf,
+            &self.user3_leaf,
+            &self.stranger,
+        ]
+        .iter()
+        .flat_map(|a| ["--watch".to_string(), (*a).clone()])
+        .collect()
+    }
+}
+
+/// What the walkthrough sent.
+pub struct Sent {
+    /// The piece's events in order: REGISTER0, EDITIONS10, REGISTER1, TRANSFER1, CONSIGN1,
+    /// UNCONSIGN1, LOAN1.
+    pub events: Vec<String>,
+    /// The refills (FUEL) of the users, in order.
+    pub refills: Vec<String>,
+}
+
+/// One owner action: sender, its wallet and leaf, verb, recipient, extra arguments.
+type Step<'a> = (
+    &'a str,
+    &'a Wallet,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a [&'a str],
+);
+
+/// The seed's walkthrough (pyspool's documentation example) through the CLI, every command
+/// with `--server URL`, each transaction mined and indexed before the next command.
+pub fn walkthrough(env: &Env, server: &Server, p: &Parties) -> Sent {
+    let via = ["--server", server.url.as_str()];
+    let act = |wallet, path, args: &[&str]| {
+        let out = env.act(wallet, path, &[&via[..], args].concat());
+        env.mine(1);
+        server.wait_synced(env);
+        out
+    };
+    env.mine_to(&p.refill, 101);
+    server.wait_synced(env);
+    act(
+        &REFILL,
+        "",
+        &[
+            "refill-main",
+            "--to",
+            &p.federation,
+            "--fees",
+            "30",
+            "--tokens",
+            "60",
+        ],
+    );
+    let mut events = Vec::new();
+    let mut refills = Vec::new();
+    let register = |to: &str, edition: &str| {
+        act(
+            &FEDERATION,
+            "",
+            &[
+                "register",
+                "--piece",
+                &p.piece,
+                "--to",
+                to,
+                "--edition",
+                edition,
+            ],
+        )
+    };
+    events.push(register(&p.user1, "0").txid);
+    let editions = act(
+        &FEDERATION,
+        "",
+        &[
+            "editions", "--piece", &p.piece, "--to", &p.user1, "--count", "10",
+        ],
+    );
+    assert_eq!(editions.verb.as_deref(), Some("ASCRIBESPOOL01EDITIONS10"));
+    events.push(editions.txid);
+    events.push(register(&p.user1_leaf, "1").txid);
+    let steps: [Step<'_>; 4] = [
+        (&p.user1_leaf, &USER1, LEAF1, "transfer", &p.user2_leaf, &[]),
+        (&p.user2_leaf, &USER2, LEAF2, "consign", &p.user3_leaf, &[]),
+        (
+            &p.user3_leaf,
+            &USER3,
+            LEAF3,
+            "unconsign",
+            &p.user2_leaf,
+            &[],
+        ),
+        (
+            &p.user2_leaf,
+            &USER2,
+            LEAF2,
+            "loan",
+            &p.user3_leaf,
+            &["--start", "150522", "--end", "150523"],
+        ),
+    ];
+    for (sender, wallet, leaf, verb, to, extra) in steps {
+        let fuel = act(
+            &FEDERATION,
+            "",
+            &["refill", "--to", sender, "--fees", "1", "--tokens", "1"],
+        );
+        assert_eq!(fuel.verb.as_deref(), Some("ASCRIBESPOOL01FUEL"));
+        refills.push(fuel.txid);
+        let mut args = vec![verb, "--piece", &p.piece, "--to", to, "--edition", "1"];
+        args.extend_from_slice(extra);
+        events.push(act(wallet, leaf, &args).txid);
+    }
+    Sent { events, refills }
+}

@@ -1,0 +1,445 @@
+//! `cargo xtask bench-cli [COUNT]`: the `spool` binary (release build) against `spool serve`
+//! on a fresh regtest node, one process per call, as an operator runs it:
+//!
+//! - rapid-fire issuance: COUNT (1,000) registrations of one piece with `--server`, no
+//!   mining in between (editions 1..=COUNT, after REGISTER0 and EDITIONS are mined): the rate
+//!   overall, of the first and the last tenth, and rejections (any failure ends the run);
+//! - `spool history --server` of that piece (COUNT + 2 events, mined): the time of each whole
+//!   process and the HTTP requests it made (counted by a loopback proxy in front of the
+//!   server).
+//!
+//! Each figure comes with the bound measured in the same run: a `spool` process that reads
+//! nothing (`spool verb encode`), so the ratios say how much an action costs beyond
+//! starting the binary. Timings are printed, never asserted: this is a benchmark, not a test.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use spool_testenv::Node;
+
+type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+
+const REFILL: (&str, &str) = ("SPOOL_BENCH_REFILL_SECRET", "bench refill wallet secret");
+const FEDERATION: (&str, &str) = ("SPOOL_BENCH_FEDERATION_SECRET", "bench federation secret");
+const ARTIST: (&str, &str) = ("SPOOL_BENCH_ARTIST_SECRET", "bench artist secret");
+
+struct Bench<'a> {
+    spool: &'a Path,
+    node: Node,
+    data_dir: PathBuf,
+}
+
+/// Runs the benchmark with the `spool` binary at `spool_exe`.
+pub fn run(spool_exe: &Path, count: u64) -> Result<()> {
+    let node = Node::start()?;
+    let data_dir = std::env::temp_dir().join(format!("spool-bench-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&data_dir)?;
+    let mut bench = Bench {
+        spool: spool_exe,
+        node,
+        data_dir: data_dir.clone(),
+    };
+    let outcome = bench.measure(count);
+    let stopped = bench.node.stop();
+    let _ = std::fs::remove_dir_all(&data_dir);
+    outcome?;
+    stopped?;
+    Ok(())
+}
+
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort_unstable();
+    times[times.len() / 2]
+}
+
+fn rate(times: &[Duration]) -> f64 {
+    times.len() as f64 * 60.0 / times.iter().sum::<Duration>().as_secs_f64()
+}
+
+impl Bench<'_> {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(self.spool);
+        command
+            .args(["--network", "regtest", "--rpc-url"])
+            .arg(self.node.rpc_url())
+            .arg("--rpc-cookie")
+            .arg(self.node.cookie_file())
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .env_remove("SPOOL_CONFIG")
+            .env("XDG_CONFIG_HOME", self.data_dir.join("no-config"));
+        for (var, secret) in [REFILL, FEDERATION, ARTIST] {
+            command.env(var, secret);
+        }
+        command
+    }
+
+    fn json(&self, args: &[&str]) -> Result<Value> {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let output = self.command(&all).stderr(Stdio::piped()).output()?;
+        if !output.status.success() {
+            return Err(format!(
+                "spool {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            )
+            .into());
+        }
+        Ok(serde_json::from_slice(&output.stdout)?)
+    }
+
+    fn address(&self, wallet: (&str, &str)) -> Result<String> {
+        let out = self.json(&["wallet", "address", "--secret-env", wallet.0, "--path", ""])?;
+        Ok(out["address"].as_str().ok_or("no address")?.to_string())
+    }
+
+    fn mine(&self, address: &str, blocks: u64) -> Result<()> {
+        self.node
+            .call("generatetoaddress", &[blocks.into(), address.into()])?;
+        Ok(())
+    }
+
+    fn tip(&self) -> Result<u64> {
+        Ok(self
+            .node
+            .call("getblockcount", &[])?
+            .as_u64()
+            .ok_or("block count")?)
+    }
+
+    fn wait_synced(&self, url: &str) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let tip = self.tip()?;
+            let status: Value = serde_json::from_str(&get(url, "/api/v1/status")?)?;
+            if status["indexed_height"].as_u64() == Some(tip) && status["synced"] == true {
+                return Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                return Err(format!("spool serve did not reach height {tip}: {status}").into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn measure(&self, count: u64) -> Result<()> {
+        let refill = self.address(REFILL)?;
+        let federation = self.address(FEDERATION)?;
+        let artist = self.address(ARTIST)?;
+        // The piece: the file hash of vectors/ascribe.png (a fresh chain: no earlier events).
+        let piece = "mv5yDkR5dnjGHxietq7CH78WHk8vzsu4vH";
+        let server = Server::start(self, &["--watch", &refill, "--watch", &federation])?;
+        self.mine(&refill, 100 + 8)?;
+        server_wait(self, &server)?;
+        // One fuel and three tokens per federation action, in transactions of 800 outputs.
+        let mut left = count + 10;
+        while left > 0 {
+            let n = left.min(200);
+            left -= n;
+            let fees = n.to_string();
+            let tokens = (3 * n).to_string();
+            self.json(&[
+                "--server",
+                &server.url,
+                "refill-main",
+                "--to",
+                &federation,
+                "--fees",
+                &fees,
+                "--tokens",
+                &tokens,
+                "--secret-env",
+                REFILL.0,
+                "--min-conf",
+                "1",
+            ])?;
+            self.mine(&refill, 1)?;
+            server_wait(self, &server)?;
+        }
+
+        // The bound: a `spool` process that reads nothing.
+        let mut bare = Vec::new();
+        for _ in 0..50 {
+            let t = Instant::now();
+            let out = self
+                .command(&["verb", "encode", "register", "--edition", "1"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()?;
+            if !out.success() {
+                return Err("spool verb encode failed".into());
+            }
+            bare.push(t.elapsed());
+        }
+        let bare = median(&mut bare);
+
+        // The piece's master edition and its number of editions, mined first: pending events
+        // have no order among themselves, and the registrations need both to be valid.
+        let count_text = count.to_string();
+        let setup: [&[&str]; 2] = [
+            &[
+                "register",
+                "--piece",
+                piece,
+                "--to",
+                &artist,
+                "--edition",
+                "0",
+            ],
+            &[
+                "editions",
+                "--piece",
+                piece,
+                "--to",
+                &artist,
+                "--count",
+                &count_text,
+            ],
+        ];
+        for args in setup {
+            let mut all = vec!["--server", server.url.as_str()];
+            all.extend_from_slice(args);
+            all.extend_from_slice(&["--secret-env", FEDERATION.0, "--min-conf", "1"]);
+            self.json(&all)?;
+            self.mine(&refill, 1)?;
+            server_wait(self, &server)?;
+        }
+
+        // Rapid fire: one process per registration (editions 1..=COUNT), no mining, through
+        // the counting proxy.
+        let proxy = Proxy::start(&server.url)?;
+        let mut times = Vec::with_capacity(count as usize);
+        let mut calls = Vec::with_capacity(count as usize);
+        let started = Instant::now();
+        for n in 1..=count {
+            let edition = n.to_string();
+            let args = [
+                "--server",
+                proxy.url.as_str(),
+                "register",
+                "--piece",
+                piece,
+                "--to",
+                &artist,
+                "--edition",
+                &edition,
+                "--secret-env",
+                FEDERATION.0,
+                "--min-conf",
+                "1",
+            ];
+            let before = proxy.requests();
+            let t = Instant::now();
+            let out = self
+                .json(&args)
+                .map_err(|e| format!("registration {n} of {count} rejected: {e}"))?;
+            times.push(t.elapsed());
+            calls.push(proxy.requests() - before);
+            if out["broadcast"] != true {
+                return Err(format!("registration {n} was not broadcast: {out}").into());
+            }
+        }
+        let total = started.elapsed();
+        let k = (count as usize / 10).max(1);
+        let (first, last) = (rate(&times[..k]), rate(&times[times.len() - k..]));
+        let mut per = times.clone();
+        let per = median(&mut per);
+        println!(
+            "rapid-fire through --server: {count} registrations of one piece, no mining, in {total:.1?}: {:.0}/min overall (target >= 1,000/min: {:.2}x); first {k} {first:.0}/min, last {k} {last:.0}/min ({:.0}% of the first; target >= 80%); 0 rejections",
+            count as f64 * 60.0 / total.as_secs_f64(),
+            count as f64 * 60.0 / total.as_secs_f64() / 1000.0,
+            100.0 * last / first
+        );
+        println!(
+            "  median process per registration {per:.1?} = {:.1}x a bare spool process ({bare:.1?}, the bound measured in this run)",
+            per.as_secs_f64() / bare.as_secs_f64()
+        );
+        let mean_calls = |c: &[usize]| c.iter().sum::<usize>() as f64 / c.len() as f64;
+        println!(
+            "  HTTP requests per registration: first {k} {:.1}, last {k} {:.1}",
+            mean_calls(&calls[..k]),
+            mean_calls(&calls[calls.len() - k..])
+        );
+        let mempool = self.node.call("getrawmempool", &[])?;
+        println!(
+            "  node mempool after the run: {} transactions",
+            mempool.as_array().map_or(0, Vec::len)
+        );
+
+        // History of the COUNT-event piece, mined, one process per call, through a counting
+        // proxy.
+        self.mine(&refill, 1)?;
+        server_wait(self, &server)?;
+        let mut history = Vec::new();
+        let mut requests = Vec::new();
+        for _ in 0..20 {
+            let before = proxy.requests();
+            let t = Instant::now();
+            let out = self
+                .command(&["--server", &proxy.url, "--json", "history", piece])
+                .stderr(Stdio::null())
+                .output()?;
+            history.push(t.elapsed());
+            if !out.status.success() {
+                return Err("spool history --server failed".into());
+            }
+            let doc: Value = serde_json::from_slice(&out.stdout)?;
+            let events = doc["events"].as_array().map_or(0, Vec::len) as u64;
+            if events != count + 2 {
+                return Err(
+                    format!("history holds {events} events, expected {}", count + 2).into(),
+                );
+            }
+            requests.push(proxy.requests() - before);
+        }
+        let max_requests = requests.iter().copied().max().unwrap_or(0);
+        let worst = *history.iter().max().unwrap_or(&Duration::ZERO);
+        let history_median = median(&mut history);
+        println!(
+            "history through --server of a {}-event piece: median {history_median:.1?} per whole process (target < 50 ms: {:.2}x of it), max {worst:.1?}; {:.1}x a bare spool process ({bare:.1?}); at most {max_requests} HTTP request(s) per call (target <= 2)",
+            count + 2,
+            history_median.as_secs_f64() / 0.050,
+            history_median.as_secs_f64() / bare.as_secs_f64()
+        );
+        // For comparison: the piece's raw transactions, which the engine's path (and the SVG
+        // graph) reads instead of the server's verified history.
+        let path = format!("/api/v1/address/{piece}/txs");
+        let mut raw = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..20 {
+            let t = Instant::now();
+            bytes = get(&server.url, &path)?.len();
+            raw.push(t.elapsed());
+        }
+        let raw = median(&mut raw);
+        println!(
+            "  for comparison, GET {path} (the raw transactions): median {raw:.1?} for {:.1} kB ({:.0}% of a history process)",
+            bytes as f64 / 1e3,
+            100.0 * raw.as_secs_f64() / history_median.as_secs_f64()
+        );
+        drop(server);
+        Ok(())
+    }
+}
+
+fn server_wait(bench: &Bench<'_>, server: &Server) -> Result<()> {
+    bench.wait_synced(&server.url)
+}
+
+/// `spool serve` as a child process.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(bench: &Bench<'_>, extra: &[&str]) -> Result<Server> {
+        let mut args = vec!["serve", "--http", "127.0.0.1:0", "--poll-ms", "100"];
+        args.extend_from_slice(extra);
+        let mut child = bench.command(&args).stdout(Stdio::piped()).spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
+        let url = line
+            .strip_prefix("listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .ok_or_else(|| format!("spool serve did not start: {line:?}"))?
+            .to_string();
+        Ok(Server { child, url })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP/1.1 GET; the body.
+fn get(base: &str, path: &str) -> Result<String> {
+    let host = base.strip_prefix("http://").ok_or("an http:// URL")?;
+    let mut stream = TcpStream::connect(host)?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    Ok(text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default())
+}
+
+/// A loopback TCP proxy in front of the server that counts HTTP requests (request lines).
+struct Proxy {
+    url: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Proxy {
+    fn start(target: &str) -> Result<Proxy> {
+        let target = target
+            .strip_prefix("http://")
+            .ok_or("an http:// URL")?
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = requests.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(upstream) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let counted = counted.clone();
+                let (mut c_read, mut u_write) = match (client.try_clone(), upstream.try_clone()) {
+                    (Ok(c), Ok(u)) => (c, u),
+                    _ => continue,
+                };
+                let (mut u_read, mut c_write) = (upstream, client);
+                std::thread::spawn(move || {
+                    const LINE_END: &[u8] = b" HTTP/1.1\r\n";
+                    let mut buf = [0u8; 16 * 1024];
+                    // The last bytes of the previous read: too short to hold a whole match,
+                    // long enough to complete one split across reads.
+                    let mut carry: Vec<u8> = Vec::new();
+                    while let Ok(n) = c_read.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        let mut window = std::mem::take(&mut carry);
+                        window.extend_from_slice(&buf[..n]);
+                        let found = window
+                            .windows(LINE_END.len())
+                            .filter(|w| *w == LINE_END)
+                            .count();
+                        counted.fetch_add(found, Ordering::Relaxed);
+                        carry = window[window.len().saturating_sub(LINE_END.len() - 1)..].to_vec();
+                        if u_write.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = u_write.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut u_read, &mut c_write);
+                    let _ = c_write.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        Ok(Proxy { url, requests })
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
