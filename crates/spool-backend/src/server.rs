@@ -148,8 +148,14 @@ pub struct TxStatusReply {
 pub struct HistoryReply {
     /// The piece address.
     pub piece_address: String,
-    /// The number of editions (from the valid EDITIONS event).
+    /// The number of editions (from the valid EDITIONS event that counts).
     pub number_editions: Option<u64>,
+    /// Whether federated verbs were checked for their sender (a federation was set).
+    pub federation_rule: bool,
+    /// The chain tip the confirmations are counted against.
+    pub tip_height: u64,
+    /// The confirmations an event needs to count; shallower events are `pending`.
+    pub min_conf: u64,
     /// The events, in chain order.
     pub events: Vec<Event>,
 }

@@ -26,7 +26,7 @@ use spool_backend::server::{
     UtxosReply, WireTx, API_PREFIX,
 };
 use spool_protocol::chain::{ChainTx, TxPlace};
-use spool_protocol::history::History;
+use spool_protocol::history::{BuildOptions, History};
 use spool_protocol::ownership::Ownership;
 use spool_protocol::state::{Holding, PieceState};
 use spool_protocol::verb::LoanDate;
@@ -68,7 +68,7 @@ pub struct ApiState {
 }
 
 /// A cached history: the piece and the federation it was verified with.
-type HistoryKey = (String, Vec<String>);
+type HistoryKey = (String, Vec<String>, u64);
 
 /// Most histories kept between index writes.
 const CACHED_HISTORIES: usize = 1_024;
@@ -165,15 +165,36 @@ impl ApiState {
         piece: &Address,
         federation: &[String],
     ) -> Result<Arc<History>, ApiError> {
+        self.history_with(store, piece, federation, 0)
+    }
+
+    /// The history of `piece` with confirmations counted against the index's tip and events
+    /// with fewer than `min_conf` confirmations pending (listed, not counted), cached until
+    /// the index next changes.
+    ///
+    /// # Errors
+    /// [`ApiError`] when the index fails.
+    pub fn history_with(
+        &self,
+        store: &Store,
+        piece: &Address,
+        federation: &[String],
+        min_conf: u64,
+    ) -> Result<Arc<History>, ApiError> {
         let generation = store.generation()?;
-        let key = (piece.to_string(), federation.to_vec());
+        let key = (piece.to_string(), federation.to_vec(), min_conf);
         if let Some((at, history)) = self.histories.lock().expect("cache lock").get(&key) {
             if *at == generation {
                 return Ok(history.clone());
             }
         }
         let txs = store.txs_paying(&piece.script_pubkey())?;
-        let history = Arc::new(build_history(piece, store.network(), &txs, federation));
+        let options = BuildOptions {
+            federation: federation.to_vec(),
+            tip_height: store.tip()?.map(|(height, _)| height),
+            min_conf,
+        };
+        let history = Arc::new(build_history_with(piece, store.network(), &txs, &options));
         let mut cache = self.histories.lock().expect("cache lock");
         if cache.len() >= CACHED_HISTORIES {
             cache.retain(|_, (at, _)| *at == generation);
@@ -406,9 +427,25 @@ pub fn build_history(
     txs: &[ChainTx],
     federation: &[String],
 ) -> History {
+    build_history_with(
+        piece,
+        network,
+        txs,
+        &BuildOptions::with_federation(federation),
+    )
+}
+
+/// [`build_history`] with the tip that confirmations count against and the depth an event
+/// needs to count ([`History::build_with`]).
+pub fn build_history_with(
+    piece: &Address,
+    network: Network,
+    txs: &[ChainTx],
+    options: &BuildOptions,
+) -> History {
     // Every piece address reaching here was checked for the index's network (`parse_address`)
     // or read off this network's chain: the one condition under which `build` refuses.
-    History::build(piece, network, txs, federation)
+    History::build_with(piece, network, txs, options)
         .expect("piece addresses are checked for the index's network first")
 }
 
@@ -684,6 +721,7 @@ async fn tx_status(
 struct HistoryQuery {
     federation: Option<String>,
     edition: Option<u64>,
+    min_conf: Option<u64>,
 }
 
 async fn history(
@@ -697,7 +735,7 @@ async fn history(
     let federation = federation(&q.federation, &state.config)?;
     state
         .read(move |store, api| {
-            let history = api.history(store, &piece, &federation)?;
+            let history = api.history_with(store, &piece, &federation, q.min_conf.unwrap_or(0))?;
             Ok(Json(history_reply(&history, q.edition)))
         })
         .await
@@ -708,6 +746,9 @@ pub fn history_reply(history: &History, edition: Option<u64>) -> HistoryReply {
     HistoryReply {
         piece_address: history.piece_address().to_string(),
         number_editions: history.number_editions(),
+        federation_rule: history.federation_rule(),
+        tip_height: history.tip_height(),
+        min_conf: history.min_conf(),
         events: history
             .events()
             .iter()

@@ -76,9 +76,15 @@ async fn index_answers_as_the_core_backend() {
                 "same history of {piece} with federation {federation:?}"
             );
         }
-        // The API's history is `spool history --json` from the direct backend.
+        // The API's history is `spool history --json` from the direct backend: confirmations
+        // counted against the node's tip.
+        let options = spool_protocol::history::BuildOptions {
+            federation: fed.clone(),
+            tip_height: Some(chain::tip(&node)),
+            min_conf: 0,
+        };
         let expected = history_reply(
-            &spool_index::api::build_history(piece, Network::Regtest, &direct, &fed),
+            &spool_index::api::build_history_with(piece, Network::Regtest, &direct, &options),
             None,
         );
         let api: HistoryReply = get(&server, &format!("/piece/{piece}/history")).await;

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use clap::{Args, ValueEnum};
-use serde::{Deserialize, Serialize};
 use spool_explorer::svg::{provenance_svg, GraphOptions};
 use spool_protocol::history::History;
 
@@ -53,22 +52,9 @@ pub struct HistoryArgs {
 pub use spool_protocol::history::Event as EventOutput;
 
 /// `{"piece_address", "number_editions", "federation_rule", "tip_height", "min_conf",
-/// "events": [...]}`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Output {
-    /// The piece address.
-    pub piece_address: String,
-    /// The number of editions (from the valid EDITIONS event that counts).
-    pub number_editions: Option<u64>,
-    /// Whether federated verbs were checked for their sender (a federation was set).
-    pub federation_rule: bool,
-    /// The chain tip the confirmations are counted against.
-    pub tip_height: u64,
-    /// The confirmations an event needs to count; shallower events are `pending`.
-    pub min_conf: u64,
-    /// The events, in chain order.
-    pub events: Vec<EventOutput>,
-}
+/// "events": [...]}`: the type the index's API serves (`GET /api/v1/piece/{piece}/history`),
+/// so `--server` and direct mode print the same JSON.
+pub use spool_backend::server::HistoryReply as Output;
 
 impl HistoryArgs {
     /// Runs the command.
@@ -102,25 +88,10 @@ impl HistoryArgs {
     }
 }
 
-/// The history as the JSON output, optionally only one edition's events.
+/// The history as the JSON output, optionally only one edition's events (the index's own
+/// function, so both filter alike).
 pub fn output(history: &History, edition: Option<u64>) -> Output {
-    let events = history
-        .events()
-        .iter()
-        .filter(|event| match edition {
-            None => true,
-            Some(n) => event.edition() == Some(n) || (n == 0 && event.action == "EDITIONS"),
-        })
-        .cloned()
-        .collect();
-    Output {
-        piece_address: history.piece_address().to_string(),
-        number_editions: history.number_editions(),
-        federation_rule: history.federation_rule(),
-        tip_height: history.tip_height(),
-        min_conf: history.min_conf(),
-        events,
-    }
+    spool_index::api::history_reply(history, edition)
 }
 
 /// A table for people, one event a line.
