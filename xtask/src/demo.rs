@@ -415,14 +415,29 @@ impl Demo<'_> {
         println!();
         println!(
             "{}",
-            self.text(&["history", &file_hash, "--format", "table"])?
+            self.text(&[
+                "history",
+                &file_hash,
+                "--format",
+                "table",
+                "--federation",
+                &federation_root,
+            ])?
         );
         println!(
             "{}",
-            self.text(&["ownership", &user2_leaf, &file_hash, "--edition", "1"])?
+            self.text(&[
+                "ownership",
+                &user2_leaf,
+                &file_hash,
+                "--edition",
+                "1",
+                "--federation",
+                &federation_root,
+            ])?
         );
 
-        self.verify(&file_hash, &user2_leaf)?;
+        self.verify(&file_hash, &user2_leaf, &federation_root)?;
         Ok(Shown {
             file_hash,
             federation: federation_root,
@@ -431,7 +446,7 @@ impl Demo<'_> {
 
     /// Every transaction is confirmed, the piece's history holds exactly the walkthrough's
     /// verbs, all valid, and user2 owns edition 1.
-    fn verify(&self, file_hash: &str, user2_leaf: &str) -> Result<()> {
+    fn verify(&self, file_hash: &str, user2_leaf: &str, federation: &str) -> Result<()> {
         for (title, txid) in &self.sent {
             let tx = self
                 .node
@@ -441,7 +456,7 @@ impl Demo<'_> {
                 return Err(format!("{title}: {txid} is not confirmed").into());
             }
         }
-        let history = self.json(&["history", file_hash])?;
+        let history = self.json(&["history", file_hash, "--federation", federation])?;
         let events = history["events"]
             .as_array()
             .ok_or("history without events")?;
@@ -452,7 +467,15 @@ impl Demo<'_> {
         if let Some(bad) = events.iter().find(|e| e["valid"] != Value::Bool(true)) {
             return Err(format!("invalid event in the walkthrough: {bad}").into());
         }
-        let ownership = self.json(&["ownership", user2_leaf, file_hash, "--edition", "1"])?;
+        let ownership = self.json(&[
+            "ownership",
+            user2_leaf,
+            file_hash,
+            "--edition",
+            "1",
+            "--federation",
+            federation,
+        ])?;
         if ownership["owner"].as_str() != Some(user2_leaf) {
             return Err(format!("edition 1 should belong to user2: {ownership}").into());
         }

@@ -135,6 +135,22 @@ fn bench(extra: &[String]) -> Result<()> {
         args.push("--");
         args.extend(extra.iter().map(String::as_str));
     }
+    // The regtest benches (index sync and load, rapid fire) need a node and the release
+    // `spool` binary, which `cargo bench` does not build.
+    let bitcoind = bitcoind::provision()?;
+    std::env::set_var("BITCOIND_EXE", &bitcoind);
+    run::cargo(
+        &[
+            "build",
+            "--release",
+            "--package",
+            "spool-cli",
+            "--bin",
+            "spool",
+        ],
+        "build the spool binary (release) for the benches",
+    )?;
+    std::env::set_var("SPOOL_BIN", run::target_dir().join("release").join("spool"));
     run::cargo(&args, "benchmarks")
 }
 
