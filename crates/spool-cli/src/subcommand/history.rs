@@ -66,26 +66,50 @@ impl HistoryArgs {
         let network = settings.network.network();
         let piece = self.piece_address.on(network, "piece address")?;
         let federation = connect::federation(settings, &self.federation)?;
-        let spool = connect::reader(settings, federation)?;
-        let progress = Progress::start(settings.json, format!("reading the history of {piece}"));
-        let history = connect::history(&spool, &piece, self.min_conf).await;
-        progress.finish();
-        let history = history?;
-        let output = output(&history, self.edition);
         let format = match (self.format, settings.json) {
             (Some(format), _) => format,
             (None, true) => Format::Json,
             (None, false) => Format::Table,
         };
-        let text = match format {
-            Format::Json => format!("{}\n", serde_json::to_string_pretty(&output)?),
-            Format::Table => table(&output),
-            Format::Dot => dot(&output),
-            Format::Svg => provenance_svg(&history, &GraphOptions::default()),
-        };
-        // The chosen format is printed as is, even with --json.
-        Outcome::new(&output, text).map(|outcome| outcome.text_only(format != Format::Json))
+        let progress = Progress::start(settings.json, format!("reading the history of {piece}"));
+        // With a server, its verified history in one request (built there by the same function
+        // and rules, against the index's tip, cached per index generation), except for the
+        // graph, which needs the whole History.
+        if settings.server.is_some() && format != Format::Svg {
+            let server = connect::server(settings, "history")?;
+            let mut path = format!(
+                "/piece/{piece}/history?federation={}&min_conf={}",
+                federation.join(","),
+                self.min_conf
+            );
+            if let Some(edition) = self.edition {
+                path.push_str(&format!("&edition={edition}"));
+            }
+            let output: Result<Output, _> = server.get_json(&path).await;
+            progress.finish();
+            return render(&output?, format, None);
+        }
+        let spool = connect::reader(settings, federation)?;
+        let history = connect::history(&spool, &piece, self.min_conf).await;
+        progress.finish();
+        let history = history?;
+        render(&output(&history, self.edition), format, Some(&history))
     }
+}
+
+/// `output` in `format`; the SVG graph is drawn from the whole `history`.
+fn render(output: &Output, format: Format, history: Option<&History>) -> anyhow::Result<Outcome> {
+    let text = match format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(output)?),
+        Format::Table => table(output),
+        Format::Dot => dot(output),
+        Format::Svg => match history {
+            Some(history) => provenance_svg(history, &GraphOptions::default()),
+            None => anyhow::bail!("the SVG graph is drawn from the whole history"),
+        },
+    };
+    // The chosen format is printed as is, even with --json.
+    Outcome::new(output, text).map(|outcome| outcome.text_only(format != Format::Json))
 }
 
 /// The history as the JSON output, optionally only one edition's events (the index's own
