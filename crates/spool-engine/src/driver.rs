@@ -1,12 +1,12 @@
 //! The async driver: the planning core over a [`Backend`], with the persistent reservations.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bitcoin::{Address, Amount, Txid};
 use spool_backend::{Backend, BackendError, WaitProgress};
-use spool_protocol::chain::TxPlace;
+use spool_protocol::chain::{TxPlace, TxStatus};
 use spool_protocol::history::History;
 use spool_protocol::operation::Operation;
 use spool_protocol::verb::Verb;
@@ -181,13 +181,14 @@ impl<B: Backend> Spool<B> {
         Ok(self.check_seen(request, from).await?.is_some())
     }
 
-    /// [`Spool::check`], returning the transactions of the history it judged by (`None`
-    /// when the request has no rule).
+    /// [`Spool::check`], returning the transactions of the history it judged by with what
+    /// that history says of them: in a block, or in the mempool (`None` when the request has
+    /// no rule).
     async fn check_seen(
         &self,
         request: &Request,
         from: &Address,
-    ) -> Result<Option<HashSet<Txid>>, EngineError> {
+    ) -> Result<Option<HashMap<Txid, TxStatus>>, EngineError> {
         let Some((operation, piece)) = request
             .operation()
             .and_then(|operation| Some((operation, operation.piece()?)))
@@ -200,7 +201,13 @@ impl<B: Backend> Spool<B> {
             history
                 .events()
                 .iter()
-                .filter_map(|event| event.txid.parse().ok())
+                .filter_map(|event| {
+                    let status = match event.block_height {
+                        Some(_) => TxStatus::Confirmed,
+                        None => TxStatus::InMempool,
+                    };
+                    Some((event.txid.parse().ok()?, status))
+                })
                 .collect(),
         ))
     }
@@ -211,10 +218,24 @@ impl<B: Backend> Spool<B> {
     ///
     /// A failure of the reservation store (an unreachable backend keeps reservations).
     pub async fn settle_reservations(&self) -> Result<usize, EngineError> {
+        self.settle_reservations_knowing(&HashMap::new()).await
+    }
+
+    /// [`Spool::settle_reservations`], taking the status of the transactions in `known`
+    /// (read from the backend moments ago, e.g. a piece's history) instead of asking the
+    /// backend once per reservation: rapid actions on one piece then cost no request per
+    /// pending transaction.
+    async fn settle_reservations_knowing(
+        &self,
+        known: &HashMap<Txid, TxStatus>,
+    ) -> Result<usize, EngineError> {
         let mut released = 0;
         for (txid, _) in self.reservations.pending()? {
-            // Unknown (backend unreachable) keeps the reservation; only proof releases it.
-            let status = spool_backend::tx_status(&self.backend, &txid).await;
+            let status = match known.get(&txid) {
+                Some(status) => *status,
+                // Unknown (backend unreachable) keeps the reservation; only proof releases it.
+                None => spool_backend::tx_status(&self.backend, &txid).await,
+            };
             released += self.reservations.apply_status(&txid, status)?;
         }
         Ok(released)
@@ -253,7 +274,9 @@ impl<B: Backend> Spool<B> {
             None
         };
         let checked = seen.is_some();
-        self.settle_reservations().await?;
+        let known = seen.unwrap_or_default();
+        self.settle_reservations_knowing(&known).await?;
+        let seen: Option<HashSet<Txid>> = checked.then(|| known.keys().copied().collect());
         let utxos = self
             .backend
             .utxos(&from, options.min_conf)
