@@ -12,6 +12,7 @@ pub mod secret;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
+use spool_backend::core::redact_url;
 use spool_engine::plan::PlanError;
 use spool_engine::EngineError;
 
@@ -171,7 +172,8 @@ pub fn printable(line: &str) -> String {
     out
 }
 
-/// `text` with the `user:password@` part of every `scheme://` URL replaced by `***@`.
+/// `text` with the `user:password@` part of every `scheme://` URL replaced by `***@`
+/// (each URL, up to white space or a quote, through the backend's [`redact_url`]).
 fn redact_urls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -179,16 +181,9 @@ fn redact_urls(text: &str) -> String {
         let (before, after) = rest.split_at(at + 3);
         out.push_str(before);
         let end = after
-            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"')
+            .find(|c: char| c.is_whitespace() || c == '"')
             .unwrap_or(after.len());
-        let authority = &after[..end];
-        match authority.rfind('@') {
-            Some(i) => {
-                out.push_str("***");
-                out.push_str(&authority[i..]);
-            }
-            None => out.push_str(authority),
-        }
+        out.push_str(&redact_url(&after[..end]));
         rest = &after[end..];
     }
     out.push_str(rest);
@@ -247,4 +242,21 @@ fn init_logging(verbose: u8) {
         .with_writer(std::io::stderr)
         .without_time()
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_redacts_every_url_in_a_line_and_escapes_control_bytes() {
+        let line = "cannot reach http://alice:pw@127.0.0.1:8332/wallet and \
+                    \"https://u@esplora.example/api\" nor http://plain:1\n";
+        assert_eq!(
+            printable(line),
+            "cannot reach http://***@127.0.0.1:8332/wallet and \
+             \"https://***@esplora.example/api\" nor http://plain:1\\n"
+        );
+        assert!(!printable(line).contains("pw"));
+    }
 }
