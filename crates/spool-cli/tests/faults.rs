@@ -38,12 +38,18 @@ fn fund_federation(env: &Env, fees: &str, tokens: &str) -> String {
 /// Starts `spool --json ARGS` (signed by the federation) paused by the test hook before it
 /// broadcasts; returns the child, the go-file and the txid it reserved.
 fn start_paused(env: &Env, args: &[&str]) -> (Child, PathBuf, String) {
-    let go = env.data_path().join(format!("go-{}", args[0]));
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["--secret-env", FEDERATION.env, "--min-conf", "1"]);
+    spawn_paused(env, &format!("go-{}", args[0]), &all)
+}
+
+/// Starts `spool ARGS` (complete: signer included) paused by the test hook before it
+/// broadcasts, with the go-file `NAME` in the data directory; waits until it has reserved.
+fn spawn_paused(env: &Env, name: &str, args: &[&str]) -> (Child, PathBuf, String) {
+    let go = env.data_path().join(name);
     let child = env
-        .command(&all)
+        .command(args)
         .env(spool_engine::PAUSE_BEFORE_BROADCAST, &go)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -764,30 +770,14 @@ fn concurrent_transfers_of_one_edition_one_lands() {
             "1".to_owned(),
         ]
     };
-    let go = env.data_path().join("go-transfer");
-    let first = env
-        .command(
-            &transfer(&user2)
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        )
-        .env(spool_engine::PAUSE_BEFORE_BROADCAST, &go)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let reserved = PathBuf::from(format!("{}.reserved", go.display()));
-    let started = Instant::now();
-    while !reserved.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "never reserved"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(50));
-    let first_txid = std::fs::read_to_string(&reserved).unwrap();
+    let (first, go, first_txid) = spawn_paused(
+        &env,
+        "go-transfer",
+        &transfer(&user2)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
     let stranger = env.address(&support::STRANGER, "");
     let second = env.run(
         &transfer(&stranger)
