@@ -5,6 +5,7 @@ use std::time::Duration;
 use bitcoin::{Address, Network, Transaction, Txid};
 use spool_protocol::chain::Utxo;
 use spool_protocol::chain::{ChainTx, TxPlace};
+use spool_protocol::scope::Scope;
 
 use crate::error::BackendError;
 use crate::retry::Backoff;
@@ -47,6 +48,19 @@ pub trait Backend: Send + Sync {
     /// and place, ordered by place (confirmed ones by height and position, then unconfirmed
     /// ones by txid).
     async fn address_transactions(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError>;
+
+    /// The transactions of the piece at `piece` that the rules of `scope` read
+    /// ([`Scope::select`] over [`Backend::address_transactions`]), in the same order: what a
+    /// pre-check of one action needs, however many editions the piece has. Backends that can
+    /// select where the data lives (the index server) send only those.
+    async fn piece_transactions(
+        &self,
+        piece: &Address,
+        scope: Scope,
+    ) -> Result<Vec<ChainTx>, BackendError> {
+        let txs = self.address_transactions(piece).await?;
+        Ok(scope.select(piece, &txs).into_iter().cloned().collect())
+    }
 
     /// One transaction with its prevouts and place. [`BackendError::NotFound`] if unknown.
     async fn transaction(&self, txid: &Txid) -> Result<ChainTx, BackendError>;
@@ -172,6 +186,9 @@ macro_rules! forward_backend {
             }
             async fn address_transactions(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError> {
                 (**self).address_transactions(address).await
+            }
+            async fn piece_transactions(&self, piece: &Address, scope: Scope) -> Result<Vec<ChainTx>, BackendError> {
+                (**self).piece_transactions(piece, scope).await
             }
             async fn transaction(&self, txid: &Txid) -> Result<ChainTx, BackendError> {
                 (**self).transaction(txid).await

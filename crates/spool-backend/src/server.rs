@@ -3,7 +3,8 @@
 //!
 //! The server answers from its index, so every call here is one HTTP request: the tip
 //! (`GET status`), an address's UTXOs (`GET address/{a}/utxos?min_conf=N`), the SPOOL
-//! transactions paying an address with their prevouts (`GET address/{a}/txs`), one
+//! transactions paying an address with their prevouts (`GET address/{a}/txs`, or only those
+//! one edition's rules read with `?edition=N`), one
 //! transaction (`GET tx/{txid}`) and a broadcast (`POST tx`, the raw hex as the body).
 
 use std::str::FromStr;
@@ -15,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use spool_protocol::chain::{ChainTx, TxPlace, Utxo};
 use spool_protocol::history::Event;
+use spool_protocol::scope::Scope;
 
 use crate::backend::{check_network, Backend};
 use crate::error::BackendError;
@@ -105,7 +107,8 @@ impl WireTx {
     }
 }
 
-/// `GET /api/v1/address/{address}/txs`.
+/// `GET /api/v1/address/{address}/txs`; with `?edition=N`, only the transactions the rules
+/// of edition `N` read (see [`Scope::select`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressTxsReply {
     /// The address asked about.
@@ -277,6 +280,20 @@ impl ServerBackend {
         }
     }
 
+    /// The transactions of an [`AddressTxsReply`] at `path`.
+    async fn txs_at(&self, path: &str) -> Result<Vec<ChainTx>, BackendError> {
+        let url = format!("{}{API_PREFIX}{path}", self.base);
+        let reply: AddressTxsReply = self.get_json(path).await?;
+        reply
+            .txs
+            .iter()
+            .map(|wire| {
+                wire.to_chain_tx()
+                    .map_err(|e| BackendError::bad_response(&url, e))
+            })
+            .collect()
+    }
+
     fn decode<T: DeserializeOwned>(&self, url: &str, body: &[u8]) -> Result<T, BackendError> {
         serde_json::from_slice(body)
             .map_err(|err| BackendError::bad_response(url, format!("undecodable reply: {err}")))
@@ -310,16 +327,18 @@ impl Backend for ServerBackend {
 
     async fn address_transactions(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError> {
         check_network(address, self.network)?;
-        let url = format!("{}{API_PREFIX}/address/{address}/txs", self.base);
-        let reply: AddressTxsReply = self.get_json(&format!("/address/{address}/txs")).await?;
-        reply
-            .txs
-            .iter()
-            .map(|wire| {
-                wire.to_chain_tx()
-                    .map_err(|e| BackendError::bad_response(&url, e))
-            })
-            .collect()
+        self.txs_at(&format!("/address/{address}/txs")).await
+    }
+
+    async fn piece_transactions(
+        &self,
+        piece: &Address,
+        scope: Scope,
+    ) -> Result<Vec<ChainTx>, BackendError> {
+        check_network(piece, self.network)?;
+        let edition = scope.edition_number();
+        self.txs_at(&format!("/address/{piece}/txs?edition={edition}"))
+            .await
     }
 
     async fn transaction(&self, txid: &Txid) -> Result<ChainTx, BackendError> {

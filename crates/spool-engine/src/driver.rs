@@ -195,7 +195,14 @@ impl<B: Backend> Spool<B> {
         else {
             return Ok(None);
         };
-        let history = self.history(piece).await?;
+        // Only what the rules of this action's edition read: a piece with thousands of
+        // editions costs the same as one with a few.
+        let txs = self
+            .backend
+            .piece_transactions(piece, operation.scope())
+            .await
+            .map_err(|e| self.backend_error(e))?;
+        let history = History::build(piece, self.backend.network(), &txs, &self.federation)?;
         plan::refuse(operation, from, &history, &self.federation)?;
         Ok(Some(
             history
@@ -212,33 +219,61 @@ impl<B: Backend> Spool<B> {
         ))
     }
 
-    /// Releases reservations of transactions that confirmed or are gone.
+    /// Releases reservations of transactions that confirmed or are gone (one status request
+    /// per pending transaction).
     ///
     /// # Errors
     ///
     /// A failure of the reservation store (an unreachable backend keeps reservations).
     pub async fn settle_reservations(&self) -> Result<usize, EngineError> {
-        self.settle_reservations_knowing(&HashMap::new()).await
+        let mut statuses = Vec::new();
+        for (txid, _) in self.reservations.pending()? {
+            // Unknown (backend unreachable) keeps the reservation; only proof releases it.
+            statuses.push((txid, spool_backend::tx_status(&self.backend, &txid).await));
+        }
+        Ok(self.reservations.apply_statuses(&statuses)?)
     }
 
-    /// [`Spool::settle_reservations`], taking the status of the transactions in `known`
-    /// (read from the backend moments ago, e.g. a piece's history) instead of asking the
-    /// backend once per reservation: rapid actions on one piece then cost no request per
-    /// pending transaction.
-    async fn settle_reservations_knowing(
+    /// Settles, before an action, the reservations that stand in its way, and a few others:
+    /// those whose status `known` holds (read from the backend moments ago, e.g. the piece's
+    /// history), those holding an outpoint that `utxos` lists as unspent (their transaction
+    /// is not, or no longer, in the backend's view) or a claim in `claims`, and the
+    /// [`SETTLE_OLDEST`] oldest of the rest. The others cannot change this action: they spend
+    /// outpoints the backend already counts as spent and claim other editions. So the
+    /// requests an action makes do not grow with the number of pending transactions, and the
+    /// store still empties as transactions confirm.
+    async fn settle_in_the_way(
         &self,
         known: &HashMap<Txid, TxStatus>,
+        utxos: &[spool_tx::Utxo],
+        claims: &[Claim],
     ) -> Result<usize, EngineError> {
-        let mut released = 0;
-        for (txid, _) in self.reservations.pending()? {
-            let status = match known.get(&txid) {
-                Some(status) => *status,
-                // Unknown (backend unreachable) keeps the reservation; only proof releases it.
-                None => spool_backend::tx_status(&self.backend, &txid).await,
-            };
-            released += self.reservations.apply_status(&txid, status)?;
+        let mut records = self.reservations.records()?;
+        if records.is_empty() {
+            return Ok(0);
         }
-        Ok(released)
+        records.sort_by_key(|r| (r.reserved_at, r.txid));
+        let listed: HashSet<bitcoin::OutPoint> = utxos.iter().map(|u| u.outpoint).collect();
+        let mut statuses = Vec::new();
+        let mut oldest = SETTLE_OLDEST;
+        for record in &records {
+            if let Some(status) = known.get(&record.txid) {
+                statuses.push((record.txid, *status));
+                continue;
+            }
+            let in_the_way = record.outpoints.iter().any(|o| listed.contains(o))
+                || record.claims.iter().any(|c| claims.contains(c));
+            if !in_the_way {
+                if oldest == 0 {
+                    continue;
+                }
+                oldest -= 1;
+            }
+            // Unknown (backend unreachable) keeps the reservation; only proof releases it.
+            let status = spool_backend::tx_status(&self.backend, &record.txid).await;
+            statuses.push((record.txid, status));
+        }
+        Ok(self.reservations.apply_statuses(&statuses)?)
     }
 
     /// Pre-checks (unless `options.check` is off), selects inputs, builds and signs
@@ -275,13 +310,14 @@ impl<B: Backend> Spool<B> {
         };
         let checked = seen.is_some();
         let known = seen.unwrap_or_default();
-        self.settle_reservations_knowing(&known).await?;
         let seen: Option<HashSet<Txid>> = checked.then(|| known.keys().copied().collect());
         let utxos = self
             .backend
             .utxos(&from, options.min_conf)
             .await
             .map_err(|e| self.backend_error(e))?;
+        let claims = request.operation().map(claims_of).unwrap_or_default();
+        self.settle_in_the_way(&known, &utxos, &claims).await?;
         let build = |reserved: &spool_tx::ReservationSet| {
             let funds = Funds {
                 utxos: &utxos,
@@ -293,7 +329,6 @@ impl<B: Backend> Spool<B> {
         let built = if options.dry_run {
             build(&self.reservations.snapshot()?)?
         } else {
-            let claims = request.operation().map(claims_of).unwrap_or_default();
             // The error is built once per failed action; its size does not matter here.
             #[allow(clippy::result_large_err)]
             self.reservations
@@ -467,6 +502,10 @@ impl<B: Backend> Spool<B> {
 /// How long [`Spool::wait_confirmed_with_progress`] waits for an unreachable node, in a row,
 /// before it reports it unreachable.
 pub const UNREACHABLE_GRACE: Duration = Duration::from_secs(15);
+
+/// How many pending reservations that do not stand in its way an action also settles,
+/// oldest first, so that the store empties as transactions confirm.
+pub const SETTLE_OLDEST: usize = 2;
 
 /// The test hook's environment variable: see [`Spool::broadcast`].
 pub const PAUSE_BEFORE_BROADCAST: &str = "SPOOL_TEST_PAUSE_BEFORE_BROADCAST";

@@ -877,10 +877,21 @@ impl Reservations {
         let at = now();
         set.reserve(new.txid, &new.outpoints, at)
             .map_err(StoreError::from)?;
-        locked.replace_set(set)?;
-        if let Some(record) = locked.cache.records.get_mut(&new.txid) {
-            record.claims = new.claims;
-        }
+        let reservation = set
+            .reservations()
+            .find(|r| r.txid == new.txid)
+            .expect("reserved just above");
+        let mut record = match locked.cache.records.get(&new.txid) {
+            Some(old) => Record {
+                outpoints: reservation.outpoints.clone(),
+                ..old.clone()
+            },
+            None => Record::new(new.txid, reservation.outpoints.clone(), reservation.reserved_at),
+        };
+        record.claims = new.claims;
+        // One write: the set and the new record together.
+        locked.cache.records.insert(new.txid, record);
+        locked.cache.set = set;
         locked.commit()?;
         Ok(value)
     }
@@ -1032,6 +1043,35 @@ impl Reservations {
         let mut set = locked.cache.set.clone();
         let released = set.release_tx(txid);
         locked.replace_set(set)?;
+        Ok(released)
+    }
+
+    /// [`Reservations::apply_status`] for many transactions under one lock, with at most one
+    /// write. Returns how many outpoints were released.
+    ///
+    /// # Errors
+    ///
+    /// A failure of the store.
+    pub fn apply_statuses(&self, statuses: &[(Txid, TxStatus)]) -> Result<usize, StoreError> {
+        if statuses.is_empty() {
+            return Ok(0);
+        }
+        let mut locked = self.lock(true)?;
+        let mut set = locked.cache.set.clone();
+        let mut released = 0;
+        for (txid, status) in statuses {
+            if locked
+                .cache
+                .records
+                .get(txid)
+                .is_some_and(|record| record.released_by(*status))
+            {
+                released += set.release_tx(txid);
+            }
+        }
+        if released > 0 {
+            locked.replace_set(set)?;
+        }
         Ok(released)
     }
 

@@ -28,6 +28,7 @@ use spool_backend::server::{
 use spool_protocol::chain::{ChainTx, TxPlace};
 use spool_protocol::history::{BuildOptions, History};
 use spool_protocol::ownership::Ownership;
+use spool_protocol::scope::Scope;
 use spool_protocol::state::{Holding, PieceState};
 use spool_protocol::verb::LoanDate;
 
@@ -460,18 +461,34 @@ async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<StatusReply> {
     }))
 }
 
+#[derive(Debug, Deserialize)]
+struct TxsQuery {
+    /// Only what the rules of this edition read (the address is then a piece's).
+    edition: Option<u64>,
+}
+
 async fn address_txs(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
+    q: Result<Query<TxsQuery>, QueryRejection>,
 ) -> ApiResult<AddressTxsReply> {
     let text = path(p)?;
     let address = parse_address(&text, state.config.network, "address")?;
+    let scope = query(q)?.edition.map(Scope::edition);
     state
         .read(move |store, _| {
             let txs = store.txs_paying(&address.script_pubkey())?;
+            let txs: Vec<WireTx> = match scope {
+                Some(scope) => scope
+                    .select(&address, &txs)
+                    .into_iter()
+                    .map(WireTx::from_chain_tx)
+                    .collect(),
+                None => txs.iter().map(WireTx::from_chain_tx).collect(),
+            };
             Ok(Json(AddressTxsReply {
                 address: address.to_string(),
-                txs: txs.iter().map(WireTx::from_chain_tx).collect(),
+                txs,
             }))
         })
         .await

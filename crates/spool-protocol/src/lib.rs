@@ -17,6 +17,7 @@
 //! - [`file_hash`]: the piece's `file_hash` / `file_hash_metadata`, streamed;
 //! - [`history`]: the verified history of a piece ([`history::History`], [`history::Event`]);
 //! - [`ownership`]: pyspool's ownership checks over the valid events;
+//! - [`scope`]: the part of a piece's history the rules about one edition read;
 //! - [`reason`]: typed verdicts ([`reason::Reason`]): pyspool's reason texts with stable codes;
 //! - [`state`]: a piece's current state ([`state::PieceState`]) and an address's holdings.
 
@@ -30,5 +31,6 @@ pub mod operation;
 pub mod ownership;
 pub mod payload;
 pub mod reason;
+pub mod scope;
 pub mod state;
 pub mod verb;

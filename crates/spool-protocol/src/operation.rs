@@ -15,6 +15,7 @@
 use bitcoin::{Address, Amount, Network, Transaction, TxOut};
 
 use crate::payload::{self, find_verb};
+use crate::scope::Scope;
 use crate::verb::{Action, LoanDate, Verb};
 
 /// pyspool's two fixed output values: fuel (FEE) and token (TOKEN).
@@ -309,6 +310,11 @@ impl Operation {
     /// The edition the verb is about, if any (see [`Verb::edition`]).
     pub fn edition(&self) -> Option<u64> {
         self.verb.edition()
+    }
+
+    /// The part of the piece's history this action's rules read (see [`Scope`]).
+    pub fn scope(&self) -> Scope {
+        Scope::of(&self.verb)
     }
 
     /// The piece address (`file_hash`) the action is about; `None` for FUEL.

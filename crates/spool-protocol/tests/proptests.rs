@@ -205,3 +205,118 @@ proptest! {
         prop_assert_eq!(prefix, same);
     }
 }
+
+/// A random piece history with several editions, some events unconfirmed and spending an
+/// earlier unconfirmed event (so that their order follows what they spend).
+fn random_chained_history() -> impl Strategy<Value = Vec<ChainTx>> {
+    let verbs = [
+        "ASCRIBESPOOL01PIECE",
+        "ASCRIBESPOOL01EDITIONS4",
+        "ASCRIBESPOOL01REGISTER0",
+        "ASCRIBESPOOL01REGISTER1",
+        "ASCRIBESPOOL01REGISTER2",
+        "ASCRIBESPOOL01REGISTER3",
+        "ASCRIBESPOOL01TRANSFER1",
+        "ASCRIBESPOOL01TRANSFER2",
+        "ASCRIBESPOOL01TRANSFER0",
+        "ASCRIBESPOOL01CONSIGN2",
+        "ASCRIBESPOOL01UNCONSIGN2",
+        "ASCRIBESPOOL01LOAN1/150101150201",
+        "ASCRIBESPOOL01MIGRATE3",
+        "ASCRIBESPOOL01FUEL",
+    ];
+    let event = (
+        0usize..verbs.len(),
+        0usize..4,
+        0usize..4,
+        0u64..6,
+        0u32..3,
+        proptest::option::of(0usize..30),
+    );
+    proptest::collection::vec(event, 1..30).prop_map(move |events| {
+        let cast: Vec<String> = ["federation", "alice", "bob", "carol"]
+            .iter()
+            .map(|n| addr(n))
+            .collect();
+        let piece = addr("piece");
+        let mut txs: Vec<ChainTx> = Vec::new();
+        for (i, (v, from, to, height, position, parent)) in events.into_iter().enumerate() {
+            let place = if height >= 4 {
+                TxPlace::Unconfirmed
+            } else {
+                confirmed(height, position)
+            };
+            let mut tx = spool_tx(&cast[from], &[&piece, &cast[to]], verbs[v], place, i as u64);
+            if place == TxPlace::Unconfirmed {
+                let earlier: Vec<usize> = (0..txs.len())
+                    .filter(|&j| txs[j].place == TxPlace::Unconfirmed)
+                    .collect();
+                if let (Some(pick), false) = (parent, earlier.is_empty()) {
+                    let parent = txs[earlier[pick % earlier.len()]].clone();
+                    // Output 1 pays the parent's recipient: the child is sent from there.
+                    support::spend(&mut tx, &parent, 1);
+                }
+            }
+            txs.push(tx);
+        }
+        txs
+    })
+}
+
+proptest! {
+    /// A history built from what a [`Scope`] selects judges every selected event, and
+    /// answers every check about the scope's edition and the master edition, exactly as the
+    /// history built from all of the piece's transactions.
+    #[test]
+    fn proptest_a_scope_reads_all_its_rules_need(
+        txs in random_chained_history(),
+        edition in 0u64..5,
+        min_conf in 0u64..3,
+    ) {
+        use spool_protocol::ownership::Ownership;
+        use spool_protocol::scope::Scope;
+        let piece = support::typed(&addr("piece"));
+        let options = BuildOptions { federation: vec![addr("federation")], tip_height: Some(4), min_conf };
+        let scope = Scope::edition(edition);
+        let selected: Vec<ChainTx> = scope.select(&piece, &txs).into_iter().cloned().collect();
+        let full = History::build_with(&piece, NET, &txs, &options).unwrap();
+        let part = History::build_with(&piece, NET, &selected, &options).unwrap();
+        // Every event the scope reads is selected, and judged the same.
+        let judged = |h: &History| -> Vec<(String, bool, bool)> {
+            h.events().iter().map(|e| (e.txid.clone(), e.valid, e.pending)).collect()
+        };
+        let in_part = judged(&part);
+        for event in full.events() {
+            let verb = event.typed_verb();
+            if verb.as_ref().is_ok_and(|v| scope.reads(v)) {
+                prop_assert!(in_part.contains(&(event.txid.clone(), event.valid, event.pending)),
+                    "event {} ({}) judged differently or left out", event.txid, event.verb);
+            }
+        }
+        for event in part.events() {
+            let same = full.events().iter().find(|e| e.txid == event.txid);
+            prop_assert_eq!(Some(event), same);
+        }
+        prop_assert_eq!(full.number_editions(), part.number_editions());
+        prop_assert_eq!(full.master_registered(), part.master_registered());
+        let cast: Vec<String> = ["federation", "alice", "bob", "carol", "piece"].iter().map(|n| addr(n)).collect();
+        for n in [0, edition] {
+            prop_assert_eq!(full.holder(n), part.holder(n));
+            for address in &cast {
+                let (a, b) = (Ownership::new(&full, address, n), Ownership::new(&part, address, n));
+                prop_assert_eq!(a.can_register_master(), b.can_register_master());
+                prop_assert_eq!(a.can_editions(), b.can_editions());
+                prop_assert_eq!(a.can_register(), b.can_register());
+                prop_assert_eq!(a.can_transfer(), b.can_transfer());
+                prop_assert_eq!(a.can_unconsign(), b.can_unconsign());
+                prop_assert_eq!(a.owner(), b.owner());
+                prop_assert_eq!(a.consignor(), b.consignor());
+                prop_assert_eq!(a.consignee(), b.consignee());
+                prop_assert_eq!(a.loans(), b.loans());
+                for to in &cast {
+                    prop_assert_eq!(a.unconsign_to_allowed(to), b.unconsign_to_allowed(to));
+                }
+            }
+        }
+    }
+}
