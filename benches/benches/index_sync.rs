@@ -10,7 +10,11 @@
 //! The chain: `SPOOL_BENCH_BLOCKS` blocks (default 2,000) each with a ~51 kB filler
 //! transaction paying 1,500 unrelated addresses, and `SPOOL_BENCH_SPOOL_TXS` (default
 //! 1,000) SPOOL transactions among them. Before criterion runs, one timed pass of each prints
-//! blocks/s, MB/s, the ratio to the bound and the process's peak RSS.
+//! blocks/s, MB/s, the ratio to the bound and the process's peak RSS; then the release
+//! `spool serve` binary (`SPOOL_BIN`, else `target/release/spool`) syncs the same chain into
+//! a fresh data directory, and its resident memory is read from `/proc` at each quarter of
+//! the chain and at the end (`VmHWM`, its peak), so that memory growing with chain length
+//! would show.
 #![allow(missing_docs)]
 
 #[path = "../../crates/spool-backend/tests/common/chain.rs"]
@@ -20,6 +24,10 @@ mod chain;
 #[allow(dead_code)]
 mod index_chain;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -76,6 +84,126 @@ fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+fn spool_bin() -> PathBuf {
+    if let Ok(path) = std::env::var("SPOOL_BIN") {
+        return PathBuf::from(path);
+    }
+    // target/release/deps/index_sync-<hash> -> target/release/spool
+    let exe = std::env::current_exe().expect("bench executable path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("spool"))
+        .expect("target directory");
+    assert!(
+        bin.exists(),
+        "index_sync needs the release binary {}: run `cargo build --release -p spool-cli` \
+         first (or `cargo xtask bench`, or set SPOOL_BIN)",
+        bin.display()
+    );
+    bin
+}
+
+/// `VmRSS` and `VmHWM` (peak) of process `pid`, in MB.
+fn rss_of(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A plain HTTP/1.1 GET of `path` on `host`; the body.
+fn get(host: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text.split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default()
+}
+
+/// Syncs the chain with the real `spool serve` and reports its memory along the way.
+fn serve_memory(node: &Node, watch: &bitcoin::Address, blocks: u64, bound: Duration) {
+    let data = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut child = Command::new(spool_bin())
+        .args(["--network", "regtest", "--rpc-url"])
+        .arg(node.rpc_url())
+        .arg("--rpc-cookie")
+        .arg(node.cookie_file())
+        .arg("--data-dir")
+        .arg(data.path())
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--poll-ms",
+            "100",
+            "--watch",
+        ])
+        .arg(watch.to_string())
+        .env_remove("SPOOL_CONFIG")
+        .env("XDG_CONFIG_HOME", data.path().join("no-config"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spool serve starts");
+    let pid = child.id();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let host = line
+        .strip_prefix("listening on http://")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("spool serve did not start: {line:?}"))
+        .to_string();
+    let tip = blocks - 1;
+    let mut quarters: Vec<(u64, f64)> = Vec::new();
+    let synced = loop {
+        let status: Value = serde_json::from_str(&get(&host, "/api/v1/status")).unwrap();
+        let height = status["indexed_height"].as_u64().unwrap_or(0);
+        let (rss, _) = rss_of(pid);
+        while quarters.len() < 4 && height * 4 >= tip * (quarters.len() as u64 + 1) {
+            quarters.push((height, rss));
+        }
+        if height == tip && status["synced"] == true {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "spool serve did not sync in 10 minutes: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (rss, peak) = rss_of(pid);
+    let _ = child.kill();
+    let _ = child.wait();
+    let along: Vec<String> = quarters
+        .iter()
+        .map(|(h, mb)| format!("{mb:.0} MB at height {h}"))
+        .collect();
+    eprintln!(
+        "index_sync: spool serve (release binary) synced {blocks} blocks in {synced:.2?} \
+         ({:.2}x the raw-block bound, start-up and polling included); resident memory {}; \
+         {rss:.0} MB at the end; peak (VmHWM) {peak:.0} MB = {:.2}x the 200 MB limit",
+        synced.as_secs_f64() / bound.as_secs_f64(),
+        along.join(", "),
+        peak / 200.0,
+    );
+}
+
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -121,6 +249,8 @@ fn sync(c: &mut Criterion) {
         peak_rss_mb(),
         rss_before,
     );
+
+    serve_memory(node, &built.federation.address, n, bound);
 
     let mut group = c.benchmark_group("index_sync");
     group.sample_size(10);

@@ -886,7 +886,11 @@ impl Reservations {
                 outpoints: reservation.outpoints.clone(),
                 ..old.clone()
             },
-            None => Record::new(new.txid, reservation.outpoints.clone(), reservation.reserved_at),
+            None => Record::new(
+                new.txid,
+                reservation.outpoints.clone(),
+                reservation.reserved_at,
+            ),
         };
         record.claims = new.claims;
         // One write: the set and the new record together.
