@@ -8,9 +8,11 @@
 //! the unconfirmed SPOOL transactions of the piece that an included one descends from.
 //!
 //! [`Scope::select`] is what lets a pre-check of one action read a bounded part of a piece
-//! with thousands of editions: a history built from the selection judges every selected
-//! event, and answers every check about the scope's edition, exactly as the history built
-//! from all the piece's transactions does (a property test holds it to that).
+//! with thousands of editions: a history built from the selection judges every event the
+//! scope reads, and answers every check about the scope's edition and the master edition,
+//! exactly as the history built from all the piece's transactions does (a property test
+//! holds it to that); the verdicts of the ancestors kept only for their order are not the
+//! scope's to give.
 
 use std::collections::{HashMap, HashSet};
 
@@ -56,7 +58,9 @@ impl Scope {
     /// them) that the rules of this scope read: the SPOOL transactions paying `piece` whose
     /// verb this scope [reads](Scope::reads), and the unconfirmed SPOOL transactions of the
     /// piece they descend from. The order of `txs` is kept; transactions that are not events
-    /// of the piece are left out.
+    /// of the piece are left out. An ancestor of another edition is there only for the
+    /// order: a history built from the selection judges it without its own edition's past,
+    /// so only the verdicts of the events the scope reads are meaningful.
     pub fn select<'a>(&self, piece: &Address, txs: &'a [ChainTx]) -> Vec<&'a ChainTx> {
         let piece_script = piece.script_pubkey();
         let ids: Vec<Txid> = txs.iter().map(ChainTx::txid).collect();

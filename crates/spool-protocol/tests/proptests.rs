@@ -293,9 +293,13 @@ proptest! {
                     "event {} ({}) judged differently or left out", event.txid, event.verb);
             }
         }
+        // Those it keeps only for their order (unconfirmed ancestors of other editions) lack
+        // their own edition's past: their verdicts are not the scope's to give.
         for event in part.events() {
-            let same = full.events().iter().find(|e| e.txid == event.txid);
-            prop_assert_eq!(Some(event), same);
+            if event.typed_verb().is_ok_and(|v| scope.reads(&v)) {
+                let same = full.events().iter().find(|e| e.txid == event.txid);
+                prop_assert_eq!(Some(event), same);
+            }
         }
         prop_assert_eq!(full.number_editions(), part.number_editions());
         prop_assert_eq!(full.master_registered(), part.master_registered());
