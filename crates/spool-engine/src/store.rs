@@ -59,20 +59,29 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bitcoin::hashes::{sha256, Hash};
+use bitcoin::hashes::Hash;
 use bitcoin::{OutPoint, Txid};
 use serde::{Deserialize, Serialize};
 use spool_protocol::chain::TxStatus;
 use spool_tx::{Reservation, ReservationConflict, ReservationSet, Utxo};
 
+use self::document::Found;
+use self::log::LogView;
+
+mod document;
+mod log;
+
 const STATE_FILE: &str = "reservations.json";
+const LOG_FILE: &str = "reservations.log";
 const LEGACY_FILE: &str = "reservations.dat";
 const LEGACY_KEPT: &str = "reservations.dat.migrated";
 const LOCK_FILE: &str = "reservations.lock";
 const GENERATION_FILE: &str = "reservations.generation";
 const JOURNAL_FILE: &str = "broadcasts.jsonl";
 const FORMAT: &str = "spool-rs reservations";
-const FORMAT_VERSION: u32 = 3;
+const FORMAT_VERSION: u32 = 4;
+/// The log is compacted when it holds more entries than this or twice the live records.
+const COMPACT_MIN: usize = 256;
 /// How long an operation waits for a file lock held by another process before giving up.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
 
@@ -311,16 +320,6 @@ pub struct NewReservation {
     pub claims: Vec<Claim>,
 }
 
-/// The file's document.
-#[derive(Debug, Serialize, Deserialize)]
-struct Document {
-    format: String,
-    version: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    checksum: Option<String>,
-    transactions: serde_json::Value,
-}
-
 /// One line of the broadcast journal.
 #[derive(Debug, Serialize)]
 struct JournalLine<'a> {
@@ -344,6 +343,7 @@ pub struct JournalEntry {
 struct Store {
     dir: PathBuf,
     file: PathBuf,
+    log: PathBuf,
     lock_path: PathBuf,
     generation_path: PathBuf,
     lock: File,
@@ -356,6 +356,8 @@ struct Cached {
     set: ReservationSet,
     records: BTreeMap<Txid, Record>,
     generation: Option<u64>,
+    /// What was read of the log (`None`: no log file, or must be read again from its start).
+    log: Option<LogView>,
 }
 
 /// The reservation set: thread-safe, optionally persisted in a data directory.
@@ -413,45 +415,6 @@ fn restrict(_path: &Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The sha256 of the `transactions` value as canonical compact JSON (object keys sorted, so
-/// that the sum does not depend on how a reader's JSON library orders maps).
-fn checksum(transactions: &serde_json::Value) -> String {
-    let mut text = String::new();
-    canonical(transactions, &mut text);
-    sha256::Hash::hash(text.as_bytes()).to_string()
-}
-
-fn canonical(value: &serde_json::Value, out: &mut String) {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                canonical(&map[key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
-
 /// The pid holding a lock on `file`, from Linux's `/proc/locks`.
 fn lock_holder(file: &File) -> Option<u32> {
     #[cfg(unix)]
@@ -498,68 +461,106 @@ impl Store {
             .map_err(io(path, "write"))
     }
 
-    fn load(&self) -> Result<Vec<Record>, StoreError> {
-        let text = match fs::read(&self.file) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(&self.file, "read")(e)),
+    /// Brings `cached` up to date with the log: nothing is read when the generation and the
+    /// log file are as last seen, only the lines appended since when the same file grew,
+    /// else the whole log. On an error the cache is left to be read again from the start.
+    fn refresh(&self, cached: &mut Cached) -> Result<(), StoreError> {
+        let generation = self.generation();
+        let meta = match fs::metadata(&self.log) {
+            Ok(meta) => Some(meta),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(&self.log, "stat")(e)),
         };
-        let corrupt = |reason: String| StoreError::Corrupt {
-            path: self.file.clone(),
-            reason,
+        let unchanged = match (&cached.log, &meta) {
+            (Some(view), Some(meta)) => view.is_current(meta),
+            (None, None) => true,
+            _ => false,
         };
-        let document: Document = serde_json::from_slice(&text)
-            .map_err(|e| corrupt(format!("not a spool reservation file ({e})")))?;
-        if document.format != FORMAT {
-            return Err(corrupt(format!(
-                "not a spool reservation file (format {:?})",
-                document.format
-            )));
+        if generation.is_some() && generation == cached.generation && unchanged {
+            return Ok(());
         }
-        match (document.version, &document.checksum) {
-            (2, _) => {}
-            (FORMAT_VERSION, Some(sum)) => {
-                if *sum != checksum(&document.transactions) {
-                    return Err(corrupt(
-                        "its checksum does not match its content (changed on disk)".to_owned(),
-                    ));
-                }
+        cached.generation = None;
+        let view = match (cached.log.take(), meta) {
+            // No log (moved aside to recover from corruption): no reservations.
+            (_, None) => {
+                cached.records.clear();
+                cached.set = ReservationSet::new();
+                None
             }
-            (FORMAT_VERSION, None) => return Err(corrupt("its checksum is missing".to_owned())),
-            (version, _) => {
-                return Err(StoreError::UnknownVersion {
-                    path: self.file.clone(),
-                    version,
-                })
+            (Some(mut view), Some(meta)) if view.continues_in(&meta) => {
+                view.read(&self.log, &mut cached.records, &mut cached.set)?;
+                Some(view)
             }
-        }
-        let records: Vec<Record> = serde_json::from_value(document.transactions)
-            .map_err(|e| corrupt(format!("a transaction entry is malformed ({e})")))?;
-        Ok(records)
+            (_, Some(_)) => {
+                cached.records.clear();
+                cached.set = ReservationSet::new();
+                let mut view = LogView::open(&self.log)?;
+                view.read(&self.log, &mut cached.records, &mut cached.set)?;
+                Some(view)
+            }
+        };
+        cached.log = view;
+        cached.generation = generation;
+        Ok(())
     }
 
-    fn save(&self, records: &BTreeMap<Txid, Record>) -> Result<(), StoreError> {
-        let transactions = serde_json::to_value(records.values().collect::<Vec<_>>())
-            .expect("plain data serialises");
-        let document = Document {
-            format: FORMAT.to_owned(),
-            version: FORMAT_VERSION,
-            checksum: Some(checksum(&transactions)),
-            transactions,
-        };
-        let mut text = serde_json::to_vec_pretty(&document).expect("plain data serialises");
-        text.push(b'\n');
-        let tmp = self.file.with_extension("json.tmp");
-        let mut f = private_file(&tmp, false).map_err(io(&tmp, "create"))?;
-        restrict(&tmp, 0o600).map_err(io(&tmp, "set permissions"))?;
-        f.write_all(&text).map_err(io(&tmp, "write"))?;
-        f.sync_all().map_err(io(&tmp, "fsync"))?;
-        drop(f);
-        fs::rename(&tmp, &self.file).map_err(io(&self.file, "rename"))?;
-        // Make the rename itself durable.
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&self.dir, "fsync directory"))
+    /// Makes the directory a store of the current version, under the exclusive lock: the
+    /// records of a version 2 or 3 `reservations.json` move into a new log (the document is
+    /// kept as `reservations.json.v<version>`), a binary store likewise (kept as
+    /// `reservations.dat.migrated`), a directory without a store gets an empty log; then the
+    /// pointer is written. Does nothing when another process did it meanwhile.
+    fn upgrade(&self) -> Result<(), StoreError> {
+        match document::read(&self.file)? {
+            Found::Pointer => return Ok(()),
+            Found::Records { version, records } => {
+                let records: BTreeMap<Txid, Record> =
+                    records.into_iter().map(|r| (r.txid, r)).collect();
+                set_of(&records).map_err(|conflict| StoreError::Corrupt {
+                    path: self.file.clone(),
+                    reason: conflict.to_string(),
+                })?;
+                log::write(&self.dir, &self.log, &records)?;
+                self.keep_document(version)?;
+                document::write_pointer(&self.dir, &self.file)?;
+            }
+            Found::Missing => {
+                let legacy = self.dir.join(LEGACY_FILE);
+                if self.log.exists() {
+                    // Only the pointer was moved aside: the log holds the records.
+                } else if legacy.exists() {
+                    self.migrate_binary(&legacy)?;
+                } else {
+                    log::write(&self.dir, &self.log, &BTreeMap::new())?;
+                }
+                document::write_pointer(&self.dir, &self.file)?;
+                if legacy.exists() && !self.dir.join(LEGACY_KEPT).exists() {
+                    let kept = self.dir.join(LEGACY_KEPT);
+                    fs::rename(&legacy, &kept).map_err(io(&legacy, "rename"))?;
+                }
+            }
+        }
+        let next = self.generation().map_or(1, |g| g + 1);
+        self.write_generation(next)
+    }
+
+    /// Keeps the document of `version` beside the store as `reservations.json.v<version>`
+    /// (a second name of the same file, which the pointer then replaces); a name already
+    /// taken by other content gets a numbered suffix.
+    fn keep_document(&self, version: u32) -> Result<(), StoreError> {
+        let name = format!("{STATE_FILE}.v{version}");
+        let content = fs::read(&self.file).map_err(io(&self.file, "read"))?;
+        let mut kept = self.dir.join(&name);
+        let mut n = 0;
+        while kept.exists() {
+            if fs::read(&kept).ok().as_deref() == Some(content.as_slice()) {
+                return Ok(());
+            }
+            n += 1;
+            kept = self.dir.join(format!("{name}.{n}"));
+        }
+        fs::hard_link(&self.file, &kept)
+            .or_else(|_| fs::copy(&self.file, &kept).map(drop))
+            .map_err(io(&kept, "keep the previous version"))
     }
 
     /// Appends one line to the broadcast journal and fsyncs it.
@@ -609,22 +610,16 @@ impl Store {
         }
     }
 
-    /// Moves a binary store of the earlier format into the JSON file, once; the binary file
-    /// is kept beside it as `reservations.dat.migrated`. Runs under the exclusive lock.
-    fn migrate(&self) -> Result<(), StoreError> {
-        let legacy = self.dir.join(LEGACY_FILE);
-        if self.file.exists() || !legacy.exists() {
-            // Another process migrated it while this one waited for the lock.
-            return Ok(());
-        }
-        let bytes = fs::read(&legacy).map_err(io(&legacy, "read"))?;
+    /// Writes the records of the binary store `legacy` (before version 2) into a new log.
+    fn migrate_binary(&self, legacy: &Path) -> Result<(), StoreError> {
+        let bytes = fs::read(legacy).map_err(io(legacy, "read"))?;
         let set = legacy::decode(&bytes).map_err(|reason| match reason {
             legacy::Decode::Version(version) => StoreError::UnknownVersion {
-                path: legacy.clone(),
+                path: legacy.to_owned(),
                 version,
             },
             legacy::Decode::Corrupt(reason) => StoreError::Corrupt {
-                path: legacy.clone(),
+                path: legacy.to_owned(),
                 reason: reason.to_owned(),
             },
         })?;
@@ -641,9 +636,7 @@ impl Store {
                 )
             })
             .collect();
-        self.save(&records)?;
-        let kept = self.dir.join(LEGACY_KEPT);
-        fs::rename(&legacy, &kept).map_err(io(&legacy, "rename"))
+        log::write(&self.dir, &self.log, &records).map(drop)
     }
 }
 
@@ -654,37 +647,74 @@ struct Locked<'a> {
 }
 
 impl Locked<'_> {
-    fn commit(&mut self) -> Result<(), StoreError> {
-        if let Some(store) = &self.owner.store {
-            // Until both writes succeed, the cache may be ahead of the disk: distrust it.
-            let next = self.cache.generation.take().map_or(1, |g| g + 1);
-            store.write_generation(next)?;
-            store.save(&self.cache.records)?;
-            self.cache.generation = Some(next);
+    /// Saves a change already made to the cache: drops `drop`, puts the records of `put`, as
+    /// one line appended to the log (after bumping the generation); then compacts the log
+    /// when it holds more than [`COMPACT_MIN`] entries and twice the live records.
+    fn commit(&mut self, drop: &[Txid], put: &[Txid]) -> Result<(), StoreError> {
+        let Some(store) = &self.owner.store else {
+            return Ok(());
+        };
+        if drop.is_empty() && put.is_empty() {
+            return Ok(());
         }
+        let cache = &mut *self.cache;
+        // Until the append succeeds the cache may be ahead of the disk: distrust it (a later
+        // operation reads the whole log again).
+        let view = cache.log.take();
+        let next = cache.generation.take().map_or(1, |g| g + 1);
+        store.write_generation(next)?;
+        let mut view = match view {
+            Some(mut view) => {
+                let records = put.iter().filter_map(|t| cache.records.get(t)).collect();
+                let (line, entries) = log::commit_line(drop, records);
+                view.append(&store.log, &line, entries)?;
+                view
+            }
+            // No log file (moved aside): a new one with every record.
+            None => log::write(&store.dir, &store.log, &cache.records)?,
+        };
+        if view.entries() > COMPACT_MIN.max(2 * cache.records.len()) {
+            // The change is saved whatever happens here; a compaction that fails is tried
+            // again at the next commit (and a log replaced meanwhile is noticed on reading).
+            if let Ok(compacted) = log::write(&store.dir, &store.log, &cache.records) {
+                view = compacted;
+            }
+        }
+        cache.log = Some(view);
+        cache.generation = Some(next);
         Ok(())
     }
 
     /// Replaces the set, keeping each surviving transaction's record (new ones get a record
-    /// owned by this process), and saves when anything changed.
+    /// owned by this process), and saves what changed.
     fn replace_set(&mut self, set: ReservationSet) -> Result<(), StoreError> {
         if set == self.cache.set {
             return Ok(());
         }
         let mut records = BTreeMap::new();
+        let mut put = Vec::new();
         for r in set.reservations() {
             let record = match self.cache.records.remove(&r.txid) {
-                Some(old) => Record {
-                    outpoints: r.outpoints.clone(),
-                    ..old
-                },
-                None => Record::new(r.txid, r.outpoints.clone(), r.reserved_at),
+                Some(old) if old.outpoints == r.outpoints => old,
+                Some(old) => {
+                    put.push(r.txid);
+                    Record {
+                        outpoints: r.outpoints.clone(),
+                        ..old
+                    }
+                }
+                None => {
+                    put.push(r.txid);
+                    Record::new(r.txid, r.outpoints.clone(), r.reserved_at)
+                }
             };
             records.insert(r.txid, record);
         }
+        // What is left of the old records is gone from the set.
+        let drop: Vec<Txid> = self.cache.records.keys().copied().collect();
         self.cache.records = records;
         self.cache.set = set;
-        self.commit()
+        self.commit(&drop, &put)
     }
 }
 
@@ -750,25 +780,23 @@ impl Reservations {
         let store = Store {
             dir: dir.to_owned(),
             file: dir.join(STATE_FILE),
+            log: dir.join(LOG_FILE),
             lock_path,
             generation_path: dir.join(GENERATION_FILE),
             lock,
             lock_wait,
         };
-        for name in [STATE_FILE, GENERATION_FILE, JOURNAL_FILE] {
+        for name in [STATE_FILE, LOG_FILE, GENERATION_FILE, JOURNAL_FILE] {
             let path = dir.join(name);
             if path.exists() {
                 restrict(&path, 0o600).map_err(io(&path, "set permissions"))?;
             }
         }
-        if !store.file.exists() && dir.join(LEGACY_FILE).exists() {
+        if !matches!(document::read(&store.file)?, Found::Pointer) {
             store.acquire(true)?;
-            let migrated = store.migrate().and_then(|()| {
-                let next = store.generation().map_or(1, |g| g + 1);
-                store.write_generation(next)
-            });
+            let upgraded = store.upgrade();
             let _ = store.lock.unlock();
-            migrated?;
+            upgraded?;
         }
         let reservations = Reservations {
             store: Some(store),
@@ -803,18 +831,7 @@ impl Reservations {
         if let Some(store) = &self.store {
             store.acquire(exclusive)?;
             // From here on `locked` unlocks the file when dropped.
-            let generation = store.generation();
-            if generation.is_none() || generation != locked.cache.generation {
-                locked.cache.generation = None;
-                let records: BTreeMap<Txid, Record> =
-                    store.load()?.into_iter().map(|r| (r.txid, r)).collect();
-                locked.cache.set = set_of(&records).map_err(|conflict| StoreError::Corrupt {
-                    path: store.file.clone(),
-                    reason: conflict.to_string(),
-                })?;
-                locked.cache.records = records;
-                locked.cache.generation = generation;
-            }
+            store.refresh(&mut locked.cache)?;
         }
         Ok(locked)
     }
@@ -886,13 +903,17 @@ impl Reservations {
                 outpoints: reservation.outpoints.clone(),
                 ..old.clone()
             },
-            None => Record::new(new.txid, reservation.outpoints.clone(), reservation.reserved_at),
+            None => Record::new(
+                new.txid,
+                reservation.outpoints.clone(),
+                reservation.reserved_at,
+            ),
         };
         record.claims = new.claims;
         // One write: the set and the new record together.
         locked.cache.records.insert(new.txid, record);
         locked.cache.set = set;
-        locked.commit()?;
+        locked.commit(&[], &[new.txid])?;
         Ok(value)
     }
 
@@ -911,7 +932,7 @@ impl Reservations {
         if let Some(record) = locked.cache.records.get_mut(txid) {
             record.state = TxState::Sending;
             record.sent_at = Some(at);
-            locked.commit()?;
+            locked.commit(&[], &[*txid])?;
         }
         Ok(())
     }
@@ -939,7 +960,7 @@ impl Reservations {
         let mut locked = self.lock(true)?;
         if let Some(record) = locked.cache.records.get_mut(txid) {
             record.state = state;
-            locked.commit()?;
+            locked.commit(&[], &[*txid])?;
         }
         Ok(())
     }
