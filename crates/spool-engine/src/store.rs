@@ -1238,11 +1238,17 @@ mod tests {
         let text = fs::read_to_string(dir.path().join(STATE_FILE)).unwrap();
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(json["format"], "spool-rs reservations");
-        assert_eq!(json["version"], 3);
-        assert_eq!(json["transactions"].as_array().unwrap().len(), 2);
-        assert!(text.contains(&format!("\"{}:1\"", txid(1))), "{text}");
+        assert_eq!(json["version"], 4);
+        assert_eq!(json["log"], LOG_FILE);
+        let log = fs::read_to_string(dir.path().join(LOG_FILE)).unwrap();
+        assert_eq!(
+            log.lines().count(),
+            3,
+            "a header and one line per transaction: {log}"
+        );
+        assert!(log.contains(&format!("\"{}:1\"", txid(1))), "{log}");
         drop(res);
-        // A second open reads the JSON; the kept binary file plays no part any more.
+        // A second open reads the log; the kept binary file plays no part any more.
         fs::write(dir.path().join(LEGACY_KEPT), b"junk").unwrap();
         assert_eq!(Reservations::open(dir.path()).unwrap().len().unwrap(), 3);
     }
@@ -1257,5 +1263,82 @@ mod tests {
         assert!(err.to_string().contains("is corrupt"), "{err}");
         assert_eq!(fs::read(dir.path().join(LEGACY_FILE)).unwrap(), binary);
         assert!(!dir.path().join(STATE_FILE).exists());
+        assert!(!dir.path().join(LOG_FILE).exists());
+    }
+
+    fn put(res: &Reservations, n: u8) {
+        res.reserve(txid(n), &[OutPoint::new(txid(200), n.into())])
+            .unwrap();
+    }
+
+    #[test]
+    fn a_change_appends_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let res = Reservations::open(dir.path()).unwrap();
+        let log = dir.path().join(LOG_FILE);
+        for n in 0..20 {
+            put(&res, n);
+        }
+        let before = fs::read(&log).unwrap();
+        res.mark_broadcast(&txid(3)).unwrap();
+        let after = fs::read(&log).unwrap();
+        assert_eq!(&after[..before.len()], &before[..], "nothing rewritten");
+        let added = std::str::from_utf8(&after[before.len()..]).unwrap();
+        assert_eq!(added.matches('\n').count(), 1, "{added}");
+        assert!(added.contains("\"state\":\"broadcast\""), "{added}");
+        assert!(
+            !added.contains(&txid(4).to_string()),
+            "only the change: {added}"
+        );
+        // Another handle (another process) reads only what was appended, and sees it.
+        let other = Reservations::open(dir.path()).unwrap();
+        res.release_tx(&txid(5)).unwrap();
+        assert_eq!(
+            other.record(&txid(3)).unwrap().unwrap().state,
+            TxState::Broadcast
+        );
+        assert!(other.record(&txid(5)).unwrap().is_none());
+        assert_eq!(other.records().unwrap(), res.records().unwrap());
+    }
+
+    #[test]
+    fn the_log_is_compacted_and_keeps_the_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join(LOG_FILE);
+        let res = Reservations::open(dir.path()).unwrap();
+        let other = Reservations::open(dir.path()).unwrap();
+        for n in 0..100 {
+            put(&res, n);
+        }
+        assert_eq!(other.len().unwrap(), 100);
+        let mut compacted = false;
+        let mut lines = fs::read_to_string(&log).unwrap().lines().count();
+        // Marking changes records without adding any: the log grows until compacted.
+        for round in 0..4 {
+            for n in 0..100 {
+                if round % 2 == 0 {
+                    res.mark_broadcast(&txid(n)).unwrap();
+                } else {
+                    res.mark_unsure(&txid(n)).unwrap();
+                }
+                let now = fs::read_to_string(&log).unwrap().lines().count();
+                if now < lines {
+                    compacted = true;
+                    assert_eq!(now, 101, "the header and one line per record");
+                }
+                lines = now;
+            }
+        }
+        assert!(compacted, "500 entries for 100 records exceed 256");
+        assert!(lines <= 257, "{lines}");
+        let records = res.records().unwrap();
+        assert_eq!(records.len(), 100);
+        assert!(records.iter().all(|r| r.state == TxState::Unsure));
+        // The other handle read a file that was replaced meanwhile: it reads the new one.
+        assert_eq!(other.records().unwrap(), records);
+        drop((res, other));
+        let reopened = Reservations::open(dir.path()).unwrap();
+        assert_eq!(reopened.records().unwrap(), records);
+        assert_eq!(reopened.snapshot().unwrap().len(), 100);
     }
 }
