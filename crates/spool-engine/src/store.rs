@@ -5,40 +5,69 @@
 //!
 //! Files in the directory (the directory is made `0700` and every file `0600`, whatever the
 //! umask, so that no other local user can read or lock them):
-//! - `reservations.json`: the reservations, a JSON document people can read (format below),
-//!   written to a temporary file, fsynced and renamed, so it is never half-written;
+//! - `reservations.json`: a small JSON document pointing at the log (format below); a
+//!   spool-rs that knows only version 3 or older refuses it as an unknown version;
+//! - `reservations.log`: the reservations, an append-only log people can read (format
+//!   below). A change appends one line and fsyncs the file, so its cost is the size of the
+//!   change, not of the store; a log holding more than 256 entries and more than twice the
+//!   live records is compacted (the live records written to `reservations.log.tmp`,
+//!   fsynced, renamed over the log, the directory fsynced);
 //! - `reservations.lock`: every operation holds std's file lock on it (shared to read,
-//!   exclusive to change) and re-reads the set when another process changed it. A lock held
-//!   elsewhere is waited for at most [`DEFAULT_LOCK_WAIT`]; the error names the holder's pid
-//!   where the system tells it (Linux `/proc/locks`);
+//!   exclusive to change) and reads what another process changed (only the lines appended
+//!   since, while the log is the same file). A lock held elsewhere is waited for at most
+//!   [`DEFAULT_LOCK_WAIT`]; the error names the holder's pid where the system tells it
+//!   (Linux `/proc/locks`);
 //! - `reservations.generation`: a counter bumped before every write, so a process skips
 //!   re-reading when nobody changed the set;
 //! - `broadcasts.jsonl`: the broadcast journal, one JSON line (`txid`, `at`, `hex`) appended
 //!   and fsynced before each transaction is handed to the node; never rewritten;
-//! - `reservations.dat.migrated`: the binary store of spool-rs before version 2, kept after
-//!   it was migrated on first open (never discarded).
+//! - `reservations.json.v3` (or `.v2`): the document of an earlier spool-rs that held the
+//!   records itself, kept after they moved into the log on first open (under the exclusive
+//!   lock); `reservations.dat.migrated`: likewise for the binary store of spool-rs before
+//!   version 2. Neither is ever discarded.
 //!
-//! The format (version 3; version 2 files, which lack `checksum`, `owner`, `state`,
-//! `sent_at` and `claims`, are read and rewritten as version 3):
+//! The format (version 4). `reservations.json` (`transactions` is a note for people; it is
+//! there because readers of version 3 require the field, and so refuse the version rather
+//! than call the file corrupt):
 //!
 //! ```json
 //! {
 //!   "format": "spool-rs reservations",
-//!   "version": 3,
-//!   "checksum": "<sha256, hex, of `transactions` as compact JSON with sorted keys>",
-//!   "transactions": [
-//!     {
-//!       "txid": "<txid of the transaction that spends the outpoints>",
-//!       "reserved_at": 1700000000,
-//!       "outpoints": ["<txid>:<vout>", "..."],
-//!       "owner": { "pid": 4242, "started": 123456 },
-//!       "state": "reserved | sending | broadcast | unsure",
-//!       "sent_at": 1700000001,
-//!       "claims": [{ "piece": "<piece address>", "edition": 1 }]
-//!     }
-//!   ]
+//!   "version": 4,
+//!   "log": "reservations.log",
+//!   "transactions": "in reservations.log, one line per change"
 //! }
 //! ```
+//!
+//! `reservations.log`: lines `<sha256, hex, of the JSON text> <compact JSON>`, each ended by
+//! a newline. The first is the header `{"format":"spool-rs reservations log","version":4}`;
+//! each other line is one commit (all of it or nothing), `{"drop":["<txid>",...],"put":
+//! [<record>,...]}` (either list left out when empty): the transactions whose reservations
+//! are gone, then the whole new records of those added or changed. Replaying the commits in
+//! order gives the records; a compacted log holds one `put` of one record per line. A record:
+//!
+//! ```json
+//! {
+//!   "txid": "<txid of the transaction that spends the outpoints>",
+//!   "reserved_at": 1700000000,
+//!   "outpoints": ["<txid>:<vout>", "..."],
+//!   "owner": { "pid": 4242, "started": 123456 },
+//!   "state": "reserved | sending | broadcast | unsure",
+//!   "sent_at": 1700000001,
+//!   "claims": [{ "piece": "<piece address>", "edition": 1 }]
+//! }
+//! ```
+//!
+//! A last line cut short by a crash (no newline, or its text neither matches a checksum nor
+//! parses as JSON) is a commit that never returned: readers skip it and the next writer cuts
+//! it off before appending. Any other line that fails (its checksum does not match text that
+//! still parses, as after a change on disk; or it is before the last line) is corruption,
+//! reported with the file, the line number and the remedy; the store is then never written.
+//!
+//! Version 3 kept the records in `reservations.json` itself, as `"transactions": [<record>,
+//! ...]` with `"checksum"`, the sha256 of `transactions` as compact JSON with sorted keys;
+//! version 2 had no checksum and records without `owner`, `state`, `sent_at` and `claims`.
+//! Both are migrated on first open.
 //!
 //! Times are seconds since the Unix epoch. `owner` is the process that reserved (`started`:
 //! its start time, Linux clock ticks since boot, telling a reused pid apart). `state` is
@@ -49,8 +78,7 @@
 //! provably dead; a live process's reservation is never taken from it. A claim
 //! (`edition` null: the number of editions) is what the action changes; another action on
 //! the same claim is refused while the transaction is pending, unless its pre-check saw that
-//! transaction. Readers ignore fields they do not know; a checksum that does not match is
-//! reported as corruption.
+//! transaction. Readers ignore fields they do not know.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
@@ -100,8 +128,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// The reservations file does not parse or fails its checksum (it is never overwritten
-    /// in that case). The message says how to recover.
+    /// A file of the store (`reservations.json`, a line of `reservations.log` before its
+    /// last, or an earlier format's file) does not parse or fails its checksum (the store is
+    /// never written in that case). The message says how to recover: move that file aside.
     #[error(
         "reservation file {path} is corrupt: {reason}; to recover, move it aside \
          (mv {path} {path}.corrupt) and run again: this forgets which outputs your unconfirmed \
@@ -115,7 +144,7 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
-    /// The reservations file was written by a newer, unknown format.
+    /// A file of the store was written in a newer, unknown format version.
     #[error("reservation file {} has unknown format version {version}", .path.display())]
     UnknownVersion {
         /// The file.
@@ -736,8 +765,9 @@ fn set_of(records: &BTreeMap<Txid, Record>) -> Result<ReservationSet, Reservatio
 }
 
 impl Reservations {
-    /// Opens (creating if needed) the reservation store in `dir`, migrating a binary store
-    /// of the earlier format on first open. The directory is made `0700`.
+    /// Opens (creating if needed) the reservation store in `dir`, moving a store of an
+    /// earlier format (a version 2 or 3 `reservations.json`, a binary `reservations.dat`)
+    /// into the log on first open. The directory is made `0700`.
     ///
     /// # Errors
     ///
@@ -815,9 +845,15 @@ impl Reservations {
         }
     }
 
-    /// The reservations file (`<dir>/reservations.json`), if persisted.
+    /// The reservations document (`<dir>/reservations.json`, pointing at the log), if
+    /// persisted.
     pub fn path(&self) -> Option<&Path> {
         self.store.as_ref().map(|s| s.file.as_path())
+    }
+
+    /// The reservation log (`<dir>/reservations.log`), if persisted.
+    pub fn log_path(&self) -> Option<&Path> {
+        self.store.as_ref().map(|s| s.log.as_path())
     }
 
     /// The broadcast journal (`<dir>/broadcasts.jsonl`), if persisted.
