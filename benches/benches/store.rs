@@ -7,6 +7,7 @@
 //! pending transactions already in the store; the ratio of the two is the growth of the
 //! per-action cost with pending transactions (issue 9). After each timed action the new
 //! reservation is released again (not timed), so the store keeps its size.
+//! `store/action/*_pending_open` times the opening alone (it reads the whole store).
 #![allow(missing_docs)]
 
 use std::collections::HashSet;
@@ -79,6 +80,10 @@ fn store(c: &mut Criterion) {
                 }
                 timed
             });
+        });
+        // The part of it that reads the store: opening a handle (which reads the log).
+        group.bench_function(format!("{pending}_pending_open"), |b| {
+            b.iter(|| Reservations::open(dir.path()).expect("open the store"));
         });
     }
     group.finish();

@@ -519,7 +519,8 @@ fn a_corrupt_store_names_the_remedy_and_the_store_is_private() {
     let text = String::from_utf8(bytes.clone()).unwrap();
     assert!(text.lines().count() > 2, "{text}");
     let line2 = text.find('\n').unwrap() + 1;
-    let at = line2 + text[line2..].find("\"reserved_at\":").unwrap() + 14;
+    // Its second digit (a leading 0 would no longer be JSON).
+    let at = line2 + text[line2..].find("\"reserved_at\":").unwrap() + 15;
     bytes[at] ^= 1;
     std::fs::write(&file, &bytes).unwrap();
     let mempool = env.mempool();
