@@ -637,7 +637,8 @@ fn compaction_keeps_exactly_the_records() {
         1
     );
     // Marking the broadcast transaction broadcast again appends a line that changes
-    // nothing; past 256 entries the log is compacted to one line per record.
+    // nothing; past 256 entries more than the records the log is compacted to one line per
+    // record.
     let mut lines = log_lines(dir.path()).len();
     let mut compacted = false;
     for _ in 0..300 {

@@ -67,7 +67,7 @@ enum Bad {
 fn decode(line: &[u8]) -> Result<&str, Bad> {
     let text = std::str::from_utf8(line).map_err(|_| Bad::Garbled)?;
     let (sum, json) = text.split_once(' ').ok_or(Bad::Garbled)?;
-    if sha256::Hash::hash(json.as_bytes()).to_string() == sum {
+    if is_hex_of(sum, sha256::Hash::hash(json.as_bytes()).as_byte_array()) {
         return Ok(json);
     }
     if sum.len() == 64 && serde_json::from_str::<serde::de::IgnoredAny>(json).is_ok() {
@@ -75,6 +75,25 @@ fn decode(line: &[u8]) -> Result<&str, Bad> {
     } else {
         Err(Bad::Garbled)
     }
+}
+
+/// Whether `hex` is `bytes` in lower-case hex (as lines are written).
+fn is_hex_of(hex: &str, bytes: &[u8; 32]) -> bool {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    hex.len() == 64
+        && hex
+            .as_bytes()
+            .chunks_exact(2)
+            .zip(bytes)
+            .all(|(pair, byte)| {
+                nibble(pair[0]).zip(nibble(pair[1])) == Some((byte >> 4, byte & 0x0f))
+            })
 }
 
 /// Which file `meta` describes (device and inode), where the system tells.
