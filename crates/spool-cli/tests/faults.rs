@@ -512,18 +512,20 @@ fn a_corrupt_store_names_the_remedy_and_the_store_is_private() {
         assert_eq!(mode(&path), 0o600, "{}", path.display());
     }
 
-    let file = store.join("reservations.json");
+    // Flip a digit of the refill's first record line in the log (line 2, after the header;
+    // later lines follow it, so it is not a write cut short).
+    let file = store.join("reservations.log");
     let mut bytes = std::fs::read(&file).unwrap();
-    let at = String::from_utf8(bytes.clone())
-        .unwrap()
-        .find("\"reserved_at\": ")
-        .unwrap()
-        + 16;
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(text.lines().count() > 2, "{text}");
+    let line2 = text.find('\n').unwrap() + 1;
+    // Its second digit (a leading 0 would no longer be JSON).
+    let at = line2 + text[line2..].find("\"reserved_at\":").unwrap() + 15;
     bytes[at] ^= 1;
     std::fs::write(&file, &bytes).unwrap();
     let mempool = env.mempool();
     let run = env.run(&refill);
-    run.assert_error("is corrupt: its checksum does not match");
+    run.assert_error("is corrupt: its checksum does not match its content at line 2");
     assert!(
         run.stderr.contains(&format!("mv {}", file.display())),
         "{}",

@@ -5,40 +5,70 @@
 //!
 //! Files in the directory (the directory is made `0700` and every file `0600`, whatever the
 //! umask, so that no other local user can read or lock them):
-//! - `reservations.json`: the reservations, a JSON document people can read (format below),
-//!   written to a temporary file, fsynced and renamed, so it is never half-written;
+//! - `reservations.json`: a small JSON document pointing at the log (format below); a
+//!   spool-rs that knows only version 3 or older refuses it as an unknown version;
+//! - `reservations.log`: the reservations, an append-only log people can read (format
+//!   below). A change appends one line and fsyncs the file, so its cost is the size of the
+//!   change, not of the store; a log holding more entries (puts and drops) than the live
+//!   records plus 256 or a quarter of them, whichever is more, is compacted (the live
+//!   records written to `reservations.log.tmp`, fsynced, renamed over the log, the
+//!   directory fsynced);
 //! - `reservations.lock`: every operation holds std's file lock on it (shared to read,
-//!   exclusive to change) and re-reads the set when another process changed it. A lock held
-//!   elsewhere is waited for at most [`DEFAULT_LOCK_WAIT`]; the error names the holder's pid
-//!   where the system tells it (Linux `/proc/locks`);
+//!   exclusive to change) and reads what another process changed (only the lines appended
+//!   since, while the log is the same file). A lock held elsewhere is waited for at most
+//!   [`DEFAULT_LOCK_WAIT`]; the error names the holder's pid where the system tells it
+//!   (Linux `/proc/locks`);
 //! - `reservations.generation`: a counter bumped before every write, so a process skips
 //!   re-reading when nobody changed the set;
 //! - `broadcasts.jsonl`: the broadcast journal, one JSON line (`txid`, `at`, `hex`) appended
 //!   and fsynced before each transaction is handed to the node; never rewritten;
-//! - `reservations.dat.migrated`: the binary store of spool-rs before version 2, kept after
-//!   it was migrated on first open (never discarded).
+//! - `reservations.json.v3` (or `.v2`): the document of an earlier spool-rs that held the
+//!   records itself, kept after they moved into the log on first open (under the exclusive
+//!   lock); `reservations.dat.migrated`: likewise for the binary store of spool-rs before
+//!   version 2. Neither is ever discarded.
 //!
-//! The format (version 3; version 2 files, which lack `checksum`, `owner`, `state`,
-//! `sent_at` and `claims`, are read and rewritten as version 3):
+//! The format (version 4). `reservations.json` (`transactions` is a note for people; it is
+//! there because readers of version 3 require the field, and so refuse the version rather
+//! than call the file corrupt):
 //!
 //! ```json
 //! {
 //!   "format": "spool-rs reservations",
-//!   "version": 3,
-//!   "checksum": "<sha256, hex, of `transactions` as compact JSON with sorted keys>",
-//!   "transactions": [
-//!     {
-//!       "txid": "<txid of the transaction that spends the outpoints>",
-//!       "reserved_at": 1700000000,
-//!       "outpoints": ["<txid>:<vout>", "..."],
-//!       "owner": { "pid": 4242, "started": 123456 },
-//!       "state": "reserved | sending | broadcast | unsure",
-//!       "sent_at": 1700000001,
-//!       "claims": [{ "piece": "<piece address>", "edition": 1 }]
-//!     }
-//!   ]
+//!   "version": 4,
+//!   "log": "reservations.log",
+//!   "transactions": "in reservations.log, one line per change"
 //! }
 //! ```
+//!
+//! `reservations.log`: lines `<sha256, hex, of the JSON text> <compact JSON>`, each ended by
+//! a newline. The first is the header `{"format":"spool-rs reservations log","version":4}`;
+//! each other line is one commit (all of it or nothing), `{"drop":["<txid>",...],"put":
+//! [<record>,...]}` (either list left out when empty): the transactions whose reservations
+//! are gone, then the whole new records of those added or changed. Replaying the commits in
+//! order gives the records; a compacted log holds one `put` of one record per line. A record:
+//!
+//! ```json
+//! {
+//!   "txid": "<txid of the transaction that spends the outpoints>",
+//!   "reserved_at": 1700000000,
+//!   "outpoints": ["<txid>:<vout>", "..."],
+//!   "owner": { "pid": 4242, "started": 123456 },
+//!   "state": "reserved | sending | broadcast | unsure",
+//!   "sent_at": 1700000001,
+//!   "claims": [{ "piece": "<piece address>", "edition": 1 }]
+//! }
+//! ```
+//!
+//! A last line cut short by a crash (no newline, or its text neither matches a checksum nor
+//! parses as JSON) is a commit that never returned: readers skip it and the next writer cuts
+//! it off before appending. Any other line that fails (its checksum does not match text that
+//! still parses, as after a change on disk; or it is before the last line) is corruption,
+//! reported with the file, the line number and the remedy; the store is then never written.
+//!
+//! Version 3 kept the records in `reservations.json` itself, as `"transactions": [<record>,
+//! ...]` with `"checksum"`, the sha256 of `transactions` as compact JSON with sorted keys;
+//! version 2 had no checksum and records without `owner`, `state`, `sent_at` and `claims`.
+//! Both are migrated on first open.
 //!
 //! Times are seconds since the Unix epoch. `owner` is the process that reserved (`started`:
 //! its start time, Linux clock ticks since boot, telling a reused pid apart). `state` is
@@ -49,8 +79,7 @@
 //! provably dead; a live process's reservation is never taken from it. A claim
 //! (`edition` null: the number of editions) is what the action changes; another action on
 //! the same claim is refused while the transaction is pending, unless its pre-check saw that
-//! transaction. Readers ignore fields they do not know; a checksum that does not match is
-//! reported as corruption.
+//! transaction. Readers ignore fields they do not know.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
@@ -59,20 +88,32 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bitcoin::hashes::{sha256, Hash};
+use bitcoin::hashes::Hash;
 use bitcoin::{OutPoint, Txid};
 use serde::{Deserialize, Serialize};
 use spool_protocol::chain::TxStatus;
 use spool_tx::{Reservation, ReservationConflict, ReservationSet, Utxo};
 
+use self::document::Found;
+use self::log::LogView;
+
+mod document;
+mod log;
+
 const STATE_FILE: &str = "reservations.json";
+const LOG_FILE: &str = "reservations.log";
 const LEGACY_FILE: &str = "reservations.dat";
 const LEGACY_KEPT: &str = "reservations.dat.migrated";
 const LOCK_FILE: &str = "reservations.lock";
 const GENERATION_FILE: &str = "reservations.generation";
 const JOURNAL_FILE: &str = "broadcasts.jsonl";
 const FORMAT: &str = "spool-rs reservations";
-const FORMAT_VERSION: u32 = 3;
+const FORMAT_VERSION: u32 = 4;
+/// The log is compacted when it holds more entries (puts and drops) than the live records
+/// plus this many or a quarter of them, whichever is more: every process reads the whole log
+/// when it opens the store, so it is kept close to the live records (each compaction writes
+/// the live records once per at least a quarter as many appended entries).
+const COMPACT_MIN: usize = 256;
 /// How long an operation waits for a file lock held by another process before giving up.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
 
@@ -91,8 +132,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// The reservations file does not parse or fails its checksum (it is never overwritten
-    /// in that case). The message says how to recover.
+    /// A file of the store (`reservations.json`, a line of `reservations.log` before its
+    /// last, or an earlier format's file) does not parse or fails its checksum (the store is
+    /// never written in that case). The message says how to recover: move that file aside.
     #[error(
         "reservation file {path} is corrupt: {reason}; to recover, move it aside \
          (mv {path} {path}.corrupt) and run again: this forgets which outputs your unconfirmed \
@@ -106,7 +148,7 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
-    /// The reservations file was written by a newer, unknown format.
+    /// A file of the store was written in a newer, unknown format version.
     #[error("reservation file {} has unknown format version {version}", .path.display())]
     UnknownVersion {
         /// The file.
@@ -311,16 +353,6 @@ pub struct NewReservation {
     pub claims: Vec<Claim>,
 }
 
-/// The file's document.
-#[derive(Debug, Serialize, Deserialize)]
-struct Document {
-    format: String,
-    version: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    checksum: Option<String>,
-    transactions: serde_json::Value,
-}
-
 /// One line of the broadcast journal.
 #[derive(Debug, Serialize)]
 struct JournalLine<'a> {
@@ -344,6 +376,7 @@ pub struct JournalEntry {
 struct Store {
     dir: PathBuf,
     file: PathBuf,
+    log: PathBuf,
     lock_path: PathBuf,
     generation_path: PathBuf,
     lock: File,
@@ -356,6 +389,8 @@ struct Cached {
     set: ReservationSet,
     records: BTreeMap<Txid, Record>,
     generation: Option<u64>,
+    /// What was read of the log (`None`: no log file, or must be read again from its start).
+    log: Option<LogView>,
 }
 
 /// The reservation set: thread-safe, optionally persisted in a data directory.
@@ -413,45 +448,6 @@ fn restrict(_path: &Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The sha256 of the `transactions` value as canonical compact JSON (object keys sorted, so
-/// that the sum does not depend on how a reader's JSON library orders maps).
-fn checksum(transactions: &serde_json::Value) -> String {
-    let mut text = String::new();
-    canonical(transactions, &mut text);
-    sha256::Hash::hash(text.as_bytes()).to_string()
-}
-
-fn canonical(value: &serde_json::Value, out: &mut String) {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                canonical(&map[key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
-
 /// The pid holding a lock on `file`, from Linux's `/proc/locks`.
 fn lock_holder(file: &File) -> Option<u32> {
     #[cfg(unix)]
@@ -498,68 +494,106 @@ impl Store {
             .map_err(io(path, "write"))
     }
 
-    fn load(&self) -> Result<Vec<Record>, StoreError> {
-        let text = match fs::read(&self.file) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(&self.file, "read")(e)),
+    /// Brings `cached` up to date with the log: nothing is read when the generation and the
+    /// log file are as last seen, only the lines appended since when the same file grew,
+    /// else the whole log. On an error the cache is left to be read again from the start.
+    fn refresh(&self, cached: &mut Cached) -> Result<(), StoreError> {
+        let generation = self.generation();
+        let meta = match fs::metadata(&self.log) {
+            Ok(meta) => Some(meta),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(&self.log, "stat")(e)),
         };
-        let corrupt = |reason: String| StoreError::Corrupt {
-            path: self.file.clone(),
-            reason,
+        let unchanged = match (&cached.log, &meta) {
+            (Some(view), Some(meta)) => view.is_current(meta),
+            (None, None) => true,
+            _ => false,
         };
-        let document: Document = serde_json::from_slice(&text)
-            .map_err(|e| corrupt(format!("not a spool reservation file ({e})")))?;
-        if document.format != FORMAT {
-            return Err(corrupt(format!(
-                "not a spool reservation file (format {:?})",
-                document.format
-            )));
+        if generation.is_some() && generation == cached.generation && unchanged {
+            return Ok(());
         }
-        match (document.version, &document.checksum) {
-            (2, _) => {}
-            (FORMAT_VERSION, Some(sum)) => {
-                if *sum != checksum(&document.transactions) {
-                    return Err(corrupt(
-                        "its checksum does not match its content (changed on disk)".to_owned(),
-                    ));
-                }
+        cached.generation = None;
+        let view = match (cached.log.take(), meta) {
+            // No log (moved aside to recover from corruption): no reservations.
+            (_, None) => {
+                cached.records.clear();
+                cached.set = ReservationSet::new();
+                None
             }
-            (FORMAT_VERSION, None) => return Err(corrupt("its checksum is missing".to_owned())),
-            (version, _) => {
-                return Err(StoreError::UnknownVersion {
-                    path: self.file.clone(),
-                    version,
-                })
+            (Some(mut view), Some(meta)) if view.continues_in(&meta) => {
+                view.read(&self.log, &mut cached.records, &mut cached.set)?;
+                Some(view)
             }
-        }
-        let records: Vec<Record> = serde_json::from_value(document.transactions)
-            .map_err(|e| corrupt(format!("a transaction entry is malformed ({e})")))?;
-        Ok(records)
+            (_, Some(_)) => {
+                cached.records.clear();
+                cached.set = ReservationSet::new();
+                let mut view = LogView::open(&self.log)?;
+                view.read(&self.log, &mut cached.records, &mut cached.set)?;
+                Some(view)
+            }
+        };
+        cached.log = view;
+        cached.generation = generation;
+        Ok(())
     }
 
-    fn save(&self, records: &BTreeMap<Txid, Record>) -> Result<(), StoreError> {
-        let transactions = serde_json::to_value(records.values().collect::<Vec<_>>())
-            .expect("plain data serialises");
-        let document = Document {
-            format: FORMAT.to_owned(),
-            version: FORMAT_VERSION,
-            checksum: Some(checksum(&transactions)),
-            transactions,
-        };
-        let mut text = serde_json::to_vec_pretty(&document).expect("plain data serialises");
-        text.push(b'\n');
-        let tmp = self.file.with_extension("json.tmp");
-        let mut f = private_file(&tmp, false).map_err(io(&tmp, "create"))?;
-        restrict(&tmp, 0o600).map_err(io(&tmp, "set permissions"))?;
-        f.write_all(&text).map_err(io(&tmp, "write"))?;
-        f.sync_all().map_err(io(&tmp, "fsync"))?;
-        drop(f);
-        fs::rename(&tmp, &self.file).map_err(io(&self.file, "rename"))?;
-        // Make the rename itself durable.
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&self.dir, "fsync directory"))
+    /// Makes the directory a store of the current version, under the exclusive lock: the
+    /// records of a version 2 or 3 `reservations.json` move into a new log (the document is
+    /// kept as `reservations.json.v<version>`), a binary store likewise (kept as
+    /// `reservations.dat.migrated`), a directory without a store gets an empty log; then the
+    /// pointer is written. Does nothing when another process did it meanwhile.
+    fn upgrade(&self) -> Result<(), StoreError> {
+        match document::read(&self.file)? {
+            Found::Pointer => return Ok(()),
+            Found::Records { version, records } => {
+                let records: BTreeMap<Txid, Record> =
+                    records.into_iter().map(|r| (r.txid, r)).collect();
+                set_of(&records).map_err(|conflict| StoreError::Corrupt {
+                    path: self.file.clone(),
+                    reason: conflict.to_string(),
+                })?;
+                log::write(&self.dir, &self.log, &records)?;
+                self.keep_document(version)?;
+                document::write_pointer(&self.dir, &self.file)?;
+            }
+            Found::Missing => {
+                let legacy = self.dir.join(LEGACY_FILE);
+                if self.log.exists() {
+                    // Only the pointer was moved aside: the log holds the records.
+                } else if legacy.exists() {
+                    self.migrate_binary(&legacy)?;
+                } else {
+                    log::write(&self.dir, &self.log, &BTreeMap::new())?;
+                }
+                document::write_pointer(&self.dir, &self.file)?;
+                if legacy.exists() && !self.dir.join(LEGACY_KEPT).exists() {
+                    let kept = self.dir.join(LEGACY_KEPT);
+                    fs::rename(&legacy, &kept).map_err(io(&legacy, "rename"))?;
+                }
+            }
+        }
+        let next = self.generation().map_or(1, |g| g + 1);
+        self.write_generation(next)
+    }
+
+    /// Keeps the document of `version` beside the store as `reservations.json.v<version>`
+    /// (a second name of the same file, which the pointer then replaces); a name already
+    /// taken by other content gets a numbered suffix.
+    fn keep_document(&self, version: u32) -> Result<(), StoreError> {
+        let name = format!("{STATE_FILE}.v{version}");
+        let content = fs::read(&self.file).map_err(io(&self.file, "read"))?;
+        let mut kept = self.dir.join(&name);
+        let mut n = 0;
+        while kept.exists() {
+            if fs::read(&kept).ok().as_deref() == Some(content.as_slice()) {
+                return Ok(());
+            }
+            n += 1;
+            kept = self.dir.join(format!("{name}.{n}"));
+        }
+        fs::hard_link(&self.file, &kept)
+            .or_else(|_| fs::copy(&self.file, &kept).map(drop))
+            .map_err(io(&kept, "keep the previous version"))
     }
 
     /// Appends one line to the broadcast journal and fsyncs it.
@@ -609,22 +643,16 @@ impl Store {
         }
     }
 
-    /// Moves a binary store of the earlier format into the JSON file, once; the binary file
-    /// is kept beside it as `reservations.dat.migrated`. Runs under the exclusive lock.
-    fn migrate(&self) -> Result<(), StoreError> {
-        let legacy = self.dir.join(LEGACY_FILE);
-        if self.file.exists() || !legacy.exists() {
-            // Another process migrated it while this one waited for the lock.
-            return Ok(());
-        }
-        let bytes = fs::read(&legacy).map_err(io(&legacy, "read"))?;
+    /// Writes the records of the binary store `legacy` (before version 2) into a new log.
+    fn migrate_binary(&self, legacy: &Path) -> Result<(), StoreError> {
+        let bytes = fs::read(legacy).map_err(io(legacy, "read"))?;
         let set = legacy::decode(&bytes).map_err(|reason| match reason {
             legacy::Decode::Version(version) => StoreError::UnknownVersion {
-                path: legacy.clone(),
+                path: legacy.to_owned(),
                 version,
             },
             legacy::Decode::Corrupt(reason) => StoreError::Corrupt {
-                path: legacy.clone(),
+                path: legacy.to_owned(),
                 reason: reason.to_owned(),
             },
         })?;
@@ -641,9 +669,7 @@ impl Store {
                 )
             })
             .collect();
-        self.save(&records)?;
-        let kept = self.dir.join(LEGACY_KEPT);
-        fs::rename(&legacy, &kept).map_err(io(&legacy, "rename"))
+        log::write(&self.dir, &self.log, &records).map(drop)
     }
 }
 
@@ -654,37 +680,76 @@ struct Locked<'a> {
 }
 
 impl Locked<'_> {
-    fn commit(&mut self) -> Result<(), StoreError> {
-        if let Some(store) = &self.owner.store {
-            // Until both writes succeed, the cache may be ahead of the disk: distrust it.
-            let next = self.cache.generation.take().map_or(1, |g| g + 1);
-            store.write_generation(next)?;
-            store.save(&self.cache.records)?;
-            self.cache.generation = Some(next);
+    /// Saves a change already made to the cache: drops `drop`, puts the records of `put`, as
+    /// one line appended to the log (after bumping the generation); then compacts the log
+    /// when it holds more entries than the live records plus [`COMPACT_MIN`] or a quarter of
+    /// them.
+    fn commit(&mut self, drop: &[Txid], put: &[Txid]) -> Result<(), StoreError> {
+        let Some(store) = &self.owner.store else {
+            return Ok(());
+        };
+        if drop.is_empty() && put.is_empty() {
+            return Ok(());
         }
+        let cache = &mut *self.cache;
+        // Until the append succeeds the cache may be ahead of the disk: distrust it (a later
+        // operation reads the whole log again).
+        let view = cache.log.take();
+        let next = cache.generation.take().map_or(1, |g| g + 1);
+        store.write_generation(next)?;
+        let mut view = match view {
+            Some(mut view) => {
+                let records = put.iter().filter_map(|t| cache.records.get(t)).collect();
+                let (line, entries) = log::commit_line(drop, records);
+                view.append(&store.log, &line, entries)?;
+                view
+            }
+            // No log file (moved aside): a new one with every record.
+            None => log::write(&store.dir, &store.log, &cache.records)?,
+        };
+        let live = cache.records.len();
+        if view.entries() > live + COMPACT_MIN.max(live / 4) {
+            // The change is saved whatever happens here; a compaction that fails is tried
+            // again at the next commit (and a log replaced meanwhile is noticed on reading).
+            if let Ok(compacted) = log::write(&store.dir, &store.log, &cache.records) {
+                view = compacted;
+            }
+        }
+        cache.log = Some(view);
+        cache.generation = Some(next);
         Ok(())
     }
 
     /// Replaces the set, keeping each surviving transaction's record (new ones get a record
-    /// owned by this process), and saves when anything changed.
+    /// owned by this process), and saves what changed.
     fn replace_set(&mut self, set: ReservationSet) -> Result<(), StoreError> {
         if set == self.cache.set {
             return Ok(());
         }
         let mut records = BTreeMap::new();
+        let mut put = Vec::new();
         for r in set.reservations() {
             let record = match self.cache.records.remove(&r.txid) {
-                Some(old) => Record {
-                    outpoints: r.outpoints.clone(),
-                    ..old
-                },
-                None => Record::new(r.txid, r.outpoints.clone(), r.reserved_at),
+                Some(old) if old.outpoints == r.outpoints => old,
+                Some(old) => {
+                    put.push(r.txid);
+                    Record {
+                        outpoints: r.outpoints.clone(),
+                        ..old
+                    }
+                }
+                None => {
+                    put.push(r.txid);
+                    Record::new(r.txid, r.outpoints.clone(), r.reserved_at)
+                }
             };
             records.insert(r.txid, record);
         }
+        // What is left of the old records is gone from the set.
+        let drop: Vec<Txid> = self.cache.records.keys().copied().collect();
         self.cache.records = records;
         self.cache.set = set;
-        self.commit()
+        self.commit(&drop, &put)
     }
 }
 
@@ -706,8 +771,9 @@ fn set_of(records: &BTreeMap<Txid, Record>) -> Result<ReservationSet, Reservatio
 }
 
 impl Reservations {
-    /// Opens (creating if needed) the reservation store in `dir`, migrating a binary store
-    /// of the earlier format on first open. The directory is made `0700`.
+    /// Opens (creating if needed) the reservation store in `dir`, moving a store of an
+    /// earlier format (a version 2 or 3 `reservations.json`, a binary `reservations.dat`)
+    /// into the log on first open. The directory is made `0700`.
     ///
     /// # Errors
     ///
@@ -750,25 +816,23 @@ impl Reservations {
         let store = Store {
             dir: dir.to_owned(),
             file: dir.join(STATE_FILE),
+            log: dir.join(LOG_FILE),
             lock_path,
             generation_path: dir.join(GENERATION_FILE),
             lock,
             lock_wait,
         };
-        for name in [STATE_FILE, GENERATION_FILE, JOURNAL_FILE] {
+        for name in [STATE_FILE, LOG_FILE, GENERATION_FILE, JOURNAL_FILE] {
             let path = dir.join(name);
             if path.exists() {
                 restrict(&path, 0o600).map_err(io(&path, "set permissions"))?;
             }
         }
-        if !store.file.exists() && dir.join(LEGACY_FILE).exists() {
+        if !matches!(document::read(&store.file)?, Found::Pointer) {
             store.acquire(true)?;
-            let migrated = store.migrate().and_then(|()| {
-                let next = store.generation().map_or(1, |g| g + 1);
-                store.write_generation(next)
-            });
+            let upgraded = store.upgrade();
             let _ = store.lock.unlock();
-            migrated?;
+            upgraded?;
         }
         let reservations = Reservations {
             store: Some(store),
@@ -787,9 +851,15 @@ impl Reservations {
         }
     }
 
-    /// The reservations file (`<dir>/reservations.json`), if persisted.
+    /// The reservations document (`<dir>/reservations.json`, pointing at the log), if
+    /// persisted.
     pub fn path(&self) -> Option<&Path> {
         self.store.as_ref().map(|s| s.file.as_path())
+    }
+
+    /// The reservation log (`<dir>/reservations.log`), if persisted.
+    pub fn log_path(&self) -> Option<&Path> {
+        self.store.as_ref().map(|s| s.log.as_path())
     }
 
     /// The broadcast journal (`<dir>/broadcasts.jsonl`), if persisted.
@@ -803,18 +873,7 @@ impl Reservations {
         if let Some(store) = &self.store {
             store.acquire(exclusive)?;
             // From here on `locked` unlocks the file when dropped.
-            let generation = store.generation();
-            if generation.is_none() || generation != locked.cache.generation {
-                locked.cache.generation = None;
-                let records: BTreeMap<Txid, Record> =
-                    store.load()?.into_iter().map(|r| (r.txid, r)).collect();
-                locked.cache.set = set_of(&records).map_err(|conflict| StoreError::Corrupt {
-                    path: store.file.clone(),
-                    reason: conflict.to_string(),
-                })?;
-                locked.cache.records = records;
-                locked.cache.generation = generation;
-            }
+            store.refresh(&mut locked.cache)?;
         }
         Ok(locked)
     }
@@ -896,7 +955,7 @@ impl Reservations {
         // One write: the set and the new record together.
         locked.cache.records.insert(new.txid, record);
         locked.cache.set = set;
-        locked.commit()?;
+        locked.commit(&[], &[new.txid])?;
         Ok(value)
     }
 
@@ -915,7 +974,7 @@ impl Reservations {
         if let Some(record) = locked.cache.records.get_mut(txid) {
             record.state = TxState::Sending;
             record.sent_at = Some(at);
-            locked.commit()?;
+            locked.commit(&[], &[*txid])?;
         }
         Ok(())
     }
@@ -943,7 +1002,7 @@ impl Reservations {
         let mut locked = self.lock(true)?;
         if let Some(record) = locked.cache.records.get_mut(txid) {
             record.state = state;
-            locked.commit()?;
+            locked.commit(&[], &[*txid])?;
         }
         Ok(())
     }
@@ -1221,11 +1280,17 @@ mod tests {
         let text = fs::read_to_string(dir.path().join(STATE_FILE)).unwrap();
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(json["format"], "spool-rs reservations");
-        assert_eq!(json["version"], 3);
-        assert_eq!(json["transactions"].as_array().unwrap().len(), 2);
-        assert!(text.contains(&format!("\"{}:1\"", txid(1))), "{text}");
+        assert_eq!(json["version"], 4);
+        assert_eq!(json["log"], LOG_FILE);
+        let log = fs::read_to_string(dir.path().join(LOG_FILE)).unwrap();
+        assert_eq!(
+            log.lines().count(),
+            3,
+            "a header and one line per transaction: {log}"
+        );
+        assert!(log.contains(&format!("\"{}:1\"", txid(1))), "{log}");
         drop(res);
-        // A second open reads the JSON; the kept binary file plays no part any more.
+        // A second open reads the log; the kept binary file plays no part any more.
         fs::write(dir.path().join(LEGACY_KEPT), b"junk").unwrap();
         assert_eq!(Reservations::open(dir.path()).unwrap().len().unwrap(), 3);
     }
@@ -1240,5 +1305,82 @@ mod tests {
         assert!(err.to_string().contains("is corrupt"), "{err}");
         assert_eq!(fs::read(dir.path().join(LEGACY_FILE)).unwrap(), binary);
         assert!(!dir.path().join(STATE_FILE).exists());
+        assert!(!dir.path().join(LOG_FILE).exists());
+    }
+
+    fn put(res: &Reservations, n: u8) {
+        res.reserve(txid(n), &[OutPoint::new(txid(200), n.into())])
+            .unwrap();
+    }
+
+    #[test]
+    fn a_change_appends_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let res = Reservations::open(dir.path()).unwrap();
+        let log = dir.path().join(LOG_FILE);
+        for n in 0..20 {
+            put(&res, n);
+        }
+        let before = fs::read(&log).unwrap();
+        res.mark_broadcast(&txid(3)).unwrap();
+        let after = fs::read(&log).unwrap();
+        assert_eq!(&after[..before.len()], &before[..], "nothing rewritten");
+        let added = std::str::from_utf8(&after[before.len()..]).unwrap();
+        assert_eq!(added.matches('\n').count(), 1, "{added}");
+        assert!(added.contains("\"state\":\"broadcast\""), "{added}");
+        assert!(
+            !added.contains(&txid(4).to_string()),
+            "only the change: {added}"
+        );
+        // Another handle (another process) reads only what was appended, and sees it.
+        let other = Reservations::open(dir.path()).unwrap();
+        res.release_tx(&txid(5)).unwrap();
+        assert_eq!(
+            other.record(&txid(3)).unwrap().unwrap().state,
+            TxState::Broadcast
+        );
+        assert!(other.record(&txid(5)).unwrap().is_none());
+        assert_eq!(other.records().unwrap(), res.records().unwrap());
+    }
+
+    #[test]
+    fn the_log_is_compacted_and_keeps_the_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join(LOG_FILE);
+        let res = Reservations::open(dir.path()).unwrap();
+        let other = Reservations::open(dir.path()).unwrap();
+        for n in 0..100 {
+            put(&res, n);
+        }
+        assert_eq!(other.len().unwrap(), 100);
+        let mut compacted = false;
+        let mut lines = fs::read_to_string(&log).unwrap().lines().count();
+        // Marking changes records without adding any: the log grows until compacted.
+        for round in 0..4 {
+            for n in 0..100 {
+                if round % 2 == 0 {
+                    res.mark_broadcast(&txid(n)).unwrap();
+                } else {
+                    res.mark_unsure(&txid(n)).unwrap();
+                }
+                let now = fs::read_to_string(&log).unwrap().lines().count();
+                if now < lines {
+                    compacted = true;
+                    assert_eq!(now, 101, "the header and one line per record");
+                }
+                lines = now;
+            }
+        }
+        assert!(compacted, "500 entries for 100 records exceed 100 + 256");
+        assert!(lines <= 1 + 356, "{lines}");
+        let records = res.records().unwrap();
+        assert_eq!(records.len(), 100);
+        assert!(records.iter().all(|r| r.state == TxState::Unsure));
+        // The other handle read a file that was replaced meanwhile: it reads the new one.
+        assert_eq!(other.records().unwrap(), records);
+        drop((res, other));
+        let reopened = Reservations::open(dir.path()).unwrap();
+        assert_eq!(reopened.records().unwrap(), records);
+        assert_eq!(reopened.snapshot().unwrap().len(), 100);
     }
 }

@@ -289,18 +289,45 @@ fn gone_releases_only_a_broadcast_or_a_dead_owners_reservation() {
     let mut child = std::process::Command::new("true").spawn().unwrap();
     let dead = child.id();
     child.wait().unwrap();
-    let file = dir.path().join("reservations.json");
-    let mut doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    doc["transactions"][0]["owner"]["pid"] = dead.into();
-    rewrite_with_checksum(&file, &mut doc);
+    rewrite_log_line(dir.path(), 2, |commit| {
+        commit["put"][0]["owner"]["pid"] = dead.into();
+    });
     let res = Reservations::open(dir.path()).unwrap();
     let owner = res.record(&mine.txid()).unwrap().unwrap().owner.unwrap();
     assert_eq!(owner.is_alive(), Some(false));
     assert_eq!(res.apply_status(&mine.txid(), TxStatus::Gone).unwrap(), 3);
 }
 
-/// Writes `doc` back with a matching checksum (as a newer writer would): sha256 of the
+/// The lines of the log in `dir`.
+fn log_lines(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("reservations.log"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A log line of `json` as a writer makes it: the sha256 of the text, a space, the text.
+fn log_line(json: &serde_json::Value) -> String {
+    use bitcoin::hashes::sha256;
+    let text = json.to_string();
+    format!("{} {text}\n", sha256::Hash::hash(text.as_bytes()))
+}
+
+/// Changes line `number` (1: the header) of the log in `dir` with `change`, with a matching
+/// checksum (as a writer would).
+fn rewrite_log_line(dir: &Path, number: usize, change: impl FnOnce(&mut serde_json::Value)) {
+    let mut lines = log_lines(dir);
+    let (sum, json) = lines[number - 1].split_once(' ').unwrap();
+    assert_eq!(sum.len(), 64);
+    let mut json: serde_json::Value = serde_json::from_str(json).unwrap();
+    change(&mut json);
+    lines[number - 1] = log_line(&json).trim_end().to_owned();
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.join("reservations.log"), text).unwrap();
+}
+
+/// Writes `doc` back with a matching checksum (as a writer of version 3 did): sha256 of the
 /// transactions as compact JSON with object keys sorted.
 fn rewrite_with_checksum(file: &Path, doc: &mut serde_json::Value) {
     use bitcoin::hashes::sha256;
@@ -341,9 +368,15 @@ fn a_flipped_bit_is_detected_and_the_remedy_named() {
     let res = Reservations::open(dir.path()).unwrap();
     transfer(&res, &utxos(1), &alice()).unwrap();
     drop(res);
-    let file = dir.path().join("reservations.json");
+    // The last line of the log: still JSON with the bit flipped, so not a line cut short.
+    let file = dir.path().join("reservations.log");
     let good = std::fs::read(&file).unwrap();
     let text = String::from_utf8(good.clone()).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        2,
+        "the header and the transfer: {text}"
+    );
     // Flip one bit of the first outpoint's vout digit ("...:0" -> "...:1").
     let at = text.find(":0\"").expect("an outpoint with vout 0") + 1;
     let mut bad = good.clone();
@@ -351,7 +384,9 @@ fn a_flipped_bit_is_detected_and_the_remedy_named() {
     std::fs::write(&file, &bad).unwrap();
     let err = Reservations::open(dir.path()).unwrap_err().to_string();
     assert!(err.contains("checksum does not match"), "{err}");
-    assert!(err.contains("mv ") && err.contains(".corrupt"), "{err}");
+    assert!(err.contains("at line 2"), "{err}");
+    let moved = format!("mv {} {}.corrupt", file.display(), file.display());
+    assert!(err.contains(&moved), "{err}");
     assert_eq!(std::fs::read(&file).unwrap(), bad, "left as it was");
 }
 
@@ -384,6 +419,7 @@ fn store_is_private_whatever_the_umask() {
         assert_eq!(mode(&path), 0o600, "{}", path.display());
     }
     assert!(store.join("reservations.json").exists());
+    assert!(store.join("reservations.log").exists());
     assert!(store.join("broadcasts.jsonl").exists());
 }
 
@@ -471,4 +507,271 @@ fn a_pending_claim_refuses_a_second_action_on_the_same_edition() {
     // A pre-check that saw the first transaction judged it: no conflict.
     let seen: HashSet<Txid> = [first.txid()].into();
     claimed(&seen).unwrap();
+}
+
+/// A store with three transactions (as actions leave them) in `dir`; their txids.
+fn three_actions(dir: &Path) -> Vec<Txid> {
+    let res = Reservations::open(dir).unwrap();
+    let utxos = utxos(3);
+    let key = alice();
+    let built: Vec<BuiltTx> = (0..3)
+        .map(|_| transfer(&res, &utxos, &key).unwrap())
+        .collect();
+    res.mark_sending(&built[0].txid(), &built[0].hex()).unwrap();
+    res.mark_broadcast(&built[0].txid()).unwrap();
+    built.iter().map(BuiltTx::txid).collect()
+}
+
+/// A last line cut short by a crash is a commit that never returned: ignored when reading,
+/// cut off before the next append.
+#[test]
+fn a_torn_last_line_is_ignored_then_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("reservations.log");
+    three_actions(dir.path());
+    let records = Reservations::open(dir.path()).unwrap().records().unwrap();
+    let good = std::fs::read(&log).unwrap();
+    let key = alice();
+    for torn in [
+        // No newline: the write stopped inside the line.
+        &b"3f2a9c {\"put\":[{\"txid\":\"ab"[..],
+        // Zeros where the line was not written, then its newline.
+        &b"\0\0\0\0\0\0\0\0\n"[..],
+    ] {
+        let mut bytes = good.clone();
+        bytes.extend_from_slice(torn);
+        std::fs::write(&log, &bytes).unwrap();
+        let res = Reservations::open(dir.path()).unwrap();
+        assert_eq!(res.records().unwrap(), records);
+        assert_eq!(
+            std::fs::read(&log).unwrap(),
+            bytes,
+            "reading changes nothing"
+        );
+        // The next write cuts the torn line off and appends after the good ones.
+        let built = transfer(&res, &utxos(4), &key).unwrap();
+        let after = std::fs::read(&log).unwrap();
+        assert_eq!(&after[..good.len()], &good[..]);
+        assert!(after.ends_with(b"\n"));
+        assert_eq!(
+            after[good.len()..].iter().filter(|b| **b == b'\n').count(),
+            1
+        );
+        assert!(!after.windows(4).any(|w| w == b"\0\0\0\0"));
+        let reopened = Reservations::open(dir.path()).unwrap();
+        assert_eq!(reopened.records().unwrap().len(), 4);
+        assert!(reopened.record(&built.txid()).unwrap().is_some());
+        std::fs::write(&log, &good).unwrap();
+    }
+}
+
+/// A bad line before the last is corruption: the error names the log, the line and the
+/// remedy, and nothing is written.
+#[test]
+fn a_corrupt_middle_line_is_reported_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("reservations.log");
+    three_actions(dir.path());
+    let lines = log_lines(dir.path());
+    assert!(lines.len() >= 5, "{lines:?}");
+    let text = |lines: &[String]| -> String { lines.iter().map(|l| format!("{l}\n")).collect() };
+    // A digit of line 3 changed (the text is still JSON; the checksum fails).
+    let mut changed = lines.clone();
+    let at = changed[2].find("\"reserved_at\":").unwrap() + 14;
+    let mut bytes = changed[2].clone().into_bytes();
+    bytes[at] ^= 1;
+    changed[2] = String::from_utf8(bytes).unwrap();
+    // A line cut short in the middle of the log (a later line was written after it).
+    let mut cut = lines.clone();
+    let half = cut[1].len() / 2;
+    cut[1].truncate(half);
+    for (bad, reason) in [
+        (
+            text(&changed),
+            "its checksum does not match its content at line 3",
+        ),
+        (text(&cut), "line 2 is not a checksummed entry"),
+    ] {
+        std::fs::write(&log, &bad).unwrap();
+        let err = Reservations::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Corrupt { ref path, .. } if *path == log),
+            "{err}"
+        );
+        let err = err.to_string();
+        assert!(
+            err.contains(&format!("{} is corrupt", log.display())),
+            "{err}"
+        );
+        assert!(err.contains(reason), "{err}");
+        let moved = format!("mv {} {}.corrupt", log.display(), log.display());
+        assert!(err.contains(&moved), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            bad,
+            "left as it was"
+        );
+    }
+    // The remedy works: with the log moved aside the store is empty and usable.
+    std::fs::rename(&log, dir.path().join("reservations.log.corrupt")).unwrap();
+    let res = Reservations::open(dir.path()).unwrap();
+    assert!(res.is_empty().unwrap());
+    transfer(&res, &utxos(1), &alice()).unwrap();
+    assert_eq!(Reservations::open(dir.path()).unwrap().len().unwrap(), 3);
+}
+
+/// Compaction rewrites the log with exactly the records it replays to.
+#[test]
+fn compaction_keeps_exactly_the_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let txids = three_actions(dir.path());
+    let res = Reservations::open(dir.path()).unwrap();
+    let other = Reservations::open(dir.path()).unwrap();
+    let before = res.records().unwrap();
+    assert_eq!(before.len(), 3);
+    assert_eq!(
+        before
+            .iter()
+            .filter(|r| r.state == TxState::Broadcast)
+            .count(),
+        1
+    );
+    // Marking the broadcast transaction broadcast again appends a line that changes
+    // nothing; past 256 entries more than the records the log is compacted to one line per
+    // record.
+    let mut lines = log_lines(dir.path()).len();
+    let mut compacted = false;
+    for _ in 0..300 {
+        res.mark_broadcast(&txids[0]).unwrap();
+        let now = log_lines(dir.path()).len();
+        if now < lines {
+            compacted = true;
+            break;
+        }
+        lines = now;
+    }
+    assert!(compacted, "{lines} lines");
+    assert_eq!(
+        log_lines(dir.path()).len(),
+        4,
+        "the header and one line per record"
+    );
+    assert_eq!(res.records().unwrap(), before);
+    // A handle that read the log before it was replaced, and a new one.
+    assert_eq!(other.records().unwrap(), before);
+    drop((res, other));
+    let reopened = Reservations::open(dir.path()).unwrap();
+    assert_eq!(reopened.records().unwrap(), before);
+    assert_eq!(reopened.len().unwrap(), 9);
+}
+
+/// A store of version 3 (the records in reservations.json, with its checksum) moves into the
+/// log on first open, every field kept; the document is kept beside it.
+#[test]
+fn a_version_3_store_is_migrated_with_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("reservations.json");
+    let tx = |n: u8| Txid::from_byte_array([n; 32]).to_string();
+    let mut doc = serde_json::json!({
+        "format": "spool-rs reservations",
+        "version": 3,
+        "transactions": [
+            {
+                "txid": tx(1),
+                "reserved_at": 1_700_000_000u64,
+                "outpoints": [format!("{}:0", tx(9)), format!("{}:3", tx(9))],
+                "owner": { "pid": 4242, "started": 123_456 },
+                "state": "sending",
+                "sent_at": 1_700_000_001u64,
+                "claims": [
+                    { "piece": "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7", "edition": 2 },
+                    { "piece": "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7", "edition": null }
+                ]
+            },
+            {
+                "txid": tx(2),
+                "reserved_at": 1_700_000_100u64,
+                "outpoints": [format!("{}:1", tx(9))],
+                "owner": { "pid": 7, "started": null },
+                "state": "unsure",
+                "sent_at": null,
+                "claims": []
+            },
+            {
+                "txid": tx(3),
+                "reserved_at": 1_700_000_200u64,
+                "outpoints": [format!("{}:2", tx(9))],
+                "owner": null,
+                "state": "broadcast",
+                "sent_at": 1_700_000_201u64,
+                "claims": [{ "piece": "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7", "edition": 0 }]
+            }
+        ]
+    });
+    rewrite_with_checksum(&file, &mut doc);
+    let v3 = std::fs::read(&file).unwrap();
+    let expected: Vec<spool_engine::store::Record> =
+        serde_json::from_value(doc["transactions"].clone()).unwrap();
+    let res = Reservations::open(dir.path()).unwrap();
+    assert_eq!(res.records().unwrap(), expected);
+    assert_eq!(expected[0].claims.len(), 2);
+    assert_eq!(expected[0].owner.unwrap().started, Some(123_456));
+    assert_eq!(res.len().unwrap(), 4);
+    assert_eq!(
+        std::fs::read(dir.path().join("reservations.json.v3")).unwrap(),
+        v3
+    );
+    let pointer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(pointer["version"], 4);
+    assert_eq!(log_lines(dir.path()).len(), 4);
+    drop(res);
+    // Read back from the log alone.
+    assert_eq!(
+        Reservations::open(dir.path()).unwrap().records().unwrap(),
+        expected
+    );
+}
+
+/// A reader of version 3 parses the pointer document (it finds every field it requires) and
+/// sees version 4: it refuses the store as an unknown version instead of reading no
+/// reservations or calling the store corrupt.
+#[test]
+fn an_older_reader_sees_version_4() {
+    /// The document as spool-rs up to version 3 declared it.
+    #[derive(serde::Deserialize)]
+    struct OldDocument {
+        format: String,
+        version: u32,
+        #[serde(default)]
+        #[allow(dead_code)]
+        checksum: Option<String>,
+        #[allow(dead_code)]
+        transactions: serde_json::Value,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let res = Reservations::open(dir.path()).unwrap();
+    transfer(&res, &utxos(1), &alice()).unwrap();
+    let file = dir.path().join("reservations.json");
+    assert_eq!(res.path(), Some(file.as_path()));
+    let old: OldDocument = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(old.format, "spool-rs reservations");
+    assert_eq!(old.version, 4);
+    let pointer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(pointer["log"], "reservations.log");
+    assert!(!pointer["transactions"].is_array(), "{pointer}");
+    // And a version this build does not know is refused the same way.
+    let mut newer = pointer.clone();
+    newer["version"] = 5.into();
+    std::fs::write(&file, newer.to_string()).unwrap();
+    let err = Reservations::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnknownVersion { version: 5, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("unknown format version 5"),
+        "{err}"
+    );
 }

@@ -1,0 +1,315 @@
+//! The reservation log, `reservations.log` (format version 4): a header line, then one line
+//! per commit, each `<sha256 hex of the JSON text> <compact JSON>`; replaying the commits in
+//! order gives the records. Appending costs the size of the change; [`write`] replaces the
+//! whole log with one line per live record (creation, migration and compaction).
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use bitcoin::hashes::{sha256, Hash};
+use bitcoin::Txid;
+use serde::{Deserialize, Serialize};
+use spool_tx::ReservationSet;
+
+use super::{io, private_file, restrict, Record, StoreError, FORMAT_VERSION};
+
+/// The `format` of the log's header line.
+pub(super) const LOG_FORMAT: &str = "spool-rs reservations log";
+
+/// The first line of the log.
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    format: String,
+    version: u32,
+}
+
+/// One commit as read: the transactions it drops, then the records it puts (whole).
+#[derive(Debug, Deserialize)]
+struct Commit {
+    #[serde(default)]
+    drop: Vec<Txid>,
+    #[serde(default)]
+    put: Vec<Record>,
+}
+
+/// One commit to write.
+#[derive(Debug, Serialize)]
+struct CommitRef<'a> {
+    #[serde(skip_serializing_if = "<[Txid]>::is_empty")]
+    drop: &'a [Txid],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    put: Vec<&'a Record>,
+}
+
+/// The line of a commit dropping `drop` and putting `put`, with its number of entries.
+pub(super) fn commit_line(drop: &[Txid], put: Vec<&Record>) -> (Vec<u8>, usize) {
+    let entries = drop.len() + put.len();
+    let json = serde_json::to_string(&CommitRef { drop, put }).expect("plain data serialises");
+    (line(&json), entries)
+}
+
+/// `json` as a log line: its sha256, a space, the text, a newline.
+fn line(json: &str) -> Vec<u8> {
+    format!("{} {json}\n", sha256::Hash::hash(json.as_bytes())).into_bytes()
+}
+
+/// Why a line is not a valid entry.
+enum Bad {
+    /// Its text is JSON but the checksum does not match: changed after it was written.
+    Changed,
+    /// Not a checksum and JSON at all (the shape of a write cut short).
+    Garbled,
+}
+
+/// The JSON text of a log line whose checksum matches.
+fn decode(line: &[u8]) -> Result<&str, Bad> {
+    let text = std::str::from_utf8(line).map_err(|_| Bad::Garbled)?;
+    let (sum, json) = text.split_once(' ').ok_or(Bad::Garbled)?;
+    if is_hex_of(sum, sha256::Hash::hash(json.as_bytes()).as_byte_array()) {
+        return Ok(json);
+    }
+    if sum.len() == 64 && serde_json::from_str::<serde::de::IgnoredAny>(json).is_ok() {
+        Err(Bad::Changed)
+    } else {
+        Err(Bad::Garbled)
+    }
+}
+
+/// Whether `hex` is `bytes` in lower-case hex (as lines are written).
+fn is_hex_of(hex: &str, bytes: &[u8; 32]) -> bool {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    hex.len() == 64
+        && hex
+            .as_bytes()
+            .chunks_exact(2)
+            .zip(bytes)
+            .all(|(pair, byte)| {
+                nibble(pair[0]).zip(nibble(pair[1])) == Some((byte >> 4, byte & 0x0f))
+            })
+}
+
+/// Which file `meta` describes (device and inode), where the system tells.
+fn file_id(meta: &Metadata) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}
+
+/// What one handle has read of the log, through a descriptor it keeps open (so the file it
+/// read cannot be confused with a later one under the same name and inode).
+#[derive(Debug)]
+pub(super) struct LogView {
+    file: File,
+    id: Option<(u64, u64)>,
+    /// Length of the valid lines read (where the next commit goes).
+    end: u64,
+    /// Length of the file when it was last read (a cut-short line included).
+    seen: u64,
+    /// Valid lines read, the header included.
+    lines: usize,
+    /// Entries (drops and puts) in those lines.
+    entries: usize,
+}
+
+impl LogView {
+    /// Opens the log at `path`, nothing read yet.
+    pub(super) fn open(path: &Path) -> Result<LogView, StoreError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io(path, "open"))?;
+        let id = file_id(&file.metadata().map_err(io(path, "stat"))?);
+        Ok(LogView {
+            file,
+            id,
+            end: 0,
+            seen: 0,
+            lines: 0,
+            entries: 0,
+        })
+    }
+
+    /// Whether the file `meta` describes is the one read, unchanged since.
+    pub(super) fn is_current(&self, meta: &Metadata) -> bool {
+        self.id.is_some() && self.id == file_id(meta) && self.seen == meta.len()
+    }
+
+    /// Whether the file `meta` describes is the one read, possibly with lines appended.
+    pub(super) fn continues_in(&self, meta: &Metadata) -> bool {
+        self.id.is_some() && self.id == file_id(meta) && meta.len() >= self.end
+    }
+
+    /// Entries (drops and puts) in the log.
+    pub(super) fn entries(&self) -> usize {
+        self.entries
+    }
+
+    /// Reads the lines after those already read and applies them to `records` and `set`.
+    /// A last line cut short (no newline, or not a checksum and JSON) is a commit that never
+    /// returned: it is skipped, and cut off before the next append. On an error the view,
+    /// `records` and `set` are partly updated and must be dropped.
+    pub(super) fn read(
+        &mut self,
+        path: &Path,
+        records: &mut BTreeMap<Txid, Record>,
+        set: &mut ReservationSet,
+    ) -> Result<(), StoreError> {
+        let mut bytes = Vec::new();
+        self.file
+            .seek(SeekFrom::Start(self.end))
+            .and_then(|_| self.file.read_to_end(&mut bytes))
+            .map_err(io(path, "read"))?;
+        self.seen = self.end + bytes.len() as u64;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: path.to_owned(),
+            reason,
+        };
+        let mut rest = &bytes[..];
+        while let Some(at) = rest.iter().position(|b| *b == b'\n') {
+            let (text, after) = (&rest[..at], &rest[at + 1..]);
+            let number = self.lines + 1;
+            match decode(text) {
+                Ok(json) if self.lines == 0 => {
+                    let header: Header = serde_json::from_str(json).map_err(|e| {
+                        corrupt(format!("not a spool reservation log (line 1: {e})"))
+                    })?;
+                    if header.format != LOG_FORMAT {
+                        return Err(corrupt(format!(
+                            "not a spool reservation log (format {:?})",
+                            header.format
+                        )));
+                    }
+                    if header.version != FORMAT_VERSION {
+                        return Err(StoreError::UnknownVersion {
+                            path: path.to_owned(),
+                            version: header.version,
+                        });
+                    }
+                }
+                Ok(json) => {
+                    let commit: Commit = serde_json::from_str(json)
+                        .map_err(|e| corrupt(format!("line {number} is malformed ({e})")))?;
+                    self.entries += commit.drop.len() + commit.put.len();
+                    for txid in &commit.drop {
+                        records.remove(txid);
+                        set.release_tx(txid);
+                    }
+                    for record in commit.put {
+                        set.release_tx(&record.txid);
+                        set.reserve(record.txid, &record.outpoints, record.reserved_at)
+                            .map_err(|conflict| corrupt(format!("line {number}: {conflict}")))?;
+                        records.insert(record.txid, record);
+                    }
+                }
+                Err(Bad::Garbled) if after.is_empty() && self.lines > 0 => break,
+                Err(Bad::Garbled) => {
+                    return Err(corrupt(format!(
+                        "line {number} is not a checksummed entry (changed on disk)"
+                    )))
+                }
+                Err(Bad::Changed) => {
+                    return Err(corrupt(format!(
+                        "its checksum does not match its content at line {number} (changed \
+                         on disk)"
+                    )))
+                }
+            }
+            self.lines += 1;
+            self.end += at as u64 + 1;
+            rest = after;
+        }
+        if self.lines == 0 {
+            return Err(corrupt(
+                "not a spool reservation log (no header line)".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Appends one commit's line (`entries` drops and puts) in one write and fsyncs the file,
+    /// first cutting off a line cut short by a crash. Call it under the exclusive lock with
+    /// the view current. On an error the file is cut back to where it was (as far as
+    /// possible) and the view must be dropped.
+    pub(super) fn append(
+        &mut self,
+        path: &Path,
+        line: &[u8],
+        entries: usize,
+    ) -> Result<(), StoreError> {
+        let len = self.file.metadata().map_err(io(path, "stat"))?.len();
+        if len < self.end {
+            return Err(StoreError::Corrupt {
+                path: path.to_owned(),
+                reason: "it is shorter than when it was read (changed on disk)".to_owned(),
+            });
+        }
+        if len > self.end {
+            // A commit that never returned.
+            self.file.set_len(self.end).map_err(io(path, "truncate"))?;
+        }
+        let written = self
+            .file
+            .seek(SeekFrom::Start(self.end))
+            .and_then(|_| self.file.write_all(line))
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            let _ = self.file.set_len(self.end);
+            return Err(io(path, "append")(e));
+        }
+        self.end += line.len() as u64;
+        self.seen = self.end;
+        self.lines += 1;
+        self.entries += entries;
+        Ok(())
+    }
+}
+
+/// Replaces the log at `path` (in `dir`) by one holding `records`, one line each: written to
+/// a temporary file, fsynced, renamed over the log, and the directory fsynced. Returns the
+/// view of the new log, read to its end.
+pub(super) fn write(
+    dir: &Path,
+    path: &Path,
+    records: &BTreeMap<Txid, Record>,
+) -> Result<LogView, StoreError> {
+    let header = Header {
+        format: LOG_FORMAT.to_owned(),
+        version: FORMAT_VERSION,
+    };
+    let mut text = line(&serde_json::to_string(&header).expect("plain data serialises"));
+    for record in records.values() {
+        text.extend(commit_line(&[], vec![record]).0);
+    }
+    let tmp = path.with_extension("log.tmp");
+    let mut f = private_file(&tmp, false).map_err(io(&tmp, "create"))?;
+    restrict(&tmp, 0o600).map_err(io(&tmp, "set permissions"))?;
+    f.write_all(&text).map_err(io(&tmp, "write"))?;
+    f.sync_all().map_err(io(&tmp, "fsync"))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(io(path, "rename"))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir, "fsync directory"))?;
+    let mut view = LogView::open(path)?;
+    view.end = text.len() as u64;
+    view.seen = view.end;
+    view.lines = 1 + records.len();
+    view.entries = records.len();
+    Ok(view)
+}
