@@ -8,9 +8,10 @@
 //!   [`History`](spool_protocol::history::History), the signer's UTXOs, the set of reserved
 //!   outpoints) it returns a signed transaction or a typed refusal ([`plan::PlanError`]). No
 //!   I/O, no async: tested with fixtures and proptest, without a node.
-//! - [`Spool`]: the async driver over [`spool_backend::Backend`]: it fetches the part of the history its action reads and
-//!   the UTXOs, settles and takes reservations ([`store::Reservations`], an append-only log shared by
-//!   processes), runs the core, broadcasts and waits.
+//! - [`Spool`]: the async driver over [`spool_backend::Backend`]: it fetches the part of the
+//!   history its action reads and the UTXOs, settles and takes reservations
+//!   ([`store::Reservations`], an append-only log shared by processes), runs the core,
+//!   broadcasts and waits.
 //!
 //! Nothing here speaks a user interface's language: errors carry typed data
 //! ([`EngineError`]) that the CLI renders (its refill hint, its subcommand names).
