@@ -858,11 +858,21 @@ pub struct PiecesReply {
     pub pieces: Vec<PieceRow>,
     /// The page's first position among all candidate piece addresses.
     pub offset: u64,
-    /// The page size asked for.
+    /// The page size asked for: the page holds that many pieces unless the candidates ran
+    /// out (or [`MAX_SCAN`] of them were examined without filling it).
     pub limit: u64,
-    /// How many candidate piece addresses the index holds.
+    /// How many candidate piece addresses the index holds (the first outputs of SPOOL
+    /// transactions: an upper bound of the pieces, since candidates without a valid master
+    /// registration are not listed).
     pub total: u64,
+    /// Where the next page starts among the candidates (`offset` of the next request), or
+    /// `None` when this page reached the last one.
+    pub next_offset: Option<u64>,
 }
+
+/// How many candidate piece addresses one `GET pieces` examines at most (each costs the
+/// piece's verified history); a page not filled by then says where to go on.
+pub const MAX_SCAN: u64 = 4 * MAX_PAGE;
 
 async fn pieces(
     State(state): State<Arc<ApiState>>,
@@ -879,31 +889,45 @@ async fn pieces(
     let federation = federation(&q.federation, &state.config)?;
     state
         .read(move |store, api| {
-            let (addresses, total) = store.pieces(offset, limit)?;
             let mut rows = Vec::new();
-            for piece in addresses {
-                let piece = parse_address(&piece, api.config.network, "piece")?;
-                let history = api.history(store, &piece, &federation)?;
-                let piece_state = history.state();
-                let Some(registered_by) = piece_state.registered_by.clone() else {
-                    continue;
-                };
-                let block_height = history
-                    .valid_events()
-                    .find(|e| e.from_address == registered_by && e.edition() == Some(0))
-                    .and_then(|e| e.block_height);
-                rows.push(PieceRow {
-                    piece_address: piece.to_string(),
-                    number_editions: piece_state.number_editions,
-                    registered_by: Some(registered_by),
-                    block_height,
-                });
-            }
+            let mut next = offset;
+            let mut total = 0;
+            // Candidates without a valid master registration are skipped, so read on until
+            // the page is full, the candidates end, or MAX_SCAN were examined.
+            let more = 'scan: loop {
+                let (addresses, all) = store.pieces(next, limit)?;
+                total = all;
+                if addresses.is_empty() {
+                    break false;
+                }
+                for piece in addresses {
+                    next += 1;
+                    let piece = parse_address(&piece, api.config.network, "piece")?;
+                    let history = api.history(store, &piece, &federation)?;
+                    let piece_state = history.state();
+                    if let Some(registered_by) = piece_state.registered_by.clone() {
+                        let block_height = history
+                            .valid_events()
+                            .find(|e| e.from_address == registered_by && e.edition() == Some(0))
+                            .and_then(|e| e.block_height);
+                        rows.push(PieceRow {
+                            piece_address: piece.to_string(),
+                            number_editions: piece_state.number_editions,
+                            registered_by: Some(registered_by),
+                            block_height,
+                        });
+                    }
+                    if rows.len() as u64 == limit || next - offset >= MAX_SCAN {
+                        break 'scan next < total;
+                    }
+                }
+            };
             Ok(Json(PiecesReply {
                 pieces: rows,
                 offset,
                 limit,
                 total,
+                next_offset: more.then_some(next),
             }))
         })
         .await

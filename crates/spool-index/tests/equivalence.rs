@@ -297,5 +297,36 @@ async fn index_answers_as_the_core_backend() {
         .map(|p| p.piece_address.clone())
         .collect();
     assert!(pieces.iter().all(|p| listed.contains(&p.to_string())));
+    assert_eq!(pieces_page.next_offset, None, "one page holds them all");
+    assert!(
+        pieces_page.total > listed.len() as u64,
+        "forged candidates are counted but not listed"
+    );
+    // Small pages, following next_offset: full pages until the last, the same pieces in
+    // the same order, although candidates without a valid registration are skipped.
+    let mut paged = Vec::new();
+    let mut offset = 0;
+    let mut skipped = false;
+    loop {
+        let page: spool_index::api::PiecesReply =
+            get(&server, &format!("/pieces?limit=3&offset={offset}")).await;
+        paged.extend(page.pieces.iter().map(|p| p.piece_address.clone()));
+        match page.next_offset {
+            Some(next) => {
+                assert_eq!(page.pieces.len(), 3, "a page before the last is full");
+                assert!(next > offset, "next_offset moves on");
+                skipped |= next - offset > 3;
+                offset = next;
+            }
+            None => break,
+        }
+    }
+    let whole: Vec<String> = pieces_page
+        .pieces
+        .iter()
+        .map(|p| p.piece_address.clone())
+        .collect();
+    assert_eq!(paged, whole, "paging lists every piece once, in order");
+    assert!(skipped, "some page read past a candidate it did not list");
     running.shutdown().await.unwrap();
 }

@@ -43,9 +43,9 @@ impl PiecesArgs {
                 ))
                 .await?;
             pieces.extend(page.pieces);
-            offset += page.limit;
-            if offset >= page.total {
-                break;
+            match page.next_offset {
+                Some(next) if next > offset => offset = next,
+                _ => break,
             }
         }
         let output = Output { pieces };
