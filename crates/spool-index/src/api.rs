@@ -891,7 +891,7 @@ async fn pieces(
         .read(move |store, api| {
             let mut rows = Vec::new();
             let mut next = offset;
-            let mut total = 0;
+            let mut total;
             // Candidates without a valid master registration are skipped, so read on until
             // the page is full, the candidates end, or MAX_SCAN were examined.
             let more = 'scan: loop {
