@@ -5,7 +5,8 @@
 //! - `cargo xtask test`: formatting, clippy with `-D warnings`, the crate map's layering rules,
 //!   every test of the workspace.
 //! - `cargo xtask proptest [CASES]`: the property tests with many more cases.
-//! - `cargo xtask bench [ARGS]`: the criterion benchmarks.
+//! - `cargo xtask bench [ARGS]`: the criterion benchmarks (ARGS go to criterion); without
+//!   ARGS, `bench-cli 1000` after them.
 //! - `cargo xtask bench-cli [COUNT]`: the release `spool` binary against `spool serve`:
 //!   rapid-fire registrations and history of a COUNT-event piece, one process per call.
 //! - `cargo xtask demo [--serve]`: the seed's walkthrough on a fresh regtest node, indexed,
@@ -150,8 +151,14 @@ fn bench(extra: &[String]) -> Result<()> {
         ],
         "build the spool binary (release) for the benches",
     )?;
-    std::env::set_var("SPOOL_BIN", run::target_dir().join("release").join("spool"));
-    run::cargo(&args, "benchmarks")
+    let spool = run::target_dir().join("release").join("spool");
+    std::env::set_var("SPOOL_BIN", &spool);
+    run::cargo(&args, "benchmarks")?;
+    // Without ARGS, every benchmark: the CLI's too (a filter names criterion benches only).
+    if extra.is_empty() {
+        cli_bench::run(&spool, 1_000)?;
+    }
+    Ok(())
 }
 
 fn demo_task(serve: bool) -> Result<()> {
