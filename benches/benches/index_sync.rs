@@ -24,14 +24,17 @@ mod chain;
 #[allow(dead_code)]
 mod index_chain;
 
+#[path = "support/spool_bin.rs"]
+mod spool_bin;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use serde_json::{json, Value};
+use spool_bin::spool_bin;
 use spool_index::{Follower, NodeRpc};
 use spool_testenv::Node;
 
@@ -82,26 +85,6 @@ fn peak_rss_mb() -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn spool_bin() -> PathBuf {
-    if let Ok(path) = std::env::var("SPOOL_BIN") {
-        return PathBuf::from(path);
-    }
-    // target/release/deps/index_sync-<hash> -> target/release/spool
-    let exe = std::env::current_exe().expect("bench executable path");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("spool"))
-        .expect("target directory");
-    assert!(
-        bin.exists(),
-        "index_sync needs the release binary {}: run `cargo build --release -p spool-cli` \
-         first (or `cargo xtask bench`, or set SPOOL_BIN)",
-        bin.display()
-    );
-    bin
 }
 
 /// `VmRSS` and `VmHWM` (peak) of process `pid`, in MB.

@@ -17,12 +17,16 @@
 //! `cargo build --release -p spool-cli` (or `SPOOL_BIN=path`); fails loudly without it.
 #![allow(missing_docs)]
 
-use std::path::{Path, PathBuf};
+#[path = "support/spool_bin.rs"]
+mod spool_bin;
+
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use spool_bin::spool_bin;
 use spool_testenv::Node;
 
 const FEDERATION_ENV: &str = "SPOOL_BENCH_FEDERATION";
@@ -31,26 +35,6 @@ const REFILL_ENV: &str = "SPOOL_BENCH_REFILL";
 const REFILL_SECRET: &str = "rapid direct refill secret";
 /// Editions set per piece (registrations beyond the warm pass are criterion's).
 const EDITIONS: u64 = 2_000;
-
-fn spool_bin() -> PathBuf {
-    if let Ok(path) = std::env::var("SPOOL_BIN") {
-        return PathBuf::from(path);
-    }
-    // target/release/deps/rapid_direct-<hash> -> target/release/spool
-    let exe = std::env::current_exe().expect("bench executable path");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("spool"))
-        .expect("target directory");
-    assert!(
-        bin.exists(),
-        "rapid_direct needs the release binary {}: run `cargo build --release -p spool-cli` \
-         first (or set SPOOL_BIN)",
-        bin.display()
-    );
-    bin
-}
 
 struct Env {
     node: Node,

@@ -415,6 +415,23 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Replaces `path` (in `dir`) by `bytes` atomically: written to a private `<name>.tmp`
+/// beside it, fsynced, renamed over it, and the directory fsynced so that the rename lasts.
+fn replace_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = private_file(&tmp, false).map_err(io(&tmp, "create"))?;
+    restrict(&tmp, 0o600).map_err(io(&tmp, "set permissions"))?;
+    f.write_all(bytes).map_err(io(&tmp, "write"))?;
+    f.sync_all().map_err(io(&tmp, "fsync"))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(io(path, "rename"))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir, "fsync directory"))
+}
+
 /// Opens `path` for writing with mode 0600 (owner only) when it is created.
 fn private_file(path: &Path, append: bool) -> std::io::Result<File> {
     let mut options = OpenOptions::new();

@@ -1,14 +1,13 @@
 //! The document `reservations.json`: since version 4 a small pointer to the log; versions 2
 //! and 3 held the records themselves and are read once, to migrate them into the log.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::Path;
 
 use bitcoin::hashes::{sha256, Hash};
 use serde::{Deserialize, Serialize};
 
-use super::{io, private_file, restrict, Record, StoreError, FORMAT, FORMAT_VERSION, LOG_FILE};
+use super::{io, replace_file, Record, StoreError, FORMAT, FORMAT_VERSION, LOG_FILE};
 
 /// What is in `reservations.json`.
 pub(super) enum Found {
@@ -104,16 +103,7 @@ pub(super) fn write_pointer(dir: &Path, path: &Path) -> Result<(), StoreError> {
     };
     let mut text = serde_json::to_vec_pretty(&document).expect("plain data serialises");
     text.push(b'\n');
-    let tmp = path.with_extension("json.tmp");
-    let mut f = private_file(&tmp, false).map_err(io(&tmp, "create"))?;
-    restrict(&tmp, 0o600).map_err(io(&tmp, "set permissions"))?;
-    f.write_all(&text).map_err(io(&tmp, "write"))?;
-    f.sync_all().map_err(io(&tmp, "fsync"))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(io(path, "rename"))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir, "fsync directory"))
+    replace_file(dir, path, &text)
 }
 
 /// The sha256 of the `transactions` value as canonical compact JSON (object keys sorted, so

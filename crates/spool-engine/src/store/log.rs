@@ -4,7 +4,7 @@
 //! whole log with one line per live record (creation, migration and compaction).
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, Metadata, OpenOptions};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
@@ -13,7 +13,7 @@ use bitcoin::Txid;
 use serde::{Deserialize, Serialize};
 use spool_tx::ReservationSet;
 
-use super::{io, private_file, restrict, Record, StoreError, FORMAT_VERSION};
+use super::{io, replace_file, Record, StoreError, FORMAT_VERSION};
 
 /// The `format` of the log's header line.
 pub(super) const LOG_FORMAT: &str = "spool-rs reservations log";
@@ -296,16 +296,7 @@ pub(super) fn write(
     for record in records.values() {
         text.extend(commit_line(&[], vec![record]).0);
     }
-    let tmp = path.with_extension("log.tmp");
-    let mut f = private_file(&tmp, false).map_err(io(&tmp, "create"))?;
-    restrict(&tmp, 0o600).map_err(io(&tmp, "set permissions"))?;
-    f.write_all(&text).map_err(io(&tmp, "write"))?;
-    f.sync_all().map_err(io(&tmp, "fsync"))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(io(path, "rename"))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir, "fsync directory"))?;
+    replace_file(dir, path, &text)?;
     let mut view = LogView::open(path)?;
     view.end = text.len() as u64;
     view.seen = view.end;
