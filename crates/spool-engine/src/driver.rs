@@ -234,14 +234,14 @@ impl<B: Backend> Spool<B> {
         Ok(self.reservations.apply_statuses(&statuses)?)
     }
 
-    /// Settles, before an action, the reservations that stand in its way, and a few others:
+    /// Settles, before an action, the reservations that stand in its way, and two others:
     /// those whose status `known` holds (read from the backend moments ago, e.g. the piece's
     /// history), those holding an outpoint that `utxos` lists as unspent (their transaction
-    /// is not, or no longer, in the backend's view) or a claim in `claims`, and the
-    /// [`SETTLE_OLDEST`] oldest of the rest. The others cannot change this action: they spend
-    /// outpoints the backend already counts as spent and claim other editions. So the
+    /// is not, or no longer, in the backend's view) or a claim in `claims`; then, of the
+    /// rest, the oldest and one picked at random. The rest cannot change this action: they
+    /// spend outpoints the backend already counts as spent and claim other editions. So the
     /// requests an action makes do not grow with the number of pending transactions, and the
-    /// store still empties as transactions confirm.
+    /// store still empties as transactions confirm, even behind one that never does.
     async fn settle_in_the_way(
         &self,
         known: &HashMap<Txid, TxStatus>,
@@ -255,23 +255,30 @@ impl<B: Backend> Spool<B> {
         records.sort_by_key(|r| (r.reserved_at, r.txid));
         let listed: HashSet<bitcoin::OutPoint> = utxos.iter().map(|u| u.outpoint).collect();
         let mut statuses = Vec::new();
-        let mut oldest = SETTLE_OLDEST;
+        let mut ask = Vec::new();
+        let mut rest = Vec::new();
         for record in &records {
             if let Some(status) = known.get(&record.txid) {
                 statuses.push((record.txid, *status));
-                continue;
+            } else if record.outpoints.iter().any(|o| listed.contains(o))
+                || record.claims.iter().any(|c| claims.contains(c))
+            {
+                ask.push(record.txid);
+            } else {
+                rest.push(record.txid);
             }
-            let in_the_way = record.outpoints.iter().any(|o| listed.contains(o))
-                || record.claims.iter().any(|c| claims.contains(c));
-            if !in_the_way {
-                if oldest == 0 {
-                    continue;
-                }
-                oldest -= 1;
+        }
+        if let Some(oldest) = rest.first() {
+            ask.push(*oldest);
+            let any = rest[random_index(rest.len())];
+            if any != *oldest {
+                ask.push(any);
             }
+        }
+        for txid in ask {
             // Unknown (backend unreachable) keeps the reservation; only proof releases it.
-            let status = spool_backend::tx_status(&self.backend, &record.txid).await;
-            statuses.push((record.txid, status));
+            let status = spool_backend::tx_status(&self.backend, &txid).await;
+            statuses.push((txid, status));
         }
         Ok(self.reservations.apply_statuses(&statuses)?)
     }
@@ -503,9 +510,18 @@ impl<B: Backend> Spool<B> {
 /// before it reports it unreachable.
 pub const UNREACHABLE_GRACE: Duration = Duration::from_secs(15);
 
-/// How many pending reservations that do not stand in its way an action also settles,
-/// oldest first, so that the store empties as transactions confirm.
-pub const SETTLE_OLDEST: usize = 2;
+/// An index below `len` (> 0) that differs from process to process and call to call: which
+/// of the pending reservations outside an action's way it also settles. Not for secrets.
+fn random_index(len: usize) -> usize {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (hasher.finish() % len as u64) as usize
+}
 
 /// The test hook's environment variable: see [`Spool::broadcast`].
 pub const PAUSE_BEFORE_BROADCAST: &str = "SPOOL_TEST_PAUSE_BEFORE_BROADCAST";

@@ -159,3 +159,100 @@ async fn a_broadcast_to_a_down_node_keeps_its_reservation_until_proven_gone() {
         assert!(!spool.reservations().is_reserved(outpoint).unwrap());
     }
 }
+
+/// Before an action the engine settles what stands in its way (its scope's transactions)
+/// and two other pending reservations, not every one: reservations of other editions whose
+/// transactions confirmed are released a few per action, all of them eventually, while the
+/// pending ones stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_action_settles_its_scope_and_two_others() {
+    let node = spool_testenv::Node::start().unwrap_or_else(|e| panic!("regtest node needed: {e}"));
+    let backend = CoreBackend::new(
+        &node.rpc_url(),
+        CoreAuth::Cookie(node.cookie_file()),
+        Network::Regtest,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::new(backend, Reservations::open(dir.path()).unwrap());
+    let refill = wallet("engine refill 3")
+        .signing_key(&LeafPath::root())
+        .unwrap();
+    let federation = wallet("engine federation 3")
+        .signing_key(&LeafPath::root())
+        .unwrap();
+    let artist = wallet("engine artist 3").root_address();
+    let piece = Address::from_str("mv5yDkR5dnjGHxietq7CH78WHk8vzsu4vH")
+        .unwrap()
+        .require_network(Network::Regtest)
+        .unwrap();
+    let piece = PieceHashes {
+        file_hash: piece.clone(),
+        file_hash_metadata: piece,
+    };
+    let options = SendOptions {
+        min_conf: 1,
+        ..SendOptions::default()
+    };
+    let mine = |n| node.mine_to(&refill.address(), n).unwrap();
+    mine(101);
+    spool
+        .send(
+            &Request::RefillMain(MainRefill::new(federation.address(), 12, 30).unwrap()),
+            &refill,
+            &options,
+        )
+        .await
+        .unwrap();
+    mine(1);
+    let send = |operation: Operation| {
+        let spool = &spool;
+        let federation = &federation;
+        let options = &options;
+        async move {
+            spool
+                .send(&Request::from(operation), federation, options)
+                .await
+                .unwrap()
+                .txid()
+        }
+    };
+    send(Operation::register_piece(&piece, artist.clone())).await;
+    mine(1);
+    send(Operation::editions(&piece, artist.clone(), 10).unwrap()).await;
+    mine(1);
+    let mut old = Vec::new();
+    for edition in 1..=4 {
+        old.push(send(Operation::register(&piece, artist.clone(), edition)).await);
+    }
+    mine(1);
+    // Later reservations are strictly younger (times are in seconds).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let held = |txid| spool.reservations().record(txid).unwrap().is_some();
+    assert!(
+        old.iter().all(held),
+        "confirmed, but nothing settled them yet"
+    );
+
+    let new5 = send(Operation::register(&piece, artist.clone(), 5)).await;
+    let left = old.iter().filter(|t| held(t)).count();
+    assert!(
+        (2..=3).contains(&left),
+        "the first action settled the oldest and at most one more: {left} of 4 left"
+    );
+    let mut new = vec![new5];
+    for edition in 6..=8 {
+        new.push(send(Operation::register(&piece, artist.clone(), edition)).await);
+    }
+    assert!(
+        old.iter().all(|t| !held(t)),
+        "each action settled the oldest, so four actions released all four"
+    );
+    assert!(new.iter().all(held), "the pending ones stay reserved");
+    let records = spool.reservations().records().unwrap();
+    assert_eq!(
+        records.len(),
+        4,
+        "only the pending registrations: {records:?}"
+    );
+}
