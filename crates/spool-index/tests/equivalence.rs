@@ -63,12 +63,25 @@ async fn index_answers_as_the_core_backend() {
     assert_eq!(server.tip_height().await.unwrap(), chain::tip(&node), "tip");
 
     let mut events = 0;
+    let mut narrower = 0;
     let mut invalid = 0;
     let mut unconfirmed = 0;
     for piece in &pieces {
         let direct = core.address_transactions(piece).await.unwrap();
         let indexed = server.address_transactions(piece).await.unwrap();
         assert_eq!(indexed, direct, "same ChainTx list for {piece}");
+        // What one edition's pre-check reads: the server selects it (`?edition=N`) exactly
+        // as the protocol's Scope does over the direct backend's list.
+        for edition in 0..4 {
+            let scope = spool_protocol::scope::Scope::edition(edition);
+            let selected = server.piece_transactions(piece, scope).await.unwrap();
+            assert_eq!(
+                selected,
+                core.piece_transactions(piece, scope).await.unwrap(),
+                "the scope of edition {edition} of {piece}"
+            );
+            narrower += usize::from(selected.len() < direct.len());
+        }
         for federation in [fed.clone(), Vec::new()] {
             assert_eq!(
                 history_json(piece, &indexed, &federation),
@@ -114,6 +127,7 @@ async fn index_answers_as_the_core_backend() {
         "{} pieces, {events} events, {invalid} invalid, {unconfirmed} unconfirmed",
         pieces.len()
     );
+    assert!(narrower > 0, "some scope left transactions out");
     assert!(events >= 200, "at least 200 SPOOL transactions ({events})");
     assert!(
         invalid >= 4 * pieces.len(),
