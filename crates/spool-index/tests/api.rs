@@ -147,6 +147,13 @@ async fn malformed_requests_get_json_errors() {
         "limit must be between",
     );
     expect("GET", "/api/v1/pieces?offset=x", b"", 400, "bad query");
+    expect(
+        "GET",
+        &format!("/api/v1/address/{piece}/txs?edition=-1"),
+        b"",
+        400,
+        "bad query",
+    );
     expect("GET", "/api/v1/search", b"", 400, "`q` is missing");
     expect(
         "POST",
