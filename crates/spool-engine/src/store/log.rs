@@ -9,6 +9,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use bitcoin::hashes::{sha256, Hash};
+use bitcoin::hex::FromHex;
 use bitcoin::Txid;
 use serde::{Deserialize, Serialize};
 use spool_tx::ReservationSet;
@@ -77,23 +78,9 @@ fn decode(line: &[u8]) -> Result<&str, Bad> {
     }
 }
 
-/// Whether `hex` is `bytes` in lower-case hex (as lines are written).
+/// Whether `hex` is `bytes` in hex.
 fn is_hex_of(hex: &str, bytes: &[u8; 32]) -> bool {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        }
-    }
-    hex.len() == 64
-        && hex
-            .as_bytes()
-            .chunks_exact(2)
-            .zip(bytes)
-            .all(|(pair, byte)| {
-                nibble(pair[0]).zip(nibble(pair[1])) == Some((byte >> 4, byte & 0x0f))
-            })
+    <[u8; 32]>::from_hex(hex).is_ok_and(|parsed| parsed == *bytes)
 }
 
 /// Which file `meta` describes (device and inode), where the system tells.
