@@ -64,7 +64,7 @@ pub struct Entry {
 /// `list`'s output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListOutput {
-    /// The reservations file.
+    /// The file holding the reservations (the log, `reservations.log`).
     pub file: String,
     /// The broadcast journal (every broadcast, appended before it was sent).
     pub journal: String,
@@ -138,7 +138,7 @@ impl ReservationsCommand {
                 }
                 let output = ListOutput {
                     file: store
-                        .path()
+                        .log_path()
                         .map(|p| p.display().to_string())
                         .unwrap_or_default(),
                     journal: store
