@@ -230,6 +230,12 @@ async fn browse(
     let holdings = browser.text("#holdings").await;
     assert!(holdings.contains("edition 1"), "{holdings}");
     assert!(holdings.contains("owner"), "{holdings}");
+    // Its events on the piece: TRANSFER1 to it, CONSIGN1, UNCONSIGN1 back, LOAN1; the FUEL
+    // refills it received make no piece of the address itself.
+    assert_eq!(browser.count("table.events tbody tr").await, 4);
+    let events = browser.text("table.events").await;
+    assert!(!events.contains("FUEL"), "{events}");
+    assert!(!events.contains("invalid"), "{events}");
     browser.screenshot_page("address-user2").await;
 
     browser.open(&format!("{base}/status")).await;

@@ -21,6 +21,7 @@ use bitcoin::{
 use rusqlite::{params, Connection, OptionalExtension};
 use spool_protocol::chain::{ChainTx, TxPlace, Utxo};
 use spool_protocol::payload::find_verb;
+use spool_protocol::verb::Verb;
 
 use crate::error::IndexError;
 
@@ -71,6 +72,18 @@ pub struct BlockData {
 /// A SPOOL transaction found in a block or the mempool (what [`find_verb`] accepts).
 pub fn is_spool(tx: &Transaction) -> bool {
     find_verb(tx).is_ok()
+}
+
+/// The piece a SPOOL transaction acts on: its first output, unless that is the OP_RETURN
+/// or the verb is FUEL (a refill pays wallets, not a piece).
+fn piece_script(tx: &Transaction) -> Option<&ScriptBuf> {
+    if matches!(find_verb(tx), Ok((_, Verb::Fuel))) {
+        return None;
+    }
+    tx.output
+        .first()
+        .map(|out| &out.script_pubkey)
+        .filter(|script| !script.is_op_return())
 }
 
 /// One connection to the index database.
@@ -129,7 +142,43 @@ impl Store {
             )
             .map_err(IndexError::db(&store.path))?;
         store.load_watched()?;
+        store.clear_fuel_pieces()?;
         Ok(store)
+    }
+
+    /// Indexes written before FUEL transactions were kept out of the pieces named their
+    /// first output (a refilled wallet) as a piece: clears those, once.
+    fn clear_fuel_pieces(&mut self) -> Result<(), IndexError> {
+        const DONE: &str = "fuel_pieces_cleared";
+        if self.meta(DONE)?.is_some() {
+            return Ok(());
+        }
+        let db = self
+            .conn
+            .transaction()
+            .map_err(IndexError::db(&self.path))?;
+        let rows = db
+            .prepare("SELECT txid, raw FROM spool_txs WHERE piece IS NOT NULL")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(IndexError::db(&self.path))?;
+        for (txid, raw) in rows {
+            let tx: Transaction = encode::deserialize(&raw).map_err(|_| IndexError::Corrupt {
+                path: self.path.clone(),
+                detail: "a stored transaction does not decode".to_owned(),
+            })?;
+            if piece_script(&tx).is_none() {
+                db.execute("UPDATE spool_txs SET piece = NULL WHERE txid = ?1", [txid])
+                    .map_err(IndexError::db(&self.path))?;
+            }
+        }
+        db.execute("INSERT INTO meta(key, value) VALUES (?1, '1')", [DONE])
+            .map_err(IndexError::db(&self.path))?;
+        db.commit().map_err(IndexError::db(&self.path))
     }
 
     /// Opens an existing index read-only (the API's readers): nothing is created or
@@ -816,11 +865,7 @@ fn insert_spool_tx(
         ),
         TxPlace::Unconfirmed => (None, None, None),
     };
-    let piece = tx
-        .output
-        .first()
-        .filter(|out| !out.script_pubkey.is_op_return())
-        .map(|out| out.script_pubkey.to_bytes());
+    let piece = piece_script(tx).map(|script| script.to_bytes());
     db.prepare_cached(
         "INSERT OR REPLACE INTO spool_txs(txid, height, position, time, raw, prevouts, piece)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -897,4 +942,84 @@ fn insert_outputs(
         ])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::hashes::Hash;
+    use spool_protocol::payload::op_return_script;
+
+    fn spool_tx(verb: &str, first: ScriptBuf) -> Transaction {
+        Transaction {
+            version: bitcoin::transaction::Version::ONE,
+            lock_time: bitcoin::absolute::LockTime::ZERO,
+            input: vec![bitcoin::TxIn {
+                previous_output: OutPoint::new(Txid::all_zeros(), 0),
+                ..Default::default()
+            }],
+            output: vec![
+                TxOut {
+                    value: Amount::from_sat(3000),
+                    script_pubkey: first,
+                },
+                TxOut {
+                    value: Amount::ZERO,
+                    script_pubkey: op_return_script(verb.as_bytes()).unwrap(),
+                },
+            ],
+        }
+    }
+
+    /// A FUEL transaction names no piece; an index written before that rule is mended once,
+    /// when it is next opened for writing.
+    #[test]
+    fn fuel_names_no_piece_and_older_indexes_are_mended() {
+        let wallet = ScriptBuf::new_p2pkh(&bitcoin::PubkeyHash::all_zeros());
+        let fuel = spool_tx("ASCRIBESPOOL01FUEL", wallet.clone());
+        let register = spool_tx("ASCRIBESPOOL01REGISTER1", wallet.clone());
+        assert_eq!(piece_script(&fuel), None);
+        assert_eq!(piece_script(&register), Some(&wallet));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite");
+        let store = Store::open(&path, Network::Regtest).unwrap();
+        // As an earlier spool-rs wrote them: both transactions name their first output.
+        for tx in [&fuel, &register] {
+            store
+                .conn
+                .execute(
+                    "INSERT INTO spool_txs(txid, raw, prevouts, piece) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        tx.compute_txid().as_byte_array(),
+                        encode::serialize(tx),
+                        encode::serialize(&Vec::<TxOut>::new()),
+                        wallet.as_bytes()
+                    ],
+                )
+                .unwrap();
+        }
+        store
+            .conn
+            .execute("DELETE FROM meta WHERE key = 'fuel_pieces_cleared'", [])
+            .unwrap();
+        drop(store);
+        let store = Store::open(&path, Network::Regtest).unwrap();
+        let piece_of = |tx: &Transaction| {
+            store
+                .conn
+                .query_row(
+                    "SELECT piece FROM spool_txs WHERE txid = ?1",
+                    [tx.compute_txid().as_byte_array()],
+                    |r| r.get::<_, Option<Vec<u8>>>(0),
+                )
+                .unwrap()
+        };
+        assert_eq!(piece_of(&fuel), None, "the refill's piece is cleared");
+        assert_eq!(piece_of(&register), Some(wallet.to_bytes()), "kept");
+        assert_eq!(
+            store.meta("fuel_pieces_cleared").unwrap().as_deref(),
+            Some("1")
+        );
+    }
 }
