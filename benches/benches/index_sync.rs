@@ -29,7 +29,7 @@ mod spool_bin;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -120,13 +120,8 @@ fn get(host: &str, path: &str) -> String {
 fn serve_memory(node: &Node, watch: &bitcoin::Address, blocks: u64, bound: Duration) {
     let data = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let mut child = Command::new(spool_bin())
-        .args(["--network", "regtest", "--rpc-url"])
-        .arg(node.rpc_url())
-        .arg("--rpc-cookie")
-        .arg(node.cookie_file())
-        .arg("--data-dir")
-        .arg(data.path())
+    let mut child = node
+        .spool_command(&spool_bin(), data.path())
         .args([
             "serve",
             "--http",
@@ -136,8 +131,6 @@ fn serve_memory(node: &Node, watch: &bitcoin::Address, blocks: u64, bound: Durat
             "--watch",
         ])
         .arg(watch.to_string())
-        .env_remove("SPOOL_CONFIG")
-        .env("XDG_CONFIG_HOME", data.path().join("no-config"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -51,17 +51,9 @@ struct Ran {
 
 impl Env {
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.bin);
+        let mut command = self.node.spool_command(&self.bin, self.data.path());
         command
-            .args(["--network", "regtest", "--rpc-url"])
-            .arg(self.node.rpc_url())
-            .arg("--rpc-cookie")
-            .arg(self.node.cookie_file())
-            .arg("--data-dir")
-            .arg(self.data.path())
             .args(args)
-            .env_remove("SPOOL_CONFIG")
-            .env("XDG_CONFIG_HOME", self.data.path().join("no-config"))
             .env(FEDERATION_ENV, FEDERATION_SECRET)
             .env(REFILL_ENV, REFILL_SECRET);
         command

@@ -64,17 +64,8 @@ fn rate(times: &[Duration]) -> f64 {
 
 impl Bench<'_> {
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(self.spool);
-        command
-            .args(["--network", "regtest", "--rpc-url"])
-            .arg(self.node.rpc_url())
-            .arg("--rpc-cookie")
-            .arg(self.node.cookie_file())
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(args)
-            .env_remove("SPOOL_CONFIG")
-            .env("XDG_CONFIG_HOME", self.data_dir.join("no-config"));
+        let mut command = self.node.spool_command(self.spool, &self.data_dir);
+        command.args(args);
         for (var, secret) in [REFILL, FEDERATION, ARTIST] {
             command.env(var, secret);
         }

@@ -89,16 +89,8 @@ fn wait_for_ctrl_c() -> Result<()> {
 
 impl Demo<'_> {
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(self.spool);
-        command
-            .args(["--network", "regtest", "--rpc-url"])
-            .arg(self.node.rpc_url())
-            .arg("--rpc-cookie")
-            .arg(self.node.cookie_file())
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(args)
-            .env_remove("SPOOL_CONFIG");
+        let mut command = self.node.spool_command(self.spool, &self.data_dir);
+        command.args(args);
         for (var, secret) in [REFILL, FEDERATION, USER1, USER2, USER3] {
             command.env(var, secret);
         }

@@ -138,20 +138,7 @@ fn bench(extra: &[String]) -> Result<()> {
     }
     // The regtest benches (index sync and load, rapid fire) need a node and the release
     // `spool` binary, which `cargo bench` does not build.
-    let bitcoind = bitcoind::provision()?;
-    std::env::set_var("BITCOIND_EXE", &bitcoind);
-    run::cargo(
-        &[
-            "build",
-            "--release",
-            "--package",
-            "spool-cli",
-            "--bin",
-            "spool",
-        ],
-        "build the spool binary (release) for the benches",
-    )?;
-    let spool = run::target_dir().join("release").join("spool");
+    let spool = node_and_release_spool()?;
     std::env::set_var("SPOOL_BIN", &spool);
     run::cargo(&args, "benchmarks")?;
     // Without ARGS, every benchmark: the CLI's too (a filter names criterion benches only).
@@ -187,6 +174,13 @@ fn bench_cli(count: Option<&str>) -> Result<()> {
             .filter(|n| *n >= 10)
             .ok_or_else(|| format!("bench-cli COUNT must be a number >= 10, not {text:?}"))?,
     };
+    let spool = node_and_release_spool()?;
+    cli_bench::run(&spool, count)
+}
+
+/// Provisions bitcoind (exported as `BITCOIND_EXE` for spool-testenv) and builds the release
+/// `spool` binary; its path.
+fn node_and_release_spool() -> Result<PathBuf> {
     let bitcoind = bitcoind::provision()?;
     std::env::set_var("BITCOIND_EXE", &bitcoind);
     run::cargo(
@@ -204,7 +198,7 @@ fn bench_cli(count: Option<&str>) -> Result<()> {
     if !spool.is_file() {
         return Err(format!("the spool binary is not at {}", spool.display()).into());
     }
-    cli_bench::run(&spool, count)
+    Ok(spool)
 }
 
 fn deny() -> Result<()> {

@@ -138,6 +138,24 @@ impl Node {
         self.datadir.path().join("regtest").join(".cookie")
     }
 
+    /// A `spool` command (the binary at `spool`) on this node: `--network regtest`, its RPC
+    /// URL and cookie, `--data-dir data_dir`, and no configuration file (`SPOOL_CONFIG`
+    /// removed, `XDG_CONFIG_HOME` inside `data_dir`). The caller adds the subcommand, its
+    /// arguments and the wallet secrets.
+    pub fn spool_command(&self, spool: &Path, data_dir: &Path) -> Command {
+        let mut command = Command::new(spool);
+        command
+            .args(["--network", "regtest", "--rpc-url"])
+            .arg(self.rpc_url())
+            .arg("--rpc-cookie")
+            .arg(self.cookie_file())
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env_remove("SPOOL_CONFIG")
+            .env("XDG_CONFIG_HOME", data_dir.join("no-config"));
+        command
+    }
+
     /// The node's data directory.
     pub fn datadir(&self) -> &Path {
         self.datadir.path()

@@ -126,17 +126,10 @@ impl Env {
 
     /// A `spool` command with the global options for this node (before the subcommand).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(SPOOL);
-        command
-            .args(["--network", "regtest", "--rpc-url"])
-            .arg(self.node.rpc_url())
-            .arg("--rpc-cookie")
-            .arg(self.node.cookie_file())
-            .arg("--data-dir")
-            .arg(self.data_dir.path())
-            .args(args)
-            .env_remove("SPOOL_CONFIG")
-            .env("XDG_CONFIG_HOME", self.data_dir.path().join("no-config"));
+        let mut command = self
+            .node
+            .spool_command(std::path::Path::new(SPOOL), self.data_dir.path());
+        command.args(args);
         for wallet in ALL {
             command.env(wallet.env, wallet.secret);
         }
