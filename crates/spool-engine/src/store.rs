@@ -1112,18 +1112,7 @@ impl Reservations {
     ///
     /// A failure of the store.
     pub fn apply_status(&self, txid: &Txid, status: TxStatus) -> Result<usize, StoreError> {
-        let mut locked = self.lock(true)?;
-        let release = match locked.cache.records.get(txid) {
-            Some(record) => record.released_by(status),
-            None => return Ok(0),
-        };
-        if !release {
-            return Ok(0);
-        }
-        let mut set = locked.cache.set.clone();
-        let released = set.release_tx(txid);
-        locked.replace_set(set)?;
-        Ok(released)
+        self.apply_statuses(&[(*txid, status)])
     }
 
     /// [`Reservations::apply_status`] for many transactions under one lock, with at most one

@@ -590,18 +590,7 @@ fn cached_chain_txs(
         fetch_parents(rpc, &parents, &mut known)?;
         for txid in &unresolved {
             let tx = &cache.get(txid).expect("listed above").tx;
-            let prevouts = tx
-                .input
-                .iter()
-                .map(|i| {
-                    known.get(&i.previous_output).cloned().ok_or_else(|| {
-                        BackendError::bad_response(
-                            rpc.url(),
-                            format!("no prevout {} found", i.previous_output),
-                        )
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let prevouts = prevouts_in(rpc, tx, &known)?;
             cache.set_prevouts(txid, prevouts);
         }
     }
@@ -614,6 +603,26 @@ fn cached_chain_txs(
             place: TxPlace::Unconfirmed,
         })
         .collect())
+}
+
+/// The outputs `tx` spends, index for index, from `known`; an error naming the first one
+/// missing.
+fn prevouts_in(
+    rpc: &Rpc,
+    tx: &Transaction,
+    known: &HashMap<OutPoint, bitcoin::TxOut>,
+) -> Result<Vec<bitcoin::TxOut>, BackendError> {
+    tx.input
+        .iter()
+        .map(|i| {
+            known.get(&i.previous_output).cloned().ok_or_else(|| {
+                BackendError::bad_response(
+                    rpc.url(),
+                    format!("no prevout {} found", i.previous_output),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Adds every output of the transactions `parents` to `known` (one batched
@@ -683,19 +692,7 @@ fn resolve_mempool_prevouts(
     fetch_parents(rpc, &parents, &mut known)?;
     for d in decoded.iter_mut().flatten() {
         if d.prevouts.is_none() {
-            let prevouts =
-                d.tx.input
-                    .iter()
-                    .map(|i| {
-                        known.get(&i.previous_output).cloned().ok_or_else(|| {
-                            BackendError::bad_response(
-                                rpc.url(),
-                                format!("no prevout {} found", i.previous_output),
-                            )
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-            d.prevouts = Some(prevouts);
+            d.prevouts = Some(prevouts_in(rpc, &d.tx, &known)?);
         }
     }
     Ok(())
