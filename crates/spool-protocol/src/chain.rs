@@ -88,3 +88,20 @@ pub enum TxStatus {
     /// The source could not tell (unreachable, timed out).
     Unknown,
 }
+
+/// What a backend gives to prove that a confirmed transaction is in a block: the block's
+/// header with a partial merkle tree (the form of Bitcoin Core's `gettxoutproof`), the
+/// block's height, and its coinbase with the coinbase's merkle branch (which pins the tree's
+/// depth and, through BIP 34, the height). Backends produce it; the certificate consumes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxInclusion {
+    /// Height of the block.
+    pub height: u64,
+    /// The block header and the partial merkle tree that matches the transaction.
+    pub merkle_block: bitcoin::MerkleBlock,
+    /// The block's coinbase transaction (position 0).
+    pub coinbase: Transaction,
+    /// The coinbase's merkle branch: the sibling hash at each level, from the leaf up to
+    /// (not including) the root. Empty for a block with one transaction.
+    pub coinbase_branch: Vec<bitcoin::TxMerkleNode>,
+}
