@@ -301,6 +301,7 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .fallback(not_found);
     Router::new()
         .nest(API_PREFIX, api)
+        .layer(axum::middleware::map_response(api_security_headers))
         .layer(DefaultBodyLimit::max(MAX_BROADCAST_BYTES))
         .layer(
             tower::ServiceBuilder::new()
@@ -310,6 +311,22 @@ pub fn routes(state: Arc<ApiState>) -> Router {
                 .timeout(REQUEST_TIMEOUT),
         )
         .with_state(state)
+}
+
+/// The headers every API reply carries: JSON that echoes a request's input must never be
+/// sniffed into markup, nor framed, nor load anything.
+async fn api_security_headers(mut response: Response) -> Response {
+    use axum::http::{header, HeaderValue};
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    response
 }
 
 /// How long a client may take to send a request's headers.
