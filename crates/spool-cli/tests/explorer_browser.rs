@@ -176,7 +176,7 @@ async fn browse(
     assert_eq!(browser.text("#number-editions").await, "10");
     assert_eq!(browser.text("#master-owner").await, p.user1);
     assert_eq!(
-        &browser.text(r#"tr[data-edition="1"] td.holder"#).await,
+        &browser.text(r#"tr[data-edition="1"] td.owner"#).await,
         user2,
         "edition 1 is held by user2"
     );
@@ -221,7 +221,7 @@ async fn browse(
     browser
         .open(&format!("{base}/piece/{piece}/edition/1"))
         .await;
-    assert_eq!(&browser.text("#holder").await, user2);
+    assert_eq!(&browser.text("#owner").await, user2);
     // REGISTER1, TRANSFER1, CONSIGN1, UNCONSIGN1, LOAN1 and the forged TRANSFER1.
     assert_eq!(browser.count("table.events tbody tr").await, 6);
     browser.screenshot_page("edition-1").await;

@@ -185,7 +185,7 @@ pub fn precheck(
             // Recipients: the piece, the previous address, the new one.
             let recipients = operation.recipients();
             let prev = recipients[recipients.len().saturating_sub(2)].to_string();
-            match Ownership::new(history, &prev, edition).owner() {
+            match Ownership::new(history, &prev, edition).holder() {
                 None => Err(Reason::EditionNotFound { edition }),
                 Some(owner) if owner != prev => Err(Reason::NotOwner {
                     address: prev,

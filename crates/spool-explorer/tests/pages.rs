@@ -129,7 +129,7 @@ async fn edition_address_tx_status_and_home_pages() {
 
     let edition = get(f.addr, &format!("/piece/{piece}/edition/1")).await;
     assert_eq!(edition.status, 200);
-    assert!(row_after(&edition.body, r#"<span id="holder">"#).contains(&bob));
+    assert!(row_after(&edition.body, r#"<span id="owner">"#).contains(&bob));
     assert_eq!(edition.body.matches("<tr class=\"event").count(), 4);
 
     let address = get(f.addr, &format!("/address/{bob}")).await;

@@ -456,12 +456,22 @@ impl History {
     }
 
     /// The holder of an edition from the valid events: the last recipient with loans set
-    /// aside (see [`crate::ownership::Ownership::owner`]).
+    /// aside, so the consignee while it is consigned (see
+    /// [`crate::ownership::Ownership::holder`]).
     pub fn holder(&self, edition: u64) -> Option<&str> {
         self.ledger
             .editions
             .get(&edition)
             .map(|state| state.holder.as_str())
+    }
+
+    /// The owner of an edition from the valid events: its holder, or its consignor while it
+    /// is consigned (see [`crate::ownership::Ownership::owner`]).
+    pub fn owner(&self, edition: u64) -> Option<&str> {
+        self.ledger
+            .editions
+            .get(&edition)
+            .map(|state| state.owner())
     }
 
     /// The events of one edition in spool-rs's terms (0 = the master edition), in chain order.

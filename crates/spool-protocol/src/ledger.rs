@@ -30,6 +30,15 @@ pub(crate) struct EditionState {
     pub loans: Vec<LoanRecord>,
 }
 
+impl EditionState {
+    /// The owner: the consignor while consigned, else the holder.
+    pub fn owner(&self) -> &str {
+        self.consignment
+            .as_ref()
+            .map_or(self.holder.as_str(), |c| c.consignor.as_str())
+    }
+}
+
 /// Everything the rules need to know about a piece.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Ledger {

@@ -124,8 +124,15 @@ impl<'h> Ownership<'h> {
         Check::from(self.history.ledger.check_unconsign_to(self.edition, to))
     }
 
-    /// The last recipient with loans set aside: the owner, or the consignee while consigned.
+    /// The owner: the last recipient with loans set aside, or the consignor while the
+    /// edition is consigned (a consignee holds an edition, it does not own it).
     pub fn owner(&self) -> Option<String> {
+        self.state().map(|s| s.owner().to_owned())
+    }
+
+    /// The holder: the last recipient with loans set aside, so the consignee while the
+    /// edition is consigned (the address that may transfer, loan or unconsign it next).
+    pub fn holder(&self) -> Option<String> {
         self.state().map(|s| s.holder.clone())
     }
 
@@ -183,8 +190,12 @@ pub struct OwnershipReport {
     pub piece_address: String,
     /// The edition asked about.
     pub edition_number: u64,
-    /// The edition's owner (the last recipient, loans set aside), if registered.
+    /// The edition's owner, if registered: the last recipient with loans set aside, or the
+    /// consignor while it is consigned.
     pub owner: Option<String>,
+    /// Who holds the edition: the owner, or the consignee while it is consigned.
+    #[serde(default)]
+    pub holder: Option<String>,
     /// Who the edition is consigned to, while consigned.
     pub consignee: Option<String>,
     /// pyspool's `can_register_master`.
@@ -220,6 +231,7 @@ impl OwnershipReport {
             piece_address: ownership.history.piece_address().to_string(),
             edition_number: ownership.edition(),
             owner: ownership.owner(),
+            holder: ownership.holder(),
             consignee: ownership.consignee(),
             can_register_master: record("can_register_master", ownership.can_register_master()),
             can_editions: record("can_editions", ownership.can_editions()),

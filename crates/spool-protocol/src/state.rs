@@ -25,8 +25,13 @@ pub struct EditionSummary {
     pub edition: u64,
     /// Whether a valid registration of this edition exists.
     pub registered: bool,
-    /// The last recipient with loans set aside: the owner, or the consignee while consigned.
+    /// The owner: the last recipient with loans set aside, or, while the edition is
+    /// consigned, the consignor (a consignee holds an edition but does not own it).
     pub owner: Option<String>,
+    /// Who holds the edition: the owner, or the consignee while it is consigned (the address
+    /// that may act on it next).
+    #[serde(default)]
+    pub holder: Option<String>,
     /// Who the edition is consigned to, while it is consigned.
     pub consignee: Option<String>,
     /// The current holder's loans, in chain order.
@@ -42,7 +47,7 @@ pub struct PieceState {
     pub number_editions: Option<u64>,
     /// The sender of the valid registration of the master edition (the federation).
     pub registered_by: Option<String>,
-    /// The holder of the master edition.
+    /// The owner of the master edition (its consignor while it is consigned).
     pub master_owner: Option<String>,
     /// The master edition, then editions 1..=number_editions (registered or not), then any
     /// other registered edition, ascending.
@@ -53,7 +58,7 @@ pub struct PieceState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// The address owns the edition (it is its holder and the edition is not consigned).
+    /// The address owns the edition: it holds it unconsigned, or consigned it to another.
     Owner,
     /// The edition is consigned to the address.
     Consignee,
@@ -96,7 +101,7 @@ impl History {
             piece_address: self.piece_address().to_owned(),
             number_editions: self.number_editions(),
             registered_by,
-            master_owner: self.holder(0).map(str::to_owned),
+            master_owner: self.owner(0).map(str::to_owned),
             editions,
         }
     }
@@ -106,7 +111,8 @@ impl History {
         EditionSummary {
             edition,
             registered: state.is_some(),
-            owner: state.map(|s| s.holder.clone()),
+            owner: state.map(|s| s.owner().to_owned()),
+            holder: state.map(|s| s.holder.clone()),
             consignee: state
                 .and_then(|s| s.consignment.as_ref())
                 .map(|c| c.consignee.clone()),
@@ -125,8 +131,9 @@ impl History {
         }
     }
 
-    /// What `address` holds of this piece on `today`: `Owner` of each edition it holds
-    /// unconsigned, `Consignee` of each edition consigned to it, `Borrower` of each edition
+    /// What `address` holds of this piece on `today`: `Owner` of each edition it owns
+    /// (holds unconsigned, or consigned to someone else), `Consignee` of each edition
+    /// consigned to it, `Borrower` of each edition
     /// whose latest loan covering `today` names it. Sorted by edition, then role.
     pub fn holdings(&self, address: &str, today: LoanDate) -> Vec<Holding> {
         let mut held = Vec::new();
@@ -140,6 +147,7 @@ impl History {
             };
             match &state.consignment {
                 Some(c) if c.consignee == address => push(Role::Consignee),
+                Some(c) if c.consignor == address => push(Role::Owner),
                 None if state.holder == address => push(Role::Owner),
                 _ => {}
             }

@@ -141,6 +141,14 @@ fn transfer_consign_loan_and_unconsign_rights() {
     assert_eq!(b.can_unconsign(), yes());
     assert_eq!(b.consignor().as_deref(), Some(alice.as_str()));
     assert_eq!(b.consignee().as_deref(), Some(bob.as_str()));
+    // While consigned, alice still owns the edition and bob holds it (issue 17: the
+    // consignee was reported as the owner).
+    assert_eq!(b.owner().as_deref(), Some(alice.as_str()));
+    assert_eq!(b.holder().as_deref(), Some(bob.as_str()));
+    let report = spool_protocol::ownership::OwnershipReport::new(&b);
+    assert_eq!(report.owner.as_deref(), Some(alice.as_str()));
+    assert_eq!(report.holder.as_deref(), Some(bob.as_str()));
+    assert_eq!(report.consignee.as_deref(), Some(bob.as_str()));
     assert_eq!(b.unconsign_to_allowed(&alice), yes());
     assert_eq!(
         b.unconsign_to_allowed(&carol),

@@ -36,8 +36,8 @@ fn walkthrough() -> (Script, [String; 6]) {
 }
 
 #[test]
-fn state_lists_every_edition_with_its_holder_consignee_and_loans() {
-    let (s, [fed, artist, _alice, bob, gallery, carol]) = walkthrough();
+fn state_lists_every_edition_with_its_owner_holder_consignee_and_loans() {
+    let (s, [fed, artist, alice, bob, gallery, carol]) = walkthrough();
     let h = History::build(
         &support::typed(&s.piece),
         NET,
@@ -57,13 +57,17 @@ fn state_lists_every_edition_with_its_holder_consignee_and_loans() {
                 edition: 0,
                 registered: true,
                 owner: Some(artist.clone()),
+                holder: Some(artist.clone()),
                 consignee: None,
                 loans: vec![],
             },
             EditionSummary {
                 edition: 1,
                 registered: true,
-                owner: Some(gallery.clone()),
+                // Consigned by alice to the gallery: alice still owns it (issue 17: the
+                // consignee was reported as the owner); the gallery holds it.
+                owner: Some(alice.clone()),
+                holder: Some(gallery.clone()),
                 consignee: Some(gallery.clone()),
                 loans: vec![],
             },
@@ -71,6 +75,7 @@ fn state_lists_every_edition_with_its_holder_consignee_and_loans() {
                 edition: 2,
                 registered: true,
                 owner: Some(bob.clone()),
+                holder: Some(bob.clone()),
                 consignee: None,
                 loans: vec![LoanSummary {
                     borrower: carol.clone(),
@@ -130,8 +135,8 @@ fn holdings_give_each_role_and_loans_only_on_covered_days() {
     let today = date("260615");
     let p = s.piece.as_str();
     assert_eq!(h.holdings(&artist, today), vec![holding(p, 0, Role::Owner)]);
-    // Alice consigned edition 1: she no longer holds it; the gallery does, as consignee.
-    assert_eq!(h.holdings(&alice, today), vec![]);
+    // Alice consigned edition 1: she still owns it; the gallery holds it, as consignee.
+    assert_eq!(h.holdings(&alice, today), vec![holding(p, 1, Role::Owner)]);
     assert_eq!(
         h.holdings(&gallery, today),
         vec![holding(p, 1, Role::Consignee)]

@@ -134,6 +134,7 @@ mod tests {
                     edition: 0,
                     registered: true,
                     owner: Some("artist".into()),
+                    holder: Some("artist".into()),
                     consignee: None,
                     loans: vec![],
                 },
@@ -141,6 +142,7 @@ mod tests {
                     edition: 1,
                     registered: true,
                     owner: Some("buyer".into()),
+                    holder: Some("gallery".into()),
                     consignee: Some("gallery".into()),
                     loans: vec![LoanSummary {
                         borrower: "museum".into(),
@@ -152,6 +154,7 @@ mod tests {
                     edition: 2,
                     registered: false,
                     owner: None,
+                    holder: None,
                     consignee: None,
                     loans: vec![],
                 },

@@ -30,8 +30,8 @@ pub(crate) fn render(
             dl.facts {
                 (row("Piece", piece_link(piece)))
                 @if let Some(s) = &summary {
-                    (row("Holder", html! {
-                        span #holder {
+                    (row("Owner", html! {
+                        span #owner {
                             @match &s.owner {
                                 Some(owner) => (address_link(owner)),
                                 None => span.muted { "not registered" },

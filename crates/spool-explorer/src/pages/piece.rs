@@ -95,7 +95,7 @@ fn editions_table(piece: &str, editions: &[EditionSummary], today: LoanDate) -> 
     html! {
         table.editions {
             thead { tr {
-                th { "Edition" } th { "Holder" } th { "Consignee" } th { "Active loan" }
+                th { "Edition" } th { "Owner" } th { "Consignee" } th { "Active loan" }
             } }
             tbody {
                 @for edition in editions {
@@ -105,7 +105,7 @@ fn editions_table(piece: &str, editions: &[EditionSummary], today: LoanDate) -> 
                                 (edition_name(edition.edition))
                             }
                         }
-                        td.holder data-label="Holder" {
+                        td.owner data-label="Owner" {
                             @match &edition.owner {
                                 Some(owner) => (address_link(owner)),
                                 None => span.muted { "not registered" },
