@@ -207,6 +207,21 @@ async fn browse(
     assert!(!browser.overflows_horizontally().await);
     browser.screenshot_page("piece").await;
 
+    // The standalone graph is sized to its content: no label runs past its right edge
+    // (issue 17: arrow labels of the last lane were cut), measured by the browser's layout.
+    browser
+        .open(&format!("{base}/piece/{piece}/graph.svg"))
+        .await;
+    let cut = browser
+        .eval(
+            r#"(() => { const svg = document.documentElement; const w = svg.width.baseVal.value;
+                return Array.from(svg.querySelectorAll("text"))
+                    .filter(t => { const b = t.getBBox(); return b.x < 0 || b.x + b.width > w; })
+                    .map(t => t.textContent + " @ " + Math.round(t.getBBox().x + t.getBBox().width) + " > " + w); })()"#,
+        )
+        .await;
+    assert_eq!(cut, serde_json::json!([]), "labels cut at the canvas edge");
+
     // The same page on a phone: no sideways scrolling of the page.
     browser.size(375, 812).await;
     browser.open(&format!("{base}/piece/{piece}")).await;

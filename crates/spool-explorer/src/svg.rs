@@ -50,8 +50,45 @@ pub fn provenance_svg(history: &History, options: &GraphOptions) -> String {
             .map(|(i, e)| (e, i))
             .collect()
     };
-    let width = (MARGIN * 2 + LANE_W * lanes.len().max(1)).max(360);
     let height = TOP + ROW_H * events.len() + BOTTOM;
+    // Arrows first, so that nodes are drawn over them.
+    let mut last_in_lane: BTreeMap<u64, (usize, Option<&str>)> = BTreeMap::new();
+    let mut arrows = String::new();
+    // The rightmost point any label reaches: the canvas is sized to its content.
+    let mut right = 0;
+    for (row, event) in events.iter().enumerate() {
+        let edition = lane_of(event);
+        if let Some(&(prev_row, holder)) = last_in_lane.get(&edition) {
+            right = right.max(arrow(&mut arrows, lanes[&edition], prev_row, row, holder));
+        }
+        let previous = last_in_lane.get(&edition).and_then(|&(_, h)| h);
+        let holder = if moves_edition(event) {
+            Some(event.to_address.as_str())
+        } else {
+            previous
+        };
+        last_in_lane.insert(edition, (row, holder));
+    }
+    for (edition, (row, holder)) in &last_in_lane {
+        let cx = lane_x(lanes[edition]);
+        let y1 = row_y(*row) + NODE_H;
+        let y2 = TOP + ROW_H * events.len() + 4;
+        let _ = write!(
+            arrows,
+            r#"<g class="current" data-edition="{edition}"><line class="arrow" x1="{cx}" y1="{y1}" x2="{cx}" y2="{y2}" marker-end="url(#arrowhead)"/>"#
+        );
+        right = right.max(holder_label(
+            &mut arrows,
+            cx,
+            y2 + 16,
+            *holder,
+            "now held by",
+        ));
+        arrows.push_str("</g>");
+    }
+    let width = (MARGIN * 2 + LANE_W * lanes.len().max(1))
+        .max(right + MARGIN)
+        .max(360);
     let piece = history.piece_address();
 
     let mut out = String::with_capacity(600 + events.len() * 900);
@@ -91,33 +128,6 @@ pub fn provenance_svg(history: &History, options: &GraphOptions) -> String {
         );
     }
 
-    // Arrows first, so that nodes are drawn over them.
-    let mut last_in_lane: BTreeMap<u64, (usize, Option<&str>)> = BTreeMap::new();
-    let mut arrows = String::new();
-    for (row, event) in events.iter().enumerate() {
-        let edition = lane_of(event);
-        if let Some(&(prev_row, holder)) = last_in_lane.get(&edition) {
-            arrow(&mut arrows, lanes[&edition], prev_row, row, holder);
-        }
-        let previous = last_in_lane.get(&edition).and_then(|&(_, h)| h);
-        let holder = if moves_edition(event) {
-            Some(event.to_address.as_str())
-        } else {
-            previous
-        };
-        last_in_lane.insert(edition, (row, holder));
-    }
-    for (edition, (row, holder)) in &last_in_lane {
-        let cx = lane_x(lanes[edition]);
-        let y1 = row_y(*row) + NODE_H;
-        let y2 = TOP + ROW_H * events.len() + 4;
-        let _ = write!(
-            arrows,
-            r#"<g class="current" data-edition="{edition}"><line class="arrow" x1="{cx}" y1="{y1}" x2="{cx}" y2="{y2}" marker-end="url(#arrowhead)"/>"#
-        );
-        holder_label(&mut arrows, cx, y2 + 16, *holder, "now held by");
-        arrows.push_str("</g>");
-    }
     out.push_str(&arrows);
 
     for (row, event) in events.iter().enumerate() {
@@ -135,7 +145,15 @@ fn row_y(row: usize) -> usize {
     TOP + row * ROW_H
 }
 
-fn arrow(out: &mut String, lane: usize, from_row: usize, to_row: usize, holder: Option<&str>) {
+/// Draws the arrow between two events of a lane with its holder label; returns the label's
+/// right edge.
+fn arrow(
+    out: &mut String,
+    lane: usize,
+    from_row: usize,
+    to_row: usize,
+    holder: Option<&str>,
+) -> usize {
     let cx = lane_x(lane);
     let y1 = row_y(from_row) + NODE_H;
     let y2 = row_y(to_row) - 2;
@@ -143,19 +161,32 @@ fn arrow(out: &mut String, lane: usize, from_row: usize, to_row: usize, holder: 
         out,
         r#"<g class="hold"><line class="arrow" x1="{cx}" y1="{y1}" x2="{cx}" y2="{y2}" marker-end="url(#arrowhead)"/>"#
     );
-    holder_label(out, cx + 6, y1 + 15, holder, "held by");
+    let right = holder_label(out, cx + 6, y1 + 15, holder, "held by");
     out.push_str("</g>");
+    right
 }
 
-fn holder_label(out: &mut String, x: usize, y: usize, holder: Option<&str>, what: &str) {
-    let anchor = if what == "held by" { "start" } else { "middle" };
+/// A generous estimate of the width of `text` at the labels' 11px: wide enough for the
+/// widest common sans-serif glyphs of an address, so the canvas never cuts a label.
+fn label_width(text: &str) -> usize {
+    text.chars().count() * 8
+}
+
+/// Writes a holder label at `x` (its start, or its middle for the final one); returns its
+/// right edge.
+fn holder_label(out: &mut String, x: usize, y: usize, holder: Option<&str>, what: &str) -> usize {
+    let start = what == "held by";
+    let anchor = if start { "start" } else { "middle" };
+    let shown = holder.map_or_else(|| "no holder".to_owned(), short);
+    let width = label_width(&shown);
+    let right = if start { x + width } else { x + width / 2 };
     match holder {
         Some(holder) => {
             let _ = write!(
                 out,
                 r#"<text class="holder" x="{x}" y="{y}" text-anchor="{anchor}" data-holder="{h}"><title>{what} {h}</title>{s}</text>"#,
                 h = esc(holder),
-                s = esc(&short(holder)),
+                s = esc(&shown),
             );
         }
         None => {
@@ -165,6 +196,7 @@ fn holder_label(out: &mut String, x: usize, y: usize, holder: Option<&str>, what
             );
         }
     }
+    right
 }
 
 fn node(out: &mut String, event: &Event, lane: usize, row: usize, options: &GraphOptions) {

@@ -6,6 +6,7 @@ mod support;
 use roxmltree::{Document, Node};
 use spool_explorer::svg::{provenance_svg, GraphOptions};
 use spool_protocol::history::History;
+use spool_protocol::verb::Verb;
 use support::synthetic::{standard_piece, Cast, NET};
 
 fn history(cast: &Cast, txs: &[spool_protocol::chain::ChainTx]) -> History {
@@ -235,4 +236,48 @@ fn a_piece_without_events_is_an_empty_graph_that_says_so() {
     assert!(elements(&doc, "event").is_empty());
     let empty = elements(&doc, "empty");
     assert_eq!(empty[0].text(), Some("No SPOOL events for this piece"));
+}
+
+/// The canvas is sized to its content: a "held by" label in the last lane, which starts
+/// right of its lane's line, ends inside the canvas (issue 17: the standalone SVG cut arrow
+/// labels at its right edge). Widths are the conservative 8 px a glyph of the 11 px labels.
+#[test]
+fn labels_of_the_last_lane_fit_inside_the_canvas() {
+    let cast = Cast::new();
+    let mut chain = support::synthetic::Chain::default();
+    let reg = [&cast.piece, &cast.meta, &cast.artist];
+    chain.push(&cast.federation, &reg, Verb::Piece);
+    chain.push(&cast.federation, &reg, Verb::Editions { count: 1 });
+    chain.push(&cast.federation, &reg, Verb::Register { edition: 1 });
+    chain.push(
+        &cast.artist,
+        &[&cast.piece, &cast.alice],
+        Verb::Transfer { edition: 1 },
+    );
+    let svg = provenance_svg(&history(&cast, &chain.txs), &GraphOptions::default());
+    let doc = Document::parse(&svg).unwrap();
+    let width: f64 = doc
+        .root_element()
+        .attribute("width")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let holders = elements(&doc, "holder");
+    assert!(!holders.is_empty());
+    for label in holders {
+        let x: f64 = label.attribute("x").unwrap().parse().unwrap();
+        let chars = label
+            .children()
+            .filter(|n| n.is_text())
+            .map(|n| n.text().unwrap().chars().count())
+            .sum::<usize>() as f64;
+        let right = match label.attribute("text-anchor") {
+            Some("middle") => x + chars * 4.0,
+            _ => x + chars * 8.0,
+        };
+        assert!(
+            right <= width,
+            "label at x {x} with {chars} glyphs ends at {right} past the canvas width {width}"
+        );
+    }
 }

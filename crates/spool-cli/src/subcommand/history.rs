@@ -119,6 +119,18 @@ pub fn output(history: &History, edition: Option<u64>) -> Output {
 }
 
 /// A table for people, one event a line.
+/// The EDITION column: the edition acted on (0 = the master edition), or for EDITIONS the
+/// number of editions it fixes (`count N`), never pyspool's internal 0 of that row.
+fn edition_cell(event: &EventOutput) -> String {
+    use spool_protocol::verb::Verb;
+    match event.typed_verb() {
+        Ok(Verb::Editions { count }) => format!("count {count}"),
+        Ok(Verb::Piece | Verb::ConsignedRegistration) => "0".into(),
+        Ok(verb) => verb.edition().map_or("-".into(), |n| n.to_string()),
+        Err(_) => event.edition_number.map_or("-".into(), |n| n.to_string()),
+    }
+}
+
 pub fn table(output: &Output) -> String {
     let mut text = format!(
         "piece {}  editions {}\n",
@@ -141,7 +153,7 @@ pub fn table(output: &Output) -> String {
                 e.block_height.map_or("mempool".into(), |h| h.to_string()),
                 depth(e),
                 e.action.clone(),
-                e.edition_number.map_or("-".into(), |n| n.to_string()),
+                edition_cell(e),
                 e.from_address.clone(),
                 e.to_address.clone(),
                 if e.valid && e.pending {
@@ -309,10 +321,13 @@ mod tests {
     ) -> EventOutput {
         EventOutput {
             txid: txid.into(),
-            verb: format!(
-                "ASCRIBESPOOL01{action}{}",
-                edition.map_or(String::new(), |n| n.to_string())
-            ),
+            verb: match action {
+                "EDITIONS" => "ASCRIBESPOOL01EDITIONS2".into(),
+                _ => format!(
+                    "ASCRIBESPOOL01{action}{}",
+                    edition.map_or("0".into(), |n| n.to_string())
+                ),
+            },
             action: action.into(),
             edition_number: edition,
             from_address: from.into(),
@@ -358,6 +373,12 @@ mod tests {
         assert!(lines[1].starts_with("HEIGHT  CONF  ACTION"));
         assert!(lines[6].contains("INVALID: Address x does not own the edition number 1"));
         assert!(lines[5].contains("artist") && lines[5].contains("collector"));
+        // The EDITION column: 0 for the master registration, the count for EDITIONS
+        // (issue 17: it showed `-` and `EDITIONS 0`).
+        let edition_of = |line: &str| line.split_whitespace().nth(3).unwrap().to_string();
+        assert_eq!(edition_of(lines[2]), "0", "{}", lines[2]);
+        assert!(lines[3].contains("EDITIONS  count 2"), "{}", lines[3]);
+        assert_eq!(edition_of(lines[4]), "1", "{}", lines[4]);
     }
 
     #[test]
