@@ -118,7 +118,6 @@ pub fn output(history: &History, edition: Option<u64>) -> Output {
     spool_index::api::history_reply(history, edition)
 }
 
-/// A table for people, one event a line.
 /// The EDITION column: the edition acted on (0 = the master edition), or for EDITIONS the
 /// number of editions it fixes (`count N`), never pyspool's internal 0 of that row.
 fn edition_cell(event: &EventOutput) -> String {
@@ -131,6 +130,7 @@ fn edition_cell(event: &EventOutput) -> String {
     }
 }
 
+/// A table for people, one event a line.
 pub fn table(output: &Output) -> String {
     let mut text = format!(
         "piece {}  editions {}\n",
