@@ -14,7 +14,13 @@ struct Vector {
 }
 
 fn vectors() -> Vec<Vector> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors/wallets.json");
+    read_vectors(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../vectors/wallets.json"
+    ))
+}
+
+fn read_vectors(path: &str) -> Vec<Vector> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     serde_json::from_str(&text).expect("wallets.json parses")
 }
@@ -50,6 +56,39 @@ fn all_wallet_vectors_match_address_and_wif() {
         // The WIF gives back the same address.
         let single = Wallet::from_wif(&v.wif).unwrap();
         assert_eq!(single.root_address().to_string(), v.address, "{ctx}");
+    }
+}
+
+/// pyspool's wallets for master secrets that end in newlines, taken verbatim
+/// (vectors/wallets_newline.json, from vectors/generate/newline_wallets.py): the wallet crate
+/// derives them from the exact bytes (issue 17: no secret source reached them).
+#[test]
+fn secrets_ending_in_newlines_derive_pyspools_wallets_from_their_exact_bytes() {
+    let vectors = read_vectors(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../vectors/wallets_newline.json"
+    ));
+    assert_eq!(vectors.len(), 24);
+    for v in &vectors {
+        assert!(v.secret.ends_with('\n'), "{:?}", v.secret);
+        let wallet =
+            Wallet::from_secret(&MasterSecret::new(v.secret.clone()), network(&v.network)).unwrap();
+        let path = LeafPath::parse(&v.path).unwrap();
+        let ctx = format!("{:?} {} {:?}", v.secret, v.network, v.path);
+        assert_eq!(
+            wallet.address(&path).unwrap().to_string(),
+            v.address,
+            "{ctx}"
+        );
+        assert_eq!(*wallet.signing_key(&path).unwrap().to_wif(), v.wif, "{ctx}");
+        // Without its newline the secret is another wallet.
+        let trimmed = v.secret.trim_end_matches(['\r', '\n']).to_owned();
+        let other = Wallet::from_secret(&MasterSecret::new(trimmed), network(&v.network)).unwrap();
+        assert_ne!(
+            other.address(&path).unwrap().to_string(),
+            v.address,
+            "{ctx}"
+        );
     }
 }
 

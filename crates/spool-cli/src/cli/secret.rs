@@ -1,9 +1,12 @@
 //! Where a wallet's master secret comes from: an environment variable named by
-//! `--secret-env`, a file named by `--secret-file`, or a prompt on the terminal. Never argv;
-//! never echoed, logged or put in an error message.
+//! `--secret-env`, a file named by `--secret-file`, an open file descriptor given by
+//! `--secret-fd`, or a prompt on the terminal. Never argv; never echoed, logged or put in an
+//! error message.
 //!
-//! One rule for the variable and the file: a single trailing newline (`\n` or `\r\n`) is
-//! not part of the secret; everything else is, byte for byte.
+//! One convenience rule for the variable and the file: a single trailing newline (`\n` or
+//! `\r\n`) is not part of the secret; everything else is, byte for byte. `--secret-exact`
+//! turns the rule off, and `--secret-fd` never applies it: pyspool took a secret verbatim,
+//! so a pyspool secret that ends in a newline is reached only through these two.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -16,13 +19,35 @@ use spool_wallet::{LeafPath, MasterSecret};
 #[derive(Debug, Clone, Default, Args)]
 pub struct SecretArgs {
     /// Name of the environment variable holding the wallet's master secret (one trailing
-    /// newline is ignored).
-    #[arg(long, value_name = "VAR", conflicts_with = "secret_file")]
+    /// newline is ignored unless --secret-exact).
+    #[arg(long, value_name = "VAR", conflicts_with_all = ["secret_file", "secret_fd"])]
     pub secret_env: Option<String>,
-    /// File holding the wallet's master secret (one trailing newline is ignored).
-    #[arg(long, value_name = "PATH")]
+    /// File holding the wallet's master secret (one trailing newline is ignored unless
+    /// --secret-exact).
+    #[arg(long, value_name = "PATH", conflicts_with = "secret_fd")]
     pub secret_file: Option<PathBuf>,
+    /// An open file descriptor to read the master secret from, byte for byte to its end
+    /// (nothing is stripped), e.g. `--secret-fd 3 3<secret.txt` (Unix).
+    #[arg(long, value_name = "N")]
+    pub secret_fd: Option<u32>,
+    /// Take the secret of --secret-env or --secret-file exactly as it is: a trailing newline
+    /// is part of it (pyspool took secrets verbatim).
+    #[arg(long)]
+    pub secret_exact: bool,
 }
+
+/// A secret read from its source, and whether a trailing newline was dropped from it.
+#[derive(Debug)]
+pub struct ReadSecret {
+    /// The master secret.
+    pub secret: MasterSecret,
+    /// Whether one trailing newline was dropped (the convenience rule applied).
+    pub dropped_newline: bool,
+}
+
+/// What `wallet address` says on stderr when the convenience rule dropped a newline.
+pub const DROPPED_NEWLINE_NOTE: &str = "note: one trailing newline was dropped from the secret; \
+     give --secret-exact (or --secret-fd) if it is part of the secret, as pyspool took it";
 
 impl SecretArgs {
     /// Reads the secret from the chosen source, or prompts on a terminal.
@@ -31,10 +56,41 @@ impl SecretArgs {
     ///
     /// The secret's source cannot be read or is empty.
     pub fn read(&self) -> anyhow::Result<MasterSecret> {
+        Ok(self.read_reporting()?.secret)
+    }
+
+    /// [`SecretArgs::read`], saying whether a trailing newline was dropped.
+    ///
+    /// # Errors
+    ///
+    /// The secret's source cannot be read or is empty.
+    pub fn read_reporting(&self) -> anyhow::Result<ReadSecret> {
         self.read_source().map_err(crate::cli::exit::as_input)
     }
 
-    fn read_source(&self) -> anyhow::Result<MasterSecret> {
+    /// The bytes as the rule gives them: verbatim with --secret-exact, else without one
+    /// trailing newline.
+    fn apply_rule(&self, bytes: Vec<u8>) -> (Vec<u8>, bool) {
+        if self.secret_exact {
+            return (bytes, false);
+        }
+        let before = bytes.len();
+        let bytes = strip_one_newline(bytes);
+        let dropped = bytes.len() != before;
+        (bytes, dropped)
+    }
+
+    fn read_source(&self) -> anyhow::Result<ReadSecret> {
+        if let Some(fd) = self.secret_fd {
+            let bytes = read_fd(fd)?;
+            if bytes.is_empty() {
+                bail!("file descriptor {fd} (from --secret-fd) gave an empty secret");
+            }
+            return Ok(ReadSecret {
+                secret: MasterSecret::new(bytes),
+                dropped_newline: false,
+            });
+        }
         if let Some(var) = &self.secret_env {
             if !valid_variable_name(var) {
                 // The value is not echoed: it may be the secret itself, typed by mistake.
@@ -45,11 +101,14 @@ impl SecretArgs {
             }
             return match std::env::var_os(var) {
                 Some(value) => {
-                    let bytes = strip_one_newline(os_bytes(value)?);
+                    let (bytes, dropped_newline) = self.apply_rule(os_bytes(value)?);
                     if bytes.is_empty() {
                         bail!("environment variable {var} (from --secret-env) is empty");
                     }
-                    Ok(MasterSecret::new(bytes))
+                    Ok(ReadSecret {
+                        secret: MasterSecret::new(bytes),
+                        dropped_newline,
+                    })
                 }
                 None => bail!("environment variable {var} (from --secret-env) is not set"),
             };
@@ -58,22 +117,39 @@ impl SecretArgs {
             warn_if_readable_by_others(path);
             let bytes = std::fs::read(path)
                 .with_context(|| format!("cannot read secret file {}", path.display()))?;
-            let bytes = strip_one_newline(bytes);
+            let (bytes, dropped_newline) = self.apply_rule(bytes);
             if bytes.is_empty() {
                 bail!("secret file {} is empty", path.display());
             }
-            return Ok(MasterSecret::new(bytes));
+            return Ok(ReadSecret {
+                secret: MasterSecret::new(bytes),
+                dropped_newline,
+            });
         }
         if !std::io::stdin().is_terminal() {
-            bail!("no wallet secret: give --secret-env VAR or --secret-file PATH (there is no terminal to prompt on)");
+            bail!("no wallet secret: give --secret-env VAR, --secret-file PATH or --secret-fd N (there is no terminal to prompt on)");
         }
         let typed = rpassword::prompt_password("wallet master secret: ")
             .context("cannot read the secret from the terminal")?;
         if typed.is_empty() {
             bail!("empty wallet secret");
         }
-        Ok(MasterSecret::new(typed))
+        Ok(ReadSecret {
+            secret: MasterSecret::new(typed),
+            dropped_newline: false,
+        })
     }
+}
+
+/// Every byte readable from the open file descriptor `fd`, through `/dev/fd/N`.
+fn read_fd(fd: u32) -> anyhow::Result<Vec<u8>> {
+    if !cfg!(unix) {
+        bail!("--secret-fd needs a Unix system (/dev/fd)");
+    }
+    let path = format!("/dev/fd/{fd}");
+    std::fs::read(&path).with_context(|| {
+        format!("cannot read the secret from file descriptor {fd} (from --secret-fd); open it in the shell, e.g. `{fd}<FILE`")
+    })
 }
 
 /// The bytes of an environment value: any bytes on Unix, Unicode elsewhere.

@@ -47,7 +47,11 @@ impl WalletCommand {
     pub fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         match self {
             WalletCommand::Address(args) => {
-                let secret = args.secret.read()?;
+                let read = args.secret.read_reporting()?;
+                if read.dropped_newline {
+                    eprintln!("{}", crate::cli::secret::DROPPED_NEWLINE_NOTE);
+                }
+                let secret = read.secret;
                 let wallet = Wallet::from_secret(&secret, settings.network.network())?;
                 let path = if args.unique {
                     LeafPath::unique()
