@@ -229,6 +229,7 @@ mod tests {
         let args = SecretArgs {
             secret_env: None,
             secret_file: Some(file),
+            ..SecretArgs::default()
         };
         assert_eq!(args.read().unwrap().expose_bytes(), b"sesame");
     }
@@ -243,6 +244,7 @@ mod tests {
         let args = SecretArgs {
             secret_env: Some("my secret words".into()),
             secret_file: None,
+            ..SecretArgs::default()
         };
         let err = args.read().unwrap_err().to_string();
         assert!(
@@ -257,6 +259,7 @@ mod tests {
         let args = SecretArgs {
             secret_env: Some("SPOOL_TEST_SURELY_UNSET_VARIABLE".into()),
             secret_file: None,
+            ..SecretArgs::default()
         };
         let err = args.read().unwrap_err().to_string();
         assert!(err.contains("SPOOL_TEST_SURELY_UNSET_VARIABLE"), "{err}");
