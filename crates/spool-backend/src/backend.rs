@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bitcoin::{Address, Network, Transaction, Txid};
+use bitcoin::{Address, Network, OutPoint, Transaction, Txid};
 use spool_protocol::chain::Utxo;
 use spool_protocol::chain::{ChainTx, TxPlace};
 use spool_protocol::scope::Scope;
@@ -68,6 +68,18 @@ pub trait Backend: Send + Sync {
     /// Broadcasts `tx`. Broadcasting a transaction the node already has (in the mempool or
     /// in the chain) is success.
     async fn broadcast(&self, tx: &Transaction) -> Result<Txid, BackendError>;
+
+    /// The transaction that spends `outpoint`, when the backend can tell (the mempool's
+    /// spender for Core; any spender for Esplora); `None` when unspent or unknown. Used to
+    /// name the transaction a refused broadcast conflicts with.
+    ///
+    /// # Errors
+    ///
+    /// The backend's failure.
+    async fn spender(&self, outpoint: &OutPoint) -> Result<Option<Txid>, BackendError> {
+        let _ = outpoint;
+        Ok(None)
+    }
 
     /// Waits until `txid` has `confirmations` confirmations, polling with backoff, and
     /// returns its place; [`BackendError::Timeout`] after `timeout`. Transient errors (node
@@ -195,6 +207,9 @@ macro_rules! forward_backend {
             }
             async fn broadcast(&self, tx: &Transaction) -> Result<Txid, BackendError> {
                 (**self).broadcast(tx).await
+            }
+            async fn spender(&self, outpoint: &OutPoint) -> Result<Option<Txid>, BackendError> {
+                (**self).spender(outpoint).await
             }
             async fn wait_confirmed_with_progress(
                 &self,

@@ -599,6 +599,16 @@ impl Backend for EsploraBackend {
         self.ensure_chain().await?;
         retrying(&self.retry, "broadcast", || self.broadcast_once(tx)).await
     }
+
+    async fn spender(&self, outpoint: &OutPoint) -> Result<Option<Txid>, BackendError> {
+        self.count();
+        let status = self
+            .client
+            .get_output_status(&outpoint.txid, u64::from(outpoint.vout))
+            .await
+            .map_err(|err| self.error(&format!("output {outpoint}"), err))?;
+        Ok(status.and_then(|s| s.txid))
+    }
 }
 
 /// The hash of `network`'s genesis block.

@@ -194,14 +194,21 @@ fn redact_urls(text: &str) -> String {
 /// what it adds (none repeats its source), so every cause is printed once. The engine's
 /// typed errors are told in `command`'s terms, with the command that would help.
 pub fn one_line(err: &anyhow::Error, command: &str) -> String {
-    err.chain()
-        .map(|cause| match plan_error(cause) {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = match plan_error(cause) {
             Some(plan) => render_plan_error(plan, command),
             None => cause.to_string(),
-        })
-        .map(|text| text.replace('\n', " "))
-        .collect::<Vec<_>>()
-        .join(": ")
+        }
+        .replace('\n', " ");
+        // Some errors (I/O, HTTP clients) repeat their source in their own text: each cause
+        // is printed once.
+        if text.is_empty() || parts.iter().any(|part| part.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
 }
 
 fn plan_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a PlanError> {
@@ -258,5 +265,35 @@ mod tests {
              \"https://***@esplora.example/api\" nor http://plain:1\\n"
         );
         assert!(!printable(line).contains("pw"));
+    }
+
+    /// An error whose text repeats its source's, as I/O and HTTP client errors do.
+    #[derive(Debug)]
+    struct Repeating(std::io::Error);
+
+    impl std::fmt::Display for Repeating {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}", self.0)
+        }
+    }
+
+    impl std::error::Error for Repeating {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn one_line_prints_each_cause_once() {
+        // issue 17: `Connection refused (os error 111): Connection refused (os error 111)`.
+        let io = std::io::Error::from_raw_os_error(111);
+        let text = io.to_string();
+        let err = anyhow::Error::new(Repeating(io)).context("cannot reach http://127.0.0.1:1");
+        let line = one_line(&err, "history");
+        assert_eq!(line, format!("cannot reach http://127.0.0.1:1: {text}"));
+        assert_eq!(line.matches(&text).count(), 1, "{line}");
+        // Distinct causes are all kept, in order.
+        let err = anyhow::anyhow!("root").context("middle").context("outer");
+        assert_eq!(one_line(&err, "history"), "outer: middle: root");
     }
 }

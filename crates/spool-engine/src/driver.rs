@@ -386,17 +386,105 @@ impl<B: Backend> Spool<B> {
                 }
                 Ok(txid)
             }
+            Err(BackendError::Rejected { reason, .. }) => {
+                if prepared.reserved {
+                    let _ = self.reservations.release_tx(&txid);
+                }
+                Err(self.rejected(prepared, reason).await)
+            }
             Err(err) => {
                 if prepared.reserved {
-                    if matches!(err, BackendError::Rejected { .. }) {
-                        let _ = self.reservations.release_tx(&txid);
-                    } else {
-                        // The node may have it: released once proven gone.
-                        let _ = self.reservations.mark_unsure(&txid);
-                    }
+                    // The node may have it: released once proven gone.
+                    let _ = self.reservations.mark_unsure(&txid);
                 }
-                Err(self.backend_error(err))
+                self.resolve_unsure(prepared, err).await
             }
+        }
+    }
+
+    /// After a broadcast failed in a way that may have reached the node (the connection
+    /// dropped, a timeout): learns the outcome by asking for the transaction and sending
+    /// it again (sending is idempotent: the node answers that it knows it), for at most
+    /// [`UNREACHABLE_GRACE`]. A proven outcome is returned as the broadcast's; otherwise
+    /// [`EngineError::BroadcastUnknown`], never a plain failure.
+    async fn resolve_unsure(
+        &self,
+        prepared: &Prepared,
+        first: BackendError,
+    ) -> Result<Txid, EngineError> {
+        let txid = prepared.txid();
+        let started = Instant::now();
+        drop(first);
+        let mut last: BackendError;
+        let mut pause = Duration::from_millis(250);
+        loop {
+            if self.backend.transaction(&txid).await.is_ok() {
+                if prepared.reserved {
+                    let _ = self.reservations.mark_broadcast(&txid);
+                }
+                return Ok(txid);
+            }
+            match self.backend.broadcast(&prepared.built.tx).await {
+                Ok(sent) => {
+                    if prepared.reserved {
+                        let _ = self.reservations.mark_broadcast(&sent);
+                    }
+                    return Ok(sent);
+                }
+                Err(BackendError::Rejected { reason, .. }) => {
+                    // Definitely not in the mempool or the chain (the transaction index was
+                    // asked before calling it rejected): nothing of it was broadcast.
+                    if prepared.reserved {
+                        let _ = self.reservations.release_tx(&txid);
+                    }
+                    return Err(self.rejected(prepared, reason).await);
+                }
+                Err(err) => last = err,
+            }
+            if started.elapsed() >= UNREACHABLE_GRACE {
+                return Err(EngineError::BroadcastUnknown {
+                    txid,
+                    at: self.backend.describe(),
+                    source: last,
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// The error of a refused broadcast: a conflict with the transaction that spends the
+    /// same outputs (asked of the backend), in our words, or the node's refusal.
+    async fn rejected(&self, prepared: &Prepared, reason: String) -> EngineError {
+        let txid = prepared.txid();
+        let conflict = reason.contains("rejecting replacement")
+            || reason.contains("txn-mempool-conflict")
+            || reason.contains("bad-txns-inputs-missingorspent")
+            || reason.contains("missing-inputs");
+        if !conflict {
+            return self.backend_error(BackendError::Rejected { txid, reason });
+        }
+        let mut conflicting = None;
+        for input in &prepared.built.tx.input {
+            if let Ok(Some(other)) = self.backend.spender(&input.previous_output).await {
+                if other != txid {
+                    conflicting = Some(other);
+                    break;
+                }
+            }
+        }
+        let ours = conflicting.is_some_and(|other| {
+            matches!(self.reservations.record(&other), Ok(Some(_)))
+                || self
+                    .reservations
+                    .journal()
+                    .is_ok_and(|journal| journal.iter().any(|entry| entry.txid == other))
+        });
+        EngineError::Conflict {
+            txid,
+            conflicting,
+            ours,
+            node_reason: reason,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The engine's errors. None carries secret material; none repeats its source's text (the
 //! source is reachable through [`std::error::Error::source`]).
 
+use bitcoin::Txid;
 use spool_protocol::history::HistoryError;
 
 use crate::plan::PlanError;
@@ -36,6 +37,55 @@ pub enum EngineError {
     /// The piece's history cannot be built.
     #[error(transparent)]
     History(#[from] HistoryError),
+    /// The transaction was sent, but the connection dropped before the answer, and the
+    /// backend could not be asked afterwards whether it has it: it may be in the mempool.
+    /// Its outpoints stay reserved; `spool wait TXID` learns its fate. Never repeat the
+    /// action on this error.
+    #[error("transaction {txid} may have been broadcast: the connection to {at} dropped after it was sent, and the outcome could not be learned; its outputs stay reserved. Do not repeat the action: run `spool wait {txid}` to learn its fate")]
+    BroadcastUnknown {
+        /// The transaction sent.
+        txid: Txid,
+        /// The backend's description.
+        at: String,
+        /// The last failure.
+        #[source]
+        source: spool_backend::BackendError,
+    },
+    /// The node refused the transaction because another transaction already spends the
+    /// outputs it spends; nothing was broadcast and its reservation is released.
+    #[error("{}", conflict_text(.txid, .conflicting.as_ref(), *.ours))]
+    Conflict {
+        /// The refused transaction.
+        txid: Txid,
+        /// The transaction that spends the same outputs, when the node named it.
+        conflicting: Option<Txid>,
+        /// Whether `conflicting` was sent from this data directory.
+        ours: bool,
+        /// The node's words, kept for `-v` and JSON.
+        node_reason: String,
+    },
+}
+
+/// The words of [`EngineError::Conflict`].
+fn conflict_text(txid: &Txid, conflicting: Option<&Txid>, ours: bool) -> String {
+    match (conflicting, ours) {
+        (Some(other), true) => format!(
+            "transaction {txid} was not broadcast: the outputs it spends are already spent by \
+             transaction {other}, which this data directory sent earlier; nothing was sent. \
+             Wait for it (`spool wait {other}`) and check the piece before acting again"
+        ),
+        (Some(other), false) => format!(
+            "transaction {txid} was not broadcast: the outputs it spends are already spent by \
+             transaction {other}, which someone else sent (another operator or wallet using \
+             the same outputs); nothing was sent. Check the piece's history (`spool history`), \
+             then run the action again if it still applies: it chooses other outputs"
+        ),
+        (None, _) => format!(
+            "transaction {txid} was not broadcast: the outputs it spends are already spent by \
+             another transaction; nothing was sent. Run the action again: it chooses other \
+             outputs"
+        ),
+    }
 }
 
 impl From<StoreError> for EngineError {

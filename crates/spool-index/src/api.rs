@@ -37,6 +37,11 @@ use crate::follower::{mempool_prevouts, SharedState, SyncState};
 use crate::node::{NodeConfig, NodeRpc};
 use crate::store::Store;
 
+/// Test hook: when this environment variable is set, `spool serve` aborts (as a kill -9
+/// would) right after its node accepted a broadcast, before answering the client. Tests use
+/// it to open the window where a broadcast's outcome is unknown to its sender.
+pub const ABORT_AFTER_BROADCAST: &str = "SPOOL_TEST_ABORT_AFTER_BROADCAST";
+
 /// The largest broadcast body accepted (hex of a 200 kB transaction).
 pub const MAX_BROADCAST_BYTES: usize = 400_000;
 /// The longest a request may take.
@@ -631,6 +636,11 @@ async fn broadcast(
             }
             Err(err) => return Err(err.into()),
         };
+        if std::env::var_os(ABORT_AFTER_BROADCAST).is_some() {
+            // The test hook: die as a kill -9 would, after the node took the transaction and
+            // before the client hears of it.
+            std::process::abort();
+        }
         // Into the index's mempool at once, so the next UTXO listing sees it spent.
         let prevouts = mempool_prevouts(&rpc, &tx, &HashMap::new()).unwrap_or_default();
         let mut writer = state2.writer.lock().expect("writer lock");

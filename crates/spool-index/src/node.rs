@@ -427,6 +427,13 @@ impl NodeRpc {
             Ok(_) => Ok(tx.compute_txid()),
             // -27: already in the chain.
             Err(IndexError::NodeRefused { code: -27, .. }) => Ok(tx.compute_txid()),
+            // Sent before (a client retrying after a lost answer): the node has it.
+            Err(IndexError::NodeRefused { message, .. })
+                if message.contains("already-in-mempool")
+                    || message.contains("txn-already-known") =>
+            {
+                Ok(tx.compute_txid())
+            }
             Err(err) => Err(err),
         }
     }

@@ -276,6 +276,22 @@ impl Backend for CoreBackend {
         self.run("broadcast", move |rpc, _| broadcast_blocking(rpc, &tx))
             .await
     }
+
+    async fn spender(&self, outpoint: &OutPoint) -> Result<Option<Txid>, BackendError> {
+        let outpoint = *outpoint;
+        self.run("spender", move |rpc, _| {
+            let reply = rpc.call_ok(
+                "gettxspendingprevout",
+                &[json!([{"txid": outpoint.txid.to_string(), "vout": outpoint.vout}])],
+            )?;
+            Ok(reply
+                .get(0)
+                .and_then(|entry| entry.get("spendingtxid"))
+                .and_then(Value::as_str)
+                .and_then(|txid| Txid::from_str(txid).ok()))
+        })
+        .await
+    }
 }
 
 fn rpc_bad(rpc: &Rpc, method: &str, value: &Value) -> BackendError {

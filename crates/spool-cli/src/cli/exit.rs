@@ -27,6 +27,11 @@ pub const WAIT_INCOMPLETE: u8 = 3;
 /// full); its txid is on stderr. Do not repeat the action: it was sent.
 pub const BROADCAST_NOT_PRINTED: u8 = 4;
 
+/// A transaction was sent but the connection dropped before the answer, and its outcome
+/// could not be learned afterwards: it may be in the mempool. Its txid is on stderr; run
+/// `spool wait TXID`, and do not repeat the action.
+pub const BROADCAST_UNKNOWN: u8 = 5;
+
 /// An error caused by the user's input: it displays as the error it wraps and keeps that
 /// error's causes.
 #[derive(Debug)]
@@ -59,7 +64,14 @@ pub fn input(message: impl fmt::Display) -> anyhow::Error {
 
 /// The exit code of a failed run.
 pub fn code(err: &anyhow::Error) -> u8 {
-    if err.chain().any(is_input) {
+    if err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<EngineError>(),
+            Some(EngineError::BroadcastUnknown { .. })
+        )
+    }) {
+        BROADCAST_UNKNOWN
+    } else if err.chain().any(is_input) {
         INPUT
     } else {
         FAILURE

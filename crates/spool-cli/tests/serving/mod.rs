@@ -31,10 +31,16 @@ impl Server {
     /// Starts `spool serve --http 127.0.0.1:0 --poll-ms 50 EXTRA...` against the env's node
     /// and data directory and waits for its `listening on URL` line.
     pub fn start(env: &Env, extra: &[&str]) -> Server {
+        Server::start_with_env(env, extra, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables (test hooks).
+    pub fn start_with_env(env: &Env, extra: &[&str], vars: &[(&str, &str)]) -> Server {
         let mut args = vec!["serve", "--http", "127.0.0.1:0", "--poll-ms", "50"];
         args.extend_from_slice(extra);
         let mut child = env
             .command(&args)
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
