@@ -23,6 +23,17 @@ pub enum BackendError {
         /// The node's or server's reason, verbatim.
         reason: String,
     },
+    /// The server's index has not reached its node's tip yet (it holds no block, or is
+    /// behind): its answers would be incomplete.
+    #[error("server is indexing: block {indexed} of {node} at {url}")]
+    Indexing {
+        /// The server's URL.
+        url: String,
+        /// The last indexed block (0 before the first).
+        indexed: u64,
+        /// The node's tip.
+        node: u64,
+    },
     /// The node or server could not be reached, or it closed the connection, or it is still
     /// starting. Retryable.
     #[error("cannot reach {url}")]

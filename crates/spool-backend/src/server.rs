@@ -312,8 +312,10 @@ impl Backend for ServerBackend {
 
     async fn tip_height(&self) -> Result<u64, BackendError> {
         let status = self.status().await?;
-        status.indexed_height.ok_or_else(|| BackendError::NotFound {
-            what: format!("an indexed block at {}", self.base),
+        status.indexed_height.ok_or_else(|| BackendError::Indexing {
+            url: self.base.clone(),
+            indexed: 0,
+            node: status.node_height,
         })
     }
 

@@ -54,6 +54,22 @@ pub struct SyncState {
     pub rounds: u64,
 }
 
+/// Test hook: when this environment variable names a path, the follower holds before
+/// indexing any block until a file exists there (at most 10 minutes), with the node's
+/// height already known: tests use it to catch a server mid-sync deterministically.
+pub const HOLD_FOLLOWER: &str = "SPOOL_TEST_HOLD_FOLLOWER";
+
+/// The hold of [`HOLD_FOLLOWER`].
+fn test_hook_hold() {
+    let Some(path) = std::env::var_os(HOLD_FOLLOWER).map(std::path::PathBuf::from) else {
+        return;
+    };
+    let started = Instant::now();
+    while !path.exists() && started.elapsed() < std::time::Duration::from_secs(600) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// A handle on the follower's [`SyncState`].
 pub type SharedState = Arc<Mutex<SyncState>>;
 
@@ -199,6 +215,7 @@ impl Follower {
             self.resolve_fork()?;
             let node_tip = self.rpc.tip_height()?;
             self.state.lock().expect("state lock").node_height = node_tip;
+            test_hook_hold();
             let next = match self.store.tip()? {
                 Some((h, _)) => h + 1,
                 None => self.index_from,

@@ -96,6 +96,69 @@ pub fn server(settings: &Settings, command: &'static str) -> anyhow::Result<Serv
         .with_context(|| format!("spool server at {shown}"))
 }
 
+/// What a command does with the server's answers: read them, or act on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A read: answered even from an index behind its node, with a warning on stderr.
+    Read,
+    /// An action's pre-check: refused against an index behind its node.
+    Action,
+}
+
+/// The server's index is behind its node: an action's pre-check is not run against it.
+#[derive(Debug, thiserror::Error)]
+#[error("server is indexing: block {indexed} of {node}; try again when it has caught up, or give --wait-sync to wait for it")]
+pub struct ServerIndexing {
+    /// The last indexed block (0 before the first).
+    pub indexed: u64,
+    /// The node's tip.
+    pub node: u64,
+}
+
+/// With `--server`, checks that the server's index has caught up with its node before a
+/// command reads from it: with `--wait-sync` it waits (printing its progress on stderr
+/// every few seconds); otherwise a read goes on with a warning on stderr and an action is
+/// refused ([`ServerIndexing`], exit 1). Without `--server`, nothing to check.
+///
+/// # Errors
+///
+/// The server's failure, or [`ServerIndexing`] for an action.
+pub async fn server_sync_gate(settings: &Settings, purpose: Purpose) -> anyhow::Result<()> {
+    if settings.server.is_none() {
+        return Ok(());
+    }
+    let server = server(settings, "status")?;
+    let mut last_note = std::time::Instant::now();
+    let mut first = true;
+    loop {
+        let status = server.status().await.with_context(|| server.describe())?;
+        if status.synced {
+            return Ok(());
+        }
+        let indexed = status.indexed_height.unwrap_or(0);
+        let node = status.node_height;
+        if settings.wait_sync {
+            if first || last_note.elapsed() >= Duration::from_secs(5) {
+                eprintln!("waiting for the server's index: block {indexed} of {node}");
+                last_note = std::time::Instant::now();
+            }
+            first = false;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        }
+        return match purpose {
+            Purpose::Action => Err(ServerIndexing { indexed, node }.into()),
+            Purpose::Read => {
+                eprintln!(
+                    "warning: the server's index is behind its node (block {indexed} of {node}): \
+                     this answer may miss recent events; give --wait-sync to wait for it"
+                );
+                Ok(())
+            }
+        };
+    }
+}
+
 /// A command that only a `spool serve` index can answer was run without `--server`
 /// (a usage error: exit code 2).
 #[derive(Debug, thiserror::Error)]

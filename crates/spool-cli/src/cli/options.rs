@@ -94,6 +94,10 @@ pub struct GlobalOptions {
     /// or Esplora (e.g. http://127.0.0.1:8338).
     #[arg(long, global = true, env = "SPOOL_SERVER", value_name = "URL")]
     pub server: Option<String>,
+    /// With --server: when the server's index is behind its node, wait until it has caught
+    /// up instead of warning (reads) or refusing (actions).
+    #[arg(long, global = true)]
+    pub wait_sync: bool,
     /// Deadline of one Bitcoin Core RPC call, in seconds [default: 30; `scantxoutset` gets
     /// at least 600].
     #[arg(long, global = true, env = "SPOOL_RPC_TIMEOUT", value_name = "SECONDS",
@@ -162,6 +166,8 @@ pub struct Settings {
     pub esplora_url: Option<String>,
     /// The `spool serve` URL (`--server`), when given: it replaces the backend.
     pub server: Option<String>,
+    /// `--wait-sync`: wait for a server's index to catch up with its node.
+    pub wait_sync: bool,
     /// Addresses `spool index`/`spool serve` watch from the start (config `watch = [...]`).
     pub watch: Vec<String>,
     /// The per-network data directory (`None` when neither --data-dir nor a home directory gives one;
@@ -232,6 +238,7 @@ impl GlobalOptions {
             rpc_auth,
             esplora_url,
             server: self.server.clone().or(config.server),
+            wait_sync: self.wait_sync,
             watch: config.watch.unwrap_or_default(),
             data_dir: base.map(|dir| dir.join(network.as_str())),
             json: if self.no_json {

@@ -71,6 +71,7 @@ impl FuelArgs {
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let network = settings.network.network();
         let address = self.address.on(network, "address")?;
+        connect::server_sync_gate(settings, connect::Purpose::Read).await?;
         let spool = connect::spool(settings, Vec::new()).await?;
         let backend = spool.backend();
         let utxos = backend

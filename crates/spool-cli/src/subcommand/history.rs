@@ -66,6 +66,7 @@ impl HistoryArgs {
         let network = settings.network.network();
         let piece = self.piece_address.on(network, "piece address")?;
         let federation = connect::federation(settings, &self.federation)?;
+        connect::server_sync_gate(settings, connect::Purpose::Read).await?;
         let format = match (self.format, settings.json) {
             (Some(format), _) => format,
             (None, true) => Format::Json,

@@ -32,6 +32,7 @@ impl HoldingsArgs {
     /// No `--server` ([`connect::NeedsServer`]), a bad address, or the server's failure.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let server = connect::server(settings, "holdings")?;
+        connect::server_sync_gate(settings, connect::Purpose::Read).await?;
         let network = settings.network.network();
         let address = self.address.on(network, "address")?;
         let federation = connect::federation(settings, &self.federation)?;

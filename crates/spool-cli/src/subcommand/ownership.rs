@@ -43,6 +43,7 @@ impl OwnershipArgs {
         let address = self.address.on(network, "address")?;
         let piece = self.piece_address.on(network, "piece address")?;
         let federation = connect::federation(settings, &self.federation)?;
+        connect::server_sync_gate(settings, connect::Purpose::Read).await?;
         let spool = connect::reader(settings, federation)?;
         let history = connect::history(&spool, &piece, self.min_conf).await?;
         let ownership = Ownership::new(&history, &address.to_string(), self.edition);

@@ -39,6 +39,7 @@ impl PieceArgs {
         let network = settings.network.network();
         let piece = self.piece_address.on(network, "piece address")?;
         let federation = connect::federation(settings, &self.federation)?;
+        connect::server_sync_gate(settings, connect::Purpose::Read).await?;
         let spool = connect::reader(settings, federation)?;
         let history = connect::history(&spool, &piece, self.min_conf).await?;
         let state = history.state();

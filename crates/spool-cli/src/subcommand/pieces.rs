@@ -33,6 +33,7 @@ impl PiecesArgs {
     /// No `--server` ([`connect::NeedsServer`]), or the server's failure.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let server = connect::server(settings, "pieces")?;
+        connect::server_sync_gate(settings, connect::Purpose::Read).await?;
         let federation = connect::federation(settings, &self.federation)?.join(",");
         let mut pieces = Vec::new();
         let mut offset = 0;
