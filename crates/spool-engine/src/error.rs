@@ -41,7 +41,7 @@ pub enum EngineError {
     /// backend could not be asked afterwards whether it has it: it may be in the mempool.
     /// Its outpoints stay reserved; `spool wait TXID` learns its fate. Never repeat the
     /// action on this error.
-    #[error("transaction {txid} may have been broadcast: the connection to {at} dropped after it was sent, and the outcome could not be learned; its outputs stay reserved. Do not repeat the action: run `spool wait {txid}` to learn its fate")]
+    #[error("transaction {txid} may have been broadcast: sending it to {at} failed before an answer arrived, and asking again did not settle the outcome; its outputs stay reserved. Do not repeat the action: run `spool wait {txid}` to learn its fate")]
     BroadcastUnknown {
         /// The transaction sent.
         txid: Txid,
@@ -101,7 +101,9 @@ impl EngineError {
     /// The backend's error, when the backend failed.
     pub fn backend_error(&self) -> Option<&spool_backend::BackendError> {
         match self {
-            EngineError::Backend(source) | EngineError::BackendAt { source, .. } => Some(source),
+            EngineError::Backend(source)
+            | EngineError::BackendAt { source, .. }
+            | EngineError::BroadcastUnknown { source, .. } => Some(source),
             _ => None,
         }
     }
