@@ -7,7 +7,7 @@ RUN cargo build --release --locked --package spool-cli --bin spool
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 spool \
     && useradd --system --uid 10001 --gid spool --create-home --home-dir /home/spool \
