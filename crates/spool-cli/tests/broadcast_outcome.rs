@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use serving::{Parties, Server};
-use support::{Env, FEDERATION, REFILL, SPOOL};
+use support::{Env, Scenario, FEDERATION, SPOOL};
 
 /// The federation funded through the node directly; the parties of the walkthrough.
 fn funded(env: &Env) -> Parties {
@@ -29,21 +29,7 @@ fn funded(env: &Env) -> Parties {
 /// The federation funded with `fees` fuel and `tokens` token outputs.
 fn funded_with(env: &Env, fees: &str, tokens: &str) -> Parties {
     let p = Parties::new(env);
-    env.mine_to(&p.refill, 101);
-    env.act(
-        &REFILL,
-        "",
-        &[
-            "refill-main",
-            "--to",
-            &p.federation,
-            "--fees",
-            fees,
-            "--tokens",
-            tokens,
-        ],
-    );
-    env.mine(1);
+    Scenario::funded(env, fees.parse().unwrap(), tokens.parse().unwrap());
     p
 }
 

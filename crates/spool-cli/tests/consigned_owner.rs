@@ -5,16 +5,11 @@
 mod support;
 
 use spool_cli::subcommand::{ownership, piece};
-use support::{Env, FEDERATION, REFILL, USER1, USER2};
-
-const LEAF1: &str = "2015/5/28/9/28/44/982190";
-const LEAF2: &str = "2015/5/28/9/28/45/184623";
+use support::{Env, Scenario, FEDERATION, LEAF1, LEAF2, USER1, USER2};
 
 #[test]
 fn a_consigned_edition_is_owned_by_its_consignor() {
     let env = Env::start();
-    let refill = env.address(&REFILL, "");
-    let federation = env.address(&FEDERATION, "");
     let owner = env.address(&USER1, LEAF1);
     let consignee = env.address(&USER2, LEAF2);
     let image = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors/ascribe.png");
@@ -23,21 +18,7 @@ fn a_consigned_edition_is_owned_by_its_consignor() {
     let piece = &format!("{},{}", hashes.file_hash, hashes.file_hash_metadata);
     let file_hash = hashes.file_hash.as_str();
 
-    env.mine_to(&refill, 101);
-    env.act(
-        &REFILL,
-        "",
-        &[
-            "refill-main",
-            "--to",
-            &federation,
-            "--fees",
-            "10",
-            "--tokens",
-            "20",
-        ],
-    );
-    env.mine(1);
+    Scenario::funded(&env, 10, 20);
     for args in [
         vec![
             "register",

@@ -7,11 +7,7 @@ mod support;
 
 use serde_json::Value;
 use spool_cli::subcommand::{fuel, history, ownership, piece};
-use support::{Env, FEDERATION, REFILL, USER1, USER2, USER3};
-
-const LEAF1: &str = "2015/5/28/9/28/44/982190";
-const LEAF2: &str = "2015/5/28/9/28/45/184623";
-const LEAF3: &str = "2015/5/28/9/28/45/387493";
+use support::{Env, Scenario, Step, FEDERATION, LEAF1, LEAF2, LEAF3, USER1, USER2, USER3};
 
 /// How many of `txid`'s inputs spend a fuel output and a token output (from the node).
 fn spent_kinds(env: &Env, txid: &str) -> (u64, u64) {
@@ -44,7 +40,6 @@ fn fuel(env: &Env, address: &str, min_conf: u32) -> fuel::Output {
 #[test]
 fn walkthrough_with_depth_then_piece_state_and_fuel() {
     let env = Env::start();
-    let refill = env.address(&REFILL, "");
     let federation = env.address(&FEDERATION, "");
     let user1 = env.address(&USER1, "");
     let user1_leaf = env.address(&USER1, LEAF1);
@@ -56,21 +51,7 @@ fn walkthrough_with_depth_then_piece_state_and_fuel() {
     let piece = format!("{},{}", hashes.file_hash, hashes.file_hash_metadata);
     let file_hash = hashes.file_hash.clone();
 
-    env.mine_to(&refill, 101);
-    env.act(
-        &REFILL,
-        "",
-        &[
-            "refill-main",
-            "--to",
-            &federation,
-            "--fees",
-            "30",
-            "--tokens",
-            "60",
-        ],
-    );
-    env.mine(1);
+    let mut scenario = Scenario::funded(&env, 30, 60);
 
     // Fuel before and after an action: exactly what the action spent is gone.
     let before = fuel(&env, &federation, 1);
@@ -261,31 +242,15 @@ fn walkthrough_with_depth_then_piece_state_and_fuel() {
     assert!(deeper.events.last().unwrap().pending);
 
     // The rest of the seed's walkthrough, then the piece's state.
-    let refill_user = |to: &str| {
-        env.act(
-            &FEDERATION,
-            "",
-            &["refill", "--to", to, "--fees", "1", "--tokens", "1"],
-        );
-        env.mine(1);
-    };
-    let owner_action = |wallet, path, verb: &str, to: &str, extra: &[&str]| {
-        let mut args = vec![verb, "--piece", &piece, "--to", to, "--edition", "1"];
-        args.extend_from_slice(extra);
-        env.act(wallet, path, &args);
-        env.mine(1);
-    };
-    refill_user(&user2_leaf);
-    owner_action(&USER2, LEAF2, "consign", &user3_leaf, &[]);
-    refill_user(&user3_leaf);
-    owner_action(&USER3, LEAF3, "unconsign", &user2_leaf, &[]);
-    refill_user(&user2_leaf);
-    owner_action(
+    scenario.refill(&user2_leaf, 1, 1);
+    scenario.by(&USER2, LEAF2, &Step::consign(&piece, &user3_leaf, 1));
+    scenario.refill(&user3_leaf, 1, 1);
+    scenario.by(&USER3, LEAF3, &Step::unconsign(&piece, &user2_leaf, 1));
+    scenario.refill(&user2_leaf, 1, 1);
+    scenario.by(
         &USER2,
         LEAF2,
-        "loan",
-        &user3_leaf,
-        &["--start", "150522", "--end", "150523"],
+        &Step::loan(&piece, &user3_leaf, 1, "150522", "150523"),
     );
 
     let state: piece::Output = env.json(&["piece", &file_hash]);

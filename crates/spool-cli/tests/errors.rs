@@ -6,7 +6,7 @@ mod support;
 use std::process::Command;
 
 use spool_cli::subcommand::{action, wallet};
-use support::{Env, Run, FEDERATION, REFILL, SPOOL, USER1};
+use support::{Env, Run, Scenario, FEDERATION, REFILL, SPOOL, USER1};
 
 const PIECE: &str = "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7";
 const TO: &str = "mhRJqLG3BwXXG7YADQD3Ng3c6coZVwoFo6";
@@ -267,7 +267,6 @@ fn not_enough_fuel_says_needed_and_found_and_suggests_refill() {
     let env = Env::start();
     let user1 = env.address(&USER1, "");
     let federation = env.address(&FEDERATION, "");
-    let refill = env.address(&REFILL, "");
 
     // Nothing at all.
     let run = env.run(&[
@@ -291,21 +290,7 @@ fn not_enough_fuel_says_needed_and_found_and_suggests_refill() {
     assert!(run.stderr.contains(&format!("spool refill --to {user1}")));
 
     // Some fuel, no tokens.
-    env.mine_to(&refill, 101);
-    env.act(
-        &REFILL,
-        "",
-        &[
-            "refill-main",
-            "--to",
-            &federation,
-            "--fees",
-            "5",
-            "--tokens",
-            "5",
-        ],
-    );
-    env.mine(1);
+    Scenario::funded(&env, 5, 5);
     env.act(
         &FEDERATION,
         "",
@@ -356,24 +341,8 @@ fn not_enough_fuel_says_needed_and_found_and_suggests_refill() {
 #[test]
 fn dry_run_broadcasts_nothing_and_reserves_nothing_then_wait_confirms() {
     let env = Env::start();
-    let federation = env.address(&FEDERATION, "");
-    let refill = env.address(&REFILL, "");
     let user1 = env.address(&USER1, "");
-    env.mine_to(&refill, 101);
-    env.act(
-        &REFILL,
-        "",
-        &[
-            "refill-main",
-            "--to",
-            &federation,
-            "--fees",
-            "3",
-            "--tokens",
-            "6",
-        ],
-    );
-    env.mine(1);
+    Scenario::funded(&env, 3, 6);
 
     let args = [
         "register",
@@ -437,23 +406,7 @@ fn dry_run_broadcasts_nothing_and_reserves_nothing_then_wait_confirms() {
 #[test]
 fn rapid_fire_actions_never_spend_an_outpoint_twice() {
     let env = Env::start();
-    let federation = env.address(&FEDERATION, "");
-    let refill = env.address(&REFILL, "");
-    env.mine_to(&refill, 101);
-    env.act(
-        &REFILL,
-        "",
-        &[
-            "refill-main",
-            "--to",
-            &federation,
-            "--fees",
-            "4",
-            "--tokens",
-            "4",
-        ],
-    );
-    env.mine(1);
+    Scenario::funded(&env, 4, 4);
     // Refills with no block in between: each must find fresh fuel and tokens (each spends
     // one fuel, pyspool's extra one, and two tokens).
     let mut txids = Vec::new();

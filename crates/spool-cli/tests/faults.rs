@@ -11,27 +11,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use spool_cli::subcommand::{action, wait};
-use support::{Env, Run, FEDERATION, REFILL, USER1, USER2};
+use support::{Env, Run, Scenario, FEDERATION, USER1, USER2};
 
 /// Funds the federation with `fees` fuel and `tokens` token outputs, confirmed.
 fn fund_federation(env: &Env, fees: &str, tokens: &str) -> String {
-    let refill = env.address(&REFILL, "");
     let federation = env.address(&FEDERATION, "");
-    env.mine_to(&refill, 101);
-    env.act(
-        &REFILL,
-        "",
-        &[
-            "refill-main",
-            "--to",
-            &federation,
-            "--fees",
-            fees,
-            "--tokens",
-            tokens,
-        ],
-    );
-    env.mine(1);
+    Scenario::funded(env, fees.parse().unwrap(), tokens.parse().unwrap());
     federation
 }
 

@@ -5,7 +5,7 @@
 mod support;
 
 use spool_cli::subcommand::history;
-use support::{Env, Run, FEDERATION, REFILL, STRANGER};
+use support::{Env, Run, Scenario, FEDERATION, REFILL, STRANGER};
 
 /// A piece (any base58 file hash).
 const PIECE: &str = "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7";
@@ -38,21 +38,7 @@ fn federation_rule_from_config_file_environment_and_flags() {
     let refill = env.address(&REFILL, "");
     let federation = env.address(&FEDERATION, "");
     let stranger = env.address(&STRANGER, "");
-    env.mine_to(&refill, 101);
-    env.act(
-        &REFILL,
-        "",
-        &[
-            "refill-main",
-            "--to",
-            &stranger,
-            "--fees",
-            "5",
-            "--tokens",
-            "10",
-        ],
-    );
-    env.mine(1);
+    Scenario::funding(&env, &stranger, 5, 10);
 
     // A stranger registers the master edition: with no federation set (regtest's default)
     // the pre-check lets it through.

@@ -8,7 +8,7 @@ mod support;
 use serde_json::Value;
 use serving::{Parties, Server};
 use spool_cli::subcommand::{history, index, ownership};
-use support::{Env, FEDERATION, REFILL};
+use support::{Env, Scenario, FEDERATION};
 
 fn tip(env: &Env) -> u64 {
     env.node
@@ -23,21 +23,7 @@ fn index_then_serve_then_kill_9_while_following() {
     let env = Env::start();
     let p = Parties::new(&env);
     // A chain to index: the federation funded and the piece registered, directly.
-    env.mine_to(&p.refill, 101);
-    env.act(
-        &REFILL,
-        "",
-        &[
-            "refill-main",
-            "--to",
-            &p.federation,
-            "--fees",
-            "20",
-            "--tokens",
-            "40",
-        ],
-    );
-    env.mine(1);
+    Scenario::funded(&env, 20, 40);
     let register = |edition: &str| {
         let out = env.act(
             &FEDERATION,

@@ -11,27 +11,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use serving::{Parties, Server};
-use support::{Env, FEDERATION, REFILL};
+use support::{Env, Scenario, FEDERATION};
 
 #[test]
 fn a_server_behind_its_node_says_so_warns_refuses_actions_and_can_be_waited_for() {
     let env = Env::start();
     let p = Parties::new(&env);
-    env.mine_to(&p.refill, 101);
-    env.act(
-        &REFILL,
-        "",
-        &[
-            "refill-main",
-            "--to",
-            &p.federation,
-            "--fees",
-            "2",
-            "--tokens",
-            "4",
-        ],
-    );
-    env.mine(1);
+    Scenario::funded(&env, 2, 4);
     let tip = env
         .node
         .call("getblockcount", &[])

@@ -4,7 +4,7 @@
 mod support;
 
 use spool_cli::subcommand::{history, ownership};
-use support::{Env, FEDERATION, REFILL, USER1, USER2};
+use support::{Env, Scenario, FEDERATION, USER1, USER2};
 
 const PIECE_A: &str = "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7";
 const PIECE_B: &str = "mzQxP43Y4A6PfYeArV2mGBEucJfDtsyCk5";
@@ -14,24 +14,9 @@ const PIECE_C: &str = "mv5yDkR5dnjGHxietq7CH78WHk8vzsu4vH";
 fn register_piece_consigned_registration_migrate_and_the_federation_rule() {
     let env = Env::start();
     let federation = env.address(&FEDERATION, "");
-    let refill = env.address(&REFILL, "");
     let artist = env.address(&USER1, "");
     let heir = env.address(&USER2, "");
-    env.mine_to(&refill, 101);
-    env.act(
-        &REFILL,
-        "",
-        &[
-            "refill-main",
-            "--to",
-            &federation,
-            "--fees",
-            "12",
-            "--tokens",
-            "30",
-        ],
-    );
-    env.mine(1);
+    Scenario::funded(&env, 12, 30);
     let fed = |args: &[&str]| {
         let out = env.act(&FEDERATION, "", args);
         env.mine(1);

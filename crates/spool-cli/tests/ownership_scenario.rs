@@ -4,11 +4,7 @@
 mod support;
 
 use spool_cli::subcommand::{history, ownership};
-use support::{Env, FEDERATION, REFILL, STRANGER, USER1, USER2, USER3};
-
-const LEAF1: &str = "2015/5/28/9/28/44/982190";
-const LEAF2: &str = "2015/5/28/9/28/45/184623";
-const LEAF3: &str = "2015/5/28/9/28/45/387493";
+use support::{Env, Scenario, FEDERATION, LEAF1, LEAF2, LEAF3, STRANGER, USER1, USER2, USER3};
 
 fn ownership(env: &Env, address: &str, piece: &str, edition: u64) -> ownership::Output {
     env.json(&[
@@ -23,8 +19,6 @@ fn ownership(env: &Env, address: &str, piece: &str, edition: u64) -> ownership::
 #[test]
 fn walkthrough_then_pyspool_ownership_rules() {
     let env = Env::start();
-    let refill = env.address(&REFILL, "");
-    let federation = env.address(&FEDERATION, "");
     let user1 = env.address(&USER1, "");
     let user1_leaf = env.address(&USER1, LEAF1);
     let user2_leaf = env.address(&USER2, LEAF2);
@@ -38,100 +32,19 @@ fn walkthrough_then_pyspool_ownership_rules() {
     let piece = format!("{},{}", hashes.file_hash, hashes.file_hash_metadata);
     let file_hash = hashes.file_hash.clone();
 
-    // Fund the refill wallet (coinbases mature after 100 blocks), then the federation.
-    env.mine_to(&refill, 101);
-    let fed = [
-        "--to",
-        federation.as_str(),
-        "--fees",
-        "30",
-        "--tokens",
-        "60",
-    ];
-    let refilled = env.act(&REFILL, "", &[&["refill-main"][..], &fed].concat());
-    assert_eq!(refilled.verb, None);
-    env.mine(1);
-
-    // user1 registers the master edition, the number of editions, and edition 1 to a leaf.
-    let master = env.act(
-        &FEDERATION,
-        "",
-        &[
-            "register",
-            "--piece",
-            &piece,
-            "--to",
-            &user1,
-            "--edition",
-            "0",
-        ],
-    );
-    assert_eq!(master.verb.as_deref(), Some("ASCRIBESPOOL01REGISTER0"));
-    env.mine(1);
-    let editions = env.act(
-        &FEDERATION,
-        "",
-        &[
-            "editions", "--piece", &piece, "--to", &user1, "--count", "10",
-        ],
-    );
-    assert_eq!(editions.verb.as_deref(), Some("ASCRIBESPOOL01EDITIONS10"));
-    env.mine(1);
-    env.act(
-        &FEDERATION,
-        "",
-        &[
-            "register",
-            "--piece",
-            &piece,
-            "--to",
-            &user1_leaf,
-            "--edition",
-            "1",
-        ],
-    );
-    env.mine(1);
-
+    // The seed's walkthrough through the scenario builder (which checks every action's
+    // verb): the refill wallet and the federation funded, the master edition, 10 editions
+    // and edition 1 registered, then edition 1 transferred, consigned, unconsigned and
+    // loaned, each owner refilled with one fuel and one token first.
+    let mut scenario = Scenario::funded(&env, 30, 60);
+    let sent = scenario.walkthrough(&piece);
+    assert_eq!(sent.events.len(), 7);
+    assert_eq!(sent.refills.len(), 4);
     // pyspool's refill of one fuel and one token: with the token the address already
     // received as the edition's recipient, enough for an owner action.
-    let refill_tokens = |to: &str, tokens: &str| {
-        let out = env.act(
-            &FEDERATION,
-            "",
-            &["refill", "--to", to, "--fees", "1", "--tokens", tokens],
-        );
-        assert_eq!(out.verb.as_deref(), Some("ASCRIBESPOOL01FUEL"));
-        env.mine(1);
+    let mut refill_tokens = |to: &str, tokens: u32| {
+        scenario.refill(to, 1, tokens);
     };
-    let refill_user = |to: &str| refill_tokens(to, "1");
-    let owner_action = |wallet, path, verb: &str, to: &str, extra: &[&str]| {
-        let mut args = vec![verb, "--piece", &piece, "--to", to, "--edition", "1"];
-        args.extend_from_slice(extra);
-        let out = env.act(wallet, path, &args);
-        env.mine(1);
-        out
-    };
-
-    refill_user(&user1_leaf);
-    let transfer = owner_action(&USER1, LEAF1, "transfer", &user2_leaf, &[]);
-    assert_eq!(transfer.verb.as_deref(), Some("ASCRIBESPOOL01TRANSFER1"));
-    assert_eq!(transfer.from_address, user1_leaf);
-    refill_user(&user2_leaf);
-    owner_action(&USER2, LEAF2, "consign", &user3_leaf, &[]);
-    refill_user(&user3_leaf);
-    owner_action(&USER3, LEAF3, "unconsign", &user2_leaf, &[]);
-    refill_user(&user2_leaf);
-    let loan = owner_action(
-        &USER2,
-        LEAF2,
-        "loan",
-        &user3_leaf,
-        &["--start", "150522", "--end", "150523"],
-    );
-    assert_eq!(
-        loan.verb.as_deref(),
-        Some("ASCRIBESPOOL01LOAN1/150522150523")
-    );
 
     // Every verb landed, in order, and is valid.
     let h: history::Output = env.json(&["history", &file_hash]);
@@ -150,6 +63,12 @@ fn walkthrough_then_pyspool_ownership_rules() {
     );
     assert!(h.events.iter().all(|e| e.valid), "{:#?}", h.events);
     assert!(h.events.iter().all(|e| e.block_height.is_some()));
+    let txids: Vec<&str> = h.events.iter().map(|e| e.txid.as_str()).collect();
+    assert_eq!(txids, sent.events);
+    assert_eq!(
+        h.events[3].from_address, user1_leaf,
+        "the transfer's sender"
+    );
     assert_eq!(h.number_editions, Some(10));
 
     // user1 cannot register the master, the editions or edition 1 again.
@@ -238,7 +157,7 @@ fn walkthrough_then_pyspool_ownership_rules() {
     assert_eq!(o.reasons["can_transfer"], not_owner);
 
     // A borrower's transfer is refused, with fuel at hand, and nothing is broadcast.
-    refill_user(&user3_leaf);
+    refill_tokens(&user3_leaf, 1);
     let refused = env.run(&[
         "transfer",
         "--piece",
@@ -259,7 +178,7 @@ fn walkthrough_then_pyspool_ownership_rules() {
 
     // A stranger's --no-check transfer lands, and history marks it invalid.
     // The stranger never received a token: both of the transfer's tokens come from a refill.
-    refill_tokens(&stranger, "2");
+    refill_tokens(&stranger, 2);
     let rogue = env.act(
         &STRANGER,
         "",

@@ -1,10 +1,11 @@
 //! The engine's async driver embedded as a library (no CLI): a service drives
-//! `Spool<CoreBackend>` directly on a real regtest node.
+//! `Spool<CoreBackend>` directly on a real regtest node. The chains are set up with
+//! spool-testenv's scenario builder, whose steps this harness sends through the engine.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use bitcoin::{Address, Network};
+use bitcoin::{Address, Network, Txid};
 use spool_backend::core::{CoreAuth, CoreBackend};
 use spool_engine::plan::PlanError;
 use spool_engine::request::MainRefill;
@@ -13,68 +14,142 @@ use spool_engine::{EngineError, Request, SendOptions, Spool};
 use spool_protocol::operation::{Operation, PieceHashes};
 use spool_protocol::reason::Reason;
 use spool_protocol::verb::Action;
-use spool_wallet::{LeafPath, MasterSecret, Wallet};
+use spool_testenv::scenario::{Driver, Party, Scenario, Step, FEDERATION};
+use spool_wallet::{LeafPath, MasterSecret, SigningKey, Wallet};
 
 fn wallet(secret: &str) -> Wallet {
     Wallet::from_secret(&MasterSecret::new(secret), Network::Regtest).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_engine_registers_checks_and_refuses() {
-    let node = spool_testenv::Node::start().unwrap_or_else(|e| panic!("regtest node needed: {e}"));
-    let backend = CoreBackend::new(
-        &node.rpc_url(),
-        CoreAuth::Cookie(node.cookie_file()),
-        Network::Regtest,
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let spool = Spool::new(backend, Reservations::open(dir.path()).unwrap());
-
-    let refill = wallet("engine refill")
-        .signing_key(&LeafPath::root())
-        .unwrap();
-    let federation = wallet("engine federation")
-        .signing_key(&LeafPath::root())
-        .unwrap();
-    let artist = wallet("engine artist");
-    let artist_root = artist.root_address();
-    let piece = Address::from_str("mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7")
+fn address(text: &str) -> Address {
+    Address::from_str(text)
         .unwrap()
         .require_network(Network::Regtest)
-        .unwrap();
-    let piece = PieceHashes {
-        file_hash: piece.clone(),
-        file_hash_metadata: piece,
-    };
-    let options = SendOptions {
-        min_conf: 1,
-        ..SendOptions::default()
-    };
-    let mine = |n| node.mine_to(&refill.address(), n).unwrap();
+        .unwrap()
+}
 
-    mine(101);
-    let funded = spool
-        .send(
-            &Request::RefillMain(MainRefill::new(federation.address(), 4, 6).unwrap()),
-            &refill,
-            &options,
+/// The piece of a scenario's `--piece FILE_HASH[,FILE_HASH_METADATA]`.
+fn piece_hashes(text: &str) -> PieceHashes {
+    let (file, meta) = text.split_once(',').unwrap_or((text, text));
+    PieceHashes {
+        file_hash: address(file),
+        file_hash_metadata: address(meta),
+    }
+}
+
+/// A regtest node and the engine over it, with reservations in a temporary directory; the
+/// scenario's steps are sent through `Spool::send` (`--min-conf 1`).
+struct Harness {
+    node: spool_testenv::Node,
+    spool: Spool<CoreBackend>,
+    options: SendOptions,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    fn start() -> Harness {
+        let node =
+            spool_testenv::Node::start().unwrap_or_else(|e| panic!("regtest node needed: {e}"));
+        let backend = CoreBackend::new(
+            &node.rpc_url(),
+            CoreAuth::Cookie(node.cookie_file()),
+            Network::Regtest,
         )
-        .await
         .unwrap();
-    mine(1);
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::new(backend, Reservations::open(dir.path()).unwrap());
+        Harness {
+            node,
+            spool,
+            options: SendOptions {
+                min_conf: 1,
+                ..SendOptions::default()
+            },
+            _dir: dir,
+        }
+    }
+
+    fn key(&self, party: &Party, path: &str) -> SigningKey {
+        wallet(party.secret)
+            .signing_key(&LeafPath::parse(path).unwrap())
+            .unwrap()
+    }
+
+    fn request(step: &Step) -> Request {
+        match step {
+            Step::RefillMain { to, fees, tokens } => {
+                Request::RefillMain(MainRefill::new(address(to), *fees, *tokens).unwrap())
+            }
+            Step::Refill { to, fees, tokens } => {
+                Request::from(Operation::refill(address(to), *fees, *tokens).unwrap())
+            }
+            // As the CLI's `register --edition N` (REGISTER0 for the master edition).
+            Step::Register { piece, to, edition } => Request::from(Operation::register(
+                &piece_hashes(piece),
+                address(to),
+                *edition,
+            )),
+            Step::Editions { piece, to, count } => Request::from(
+                Operation::editions(&piece_hashes(piece), address(to), *count).unwrap(),
+            ),
+            other => panic!("the engine harness does not send {other:?} yet"),
+        }
+    }
+}
+
+impl Driver for Harness {
+    fn address(&self, party: &Party, path: &str) -> String {
+        self.key(party, path).address().to_string()
+    }
+
+    fn send(&self, party: &Party, path: &str, step: &Step) -> String {
+        let key = self.key(party, path);
+        let request = Harness::request(step);
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(async {
+                self.spool
+                    .send(&request, &key, &self.options)
+                    .await
+                    .unwrap_or_else(|e| panic!("{step:?}: {e}"))
+                    .txid()
+                    .to_string()
+            })
+        })
+    }
+
+    fn mine(&self, n: u64) {
+        let sink = wallet("engine sink").root_address();
+        self.node.mine_to(&sink, n).unwrap();
+    }
+
+    fn mine_to(&self, to: &str, n: u64) {
+        self.node.mine_to(&address(to), n).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_engine_registers_checks_and_refuses() {
+    let harness = Harness::start();
+    let scenario = Scenario::funded(&harness, 4, 6);
+    let spool = &harness.spool;
+    let options = &harness.options;
+    let federation = harness.key(&FEDERATION, "");
+    let artist_root = wallet("engine artist").root_address();
+    let piece = piece_hashes("mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7");
+    let mine = |n| harness.mine(n);
+    let funded = Txid::from_str(&scenario.sent[0]).unwrap();
     spool
-        .wait_confirmed(&funded.txid(), 1, Duration::from_secs(30))
+        .wait_confirmed(&funded, 1, Duration::from_secs(30))
         .await
         .unwrap();
 
     let register = Request::from(Operation::register_piece(&piece, artist_root.clone()));
-    let sent = spool.send(&register, &federation, &options).await.unwrap();
+    let sent = spool.send(&register, &federation, options).await.unwrap();
     assert!(sent.checked());
     assert_eq!(sent.from(), &federation.address());
     // Still in the mempool: the pre-check already sees it, and refuses a second master.
     let again = spool
-        .prepare(&register, &federation, &options)
+        .prepare(&register, &federation, options)
         .await
         .unwrap_err();
     match &again {
@@ -166,49 +241,16 @@ async fn a_broadcast_to_a_down_node_keeps_its_reservation_until_proven_gone() {
 /// pending ones stay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_action_settles_its_scope_and_two_others() {
-    let node = spool_testenv::Node::start().unwrap_or_else(|e| panic!("regtest node needed: {e}"));
-    let backend = CoreBackend::new(
-        &node.rpc_url(),
-        CoreAuth::Cookie(node.cookie_file()),
-        Network::Regtest,
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let spool = Spool::new(backend, Reservations::open(dir.path()).unwrap());
-    let refill = wallet("engine refill 3")
-        .signing_key(&LeafPath::root())
-        .unwrap();
-    let federation = wallet("engine federation 3")
-        .signing_key(&LeafPath::root())
-        .unwrap();
+    let harness = Harness::start();
+    let mut scenario = Scenario::funded(&harness, 12, 30);
+    let spool = &harness.spool;
+    let federation = harness.key(&FEDERATION, "");
+    let options = &harness.options;
     let artist = wallet("engine artist 3").root_address();
-    let piece = Address::from_str("mv5yDkR5dnjGHxietq7CH78WHk8vzsu4vH")
-        .unwrap()
-        .require_network(Network::Regtest)
-        .unwrap();
-    let piece = PieceHashes {
-        file_hash: piece.clone(),
-        file_hash_metadata: piece,
-    };
-    let options = SendOptions {
-        min_conf: 1,
-        ..SendOptions::default()
-    };
-    let mine = |n| node.mine_to(&refill.address(), n).unwrap();
-    mine(101);
-    spool
-        .send(
-            &Request::RefillMain(MainRefill::new(federation.address(), 12, 30).unwrap()),
-            &refill,
-            &options,
-        )
-        .await
-        .unwrap();
-    mine(1);
+    let piece_text = "mv5yDkR5dnjGHxietq7CH78WHk8vzsu4vH";
+    let piece = piece_hashes(piece_text);
     let send = |operation: Operation| {
-        let spool = &spool;
         let federation = &federation;
-        let options = &options;
         async move {
             spool
                 .send(&Request::from(operation), federation, options)
@@ -217,15 +259,14 @@ async fn each_action_settles_its_scope_and_two_others() {
                 .txid()
         }
     };
-    send(Operation::register_piece(&piece, artist.clone())).await;
-    mine(1);
-    send(Operation::editions(&piece, artist.clone(), 10).unwrap()).await;
-    mine(1);
+    scenario.register_piece(piece_text, &artist.to_string(), 10);
+    scenario.unmined();
     let mut old = Vec::new();
     for edition in 1..=4 {
-        old.push(send(Operation::register(&piece, artist.clone(), edition)).await);
+        let txid = scenario.federation(&Step::register(piece_text, &artist.to_string(), edition));
+        old.push(Txid::from_str(&txid).unwrap());
     }
-    mine(1);
+    scenario.mine(1);
     // Later reservations are strictly younger (times are in seconds).
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let held = |txid| spool.reservations().record(txid).unwrap().is_some();

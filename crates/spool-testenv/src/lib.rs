@@ -16,6 +16,7 @@ pub mod browser;
 pub mod esplora;
 mod exe;
 mod node;
+pub mod scenario;
 
 pub use exe::{bitcoind_exe, cache_root};
 pub use node::{Node, NodeError};

@@ -11,14 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub use crate::support::{Driver, Scenario, Step, LEAF1, LEAF2, LEAF3};
 use crate::support::{Env, Wallet, FEDERATION, REFILL, STRANGER, USER1, USER2, USER3};
-
-/// The leaf paths of pyspool's walkthrough.
-pub const LEAF1: &str = "2015/5/28/9/28/44/982190";
-/// user2's leaf.
-pub const LEAF2: &str = "2015/5/28/9/28/45/184623";
-/// user3's leaf.
-pub const LEAF3: &str = "2015/5/28/9/28/45/387493";
 
 /// A running `spool serve`.
 pub struct Server {
@@ -217,100 +211,48 @@ pub struct Sent {
     pub refills: Vec<String>,
 }
 
-/// One owner action: sender, its wallet and leaf, verb, recipient, extra arguments.
-type Step<'a> = (
-    &'a str,
-    &'a Wallet,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a [&'a str],
-);
+/// The scenario's steps through `spool serve`: every action with `--server URL`, every
+/// block indexed before the next step.
+pub struct Via<'a> {
+    /// The node and the CLI's data directory.
+    pub env: &'a Env,
+    /// The server the actions go through.
+    pub server: &'a Server,
+}
+
+impl Driver for Via<'_> {
+    fn address(&self, party: &Wallet, path: &str) -> String {
+        self.env.address(party, path)
+    }
+
+    fn send(&self, party: &Wallet, path: &str, step: &Step) -> String {
+        let args = step.cli_args();
+        let mut all = vec!["--server", self.server.url.as_str()];
+        all.extend(args.iter().map(String::as_str));
+        let out = self.env.act(party, path, &all);
+        crate::support::check_verb(step, &out);
+        out.txid
+    }
+
+    fn mine(&self, n: u64) {
+        self.env.mine(n);
+        self.server.wait_synced(self.env);
+    }
+
+    fn mine_to(&self, address: &str, n: u64) {
+        self.env.mine_to(address, n);
+        self.server.wait_synced(self.env);
+    }
+}
 
 /// The seed's walkthrough (pyspool's documentation example) through the CLI, every command
 /// with `--server URL`, each transaction mined and indexed before the next command.
 pub fn walkthrough(env: &Env, server: &Server, p: &Parties) -> Sent {
-    let via = ["--server", server.url.as_str()];
-    let act = |wallet, path, args: &[&str]| {
-        let out = env.act(wallet, path, &[&via[..], args].concat());
-        env.mine(1);
-        server.wait_synced(env);
-        out
-    };
-    env.mine_to(&p.refill, 101);
-    server.wait_synced(env);
-    act(
-        &REFILL,
-        "",
-        &[
-            "refill-main",
-            "--to",
-            &p.federation,
-            "--fees",
-            "30",
-            "--tokens",
-            "60",
-        ],
-    );
-    let mut events = Vec::new();
-    let mut refills = Vec::new();
-    let register = |to: &str, edition: &str| {
-        act(
-            &FEDERATION,
-            "",
-            &[
-                "register",
-                "--piece",
-                &p.piece,
-                "--to",
-                to,
-                "--edition",
-                edition,
-            ],
-        )
-    };
-    events.push(register(&p.user1, "0").txid);
-    let editions = act(
-        &FEDERATION,
-        "",
-        &[
-            "editions", "--piece", &p.piece, "--to", &p.user1, "--count", "10",
-        ],
-    );
-    assert_eq!(editions.verb.as_deref(), Some("ASCRIBESPOOL01EDITIONS10"));
-    events.push(editions.txid);
-    events.push(register(&p.user1_leaf, "1").txid);
-    let steps: [Step<'_>; 4] = [
-        (&p.user1_leaf, &USER1, LEAF1, "transfer", &p.user2_leaf, &[]),
-        (&p.user2_leaf, &USER2, LEAF2, "consign", &p.user3_leaf, &[]),
-        (
-            &p.user3_leaf,
-            &USER3,
-            LEAF3,
-            "unconsign",
-            &p.user2_leaf,
-            &[],
-        ),
-        (
-            &p.user2_leaf,
-            &USER2,
-            LEAF2,
-            "loan",
-            &p.user3_leaf,
-            &["--start", "150522", "--end", "150523"],
-        ),
-    ];
-    for (sender, wallet, leaf, verb, to, extra) in steps {
-        let fuel = act(
-            &FEDERATION,
-            "",
-            &["refill", "--to", sender, "--fees", "1", "--tokens", "1"],
-        );
-        assert_eq!(fuel.verb.as_deref(), Some("ASCRIBESPOOL01FUEL"));
-        refills.push(fuel.txid);
-        let mut args = vec![verb, "--piece", &p.piece, "--to", to, "--edition", "1"];
-        args.extend_from_slice(extra);
-        events.push(act(wallet, leaf, &args).txid);
+    let via = Via { env, server };
+    let mut scenario = Scenario::funded(&via, 30, 60);
+    let sent = scenario.walkthrough(&p.piece);
+    Sent {
+        events: sent.events,
+        refills: sent.refills,
     }
-    Sent { events, refills }
 }

@@ -14,47 +14,15 @@ use spool_testenv::Node;
 /// The `spool` binary cargo built for these tests.
 pub const SPOOL: &str = env!("CARGO_BIN_EXE_spool");
 
-/// A wallet known to the tests by the environment variable holding its secret.
-#[derive(Debug, Clone)]
-pub struct Wallet {
-    /// The environment variable name (what `--secret-env` gets).
-    pub env: &'static str,
-    /// The secret (set in the child's environment only).
-    pub secret: &'static str,
-}
-
-/// The wallets of pyspool's walkthrough, and a stranger.
-pub const REFILL: Wallet = Wallet {
-    env: "SPOOL_T_REFILL",
-    secret: "refill wallet secret",
-};
-/// The federation.
-pub const FEDERATION: Wallet = Wallet {
-    env: "SPOOL_T_FEDERATION",
-    secret: "federation secret",
-};
-/// The artist.
-pub const USER1: Wallet = Wallet {
-    env: "SPOOL_T_USER1",
-    secret: "user1 secret",
-};
-/// The collector.
-pub const USER2: Wallet = Wallet {
-    env: "SPOOL_T_USER2",
-    secret: "user2 secret",
-};
-/// The consignee and borrower.
-pub const USER3: Wallet = Wallet {
-    env: "SPOOL_T_USER3",
-    secret: "user3 secret",
-};
-/// Someone with no rights at all.
-pub const STRANGER: Wallet = Wallet {
-    env: "SPOOL_T_STRANGER",
-    secret: "stranger secret",
+/// A wallet known to the tests by the environment variable holding its secret; the cast
+/// and the scenario builder are spool-testenv's.
+#[allow(unused_imports)]
+pub use spool_testenv::scenario::{
+    Driver, Party as Wallet, Scenario, Step, FEDERATION, LEAF1, LEAF2, LEAF3, REFILL, STRANGER,
+    USER1, USER2, USER3,
 };
 
-const ALL: [Wallet; 6] = [REFILL, FEDERATION, USER1, USER2, USER3, STRANGER];
+const ALL: [Wallet; 6] = spool_testenv::scenario::CAST;
 
 /// A running node plus the data directory the CLI uses against it.
 pub struct Env {
@@ -242,4 +210,47 @@ impl Env {
     pub fn data_path(&self) -> PathBuf {
         self.data_dir.path().to_path_buf()
     }
+}
+
+/// The scenario builder's steps go through the `spool` binary (`--json --min-conf 1`).
+impl spool_testenv::scenario::Driver for Env {
+    fn address(&self, party: &Wallet, path: &str) -> String {
+        Env::address(self, party, path)
+    }
+
+    fn send(&self, party: &Wallet, path: &str, step: &Step) -> String {
+        let args = step.cli_args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self.act(party, path, &args);
+        check_verb(step, &out);
+        out.txid
+    }
+
+    fn mine(&self, n: u64) {
+        Env::mine(self, n);
+    }
+
+    fn mine_to(&self, address: &str, n: u64) {
+        Env::mine_to(self, address, n);
+    }
+}
+
+/// Asserts that an action's output carries the verb its step asks for.
+pub fn check_verb(step: &Step, out: &spool_cli::subcommand::action::Output) {
+    let expected = match step {
+        Step::RefillMain { .. } => return,
+        Step::Refill { .. } => "ASCRIBESPOOL01FUEL".to_owned(),
+        Step::Register { edition, .. } => format!("ASCRIBESPOOL01REGISTER{edition}"),
+        Step::Editions { count, .. } => format!("ASCRIBESPOOL01EDITIONS{count}"),
+        Step::Owner { verb, edition, .. } => {
+            format!("ASCRIBESPOOL01{}{edition}", verb.to_uppercase())
+        }
+        Step::Loan {
+            edition,
+            start,
+            end,
+            ..
+        } => format!("ASCRIBESPOOL01LOAN{edition}/{start}{end}"),
+    };
+    assert_eq!(out.verb.as_deref(), Some(expected.as_str()), "{step:?}");
 }
