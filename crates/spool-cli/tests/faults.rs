@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use spool_cli::subcommand::{action, wait};
-use support::{Env, Run, Scenario, FEDERATION, USER1, USER2};
+use support::{Env, Run, Scenario, Step, FEDERATION, USER1, USER2};
 
 /// Funds the federation with `fees` fuel and `tokens` token outputs, confirmed.
 fn fund_federation(env: &Env, fees: &str, tokens: &str) -> String {
@@ -104,28 +104,12 @@ fn a_live_reservation_is_never_released_by_another_process() {
 #[test]
 fn concurrent_actions_on_one_edition_one_lands_the_other_is_refused() {
     let env = Env::start();
-    fund_federation(&env, "10", "20");
+    let mut scenario = Scenario::funded(&env, 10, 20);
     let user1 = env.address(&USER1, "");
     let user2 = env.address(&USER2, "");
     let piece = "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7";
-    for args in [
-        [
-            "register",
-            "--piece",
-            piece,
-            "--to",
-            &user1,
-            "--edition",
-            "0",
-        ],
-        [
-            "editions", "--piece", piece, "--to", &user1, "--count", "10",
-        ],
-    ] {
-        let run = federation_run(&env, &args);
-        assert!(run.ok, "{args:?}: {}", run.stderr);
-        env.mine(1);
-    }
+    scenario.federation(&Step::register(piece, &user1, 0));
+    scenario.federation(&Step::editions(piece, &user1, 10));
     let (child, go, first_txid) = start_paused(
         &env,
         &[
@@ -525,35 +509,13 @@ fn a_corrupt_store_names_the_remedy_and_the_store_is_private() {
 #[test]
 fn migrate_refusals_fee_rate_unit_and_wrong_network() {
     let env = Env::start();
-    fund_federation(&env, "10", "20");
+    let mut scenario = Scenario::funded(&env, 10, 20);
     let user1 = env.address(&USER1, "");
     let user2 = env.address(&USER2, "");
     let piece = "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7";
-    for args in [
-        [
-            "register",
-            "--piece",
-            piece,
-            "--to",
-            &user1,
-            "--edition",
-            "0",
-        ],
-        ["editions", "--piece", piece, "--to", &user1, "--count", "3"],
-        [
-            "register",
-            "--piece",
-            piece,
-            "--to",
-            &user1,
-            "--edition",
-            "1",
-        ],
-    ] {
-        let run = federation_run(&env, &args);
-        assert!(run.ok, "{args:?}: {}", run.stderr);
-        env.mine(1);
-    }
+    scenario.federation(&Step::register(piece, &user1, 0));
+    scenario.federation(&Step::editions(piece, &user1, 3));
+    scenario.federation(&Step::register(piece, &user1, 1));
     let mempool = env.mempool();
     let migrate = |prev: &str, new: &str| {
         env.run(&[
@@ -711,36 +673,14 @@ fn verbose_logs_rpc_calls_plainly_and_errors_stay_short() {
 #[test]
 fn concurrent_transfers_of_one_edition_one_lands() {
     let env = Env::start();
-    fund_federation(&env, "10", "20");
+    let mut scenario = Scenario::funded(&env, 10, 20);
     let user1 = env.address(&USER1, "");
     let user2 = env.address(&USER2, "");
     let piece = "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7";
-    for args in [
-        vec![
-            "register",
-            "--piece",
-            piece,
-            "--to",
-            &user1,
-            "--edition",
-            "0",
-        ],
-        vec!["editions", "--piece", piece, "--to", &user1, "--count", "3"],
-        vec![
-            "register",
-            "--piece",
-            piece,
-            "--to",
-            &user1,
-            "--edition",
-            "1",
-        ],
-        vec!["refill", "--to", &user1, "--fees", "3", "--tokens", "3"],
-    ] {
-        let run = federation_run(&env, &args);
-        assert!(run.ok, "{args:?}: {}", run.stderr);
-        env.mine(1);
-    }
+    scenario.federation(&Step::register(piece, &user1, 0));
+    scenario.federation(&Step::editions(piece, &user1, 3));
+    scenario.federation(&Step::register(piece, &user1, 1));
+    scenario.refill(&user1, 3, 3);
     let transfer = |to: &str| {
         vec![
             "--json".to_owned(),
@@ -788,26 +728,12 @@ fn concurrent_transfers_of_one_edition_one_lands() {
 #[test]
 fn a_killed_processs_reservation_and_claim_are_released() {
     let env = Env::start();
-    fund_federation(&env, "10", "20");
+    let mut scenario = Scenario::funded(&env, 10, 20);
     let user1 = env.address(&USER1, "");
     let user2 = env.address(&USER2, "");
     let piece = "mhXeWEMLnEwVNnyqKrqUDPAYSuwhfyNXA7";
-    for args in [
-        [
-            "register",
-            "--piece",
-            piece,
-            "--to",
-            &user1,
-            "--edition",
-            "0",
-        ],
-        ["editions", "--piece", piece, "--to", &user1, "--count", "3"],
-    ] {
-        let run = federation_run(&env, &args);
-        assert!(run.ok, "{args:?}: {}", run.stderr);
-        env.mine(1);
-    }
+    scenario.federation(&Step::register(piece, &user1, 0));
+    scenario.federation(&Step::editions(piece, &user1, 3));
     let (mut child, _go, txid) = start_paused(
         &env,
         &[
