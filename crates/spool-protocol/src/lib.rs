@@ -19,10 +19,13 @@
 //! - [`ownership`]: pyspool's ownership checks over the valid events;
 //! - [`scope`]: the part of a piece's history the rules about one edition read;
 //! - [`reason`]: typed verdicts ([`reason::Reason`]): pyspool's reason texts with stable codes;
+//! - [`certificate`]: provenance certificates: a file that proves who owns an edition,
+//!   verified offline ([`certificate::Certificate::verify`]);
 //! - [`state`]: a piece's current state ([`state::PieceState`]) and an address's holdings.
 
 pub use bitcoin;
 
+pub mod certificate;
 pub mod chain;
 pub mod file_hash;
 pub mod history;
