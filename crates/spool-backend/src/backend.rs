@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use bitcoin::{Address, Network, OutPoint, Transaction, Txid};
+use bitcoin::block::Header;
+use bitcoin::{Address, BlockHash, Network, OutPoint, Transaction, Txid};
 use spool_protocol::chain::Utxo;
-use spool_protocol::chain::{ChainTx, TxPlace};
+use spool_protocol::chain::{ChainTx, TxInclusion, TxPlace};
 use spool_protocol::scope::Scope;
 
 use crate::error::BackendError;
@@ -68,6 +69,35 @@ pub trait Backend: Send + Sync {
     /// Broadcasts `tx`. Broadcasting a transaction the node already has (in the mempool or
     /// in the chain) is success.
     async fn broadcast(&self, tx: &Transaction) -> Result<Txid, BackendError>;
+
+    /// The proof that confirmed transaction `txid` is in its block: the block's header and
+    /// partial merkle tree (`gettxoutproof`'s form), height, coinbase and coinbase branch.
+    ///
+    /// # Errors
+    ///
+    /// [`BackendError::NotFound`] for an unknown or unconfirmed transaction;
+    /// [`BackendError::Unsupported`] from a backend that cannot give proofs.
+    async fn tx_inclusion(&self, txid: &Txid) -> Result<TxInclusion, BackendError> {
+        let _ = txid;
+        Err(BackendError::Unsupported {
+            what: "merkle proofs".to_owned(),
+            backend: self.describe(),
+        })
+    }
+
+    /// The hash and header of the best chain's block at `height`.
+    ///
+    /// # Errors
+    ///
+    /// [`BackendError::NotFound`] above the tip; [`BackendError::Unsupported`] from a
+    /// backend that cannot give headers.
+    async fn block_header_at(&self, height: u64) -> Result<(BlockHash, Header), BackendError> {
+        let _ = height;
+        Err(BackendError::Unsupported {
+            what: "block headers".to_owned(),
+            backend: self.describe(),
+        })
+    }
 
     /// The transaction that spends `outpoint`, when the backend can tell (the mempool's
     /// spender for Core; any spender for Esplora); `None` when unspent or unknown. Used to
@@ -210,6 +240,12 @@ macro_rules! forward_backend {
             }
             async fn spender(&self, outpoint: &OutPoint) -> Result<Option<Txid>, BackendError> {
                 (**self).spender(outpoint).await
+            }
+            async fn tx_inclusion(&self, txid: &Txid) -> Result<TxInclusion, BackendError> {
+                (**self).tx_inclusion(txid).await
+            }
+            async fn block_header_at(&self, height: u64) -> Result<(BlockHash, Header), BackendError> {
+                (**self).block_header_at(height).await
             }
             async fn wait_confirmed_with_progress(
                 &self,

@@ -23,6 +23,14 @@ pub enum BackendError {
         /// The node's or server's reason, verbatim.
         reason: String,
     },
+    /// The backend cannot answer this kind of question.
+    #[error("{backend} cannot give {what}")]
+    Unsupported {
+        /// What was asked (e.g. `merkle proofs`).
+        what: String,
+        /// The backend's description.
+        backend: String,
+    },
     /// The server's index has not reached its node's tip yet (it holds no block, or is
     /// behind): its answers would be incomplete.
     #[error("server is indexing: block {indexed} of {node} at {url}")]

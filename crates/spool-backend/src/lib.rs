@@ -29,6 +29,7 @@
 //! rules it serves stay in spool-protocol.
 
 mod backend;
+pub mod certificate;
 pub mod core;
 mod error;
 pub mod esplora;

@@ -1,6 +1,7 @@
 //! The subcommands, one module each, each with its own `Output` (Serialize) for `--json`.
 
 pub mod action;
+pub mod certificate;
 pub mod completions;
 pub mod fuel;
 pub mod hash;
@@ -14,6 +15,7 @@ pub mod pieces;
 pub mod reservations;
 pub mod serve;
 pub mod verb;
+pub mod verify;
 pub mod wait;
 pub mod wallet;
 
@@ -64,6 +66,10 @@ pub enum Subcommand {
     Ownership(ownership::OwnershipArgs),
     /// A piece's current state: who holds each edition, consignees and loans.
     Piece(piece::PieceArgs),
+    /// A provenance certificate of an edition (`.spoolcert`), provable without trusting us.
+    Certificate(certificate::CertificateArgs),
+    /// Check a provenance certificate: offline, and with a backend against its best chain.
+    Verify(verify::VerifyArgs),
     /// An address's fuel, tokens, other and reserved outputs.
     Fuel(fuel::FuelArgs),
     /// A shell completion script (bash, zsh, fish, powershell) on stdout.
@@ -119,6 +125,8 @@ impl Subcommand {
             Subcommand::History(args) => args.run(settings).await,
             Subcommand::Ownership(args) => args.run(settings).await,
             Subcommand::Piece(args) => args.run(settings).await,
+            Subcommand::Certificate(args) => args.run(settings).await,
+            Subcommand::Verify(args) => args.run(settings).await,
             Subcommand::Fuel(args) => args.run(settings).await,
             Subcommand::Completions(args) => args.run(),
             Subcommand::Wait(args) => args.run(settings).await,

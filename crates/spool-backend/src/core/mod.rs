@@ -43,7 +43,7 @@ use std::time::Duration;
 use bitcoin::{Address, Network, OutPoint, Transaction, Txid};
 use serde_json::{json, Value};
 use spool_protocol::chain::Utxo;
-use spool_protocol::chain::{ChainTx, TxPlace};
+use spool_protocol::chain::{ChainTx, TxInclusion, TxPlace};
 
 pub use rpc::{redact_url, CoreAuth, RpcCounts};
 
@@ -275,6 +275,91 @@ impl Backend for CoreBackend {
         let tx = tx.clone();
         self.run("broadcast", move |rpc, _| broadcast_blocking(rpc, &tx))
             .await
+    }
+
+    async fn tx_inclusion(&self, txid: &Txid) -> Result<TxInclusion, BackendError> {
+        let txid = *txid;
+        self.run("tx_inclusion", move |rpc, _| {
+            let not_confirmed = || BackendError::NotFound {
+                what: format!("a block holding transaction {txid}"),
+            };
+            let info = match rpc.call("getrawtransaction", &[json!(txid.to_string()), json!(1)])? {
+                Ok(info) => info,
+                Err(_) => {
+                    return Err(BackendError::NotFound {
+                        what: format!("transaction {txid}"),
+                    })
+                }
+            };
+            let block_hash = info
+                .get("blockhash")
+                .and_then(Value::as_str)
+                .ok_or_else(not_confirmed)?
+                .to_owned();
+            let block = rpc.call_ok("getblock", &[json!(block_hash), json!(1)])?;
+            let height = block
+                .get("height")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| rpc_bad(rpc, "getblock", &block))?;
+            let txids = block
+                .get("tx")
+                .and_then(Value::as_array)
+                .ok_or_else(|| rpc_bad(rpc, "getblock", &block))?
+                .iter()
+                .map(|t| t.as_str().and_then(|t| Txid::from_str(t).ok()))
+                .collect::<Option<Vec<Txid>>>()
+                .ok_or_else(|| rpc_bad(rpc, "getblock", &block))?;
+            let proof = rpc.call_ok(
+                "gettxoutproof",
+                &[json!([txid.to_string()]), json!(block_hash)],
+            )?;
+            let merkle_block: bitcoin::MerkleBlock = proof
+                .as_str()
+                .and_then(|hex| bitcoin::consensus::encode::deserialize_hex(hex).ok())
+                .ok_or_else(|| rpc_bad(rpc, "gettxoutproof", &proof))?;
+            let coinbase_hex = rpc.call_ok(
+                "getrawtransaction",
+                &[json!(txids[0].to_string()), json!(0), json!(block_hash)],
+            )?;
+            let coinbase: Transaction = coinbase_hex
+                .as_str()
+                .and_then(|hex| bitcoin::consensus::encode::deserialize_hex(hex).ok())
+                .ok_or_else(|| rpc_bad(rpc, "getrawtransaction", &coinbase_hex))?;
+            Ok(TxInclusion {
+                height,
+                merkle_block,
+                coinbase,
+                coinbase_branch: spool_protocol::certificate::coinbase_branch(&txids),
+            })
+        })
+        .await
+    }
+
+    async fn block_header_at(
+        &self,
+        height: u64,
+    ) -> Result<(bitcoin::BlockHash, bitcoin::block::Header), BackendError> {
+        self.run("block_header_at", move |rpc, _| {
+            let hash = match rpc.call("getblockhash", &[json!(height)])? {
+                Ok(hash) => hash,
+                Err(_) => {
+                    return Err(BackendError::NotFound {
+                        what: format!("a block at height {height}"),
+                    })
+                }
+            };
+            let hash_text = hash
+                .as_str()
+                .ok_or_else(|| rpc_bad(rpc, "getblockhash", &hash))?
+                .to_owned();
+            let header = rpc.call_ok("getblockheader", &[json!(hash_text), json!(false)])?;
+            let header: bitcoin::block::Header = header
+                .as_str()
+                .and_then(|hex| bitcoin::consensus::encode::deserialize_hex(hex).ok())
+                .ok_or_else(|| rpc_bad(rpc, "getblockheader", &header))?;
+            Ok((header.block_hash(), header))
+        })
+        .await
     }
 
     async fn spender(&self, outpoint: &OutPoint) -> Result<Option<Txid>, BackendError> {

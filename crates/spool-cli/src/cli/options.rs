@@ -168,6 +168,9 @@ pub struct Settings {
     pub server: Option<String>,
     /// `--wait-sync`: wait for a server's index to catch up with its node.
     pub wait_sync: bool,
+    /// Whether a backend was named (`--rpc-url`, `--backend`, `--esplora-url`, `--server`,
+    /// or their variables or config keys), rather than only the defaults.
+    pub backend_named: bool,
     /// Addresses `spool index`/`spool serve` watch from the start (config `watch = [...]`).
     pub watch: Vec<String>,
     /// The per-network data directory (`None` when neither --data-dir nor a home directory gives one;
@@ -207,6 +210,7 @@ impl GlobalOptions {
             .or(config.network)
             .unwrap_or(NetworkName::Mainnet);
         let backend = self.backend.or(config.backend).unwrap_or(BackendKind::Core);
+        let rpc_url_from_config = config.rpc_url.is_some();
         let rpc_url = self
             .rpc_url
             .clone()
@@ -225,6 +229,14 @@ impl GlobalOptions {
                 (None, None) => RpcAuth::Cookie(default_cookie(network)),
             },
         };
+        let backend_named = self.rpc_url.is_some()
+            || rpc_url_from_config
+            || self.backend.is_some()
+            || config.backend.is_some()
+            || self.esplora_url.is_some()
+            || config.esplora_url.is_some()
+            || self.server.is_some()
+            || config.server.is_some();
         let esplora_url = self.esplora_url.clone().or(config.esplora_url);
         let base = self
             .data_dir
@@ -239,6 +251,7 @@ impl GlobalOptions {
             esplora_url,
             server: self.server.clone().or(config.server),
             wait_sync: self.wait_sync,
+            backend_named,
             watch: config.watch.unwrap_or_default(),
             data_dir: base.map(|dir| dir.join(network.as_str())),
             json: if self.no_json {

@@ -1,0 +1,115 @@
+//! Provenance certificates end to end on a real regtest node (issue 21): the seed's
+//! walkthrough edition certified through Bitcoin Core, verified offline with the protocol
+//! crate alone while the node is down, then online; Core's own `verifytxoutproof` accepts
+//! every proof in the file; a later transfer supersedes it.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::Value;
+use spool_cli::subcommand::certificate;
+use spool_protocol::certificate::Certificate;
+use support::{Env, Scenario, Step, LEAF2, LEAF3, SPOOL, USER2, USER3};
+
+#[test]
+fn the_walkthrough_edition_certified_verified_offline_online_and_superseded() {
+    let mut env = Env::start();
+    let image = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors/ascribe.png");
+    let hashes: spool_cli::subcommand::hash::Output =
+        env.json(&["hash", image, "--meta", "title=ascribe"]);
+    let piece = format!("{},{}", hashes.file_hash, hashes.file_hash_metadata);
+    let user2_leaf = env.address(&USER2, LEAF2);
+    let user3_leaf = env.address(&USER3, LEAF3);
+    {
+        let mut scenario = Scenario::funded(&env, 30, 60);
+        scenario.walkthrough(&piece);
+        scenario.mine(6);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("edition1.spoolcert");
+    let file_text = file.to_string_lossy().to_string();
+    let issued: certificate::Output = env.json(&[
+        "certificate",
+        &hashes.file_hash,
+        "--edition",
+        "1",
+        "--out",
+        &file_text,
+    ]);
+    assert_eq!(issued.owner.as_deref(), Some(user2_leaf.as_str()));
+    assert_eq!(issued.consignee, None);
+    assert_eq!(
+        issued.events, 7,
+        "REGISTER0, EDITIONS10 and edition 1's five events"
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+
+    // Core's own verifytxoutproof accepts every proof in the file.
+    let cert = Certificate::from_json(&text).unwrap();
+    for event in &cert.events {
+        let proven = env
+            .node
+            .call("verifytxoutproof", &[Value::from(event.proof.clone())])
+            .unwrap();
+        assert_eq!(proven, serde_json::json!([event.txid.to_string()]));
+    }
+
+    // The node stops: the file is verified with the protocol crate alone...
+    env.node.stop().unwrap();
+    let report = Certificate::from_json(&text).unwrap().verify().unwrap();
+    assert_eq!(report.state.owner.as_deref(), Some(user2_leaf.as_str()));
+    assert_eq!(report.state.loans.len(), 1);
+    assert_eq!(report.state.loans[0].borrower, user3_leaf);
+    assert!(report.min_burial.unwrap() >= 6);
+    // ...and by `spool verify`, offline by default (no backend named), saying what it trusts.
+    let offline = Command::new(SPOOL)
+        .args(["--network", "regtest", "verify"])
+        .arg(&file)
+        .env_remove("SPOOL_CONFIG")
+        .env("XDG_CONFIG_HOME", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&offline.stdout);
+    assert!(
+        offline.status.success(),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("is owned by {user2_leaf}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("best chain") && stdout.contains("no later event"),
+        "{stdout}"
+    );
+
+    // Online through Core: on its best chain, and current.
+    env.node.restart().unwrap();
+    let online: Value = env.json(&["verify", &file_text]);
+    assert_eq!(online["proven"], true);
+    assert_eq!(online["online"]["current"], true, "{online}");
+    assert!(online["online"]["headers_on_best_chain"].as_u64().unwrap() >= 7);
+
+    // A later transfer supersedes it: exit 2, naming the transfer.
+    let mut scenario = Scenario::funded(&env, 2, 2);
+    scenario.refill(&user2_leaf, 1, 2);
+    let transfer = scenario.by(&USER2, LEAF2, &Step::transfer(&piece, &user3_leaf, 1));
+    let run = env.run(&["verify", &file_text]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("superseded") && run.stderr.contains(&transfer),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+
+    // A tampered file fails with its reason on one line.
+    let tampered = text.replace(&user2_leaf, &user3_leaf);
+    let bad = dir.path().join("tampered.spoolcert");
+    std::fs::write(&bad, tampered).unwrap();
+    let run = env.run(&["verify", &bad.to_string_lossy()]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("invalid certificate"), "{}", run.stderr);
+}
