@@ -40,6 +40,30 @@ pub struct StatusReply {
     pub synced: bool,
 }
 
+/// `GET tx/{txid}/inclusion`: the proof that a confirmed transaction is in its block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionReply {
+    /// The block's height.
+    pub height: u64,
+    /// The header and partial merkle tree, hex (`gettxoutproof`'s bytes).
+    pub proof: String,
+    /// The block's coinbase, hex.
+    pub coinbase: String,
+    /// The coinbase's merkle branch, leaf's sibling first.
+    pub coinbase_branch: Vec<bitcoin::TxMerkleNode>,
+}
+
+/// `GET block-height/{height}/header`: the best chain's block at a height.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderReply {
+    /// The height.
+    pub height: u64,
+    /// The block hash.
+    pub hash: bitcoin::BlockHash,
+    /// The 80-byte header, hex.
+    pub header: String,
+}
+
 /// One previous output on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WirePrevout {
@@ -348,6 +372,42 @@ impl Backend for ServerBackend {
         let wire: WireTx = self.get_json(&format!("/tx/{txid}")).await?;
         wire.to_chain_tx()
             .map_err(|e| BackendError::bad_response(&url, e))
+    }
+
+    async fn tx_inclusion(
+        &self,
+        txid: &Txid,
+    ) -> Result<spool_protocol::chain::TxInclusion, BackendError> {
+        let url = format!("{}{API_PREFIX}/tx/{txid}/inclusion", self.base);
+        let reply: InclusionReply = self.get_json(&format!("/tx/{txid}/inclusion")).await?;
+        let bad = |e: bitcoin::consensus::encode::FromHexError| {
+            BackendError::bad_response(&url, e.to_string())
+        };
+        Ok(spool_protocol::chain::TxInclusion {
+            height: reply.height,
+            merkle_block: encode::deserialize_hex(&reply.proof).map_err(bad)?,
+            coinbase: encode::deserialize_hex(&reply.coinbase).map_err(bad)?,
+            coinbase_branch: reply.coinbase_branch,
+        })
+    }
+
+    async fn block_header_at(
+        &self,
+        height: u64,
+    ) -> Result<(bitcoin::BlockHash, bitcoin::block::Header), BackendError> {
+        let url = format!("{}{API_PREFIX}/block-height/{height}/header", self.base);
+        let reply: HeaderReply = self
+            .get_json(&format!("/block-height/{height}/header"))
+            .await?;
+        let header: bitcoin::block::Header = encode::deserialize_hex(&reply.header)
+            .map_err(|e| BackendError::bad_response(&url, e.to_string()))?;
+        if header.block_hash() != reply.hash {
+            return Err(BackendError::bad_response(
+                &url,
+                "the header does not hash to the hash given",
+            ));
+        }
+        Ok((reply.hash, header))
     }
 
     async fn broadcast(&self, tx: &Transaction) -> Result<Txid, BackendError> {

@@ -3,6 +3,7 @@
 //! crate alone while the node is down, then online; Core's own `verifytxoutproof` accepts
 //! every proof in the file; a later transfer supersedes it.
 
+mod serving;
 mod support;
 
 use std::process::Command;
@@ -91,6 +92,43 @@ fn the_walkthrough_edition_certified_verified_offline_online_and_superseded() {
     assert_eq!(online["proven"], true);
     assert_eq!(online["online"]["current"], true, "{online}");
     assert!(online["online"]["headers_on_best_chain"].as_u64().unwrap() >= 7);
+
+    // Through `spool serve`, at the same tip: the same proof (only the issuer's own fields
+    // differ), from the CLI's --server and from the API's route; verified through it too.
+    let server = serving::Server::start(&env, &[]);
+    server.wait_synced(&env);
+    let same_proof = |other: &str| {
+        let mut other = Certificate::from_json(other).unwrap();
+        assert_ne!(other.issuer, cert.issuer);
+        other.issuer = cert.issuer.clone();
+        other.issued_at = cert.issued_at;
+        assert_eq!(other, cert, "the same proof as through Core");
+    };
+    let via_server = dir.path().join("via-server.spoolcert");
+    let via_server_text = via_server.to_string_lossy().to_string();
+    let _: certificate::Output = env.json(&[
+        "--server",
+        &server.url,
+        "certificate",
+        &hashes.file_hash,
+        "--edition",
+        "1",
+        "--out",
+        &via_server_text,
+    ]);
+    same_proof(&std::fs::read_to_string(&via_server).unwrap());
+    let (status, body) = server.get(&format!(
+        "/api/v1/piece/{}/certificate?edition=1&federation=",
+        hashes.file_hash
+    ));
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("indexed_height"), "the document alone");
+    same_proof(&body);
+    let through_server: Value = env.json(&["--server", &server.url, "verify", &file_text]);
+    assert_eq!(
+        through_server["online"]["current"], true,
+        "{through_server}"
+    );
 
     // A later transfer supersedes it: exit 2, naming the transfer.
     let mut scenario = Scenario::funded(&env, 2, 2);

@@ -236,13 +236,18 @@ impl ApiError {
             message: message.into(),
         }
     }
-    fn bad(message: impl Into<String>) -> ApiError {
+    /// The message told to the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub(crate) fn bad(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
     fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, message)
     }
-    fn internal(message: impl Into<String>) -> ApiError {
+    pub(crate) fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 }
@@ -300,6 +305,15 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .route("/piece/{piece}/ownership", get(ownership))
         .route("/piece/{piece}/state", get(piece_state))
         .route("/pieces", get(pieces))
+        .route("/tx/{txid}/inclusion", get(crate::certificate::inclusion))
+        .route(
+            "/block-height/{height}/header",
+            get(crate::certificate::header_at),
+        )
+        .route(
+            "/piece/{piece}/certificate",
+            get(crate::certificate::piece_certificate),
+        )
         .route("/latest", get(latest))
         .route("/search", get(search))
         .method_not_allowed_fallback(no_method)
@@ -324,7 +338,8 @@ pub fn routes(state: Arc<ApiState>) -> Router {
 
 /// Says in every API reply how far the index is: the headers `X-Spool-Indexed-Height`
 /// (absent before the first block), `X-Spool-Node-Height` and `X-Spool-Synced`, and, in
-/// every JSON object reply, the same as `indexed_height`, `node_height` and `synced`. An
+/// every JSON object reply but a certificate, the same as `indexed_height`, `node_height`
+/// and `synced`. An
 /// answer from an index behind its node thus says so (the status reply has them already).
 async fn index_position(
     State(state): State<Arc<ApiState>>,
@@ -332,7 +347,10 @@ async fn index_position(
     next: axum::middleware::Next,
 ) -> Response {
     use axum::http::{header, HeaderValue};
-    let is_status = request.uri().path().ends_with("/status");
+    // The status reply has the fields already; a certificate is a document of its own,
+    // served byte for byte (the headers still say how far the index is).
+    let is_status =
+        request.uri().path().ends_with("/status") || request.uri().path().ends_with("/certificate");
     let response = next.run(request).await;
     let sync = state.sync_state();
     let indexed = sync.indexed.map(|(height, _)| height);
@@ -469,17 +487,17 @@ async fn no_method(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
     )
 }
 
-fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+pub(crate) fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
     p.map(|Path(v)| v)
         .map_err(|e| ApiError::bad(format!("bad path: {}", e.body_text())))
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(v)| v)
         .map_err(|e| ApiError::bad(format!("bad query: {}", e.body_text())))
 }
 
-fn parse_address(text: &str, network: Network, what: &str) -> Result<Address, ApiError> {
+pub(crate) fn parse_address(text: &str, network: Network, what: &str) -> Result<Address, ApiError> {
     let unchecked = Address::<NetworkUnchecked>::from_str(text)
         .map_err(|_| ApiError::bad(format!("{what} {text:?} is not a bitcoin address")))?;
     unchecked
@@ -487,13 +505,16 @@ fn parse_address(text: &str, network: Network, what: &str) -> Result<Address, Ap
         .map_err(|_| ApiError::bad(format!("{what} {text} is not valid for {network}")))
 }
 
-fn parse_txid(text: &str) -> Result<Txid, ApiError> {
+pub(crate) fn parse_txid(text: &str) -> Result<Txid, ApiError> {
     Txid::from_str(text)
         .map_err(|_| ApiError::bad(format!("{text:?} is not a txid (64 hex digits)")))
 }
 
 /// The federation asked for: `federation=A,B` (empty: none), or the server's default.
-fn federation(asked: &Option<String>, config: &ApiConfig) -> Result<Vec<String>, ApiError> {
+pub(crate) fn federation(
+    asked: &Option<String>,
+    config: &ApiConfig,
+) -> Result<Vec<String>, ApiError> {
     match asked {
         None => Ok(config.federation.clone()),
         Some(list) => list
@@ -727,7 +748,11 @@ async fn broadcast(
 }
 
 /// A transaction from the index, or else from the node (`getrawtransaction` verbosity 2).
-fn find_transaction(store: &Store, config: &ApiConfig, txid: &Txid) -> Result<ChainTx, ApiError> {
+pub(crate) fn find_transaction(
+    store: &Store,
+    config: &ApiConfig,
+    txid: &Txid,
+) -> Result<ChainTx, ApiError> {
     if let Some(tx) = store.transaction(txid)? {
         return Ok(tx);
     }

@@ -1,0 +1,212 @@
+//! Certificates from `spool serve`: the proof of a transaction's inclusion and the best
+//! chain's headers (from the node), and whole certificates issued from the index.
+//!
+//! | route | answer |
+//! | --- | --- |
+//! | `GET tx/{txid}/inclusion` | `{height, proof, coinbase, coinbase_branch}` |
+//! | `GET block-height/{height}/header` | `{height, hash, header}` |
+//! | `GET piece/{piece}/certificate?edition=N[&federation=A,B]` | the `.spoolcert` document |
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use bitcoin::consensus::encode::serialize_hex;
+use bitcoin::{Address, BlockHash, Network, Transaction, Txid};
+use serde::Deserialize;
+use spool_backend::core::CoreBackend;
+use spool_backend::server::{HeaderReply, InclusionReply};
+use spool_backend::{Backend, BackendError};
+use spool_protocol::certificate::Certificate;
+use spool_protocol::chain::{ChainTx, TxInclusion, Utxo};
+
+use crate::api::{
+    federation, find_transaction, parse_address, parse_txid, path, query, ApiError, ApiState,
+};
+
+/// The node behind the index, as a Core backend (for proofs and headers).
+fn node(state: &ApiState) -> Result<CoreBackend, ApiError> {
+    let config = &state.config().node;
+    CoreBackend::with_timeout(
+        &config.url,
+        config.auth.clone(),
+        state.config().network,
+        config.timeout,
+    )
+    .map_err(|e| ApiError::internal(format!("node: {e}")))
+}
+
+fn backend_error(err: BackendError) -> ApiError {
+    match err {
+        BackendError::NotFound { what } => {
+            ApiError::new(StatusCode::NOT_FOUND, format!("{what} is unknown"))
+        }
+        other => ApiError::new(StatusCode::BAD_GATEWAY, format!("the node failed: {other}")),
+    }
+}
+
+/// `GET tx/{txid}/inclusion`.
+pub(crate) async fn inclusion(
+    State(state): State<Arc<ApiState>>,
+    p: Result<Path<String>, PathRejection>,
+) -> Result<Json<InclusionReply>, ApiError> {
+    let txid = parse_txid(&path(p)?)?;
+    let found = node(&state)?
+        .tx_inclusion(&txid)
+        .await
+        .map_err(backend_error)?;
+    Ok(Json(InclusionReply {
+        height: found.height,
+        proof: serialize_hex(&found.merkle_block),
+        coinbase: serialize_hex(&found.coinbase),
+        coinbase_branch: found.coinbase_branch,
+    }))
+}
+
+/// `GET block-height/{height}/header`.
+pub(crate) async fn header_at(
+    State(state): State<Arc<ApiState>>,
+    p: Result<Path<u64>, PathRejection>,
+) -> Result<Json<HeaderReply>, ApiError> {
+    let height = path(p)?;
+    let (hash, header) = node(&state)?
+        .block_header_at(height)
+        .await
+        .map_err(backend_error)?;
+    Ok(Json(HeaderReply {
+        height,
+        hash,
+        header: serialize_hex(&header),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CertificateQuery {
+    edition: Option<u64>,
+    federation: Option<String>,
+}
+
+/// `GET piece/{piece}/certificate?edition=N`: issued from the index's transactions and the
+/// node's proofs, by the same gathering as every backend's.
+pub(crate) async fn piece_certificate(
+    State(state): State<Arc<ApiState>>,
+    p: Result<Path<String>, PathRejection>,
+    q: Result<Query<CertificateQuery>, QueryRejection>,
+) -> Result<Json<Certificate>, ApiError> {
+    let text = path(p)?;
+    let q = query(q)?;
+    let network = state.config().network;
+    let piece = parse_address(&text, network, "piece address")?;
+    let edition = q
+        .edition
+        .ok_or_else(|| ApiError::bad("`edition` is missing: ?edition=N"))?;
+    let federation = federation(&q.federation, state.config())?;
+    let sync = state.sync_state();
+    if !sync.synced {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "server is indexing: block {} of {}; a certificate needs the whole chain",
+                sync.indexed.map_or(0, |(h, _)| h),
+                sync.node_height
+            ),
+        ));
+    }
+    let backend = IndexBackend {
+        state: state.clone(),
+        node: node(&state)?,
+    };
+    let issued_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let issuer = format!("spool-rs {} via spool serve", env!("CARGO_PKG_VERSION"));
+    let certificate = spool_backend::certificate::issue_certificate(
+        &backend,
+        &piece,
+        edition,
+        &federation,
+        &issuer,
+        issued_at,
+    )
+    .await
+    .map_err(|e| match e {
+        spool_backend::certificate::GatherError::Backend(err) => backend_error(err),
+        other => ApiError::internal(other.to_string()),
+    })?;
+    Ok(Json(certificate))
+}
+
+/// The index's transactions and the node's proofs, as a [`Backend`] for the gathering.
+struct IndexBackend {
+    state: Arc<ApiState>,
+    node: CoreBackend,
+}
+
+fn unsupported(what: &str) -> BackendError {
+    BackendError::Unsupported {
+        what: what.to_owned(),
+        backend: "the index's certificate source".to_owned(),
+    }
+}
+
+fn from_api(err: ApiError) -> BackendError {
+    BackendError::NotFound {
+        what: err.message().to_owned(),
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for IndexBackend {
+    fn network(&self) -> Network {
+        self.state.config().network
+    }
+
+    fn describe(&self) -> String {
+        "spool serve's index".to_owned()
+    }
+
+    async fn tip_height(&self) -> Result<u64, BackendError> {
+        self.state
+            .sync_state()
+            .indexed
+            .map(|(h, _)| h)
+            .ok_or_else(|| unsupported("a tip before the first indexed block"))
+    }
+
+    async fn utxos(&self, _: &Address, _: u32) -> Result<Vec<Utxo>, BackendError> {
+        Err(unsupported("unspent outputs"))
+    }
+
+    async fn address_transactions(&self, address: &Address) -> Result<Vec<ChainTx>, BackendError> {
+        let script = address.script_pubkey();
+        self.state
+            .read(move |store, _| Ok(store.txs_paying(&script)?))
+            .await
+            .map_err(from_api)
+    }
+
+    async fn transaction(&self, txid: &Txid) -> Result<ChainTx, BackendError> {
+        let txid = *txid;
+        self.state
+            .read(move |store, api| find_transaction(store, api.config(), &txid))
+            .await
+            .map_err(from_api)
+    }
+
+    async fn broadcast(&self, _: &Transaction) -> Result<Txid, BackendError> {
+        Err(unsupported("broadcasts"))
+    }
+
+    async fn tx_inclusion(&self, txid: &Txid) -> Result<TxInclusion, BackendError> {
+        self.node.tx_inclusion(txid).await
+    }
+
+    async fn block_header_at(
+        &self,
+        height: u64,
+    ) -> Result<(BlockHash, bitcoin::block::Header), BackendError> {
+        self.node.block_header_at(height).await
+    }
+}
