@@ -42,7 +42,10 @@ fn main() -> ExitCode {
                 println!("  consigned to: {consignee}");
             }
             for loan in &report.state.loans {
-                println!("  loaned to {} from {} to {}", loan.borrower, loan.start, loan.end);
+                println!(
+                    "  loaned to {} from {} to {}",
+                    loan.borrower, loan.start, loan.end
+                );
             }
             println!("checked:");
             for line in &report.checked {
