@@ -8,7 +8,7 @@ use spool_protocol::history::History;
 use spool_protocol::state::{EditionSummary, PieceState};
 use spool_protocol::verb::LoanDate;
 
-use crate::model::{is_registration, is_transfer, lane_of, moves_edition};
+use crate::model::{is_pending, is_registration, is_transfer, lane_of, moves_edition};
 use crate::pages::piece::active_loan;
 
 /// How many runs of editions one page of a piece lists.
@@ -129,15 +129,15 @@ pub(crate) fn runs(editions: &[EditionSummary], today: LoanDate) -> Vec<EditionR
     runs
 }
 
-/// The editions with an event beyond their registration (a transfer, a consignment, a loan,
-/// an invalid attempt...), ascending; the master's lane (which carries EDITIONS) is always
-/// one of them.
+/// The editions with an event beyond their confirmed registration (a transfer, a
+/// consignment, a loan, an invalid attempt, anything still pending...), ascending; the
+/// master's lane (which carries EDITIONS) is always one of them.
 pub(crate) fn storied_editions(history: &History) -> BTreeSet<u64> {
     let mut lanes: BTreeMap<u64, bool> = BTreeMap::new();
     lanes.insert(0, true);
     for event in history.events() {
         let storied = lanes.entry(lane_of(event)).or_insert(false);
-        *storied |= !is_registration(event);
+        *storied |= !is_registration(event) || is_pending(event);
     }
     lanes
         .into_iter()
