@@ -55,6 +55,18 @@ fn a_piece_of_300_editions_reads_in_a_few_screens() {
     let server = Server::start(&env, &args);
     server.wait_synced(&env);
 
+    // The API's state of the consigned edition: the owner is the consignor (issue 17).
+    let state = server.json(&format!("/api/v1/piece/{}/state", p.file_hash));
+    let editions = state["editions"].as_array().expect("editions");
+    assert_eq!(editions.len(), EDITIONS as usize + 1);
+    let consigned = editions
+        .iter()
+        .find(|e| e["edition"] == 150)
+        .expect("edition 150");
+    assert_eq!(consigned["owner"], p.user1.as_str(), "{consigned}");
+    assert_eq!(consigned["consignee"], p.user3_leaf.as_str(), "{consigned}");
+    assert_eq!(consigned["holder"], p.user3_leaf.as_str(), "{consigned}");
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
