@@ -2,14 +2,12 @@
 //!
 //! One vertical lane per edition in numeric order, the master edition first (EDITIONS sits
 //! on the master's lane); one node per event, one row per event in chain order, showing its
-//! action and block height. Between consecutive events of a lane an arrow carries the holder
-//! of the edition after the first of them, and the last event of a lane points to the
-//! current holder. Each node shows its action, its block height and its block time (UTC).
-//! Invalid events are drawn dashed in red with their reason in the node's `<title>` (a
+//! action, block height and block time (UTC). Between consecutive events of a lane an arrow
+//! carries the holder of the edition after the first of them, and the last event of a lane
+//! points to the current holder. Invalid events are drawn dashed in red with their reason in the node's `<title>` (a
 //! tooltip); pending (unconfirmed) events are drawn dotted and say `pending`.
 //! [`GraphOptions::editions`] draws only some editions' lanes (a piece with hundreds of
-//! editions), with only their events as rows.
-//! Every event node is a `<g class="event ...">` carrying `data-txid`, `data-edition` and
+//! editions), with only their events as rows. Every event node is a `<g class="event ...">` carrying `data-txid`, `data-edition` and
 //! `data-action`.
 
 use std::collections::{BTreeMap, BTreeSet};
