@@ -176,7 +176,7 @@ async fn browse(
     assert_eq!(browser.text("#number-editions").await, "10");
     assert_eq!(browser.text("#master-owner").await, p.user1);
     assert_eq!(
-        &browser.text(r#"tr[data-edition="1"] td.owner"#).await,
+        &browser.text(r#"tr[data-first="1"] td.owner"#).await,
         user2,
         "edition 1 is held by user2"
     );
@@ -203,6 +203,7 @@ async fn browse(
     let lanes = browser
         .eval(r#"Array.from(document.querySelectorAll("svg.provenance g.lane")).map(g => g.dataset.edition).join(",")"#)
         .await;
+    // Edition 2's registration is pending: news, so its lane is drawn.
     assert_eq!(lanes.as_str(), Some("0,1,2"));
     assert!(!browser.overflows_horizontally().await);
     browser.screenshot_page("piece").await;

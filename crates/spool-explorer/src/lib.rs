@@ -8,7 +8,7 @@
 //! - [`source`]: the small, synchronous [`ExplorerSource`] trait the pages read chain data
 //!   through (the index implements it; [`memory::MemorySource`] holds a list of transactions);
 //! - [`router`](mod@router): an axum [`Router`](axum::Router) serving the HTML pages (home with search and
-//!   file upload, piece, edition, address, transaction, status, 404/400) and one stylesheet,
+//!   file upload, piece, the whole provenance graph, edition, address, transaction, status, 404/400) and one stylesheet,
 //!   rendered on the server with maud: no JavaScript, fonts or CDNs.
 //!
 //! Validity on every page follows the federation set the router is configured with
@@ -16,6 +16,7 @@
 
 pub mod memory;
 mod model;
+mod overview;
 mod pages;
 pub mod router;
 pub mod source;

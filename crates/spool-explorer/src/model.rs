@@ -56,6 +56,21 @@ pub(crate) fn moves_edition(event: &Event) -> bool {
         )
 }
 
+/// Whether an event is a valid registration of its edition (the master's registration
+/// included): what every edition of a piece has, and what a graph of many editions leaves out.
+pub(crate) fn is_registration(event: &Event) -> bool {
+    event.valid
+        && matches!(
+            event.typed_verb(),
+            Ok(Verb::Piece | Verb::ConsignedRegistration | Verb::Register { .. })
+        )
+}
+
+/// Whether an event is a valid TRANSFER.
+pub(crate) fn is_transfer(event: &Event) -> bool {
+    event.valid && matches!(event.typed_verb(), Ok(Verb::Transfer { .. }))
+}
+
 /// Today's date (UTC) as a loan date, for holdings and active loans.
 pub(crate) fn today() -> LoanDate {
     let secs = SystemTime::now()

@@ -6,8 +6,9 @@
 //! | `/` | search, file upload, latest SPOOL activity, sync status |
 //! | `/search?q=` | redirects to the piece, address or transaction page |
 //! | `/upload` (POST, multipart) | hashes the file, redirects to its piece page |
-//! | `/piece/{piece}` | title block, editions, provenance graph, events |
-//! | `/piece/{piece}/graph.svg` | the provenance graph alone |
+//! | `/piece/{piece}?page=N` | title block, editions' counts, editions in runs (paged), the graph of the editions with a story, their latest events |
+//! | `/piece/{piece}/graph` | the whole provenance graph and every event |
+//! | `/piece/{piece}/graph.svg` | the whole provenance graph alone |
 //! | `/piece/{piece}/edition/{n}` | one edition's chain and rights |
 //! | `/address/{address}` | holdings and SPOOL events |
 //! | `/tx/{txid}` | decoded verb, sender, recipients, fee, confirmations, validity, hex |
@@ -220,6 +221,7 @@ pub fn router<S: ExplorerSource>(source: Arc<S>, config: ExplorerConfig) -> Rout
         .route("/search", get(search::<S>))
         .route("/upload", post(upload::<S>))
         .route("/piece/{piece}", get(piece::<S>))
+        .route("/piece/{piece}/graph", get(graph_page::<S>))
         .route("/piece/{piece}/graph.svg", get(graph::<S>))
         .route("/piece/{piece}/edition/{edition}", get(edition::<S>))
         .route("/address/{address}", get(address::<S>))
@@ -404,6 +406,8 @@ async fn upload<S: ExplorerSource>(
 #[derive(Deserialize)]
 struct PieceQuery {
     file_hash_metadata: Option<String>,
+    /// The page of editions (1-based).
+    page: Option<usize>,
 }
 
 async fn piece<S: ExplorerSource>(
@@ -420,6 +424,7 @@ async fn piece<S: ExplorerSource>(
                 &history,
                 today(),
                 uploaded.as_deref(),
+                query.page,
             )))
         })
         .await
@@ -449,6 +454,18 @@ fn is_piece(history: &spool_protocol::history::History) -> bool {
         .events()
         .iter()
         .any(|e| e.piece_address == history.piece_address())
+}
+
+async fn graph_page<S: ExplorerSource>(
+    State(state): State<AppState<S>>,
+    Segments(piece): Segments<String>,
+) -> Response {
+    state
+        .page(move |source, site| {
+            let history = load_piece(source, site, &piece)?;
+            Ok(html(pages::piece::graph(site, &history)))
+        })
+        .await
 }
 
 async fn graph<S: ExplorerSource>(

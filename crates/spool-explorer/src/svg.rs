@@ -2,27 +2,30 @@
 //!
 //! One vertical lane per edition in numeric order, the master edition first (EDITIONS sits
 //! on the master's lane); one node per event, one row per event in chain order, showing its
-//! action and block height. Between consecutive events of a lane an arrow carries the holder
-//! of the edition after the first of them, and the last event of a lane points to the
-//! current holder. Invalid events are drawn dashed in red with their reason in the node's
-//! `<title>` (a tooltip); pending (unconfirmed) events are drawn dotted and say `pending`.
-//! Every event node is a `<g class="event ...">` carrying `data-txid`, `data-edition` and
+//! action, block height and block time (UTC). Between consecutive events of a lane an arrow
+//! carries the holder of the edition after the first of them, and the last event of a lane
+//! points to the current holder. Invalid events are drawn dashed in red with their reason in the node's `<title>` (a
+//! tooltip); pending (unconfirmed) events are drawn dotted and say `pending`.
+//! [`GraphOptions::editions`] draws only some editions' lanes (a piece with hundreds of
+//! editions), with only their events as rows. Every event node is a `<g class="event ...">` carrying `data-txid`, `data-edition` and
 //! `data-action`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use spool_protocol::history::{Event, History};
 
-use crate::model::{edition_name, is_pending, lane_of, moves_edition, reason_text, short};
+use crate::model::{
+    edition_name, format_time, is_pending, lane_of, moves_edition, reason_text, short,
+};
 
 /// Width of one lane.
 const LANE_W: usize = 200;
 /// An event node's size.
 const NODE_W: usize = 156;
-const NODE_H: usize = 40;
+const NODE_H: usize = 54;
 /// Height of one row (one event).
-const ROW_H: usize = 66;
+const ROW_H: usize = 80;
 /// Space above the first row (lane titles).
 const TOP: usize = 44;
 /// Space below the last row (the current holders).
@@ -34,14 +37,30 @@ const MARGIN: usize = 12;
 pub struct GraphOptions {
     /// When set, each event node links to `<prefix><txid>` (e.g. `/tx/` in the explorer).
     pub tx_link_prefix: Option<String>,
+    /// When set, only these editions' lanes are drawn, with only their events as rows (the
+    /// piece-wide EDITIONS sits on the master's lane, 0); `None` draws every edition.
+    pub editions: Option<BTreeSet<u64>>,
+}
+
+impl GraphOptions {
+    /// Whether `edition`'s lane is drawn.
+    fn draws(&self, edition: u64) -> bool {
+        self.editions
+            .as_ref()
+            .is_none_or(|only| only.contains(&edition))
+    }
 }
 
 /// The provenance graph of `history` as a standalone SVG document (it carries its own
 /// styles, light and dark).
 pub fn provenance_svg(history: &History, options: &GraphOptions) -> String {
-    let events = history.events();
+    let events: Vec<&Event> = history
+        .events()
+        .iter()
+        .filter(|event| options.draws(lane_of(event)))
+        .collect();
     let lanes: BTreeMap<u64, usize> = {
-        let mut editions: Vec<u64> = events.iter().map(lane_of).collect();
+        let mut editions: Vec<u64> = events.iter().map(|e| lane_of(e)).collect();
         editions.sort_unstable();
         editions.dedup();
         editions
@@ -249,15 +268,23 @@ fn node(out: &mut String, event: &Event, lane: usize, row: usize, options: &Grap
         ty = y + 17,
         action = esc(&event.action),
     );
-    let detail = match event.block_height {
-        Some(height) => format!("block {height}"),
-        None => "pending".to_owned(),
+    let (detail, time) = match (event.block_height, event.timestamp_utc) {
+        (Some(height), Some(time)) => (format!("block {height}"), format_time(time)),
+        (Some(height), None) => (format!("block {height}"), String::new()),
+        (None, _) => ("pending".to_owned(), "not in a block yet".to_owned()),
     };
     let _ = write!(
         out,
         r#"<text class="detail" x="{cx}" y="{ty}" text-anchor="middle">{detail}</text>"#,
-        ty = y + 33,
+        ty = y + 32,
     );
+    if !time.is_empty() {
+        let _ = write!(
+            out,
+            r#"<text class="detail time" x="{cx}" y="{ty}" text-anchor="middle">{time}</text>"#,
+            ty = y + 46,
+        );
+    }
     if options.tx_link_prefix.is_some() {
         out.push_str("</a>");
     }

@@ -89,9 +89,26 @@ async fn piece_page_shows_holders_reasons_and_one_graph_node_per_event() {
     )));
     assert!(html.contains(r#"<span id="number-editions">10</span>"#));
     assert!(row_after(html, r#"id="master-owner""#).contains(&f.cast.artist.to_string()));
-    // Editions table: edition 1 held by bob, edition 2 (pending transfer to alice counts).
-    assert!(row_after(html, r#"<tr data-edition="1">"#).contains(&f.cast.bob.to_string()));
-    assert!(row_after(html, r#"<tr data-edition="10">"#).contains(&f.cast.artist.to_string()));
+    // Editions in runs: edition 1 owned by bob, edition 2 by alice (the pending transfer
+    // counts), editions 3-10 by the artist.
+    assert!(
+        row_after(html, r#"<tr data-first="1" data-last="1">"#).contains(&f.cast.bob.to_string())
+    );
+    assert!(
+        row_after(html, r#"<tr data-first="2" data-last="2">"#).contains(&f.cast.alice.to_string())
+    );
+    let run = row_after(html, r#"<tr data-first="3" data-last="10">"#);
+    assert!(run.contains(&f.cast.artist.to_string()), "{run}");
+    assert!(
+        run.contains(r#"<td class="count" data-label="Count">8</td>"#),
+        "{run}"
+    );
+    // The counts first: 10 registered, 8 with the artist, 2 transferred (edition 2's
+    // pending transfer counts, as it does for its owner).
+    assert!(html.find(r#"id="summary""#).unwrap() < html.find(r#"id="editions""#).unwrap());
+    assert!(html.contains(r#"<span id="registered">10</span>"#));
+    assert!(html.contains(r#"<span id="held-by-artist">8</span>"#));
+    assert!(html.contains(r#"<span id="transferred">2</span>"#));
     // The forged event's reason, in the table and in the graph.
     let reason = format!(
         "Address {} does not own the edition number 1",
@@ -99,16 +116,33 @@ async fn piece_page_shows_holders_reasons_and_one_graph_node_per_event() {
     );
     assert!(row_after(html, &format!(r#"data-txid="{}""#, f.forged)).contains(&reason));
     assert_eq!(html.matches(&format!("invalid: {reason}")).count(), 1);
-    // One graph node per event: 16 events, each node with its txid.
-    assert_eq!(html.matches(r#"<g class="event "#).count(), 16);
+    // The piece page's graph draws the editions with events beyond their registration: the
+    // master (PIECE, EDITIONS), edition 1 (4 events) and edition 2 (2): 8 nodes.
+    assert_eq!(html.matches(r#"<g class="event "#).count(), 8);
     assert!(html.contains(&format!(
         r#"<g class="event valid pending" data-txid="{}""#,
         f.pending
     )));
-    // Lanes in numeric order.
-    let lanes: Vec<usize> = (0..=10)
+    assert!(html.contains("8 editions with only their registration are left out"));
+    let lanes: Vec<usize> = (0..=2)
         .map(|e| {
             html.find(&format!(r#"<g class="lane" data-edition="{e}">"#))
+                .unwrap()
+        })
+        .collect();
+    assert!(lanes.windows(2).all(|w| w[0] < w[1]));
+    assert!(!html.contains(r#"<g class="lane" data-edition="3">"#));
+
+    // The whole graph on a page of its own: one node per event, lanes in numeric order.
+    let whole = get(f.addr, &format!("/piece/{piece}/graph")).await;
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.body.matches(r#"<g class="event "#).count(), 16);
+    assert_eq!(whole.body.matches(r#"<tr class="event"#).count(), 16);
+    let lanes: Vec<usize> = (0..=10)
+        .map(|e| {
+            whole
+                .body
+                .find(&format!(r#"<g class="lane" data-edition="{e}">"#))
                 .unwrap()
         })
         .collect();

@@ -213,6 +213,7 @@ fn nodes_link_to_their_transaction_when_asked() {
         &history,
         &GraphOptions {
             tx_link_prefix: Some("/tx/".to_owned()),
+            ..GraphOptions::default()
         },
     );
     let doc = Document::parse(&svg).unwrap();

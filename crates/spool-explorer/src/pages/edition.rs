@@ -1,13 +1,32 @@
-//! `/piece/{piece_address}/edition/{n}`: one edition's chain of events and its rights.
+//! `/piece/{piece_address}/edition/{n}`: one edition's rights, loans, provenance graph and
+//! chain of events. The page is a list of sections, each rendered by its own function from
+//! [`EditionPage`]; a new section is one more function and one more line in [`render`].
+
+use std::collections::BTreeSet;
 
 use maud::{html, Markup};
-use spool_protocol::history::History;
+use spool_protocol::history::{Event, History};
 use spool_protocol::state::EditionSummary;
 use spool_protocol::verb::LoanDate;
 
 use super::piece::active_loan;
-use super::{address_link, event_table, layout, piece_link, row, Site};
+use super::{address_link, event_table, inline_svg, layout, piece_link, row, Site};
 use crate::model::{capitalized, edition_name, loan_date};
+use crate::svg::{provenance_svg, GraphOptions};
+
+/// What the edition page's sections read.
+pub(crate) struct EditionPage<'a> {
+    /// The piece's verified history.
+    pub history: &'a History,
+    /// The edition (0 = the master edition).
+    pub edition: u64,
+    /// Its state, when it is registered or has events.
+    pub summary: Option<EditionSummary>,
+    /// Its chain of events.
+    pub chain: Vec<&'a Event>,
+    /// Today, for active loans.
+    pub today: LoanDate,
+}
 
 /// The edition page, or `None` when the edition has neither a registration nor an event.
 pub(crate) fn render(
@@ -16,20 +35,45 @@ pub(crate) fn render(
     edition: u64,
     today: LoanDate,
 ) -> Option<Markup> {
-    let state = history.state();
+    let summary: Option<EditionSummary> = history
+        .state()
+        .editions
+        .into_iter()
+        .find(|e| e.edition == edition);
     let chain = history.chain(edition);
-    let summary: Option<EditionSummary> = state.editions.into_iter().find(|e| e.edition == edition);
     if chain.is_empty() && summary.as_ref().is_none_or(|s| !s.registered) {
         return None;
     }
-    let piece = history.piece_address();
-    let name = edition_name(edition);
+    let page = EditionPage {
+        history,
+        edition,
+        summary,
+        chain,
+        today,
+    };
     let body = html! {
+        (title_block(&page))
+        (loans(&page))
+        (graph(&page))
+        (chain_of_events(&page))
+    };
+    let name = edition_name(edition);
+    Some(layout(
+        site,
+        &format!("{name} of {}", history.piece_address()),
+        body,
+    ))
+}
+
+/// The heading and the edition's rights: owner, consignee, borrower today.
+fn title_block(page: &EditionPage<'_>) -> Markup {
+    let piece = page.history.piece_address();
+    html! {
         section.title-block {
-            h1 { (capitalized(&name)) " of piece " span.hash { (piece) } }
+            h1 { (capitalized(&edition_name(page.edition))) " of piece " span.hash { (piece) } }
             dl.facts {
                 (row("Piece", piece_link(piece)))
-                @if let Some(s) = &summary {
+                @if let Some(s) = &page.summary {
                     (row("Owner", html! {
                         span #owner {
                             @match &s.owner {
@@ -45,7 +89,7 @@ pub(crate) fn render(
                         }
                     }))
                     (row("Borrower today", html! {
-                        @match active_loan(s, today) {
+                        @match active_loan(s, page.today) {
                             Some(loan) => (address_link(&loan.borrower)),
                             None => span.muted { "none" },
                         }
@@ -53,29 +97,58 @@ pub(crate) fn render(
                 }
             }
         }
-        @if let Some(s) = &summary {
-            @if !s.loans.is_empty() {
-                section {
-                    h2 { "Loans by the current holder" }
-                    table {
-                        thead { tr { th { "Borrower" } th { "From" } th { "To" } } }
-                        tbody {
-                            @for loan in &s.loans {
-                                tr {
-                                    td data-label="Borrower" { (address_link(&loan.borrower)) }
-                                    td data-label="From" { (loan_date(&loan.start)) }
-                                    td data-label="To" { (loan_date(&loan.end)) }
-                                }
-                            }
+    }
+}
+
+/// The current holder's loans, when there are any.
+fn loans(page: &EditionPage<'_>) -> Markup {
+    let Some(s) = page.summary.as_ref().filter(|s| !s.loans.is_empty()) else {
+        return html! {};
+    };
+    html! {
+        section #loans {
+            h2 { "Loans by the current holder" }
+            table {
+                thead { tr { th { "Borrower" } th { "From" } th { "To" } } }
+                tbody {
+                    @for loan in &s.loans {
+                        tr {
+                            td data-label="Borrower" { (address_link(&loan.borrower)) }
+                            td data-label="From" { (loan_date(&loan.start)) }
+                            td data-label="To" { (loan_date(&loan.end)) }
                         }
                     }
                 }
             }
         }
-        section {
-            h2 { "Chain of events" }
-            (event_table(&chain, false))
+    }
+}
+
+/// The provenance graph of this edition's lane alone.
+fn graph(page: &EditionPage<'_>) -> Markup {
+    let piece = page.history.piece_address();
+    let svg = provenance_svg(
+        page.history,
+        &GraphOptions {
+            tx_link_prefix: Some("/tx/".to_owned()),
+            editions: Some(BTreeSet::from([page.edition])),
+        },
+    );
+    html! {
+        section #graph {
+            h2 { "Provenance graph" }
+            div.graph { (inline_svg(svg)) }
+            p { a href={ "/piece/" (piece) "/graph" } { "The whole graph, every edition" } }
         }
-    };
-    Some(layout(site, &format!("{name} of {piece}"), body))
+    }
+}
+
+/// Every event of the edition's chain.
+fn chain_of_events(page: &EditionPage<'_>) -> Markup {
+    html! {
+        section #chain {
+            h2 { "Chain of events" }
+            (event_table(&page.chain, false))
+        }
+    }
 }

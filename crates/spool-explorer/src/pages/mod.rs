@@ -3,6 +3,7 @@
 
 pub(crate) mod address;
 pub(crate) mod edition;
+pub(crate) mod editions;
 pub(crate) mod error;
 pub(crate) mod home;
 pub(crate) mod piece;
