@@ -1,7 +1,8 @@
 //! Provenance certificates end to end on a real regtest node (issue 21): the seed's
 //! walkthrough edition certified through Bitcoin Core, verified offline with the protocol
-//! crate alone while the node is down, then online; Core's own `verifytxoutproof` accepts
-//! every proof in the file; a later transfer supersedes it.
+//! crate alone while the node is down, then online through Core and `spool serve` (the same
+//! proof from both); Core's own `verifytxoutproof` accepts every proof in the file; a later
+//! transfer supersedes it; a reorganisation takes its blocks off the best chain.
 
 mod serving;
 mod support;
@@ -142,6 +143,22 @@ fn the_walkthrough_edition_certified_verified_offline_online_and_superseded() {
         run.stderr
     );
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+
+    // A reorganisation that takes the certificate's blocks away: "not in the best chain".
+    let first_block = cert.blocks[0].hash.to_string();
+    env.node
+        .call("invalidateblock", &[Value::from(first_block.clone())])
+        .unwrap();
+    env.mine(cert.tip.height - cert.blocks[0].height + 3);
+    let run = env.run(&["verify", &file_text]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not in the best chain") && run.stderr.contains(&first_block),
+        "{}",
+        run.stderr
+    );
+    // Offline, the file still proves its work: only a node can tell the chain moved on.
+    assert!(Certificate::from_json(&text).unwrap().verify().is_ok());
 
     // A tampered file fails with its reason on one line.
     let tampered = text.replace(&user2_leaf, &user3_leaf);

@@ -5,19 +5,26 @@ use bitcoin::consensus::encode;
 use bitcoin::hashes::{sha256d, Hash};
 use bitcoin::{MerkleBlock, Transaction, TxMerkleNode, Txid};
 
+/// Decodes consensus bytes given in hex: the hex first, in one pass, then the bytes.
+fn from_hex<T: encode::Decodable>(hex: &str) -> Result<T, String> {
+    use bitcoin::hex::FromHex;
+    let bytes = Vec::<u8>::from_hex(hex).map_err(|e| e.to_string())?;
+    encode::deserialize(&bytes).map_err(|e| e.to_string())
+}
+
 /// Decodes a hex header.
 pub(crate) fn header_from_hex(hex: &str) -> Result<Header, String> {
-    encode::deserialize_hex(hex).map_err(|e| e.to_string())
+    from_hex(hex)
 }
 
 /// Decodes a hex transaction.
 pub(crate) fn tx_from_hex(hex: &str) -> Result<Transaction, String> {
-    encode::deserialize_hex(hex).map_err(|e| e.to_string())
+    from_hex(hex)
 }
 
 /// Decodes a hex `gettxoutproof` (header and partial merkle tree).
 pub(crate) fn merkle_block_from_hex(hex: &str) -> Result<MerkleBlock, String> {
-    encode::deserialize_hex(hex).map_err(|e| e.to_string())
+    from_hex(hex)
 }
 
 /// The parent of two merkle nodes.

@@ -342,6 +342,26 @@ pub(crate) fn replay(cert: &Certificate) -> Result<Replayed, VerifyError> {
         previous.insert(tx.compute_txid(), tx);
     }
 
+    // How many linked headers lie above each height, computed once from the top down.
+    let hashes: BTreeMap<u64, BlockHash> = headers
+        .iter()
+        .map(|(h, header)| (*h, header.block_hash()))
+        .collect();
+    let mut burial: HashMap<u64, u64> = HashMap::new();
+    for (height, header) in headers.iter().rev() {
+        let above = headers.get(&(height + 1)).filter(|next| {
+            hashes
+                .get(height)
+                .is_some_and(|hash| next.prev_blockhash == *hash)
+        });
+        let count = match above {
+            Some(_) => 1 + burial.get(&(height + 1)).copied().unwrap_or(0),
+            None => 0,
+        };
+        let _ = header;
+        burial.insert(*height, count);
+    }
+
     // Events: depth, inclusion, txid, order; then as chain transactions.
     let tip = cert.tip.height;
     let mut txs: Vec<ChainTx> = Vec::with_capacity(cert.events.len());
@@ -406,15 +426,7 @@ pub(crate) fn replay(cert: &Certificate) -> Result<Replayed, VerifyError> {
             })
             .collect::<Result<Vec<TxOut>, VerifyError>>()?;
         // The burial: consecutive proven headers above the event's block.
-        let mut buried = 0;
-        let mut below = header.block_hash();
-        while let Some(next) = headers.get(&(height + buried + 1)) {
-            if next.prev_blockhash != below {
-                break;
-            }
-            below = next.block_hash();
-            buried += 1;
-        }
+        let buried = burial.get(&height).copied().unwrap_or(0);
         min_burial = Some(min_burial.map_or(buried, |m: u64| m.min(buried)));
         txs.push(ChainTx {
             tx,
@@ -427,18 +439,21 @@ pub(crate) fn replay(cert: &Certificate) -> Result<Replayed, VerifyError> {
         });
     }
 
-    // Every event is one the edition's rules read.
+    // Every event is one the edition's rules read: it pays the piece and carries a verb the
+    // scope reads (as `Scope::select` keeps confirmed transactions).
     let scope = Scope::edition(cert.edition);
-    let selected: Vec<Txid> = scope
-        .select(&piece, &txs)
-        .iter()
-        .map(|t| t.txid())
-        .collect();
-    for tx in &txs {
-        let txid = tx.txid();
-        if !selected.contains(&txid) {
+    let piece_script = piece.script_pubkey();
+    for (chain_tx, event) in txs.iter().zip(&cert.events) {
+        let pays = chain_tx
+            .tx
+            .output
+            .iter()
+            .any(|o| o.script_pubkey == piece_script);
+        let read =
+            crate::payload::find_verb(&chain_tx.tx).is_ok_and(|(_, verb)| scope.reads(&verb));
+        if !pays || !read {
             return Err(VerifyError::ForeignTransaction {
-                txid,
+                txid: event.txid,
                 piece: cert.piece.clone(),
                 edition: cert.edition,
             });
