@@ -600,6 +600,74 @@ impl Backend for EsploraBackend {
         retrying(&self.retry, "broadcast", || self.broadcast_once(tx)).await
     }
 
+    async fn tx_inclusion(
+        &self,
+        txid: &Txid,
+    ) -> Result<spool_protocol::chain::TxInclusion, BackendError> {
+        self.ensure_chain().await?;
+        let not_found = || BackendError::NotFound {
+            what: format!("a block holding transaction {txid}"),
+        };
+        self.count();
+        let merkle_block = self
+            .client
+            .get_merkle_block(txid)
+            .await
+            .map_err(|err| self.error(&format!("merkle block proof of {txid}"), err))?
+            .ok_or_else(not_found)?;
+        self.count();
+        let status = self
+            .client
+            .get_tx_status(txid)
+            .await
+            .map_err(|err| self.error(&format!("status of {txid}"), err))?;
+        let height = status.block_height.ok_or_else(not_found)?;
+        let hash = merkle_block.header.block_hash();
+        self.count();
+        let txids = self
+            .client
+            .get_block_txids(&hash)
+            .await
+            .map_err(|err| self.error(&format!("txids of block {hash}"), err))?;
+        let first = *txids.first().ok_or_else(not_found)?;
+        self.count();
+        let coinbase = self
+            .client
+            .get_tx(&first)
+            .await
+            .map_err(|err| self.error(&format!("coinbase {first}"), err))?
+            .ok_or_else(not_found)?;
+        Ok(spool_protocol::chain::TxInclusion {
+            height: u64::from(height),
+            merkle_block,
+            coinbase,
+            coinbase_branch: spool_protocol::certificate::coinbase_branch(&txids),
+        })
+    }
+
+    async fn block_header_at(
+        &self,
+        height: u64,
+    ) -> Result<(BlockHash, bitcoin::block::Header), BackendError> {
+        self.ensure_chain().await?;
+        let at = u32::try_from(height).map_err(|_| BackendError::NotFound {
+            what: format!("a block at height {height}"),
+        })?;
+        self.count();
+        let hash = self
+            .client
+            .get_block_hash(at)
+            .await
+            .map_err(|err| self.error(&format!("block at height {height}"), err))?;
+        self.count();
+        let header = self
+            .client
+            .get_header_by_hash(&hash)
+            .await
+            .map_err(|err| self.error(&format!("header of block {hash}"), err))?;
+        Ok((hash, header))
+    }
+
     async fn spender(&self, outpoint: &OutPoint) -> Result<Option<Txid>, BackendError> {
         self.count();
         let status = self

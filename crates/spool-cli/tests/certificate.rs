@@ -1,7 +1,7 @@
 //! Provenance certificates end to end on a real regtest node (issue 21): the seed's
 //! walkthrough edition certified through Bitcoin Core, verified offline with the protocol
-//! crate alone while the node is down, then online through Core and `spool serve` (the same
-//! proof from both); Core's own `verifytxoutproof` accepts every proof in the file; a later
+//! crate alone while the node is down, then online through Core, `spool serve` and Esplora
+//! (the three issue the same proof); Core's own `verifytxoutproof` accepts every proof in the file; a later
 //! transfer supersedes it; a reorganisation takes its blocks off the best chain.
 
 mod serving;
@@ -129,6 +129,33 @@ fn the_walkthrough_edition_certified_verified_offline_online_and_superseded() {
     assert_eq!(
         through_server["online"]["current"], true,
         "{through_server}"
+    );
+
+    // Through an Esplora API serving the same chain: the same proof, and verified through it.
+    let esplora = spool_testenv::esplora::EsploraServer::start(&env.node)
+        .unwrap_or_else(|e| panic!("esplora test server: {e}"));
+    let via = ["--backend", "esplora", "--esplora-url", esplora.url()];
+    let via_esplora = dir.path().join("via-esplora.spoolcert");
+    let via_esplora_text = via_esplora.to_string_lossy().to_string();
+    let _: certificate::Output = env.json(
+        &[
+            &via[..],
+            &[
+                "certificate",
+                &hashes.file_hash,
+                "--edition",
+                "1",
+                "--out",
+                &via_esplora_text,
+            ],
+        ]
+        .concat(),
+    );
+    same_proof(&std::fs::read_to_string(&via_esplora).unwrap());
+    let through_esplora: Value = env.json(&[&via[..], &["verify", &file_text]].concat());
+    assert_eq!(
+        through_esplora["online"]["current"], true,
+        "{through_esplora}"
     );
 
     // A later transfer supersedes it: exit 2, naming the transfer.

@@ -847,6 +847,20 @@ impl View<'_> {
                 }
                 None => Reply::not_found("Transaction not found or is unconfirmed"),
             },
+            // Bitcoin Core's `gettxoutproof` bytes for the transaction, hex.
+            (["merkleblock-proof"], _) => match self.places.get(txid) {
+                Some((height, _)) => {
+                    let block = &self.blocks[*height as usize];
+                    Reply::text(bitcoin::consensus::encode::serialize_hex(
+                        &bitcoin::MerkleBlock::from_header_txids_with_predicate(
+                            &block.header,
+                            &block.txids,
+                            |t| t == txid,
+                        ),
+                    ))
+                }
+                None => Reply::not_found("Transaction not found or is unconfirmed"),
+            },
             ([] | ["hex"] | ["raw"] | ["outspends"], None) => Reply::not_found(TX_NOT_FOUND),
             ([], Some(_)) => Reply::json(self.tx_json(txid).expect("known tx")),
             (["hex"], Some(tx)) => Reply::text(bitcoin::consensus::encode::serialize_hex(&**tx)),
