@@ -1,8 +1,9 @@
 //! Provenance certificates end to end on a real regtest node (issue 21): the seed's
 //! walkthrough edition certified through Bitcoin Core, verified offline with the protocol
 //! crate alone while the node is down, then online through Core, `spool serve` and Esplora
-//! (the three issue the same proof); Core's own `verifytxoutproof` accepts every proof in the file; a later
-//! transfer supersedes it; a reorganisation takes its blocks off the best chain.
+//! (the three issue the same proof); Core's own `verifytxoutproof` accepts every proof in
+//! the file; a later transfer supersedes it; a reorganisation takes its blocks off the best
+//! chain; a tampered file is refused.
 
 mod serving;
 mod support;
