@@ -517,3 +517,63 @@ fn clone_script(script: &Script) -> Script {
     s.txs = script.txs.clone();
     s
 }
+
+mod property {
+    use super::*;
+    use proptest::prelude::*;
+
+    const VERBS: [&str; 5] = [
+        "ASCRIBESPOOL01TRANSFER1",
+        "ASCRIBESPOOL01CONSIGN1",
+        "ASCRIBESPOOL01UNCONSIGN1",
+        "ASCRIBESPOOL01LOAN1/260101261231",
+        "ASCRIBESPOOL01TRANSFER2",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Random histories (valid and invalid moves among four parties): issue, serialize,
+        /// parse and verify round trip, and the verified state is the whole History's.
+        #[test]
+        fn issue_serialize_parse_verify_round_trips(
+            steps in proptest::collection::vec((0..4usize, 0..VERBS.len(), 0..4usize), 0..18),
+            edition in 1u64..=2,
+        ) {
+            let fed = addr("federation");
+            let parties = ["p0", "p1", "p2", "p3"].map(addr);
+            let mut script = Script::new("random piece");
+            script
+                .federated(&fed, "ASCRIBESPOOL01REGISTER0", &parties[0])
+                .federated(&fed, "ASCRIBESPOOL01EDITIONS2", &parties[0])
+                .federated(&fed, "ASCRIBESPOOL01REGISTER1", &parties[0])
+                .federated(&fed, "ASCRIBESPOOL01REGISTER2", &parties[1]);
+            for (from, verb, to) in steps {
+                script.owner(&parties[from], VERBS[verb], &parties[to]);
+            }
+            let chain = prove(&script, &[], BURIAL_HEADERS);
+            let cert = issue(&script, &chain, std::slice::from_ref(&fed), edition);
+            let parsed = Certificate::from_json(&cert.to_json()).unwrap();
+            prop_assert_eq!(&parsed, &cert);
+            let report = parsed.verify().unwrap();
+            let history = History::build_with(
+                &typed(&script.piece),
+                NET,
+                &chain.txs,
+                &BuildOptions {
+                    federation: vec![fed],
+                    tip_height: Some(chain.tip.0),
+                    min_conf: 0,
+                },
+            )
+            .unwrap();
+            let ownership = Ownership::new(&history, "", edition);
+            prop_assert_eq!(report.state.owner, ownership.owner());
+            prop_assert_eq!(report.state.consignee, ownership.consignee());
+            prop_assert_eq!(
+                report.state.loans.iter().map(|l| l.borrower.clone()).collect::<Vec<_>>(),
+                ownership.loans().into_iter().map(|l| l.borrower).collect::<Vec<_>>()
+            );
+        }
+    }
+}
