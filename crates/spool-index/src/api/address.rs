@@ -1,0 +1,144 @@
+//! `GET address/{a}/...`: transactions, UTXOs, holdings and pieces of an address.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use spool_backend::server::{AddressTxsReply, UtxosReply, WireTx};
+use spool_protocol::scope::Scope;
+use spool_protocol::state::Holding;
+use spool_protocol::verb::LoanDate;
+
+use super::error::ApiResult;
+use super::input::{today, FederationQuery};
+use super::{federation, parse_address, path, query, ApiError, ApiState};
+
+#[derive(Debug, Deserialize)]
+pub(super) struct TxsQuery {
+    /// Only what the rules of this edition read (the address is then a piece's).
+    edition: Option<u64>,
+}
+
+pub(super) async fn address_txs(
+    State(state): State<Arc<ApiState>>,
+    p: Result<Path<String>, PathRejection>,
+    q: Result<Query<TxsQuery>, QueryRejection>,
+) -> ApiResult<AddressTxsReply> {
+    let text = path(p)?;
+    let address = parse_address(&text, state.config.network, "address")?;
+    let scope = query(q)?.edition.map(Scope::edition);
+    state
+        .read(move |store, _| {
+            let txs = store.txs_paying(&address.script_pubkey())?;
+            let txs: Vec<WireTx> = match scope {
+                Some(scope) => scope
+                    .select(&address, &txs)
+                    .into_iter()
+                    .map(WireTx::from_chain_tx)
+                    .collect(),
+                None => txs.iter().map(WireTx::from_chain_tx).collect(),
+            };
+            Ok(Json(AddressTxsReply {
+                address: address.to_string(),
+                txs,
+            }))
+        })
+        .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct UtxoQuery {
+    min_conf: Option<u32>,
+}
+
+pub(super) async fn address_utxos(
+    State(state): State<Arc<ApiState>>,
+    p: Result<Path<String>, PathRejection>,
+    q: Result<Query<UtxoQuery>, QueryRejection>,
+) -> ApiResult<UtxosReply> {
+    let text = path(p)?;
+    let min_conf = query(q)?.min_conf.unwrap_or(0);
+    let address = parse_address(&text, state.config.network, "address")?;
+    let tip = state.indexed_height().unwrap_or(0);
+    state
+        .read(move |store, _| {
+            let script = address.script_pubkey();
+            if !store.is_watched(&script)? {
+                return Err(ApiError::not_found(format!(
+                    "address {address} is not watched by this index (restart `spool serve` with --watch {address})"
+                )));
+            }
+            Ok(Json(UtxosReply {
+                address: address.to_string(),
+                utxos: store.utxos(&script, min_conf, tip)?,
+            }))
+        })
+        .await
+}
+
+/// `GET address/{a}/holdings`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldingsReply {
+    /// The address asked about.
+    pub address: String,
+    /// What it holds, by piece, edition and role.
+    pub holdings: Vec<Holding>,
+}
+
+pub(super) async fn holdings(
+    State(state): State<Arc<ApiState>>,
+    p: Result<Path<String>, PathRejection>,
+    q: Result<Query<FederationQuery>, QueryRejection>,
+) -> ApiResult<HoldingsReply> {
+    let text = path(p)?;
+    let q = query(q)?;
+    let address = parse_address(&text, state.config.network, "address")?;
+    let federation = federation(&q.federation, &state.config)?;
+    let today = match &q.date {
+        Some(d) => {
+            LoanDate::parse_checked(d).map_err(|e| ApiError::bad(format!("bad date {d:?}: {e}")))?
+        }
+        None => today(),
+    };
+    state
+        .read(move |store, api| {
+            let mut held = Vec::new();
+            for piece in store.pieces_involving(&address.script_pubkey())? {
+                let piece = parse_address(&piece, api.config.network, "piece")?;
+                let history = api.history(store, &piece, &federation)?;
+                held.extend(history.holdings(&address.to_string(), today));
+            }
+            Ok(Json(HoldingsReply {
+                address: address.to_string(),
+                holdings: held,
+            }))
+        })
+        .await
+}
+
+/// `GET address/{a}/pieces`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressPiecesReply {
+    /// The address asked about.
+    pub address: String,
+    /// The pieces whose SPOOL transactions pay or come from it.
+    pub pieces: Vec<String>,
+}
+
+pub(super) async fn address_pieces(
+    State(state): State<Arc<ApiState>>,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult<AddressPiecesReply> {
+    let text = path(p)?;
+    let address = parse_address(&text, state.config.network, "address")?;
+    state
+        .read(move |store, _| {
+            Ok(Json(AddressPiecesReply {
+                pieces: store.pieces_involving(&address.script_pubkey())?,
+                address: address.to_string(),
+            }))
+        })
+        .await
+}

@@ -1,0 +1,85 @@
+//! What wraps every API reply: how far the index is, and the security headers.
+
+use std::sync::Arc;
+
+use super::{ApiError, ApiState};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+
+/// Says in every API reply how far the index is: the headers `X-Spool-Indexed-Height`
+/// (absent before the first block), `X-Spool-Node-Height` and `X-Spool-Synced`, and, in
+/// every JSON object reply but a certificate, the same as `indexed_height`, `node_height`
+/// and `synced`. An
+/// answer from an index behind its node thus says so (the status reply has them already).
+pub(super) async fn index_position(
+    State(state): State<Arc<ApiState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::{header, HeaderValue};
+    // The status reply has the fields already; a certificate is a document of its own,
+    // served byte for byte (the headers still say how far the index is).
+    let is_status =
+        request.uri().path().ends_with("/status") || request.uri().path().ends_with("/certificate");
+    let response = next.run(request).await;
+    let sync = state.sync_state();
+    let indexed = sync.indexed.map(|(height, _)| height);
+    let (mut parts, body) = response.into_parts();
+    if let Some(height) = indexed {
+        parts
+            .headers
+            .insert("x-spool-indexed-height", HeaderValue::from(height));
+    }
+    parts
+        .headers
+        .insert("x-spool-node-height", HeaderValue::from(sync.node_height));
+    parts.headers.insert(
+        "x-spool-synced",
+        HeaderValue::from_static(if sync.synced { "true" } else { "false" }),
+    );
+    let json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !json || is_status {
+        return Response::from_parts(parts, body);
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return ApiError::internal("cannot read the reply").into_response();
+    };
+    if bytes.first() != Some(&b'{') {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    let fields = format!(
+        "{{\"indexed_height\":{},\"node_height\":{},\"synced\":{}",
+        indexed.map_or("null".to_string(), |h| h.to_string()),
+        sync.node_height,
+        sync.synced
+    );
+    let rest = &bytes[1..];
+    let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
+    let mut spliced = Vec::with_capacity(bytes.len() + fields.len() + 1);
+    spliced.extend_from_slice(fields.as_bytes());
+    if !empty {
+        spliced.push(b',');
+    }
+    spliced.extend_from_slice(rest);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(spliced))
+}
+
+/// The headers every API reply carries: JSON that echoes a request's input must never be
+/// sniffed into markup, nor framed, nor load anything.
+pub(super) async fn api_security_headers(mut response: Response) -> Response {
+    use axum::http::{header, HeaderValue};
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    response
+}

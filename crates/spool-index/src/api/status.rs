@@ -1,0 +1,21 @@
+//! `GET status`: the index's position against its node.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use spool_backend::server::StatusReply;
+
+use super::error::ApiResult;
+use super::ApiState;
+
+pub(super) async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<StatusReply> {
+    let sync = state.sync.lock().expect("state lock").clone();
+    Ok(Json(StatusReply {
+        network: state.config.network,
+        indexed_height: sync.indexed.map(|(h, _)| h),
+        indexed_hash: sync.indexed.map(|(_, hash)| hash.to_string()),
+        node_height: sync.node_height,
+        synced: sync.synced,
+    }))
+}

@@ -1,0 +1,168 @@
+//! `POST tx` (broadcast) and `GET tx/{txid}[/status]`.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::extract::rejection::{PathRejection, StringRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use bitcoin::{Transaction, Txid};
+use spool_backend::server::{BroadcastReply, TxStatusReply, WireTx};
+use spool_protocol::chain::{ChainTx, TxPlace};
+
+use super::error::ApiResult;
+use super::{parse_txid, path, ApiConfig, ApiError, ApiState, ABORT_AFTER_BROADCAST};
+use crate::error::IndexError;
+use crate::follower::mempool_prevouts;
+use crate::node::NodeRpc;
+use crate::store::Store;
+
+pub(super) async fn broadcast(
+    State(state): State<Arc<ApiState>>,
+    body: Result<String, StringRejection>,
+) -> ApiResult<BroadcastReply> {
+    let body = body
+        .map_err(|e| ApiError::new(e.status(), format!("bad broadcast body: {}", e.body_text())))?;
+    let hex = body.trim();
+    let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(hex)
+        .map_err(|e| ApiError::bad(format!("the body is not a raw transaction in hex: {e}")))?;
+    let state2 = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let rpc = NodeRpc::new(&state2.config.node)?;
+        let txid = match rpc.send_raw_transaction(&tx) {
+            Ok(txid) => txid,
+            Err(IndexError::NodeRefused { message, .. }) => {
+                return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message))
+            }
+            Err(err) => return Err(err.into()),
+        };
+        if std::env::var_os(ABORT_AFTER_BROADCAST).is_some() {
+            // The test hook: die as a kill -9 would, after the node took the transaction and
+            // before the client hears of it.
+            std::process::abort();
+        }
+        // Into the index's mempool at once, so the next UTXO listing sees it spent.
+        let prevouts = mempool_prevouts(&rpc, &tx, &HashMap::new()).unwrap_or_default();
+        let mut writer = state2.writer.lock().expect("writer lock");
+        if writer.is_none() {
+            *writer = Some(Store::open(
+                &state2.config.index_path,
+                state2.config.network,
+            )?);
+        }
+        let store = writer.as_mut().expect("opened above");
+        store.refresh_watched()?;
+        let next = state2.indexed_height().map_or(0, |h| h + 1);
+        if !(crate::store::is_spool(&tx) && prevouts.len() != tx.input.len()) {
+            store.apply_mempool(&[(tx, prevouts)], &[], next)?;
+        }
+        Ok(Json(BroadcastReply {
+            txid: txid.to_string(),
+        }))
+    })
+    .await
+    .map_err(|err| ApiError::internal(format!("task failed: {err}")))?
+}
+
+/// A transaction from the index, or else from the node (`getrawtransaction` verbosity 2).
+pub(crate) fn find_transaction(
+    store: &Store,
+    config: &ApiConfig,
+    txid: &Txid,
+) -> Result<ChainTx, ApiError> {
+    if let Some(tx) = store.transaction(txid)? {
+        return Ok(tx);
+    }
+    let rpc = NodeRpc::new(&config.node)?;
+    let reply = match rpc.call(
+        "getrawtransaction",
+        &[serde_json::json!(txid.to_string()), serde_json::json!(1)],
+    ) {
+        Ok(reply) => reply,
+        Err(IndexError::NodeRefused { code: -5, .. }) => {
+            return Err(ApiError::not_found(format!(
+                "transaction {txid} is unknown"
+            )))
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let tx: Transaction = reply["hex"]
+        .as_str()
+        .and_then(|h| bitcoin::consensus::encode::deserialize_hex(h).ok())
+        .ok_or_else(|| ApiError::internal("the node's transaction does not decode"))?;
+    let place = match reply["blockhash"].as_str() {
+        None => TxPlace::Unconfirmed,
+        Some(hash) => {
+            let block = rpc.call("getblock", &[serde_json::json!(hash), serde_json::json!(1)])?;
+            let position = block["tx"]
+                .as_array()
+                .and_then(|txs| {
+                    txs.iter()
+                        .position(|t| t.as_str() == Some(&txid.to_string()))
+                })
+                .unwrap_or(0) as u32;
+            TxPlace::Confirmed {
+                height: block["height"].as_u64().unwrap_or(0),
+                position,
+                time: block["time"].as_u64().unwrap_or(0),
+            }
+        }
+    };
+    let prevouts = match place {
+        TxPlace::Unconfirmed => mempool_prevouts(&rpc, &tx, &HashMap::new())?,
+        TxPlace::Confirmed { .. } => {
+            let hash = reply["blockhash"].as_str().unwrap_or_default();
+            let hash = bitcoin::BlockHash::from_str(hash)
+                .map_err(|_| ApiError::internal("the node's block hash does not parse"))?;
+            rpc.confirmed_prevouts(&[(*txid, hash)])?
+                .remove(txid)
+                .unwrap_or_default()
+        }
+    };
+    Ok(ChainTx {
+        tx,
+        prevouts,
+        place,
+    })
+}
+
+pub(super) async fn transaction(
+    State(state): State<Arc<ApiState>>,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult<WireTx> {
+    let txid = parse_txid(&path(p)?)?;
+    state
+        .read(move |store, api| {
+            Ok(Json(WireTx::from_chain_tx(&find_transaction(
+                store,
+                &api.config,
+                &txid,
+            )?)))
+        })
+        .await
+}
+
+pub(super) async fn tx_status(
+    State(state): State<Arc<ApiState>>,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult<TxStatusReply> {
+    let txid = parse_txid(&path(p)?)?;
+    let tip = state.indexed_height().unwrap_or(0);
+    state
+        .read(move |store, api| {
+            let found = find_transaction(store, &api.config, &txid)?;
+            Ok(Json(TxStatusReply {
+                txid: txid.to_string(),
+                status: match found.place {
+                    TxPlace::Confirmed { .. } => "confirmed",
+                    TxPlace::Unconfirmed => "mempool",
+                }
+                .to_string(),
+                block_height: found.place.height(),
+                confirmations: found.place.confirmations(tip),
+            }))
+        })
+        .await
+}
