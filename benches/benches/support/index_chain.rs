@@ -33,6 +33,7 @@ pub fn follower_config(node: &Node, watch: &[&Address]) -> FollowerConfig {
         index_from: 0,
         poll: Duration::from_millis(100),
         watch: watch.iter().map(|a| a.script_pubkey()).collect(),
+        filters: None,
     }
 }
 

@@ -19,6 +19,9 @@ use crate::error::IndexError;
 use crate::node::{NodeConfig, NodeRpc};
 use crate::store::{is_spool, BlockData, Store};
 
+mod filters;
+pub use filters::FilterScope;
+
 /// Raw block bytes aimed at per round trip.
 const TRIP_BYTES: u64 = 8 << 20;
 /// Blocks per round trip, at most.
@@ -39,6 +42,19 @@ pub struct FollowerConfig {
     pub poll: Duration,
     /// Scripts whose outputs are tracked from the start (`--watch`).
     pub watch: Vec<ScriptBuf>,
+    /// `Some`: a federation-scoped index fetching only the blocks whose compact block filter
+    /// matches (`--filters --federation …`); `None`: every block.
+    pub filters: Option<FilterScope>,
+}
+
+impl FollowerConfig {
+    /// The index mode recorded in the index: `full`, or `filters` and the federation.
+    pub fn mode(&self) -> String {
+        match &self.filters {
+            None => "full".to_owned(),
+            Some(scope) => scope.mode(),
+        }
+    }
 }
 
 /// What the server reports as sync status; shared between the follower and readers.
@@ -52,6 +68,10 @@ pub struct SyncState {
     pub synced: bool,
     /// Follower rounds (catch-up then mempool) completed so far.
     pub rounds: u64,
+    /// The index mode (`full`, or `filters` and the federation).
+    pub mode: String,
+    /// What the compact block filters did so far (scoped indexes).
+    pub filters: crate::store::ScopeCounters,
 }
 
 /// Test hook: when this environment variable names a path, the follower holds before
@@ -145,10 +165,24 @@ impl Follower {
                 config.index_from
             }
         };
+        store.check_mode(&config.mode())?;
+        if let Some(scope) = &config.filters {
+            if rpc.filter_index_height()?.is_none() {
+                return Err(IndexError::NoFilterIndex {
+                    url: rpc.url().to_string(),
+                });
+            }
+            store.watch(&scope.federation)?;
+        }
         store.watch(&config.watch)?;
         store.clear_mempool()?;
         let state = SharedState::default();
-        state.lock().expect("state lock").indexed = store.tip()?;
+        {
+            let mut state = state.lock().expect("state lock");
+            state.indexed = store.tip()?;
+            state.mode = config.mode();
+            state.filters = store.scope_counters()?;
+        }
         Ok(Follower {
             store,
             rpc,
@@ -220,14 +254,36 @@ impl Follower {
                 Some((h, _)) => h + 1,
                 None => self.index_from,
             };
+            let node_tip = if self.config.filters.is_some() {
+                // Only as far as the node's filters are built.
+                node_tip.min(self.rpc.filter_index_height()?.unwrap_or(0))
+            } else {
+                node_tip
+            };
             if next > node_tip {
+                if self.config.filters.is_some() {
+                    self.scan_discovered()?;
+                }
                 return Ok((blocks, bytes));
             }
-            let receiver = spawn_fetcher(&self.config.node, next, node_tip)?;
             let mut expected_prev = match next.checked_sub(1) {
                 Some(h) if next > self.index_from => self.store.block_hash(h)?,
                 _ => None,
             };
+            if self.config.filters.is_some() {
+                let mut totals = (blocks, bytes);
+                self.catch_up_filtered(
+                    next,
+                    node_tip,
+                    expected_prev,
+                    started,
+                    &mut totals,
+                    progress,
+                )?;
+                (blocks, bytes) = totals;
+                continue;
+            }
+            let receiver = spawn_fetcher(&self.config.node, next, node_tip)?;
             let mut broken = false;
             for fetched in receiver.iter() {
                 let fetched = fetched?;
@@ -351,6 +407,12 @@ impl Follower {
             } else {
                 Vec::new()
             };
+            if self.config.filters.is_some()
+                && is_spool(&tx)
+                && !self.store.in_scope(&tx, &prevouts)
+            {
+                continue;
+            }
             with_prevouts.push((tx, prevouts));
         }
         let next_height = self.store.tip()?.map_or(self.index_from, |(h, _)| h + 1);
@@ -370,7 +432,9 @@ impl Follower {
         self.sync_mempool()?;
         let node_height = self.rpc.tip_height()?;
         let indexed = self.store.tip()?;
+        let counters = self.store.scope_counters()?;
         let mut state = self.state.lock().expect("state lock");
+        state.filters = counters;
         state.node_height = node_height;
         state.indexed = indexed;
         state.synced = indexed.map(|(h, _)| h) == Some(node_height);

@@ -89,6 +89,7 @@ async fn main() -> ExitCode {
             index_from: 0,
             poll,
             watch,
+            filters: None,
         },
         http,
         federation,
