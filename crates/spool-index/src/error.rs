@@ -116,6 +116,14 @@ pub enum IndexError {
         /// The mode asked for.
         asked: String,
     },
+    /// The node's REST interface failed (the follower then falls back to RPC).
+    #[error("node REST interface {url}: {detail}")]
+    Rest {
+        /// The REST base URL.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// `--filters` with a node that keeps no compact block filters.
     #[error(
         "node at {url} keeps no compact block filters: restart it with -blockfilterindex=1, \

@@ -300,6 +300,32 @@ impl NodeRpc {
         Ok((blocks, bytes))
     }
 
+    /// The raw bytes of the blocks `hashes` (`getblock <hash> 0`), one round trip, and
+    /// their total size.
+    ///
+    /// # Errors
+    /// The calls' errors; [`IndexError::BadReply`] for replies that are not hex.
+    pub fn raw_block_bytes(&self, hashes: &[BlockHash]) -> Result<(Vec<Vec<u8>>, u64), IndexError> {
+        let params: Vec<Vec<Value>> = hashes
+            .iter()
+            .map(|h| vec![json!(h.to_string()), json!(0)])
+            .collect();
+        let mut bytes = 0;
+        let raws = self
+            .batch_ok("getblock", &params, params.len())?
+            .into_iter()
+            .map(|v| {
+                let raw = v
+                    .as_str()
+                    .and_then(|hex| Vec::<u8>::from_hex(hex).ok())
+                    .ok_or_else(|| self.bad("getblock", "not hex"))?;
+                bytes += raw.len() as u64;
+                Ok(raw)
+            })
+            .collect::<Result<Vec<_>, IndexError>>()?;
+        Ok((raws, bytes))
+    }
+
     /// The headers of the blocks `hashes` (`getblockheader <hash> false`), checked against
     /// their hashes.
     ///

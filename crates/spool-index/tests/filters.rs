@@ -15,7 +15,7 @@ use bitcoin::{Address, Amount, BlockHash, ScriptBuf};
 use common::chain::{self, hash_address, Funder, Key};
 use common::{follower_config, piece_life, Parties, Wallet};
 use serde_json::json;
-use spool_index::follower::FilterScope;
+use spool_index::follower::{FilterScope, FullScan};
 use spool_index::{Follower, FollowerConfig, IndexError, Store};
 use spool_protocol::verb::Verb;
 use spool_testenv::Node;
@@ -183,9 +183,39 @@ fn open(path: &Path, config: FollowerConfig) -> Result<Follower, IndexError> {
     Follower::open(path, config)
 }
 
+/// The full scan through REST with the prefilter answers as the plain one (RPC, every
+/// block deserialized), for both federations.
+fn assert_same_full(plain: &Store, fast: &Store, pieces: &[Address], watched: &[Address]) {
+    assert_eq!(plain.tip().unwrap(), fast.tip().unwrap(), "same tip");
+    assert_eq!(
+        plain.pieces(0, 100_000).unwrap(),
+        fast.pieces(0, 100_000).unwrap()
+    );
+    assert_eq!(
+        plain.spool_tx_count().unwrap(),
+        fast.spool_tx_count().unwrap()
+    );
+    for piece in pieces {
+        let script = piece.script_pubkey();
+        assert_eq!(
+            plain.txs_paying(&script).unwrap(),
+            fast.txs_paying(&script).unwrap()
+        );
+    }
+    let tip = plain.tip().unwrap().unwrap().0;
+    for address in watched {
+        let script = address.script_pubkey();
+        assert_eq!(
+            plain.utxos(&script, 0, tip).unwrap(),
+            fast.utxos(&script, 0, tip).unwrap(),
+            "UTXOs of {address}"
+        );
+    }
+}
+
 #[test]
 fn filter_sync_answers_as_the_full_index() {
-    let node = Node::start_with_args(&["-blockfilterindex=1"]).expect("regtest node");
+    let node = Node::start_with_args(&["-blockfilterindex=1", "-rest=1"]).expect("regtest node");
     let funder = Funder::new(&node, 140);
     // Everyone is funded now, long before any SPOOL event reaches them.
     let mut first = Parties::new(&node, &funder, 40);
@@ -226,14 +256,28 @@ fn filter_sync_answers_as_the_full_index() {
     watch_all.extend(links.iter().map(Wallet::address));
     watch_all.extend(same_block.iter().map(Wallet::address));
     watch_all.push(last.address());
-    let mut full = open(&full_path, follower_config(&node, &watch_all)).expect("full index");
+    let watch_all: Vec<Address> = watch_all.into_iter().cloned().collect();
+    let watch_refs: Vec<&Address> = watch_all.iter().collect();
+    let mut full = open(&full_path, follower_config(&node, &watch_refs)).expect("full index");
     let mut scoped = open(
         &scoped_path,
         filtered_config(&node, first.federation.address()),
     )
     .expect("scoped");
+    let plain_path = dir.path().join("plain.sqlite");
+    let mut plain_config = follower_config(&node, &watch_refs);
+    plain_config.full_scan = FullScan {
+        rest: false,
+        prefilter: false,
+    };
+    let mut plain = open(&plain_path, plain_config).expect("plain full index");
     catch_up(&mut full);
     catch_up(&mut scoped);
+    catch_up(&mut plain);
+    assert!(
+        full.uses_rest(),
+        "the node's REST interface serves the full scan"
+    );
 
     // Then a chain of transfers through wallets first seen mid-chain, one block each,
     // indexed by following; a reorganisation replaces its last blocks.
@@ -261,7 +305,7 @@ fn filter_sync_answers_as_the_full_index() {
         addresses: first_addresses,
     };
     let known_second = Known {
-        pieces: second_pieces,
+        pieces: second_pieces.clone(),
         addresses: second.addresses().iter().map(|a| (*a).clone()).collect(),
     };
     assert_same(
@@ -325,6 +369,9 @@ fn filter_sync_answers_as_the_full_index() {
     let tip = chain::mine(&node, 2);
     catch_up(&mut full);
     catch_up(&mut scoped);
+    catch_up(&mut plain);
+    let all_pieces: Vec<Address> = pieces.iter().chain(&second_pieces).cloned().collect();
+    assert_same_full(plain.store(), full.store(), &all_pieces, &watch_all);
     let mut known_first = known_first;
     known_first.addresses.push(last.address().clone());
     assert_same(

@@ -101,6 +101,7 @@ impl IndexOptions {
             poll,
             watch,
             filters,
+            full_scan: Default::default(),
         })
     }
 }

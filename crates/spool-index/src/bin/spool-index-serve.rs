@@ -90,6 +90,7 @@ async fn main() -> ExitCode {
             poll,
             watch,
             filters: None,
+            full_scan: Default::default(),
         },
         http,
         federation,

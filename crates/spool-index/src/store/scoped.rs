@@ -304,6 +304,30 @@ impl Store {
         committed.map(|()| relevant)
     }
 
+    /// The watched outputs not spent in the chain (what the full scan's prefilter looks
+    /// for besides scripts).
+    ///
+    /// # Errors
+    /// [`IndexError::Database`], [`IndexError::Corrupt`].
+    pub fn unspent_outpoints(&self) -> Result<Vec<OutPoint>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT txid, vout FROM outputs WHERE spent_by IS NULL")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u32>(1)?)))
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        rows.into_iter()
+            .map(|(txid, vout)| {
+                Txid::from_slice(&txid)
+                    .map(|txid| OutPoint { txid, vout })
+                    .map_err(|_| self.corrupt("a txid is not 32 bytes"))
+            })
+            .collect()
+    }
+
     /// The discovered scripts whose earlier outputs have not been read from the node's UTXO
     /// set yet.
     ///

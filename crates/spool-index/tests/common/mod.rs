@@ -34,6 +34,7 @@ pub fn follower_config(node: &Node, watch: &[&Address]) -> FollowerConfig {
         poll: Duration::from_millis(50),
         watch: watch.iter().map(|a| a.script_pubkey()).collect(),
         filters: None,
+        full_scan: Default::default(),
     }
 }
 
