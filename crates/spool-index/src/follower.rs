@@ -202,13 +202,13 @@ impl Follower {
                 config.index_from
             }
         };
+        if config.filters.is_some() && rpc.filter_index_height()?.is_none() {
+            return Err(IndexError::NoFilterIndex {
+                url: rpc.url().to_string(),
+            });
+        }
         store.check_mode(&config.mode())?;
         if let Some(scope) = &config.filters {
-            if rpc.filter_index_height()?.is_none() {
-                return Err(IndexError::NoFilterIndex {
-                    url: rpc.url().to_string(),
-                });
-            }
             store.watch(&scope.federation)?;
         }
         store.watch(&config.watch)?;

@@ -71,11 +71,9 @@ impl Rest {
         let host = self.host.clone();
         let result = (|| -> Result<Vec<u8>, String> {
             let conn = self.conn.as_mut().ok_or("no connection")?;
-            write!(
-                conn.get_mut(),
-                "GET /rest/block/{hash}.bin HTTP/1.1\r\nHost: {host}\r\n\r\n"
-            )
-            .map_err(io)?;
+            // One write: a request in pieces waits on the network for each of them.
+            let request = format!("GET /rest/block/{hash}.bin HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            conn.get_mut().write_all(request.as_bytes()).map_err(io)?;
             let mut line = String::new();
             conn.read_line(&mut line).map_err(io)?;
             let status = line.split_whitespace().nth(1).unwrap_or("").to_string();

@@ -425,6 +425,12 @@ fn a_node_without_filters_is_refused_naming_the_option() {
     .unwrap_err();
     assert!(matches!(err, IndexError::NoFilterIndex { .. }), "{err}");
     assert!(err.to_string().contains("-blockfilterindex=1"), "{err}");
+    // Nothing was recorded: the same file can still become a full index.
+    let full = open(
+        &dir.path().join("index.sqlite"),
+        follower_config(&node, &[]),
+    );
+    assert!(full.is_ok(), "{:?}", full.err());
 }
 
 trait IntoAddress {

@@ -77,20 +77,22 @@ impl Store {
         Ok(())
     }
 
-    /// Records the index mode (`mode`: `full`, or `filters …` naming the federation) when the
-    /// index is new, and refuses to continue an index made in another mode. An index written
+    /// Records the index mode (`mode`: `full`, or `filters …` naming the federation) while
+    /// the index holds no block, and refuses to continue an index made in another mode. An index written
     /// before modes were recorded is a full one.
     ///
     /// # Errors
     /// [`IndexError::ModeMismatch`], [`IndexError::Database`].
     pub fn check_mode(&self, mode: &str) -> Result<(), IndexError> {
+        let empty = self.tip()?.is_none();
         let recorded = match self.meta(MODE)? {
-            Some(recorded) => recorded,
-            None if self.tip()?.is_some() => "full".to_owned(),
-            None => {
+            // Nothing indexed yet: the mode is still free.
+            _ if empty => {
                 self.set_meta(MODE, mode)?;
                 return Ok(());
             }
+            Some(recorded) => recorded,
+            None => "full".to_owned(),
         };
         if recorded == mode {
             Ok(())
