@@ -162,6 +162,8 @@ pub struct Follower {
     state: SharedState,
     /// Whether blocks are still fetched through REST (cleared when it fails once).
     rest: Arc<AtomicBool>,
+    /// Time spent in `scantxoutset` (filtered indexes).
+    scan_time: Duration,
 }
 
 impl Follower {
@@ -227,6 +229,7 @@ impl Follower {
             mempool: HashMap::new(),
             state,
             rest: Arc::new(AtomicBool::new(config.full_scan.rest)),
+            scan_time: Duration::ZERO,
             config,
         })
     }

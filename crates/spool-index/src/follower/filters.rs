@@ -47,6 +47,12 @@ struct FilterBatch {
 }
 
 impl Follower {
+    /// Time spent so far reading discovered scripts' earlier outputs from the node's UTXO
+    /// set (`scantxoutset`; it grows with the UTXO set, not with the blocks).
+    pub fn scan_time(&self) -> std::time::Duration {
+        self.scan_time
+    }
+
     /// Indexes `next..=node_tip` through the filters: stops early when the node's chain
     /// changed under it (the caller resolves the fork and calls again).
     pub(super) fn catch_up_filtered(
@@ -164,6 +170,7 @@ impl Follower {
         let started = Instant::now();
         let outputs = self.rpc.scan_outputs(&scripts)?;
         self.store.add_scanned(&scripts, &outputs)?;
+        self.scan_time += started.elapsed();
         tracing::info!(
             scripts = scripts.len(),
             outputs = outputs.len(),
