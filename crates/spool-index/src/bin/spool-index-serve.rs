@@ -6,8 +6,9 @@
 //! ```text
 //! spool-index-serve --index FILE --rpc URL --cookie FILE [--network regtest]
 //!                   [--http 127.0.0.1:8338] [--poll-ms 1000] [--watch ADDR]...
-//!                   [--federation ADDR]...
+//!                   [--federation ADDR]... [--filters ADDR]...
 //! ```
+//! `--filters ADDR` makes a federation-scoped index rooted at ADDR (repeatable).
 //! Prints `listening on ADDR` once serving; `GET /api/v1/status` tells the sync progress.
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Network};
 use spool_backend::core::CoreAuth;
+use spool_index::follower::FilterScope;
 use spool_index::{FollowerConfig, NodeConfig, ServeConfig};
 
 fn usage(problem: &str) -> ExitCode {
@@ -36,6 +38,7 @@ async fn main() -> ExitCode {
     let mut poll = Duration::from_secs(1);
     let mut watch = Vec::new();
     let mut federation = Vec::new();
+    let mut filters = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let Some(value) = args.next() else {
@@ -54,7 +57,7 @@ async fn main() -> ExitCode {
                 Ok(ms) => poll = Duration::from_millis(ms),
                 Err(_) => return usage(&format!("--poll-ms {value:?} is not a number")),
             },
-            "--watch" | "--federation" => {
+            "--watch" | "--federation" | "--filters" => {
                 let address = match Address::<NetworkUnchecked>::from_str(&value)
                     .ok()
                     .and_then(|a| a.require_network(network).ok())
@@ -64,6 +67,8 @@ async fn main() -> ExitCode {
                 };
                 if flag == "--watch" {
                     watch.push(address.script_pubkey());
+                } else if flag == "--filters" {
+                    filters.push(address.script_pubkey());
                 } else {
                     federation.push(address.to_string());
                 }
@@ -89,7 +94,9 @@ async fn main() -> ExitCode {
             index_from: 0,
             poll,
             watch,
-            filters: None,
+            filters: (!filters.is_empty()).then_some(FilterScope {
+                federation: filters,
+            }),
             full_scan: Default::default(),
         },
         http,
