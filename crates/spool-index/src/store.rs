@@ -543,6 +543,7 @@ impl Store {
     ) -> Result<(), IndexError> {
         let path = self.path.clone();
         let err = IndexError::db(&path);
+        let scoped = self.is_scoped()?;
         let db = self.conn.transaction().map_err(&err)?;
         for txid in removed {
             forget_mempool_tx(&db, txid).map_err(&err)?;
@@ -552,6 +553,14 @@ impl Store {
         for (tx, prevouts) in added {
             if is_spool(tx) {
                 insert_spool_tx(&db, tx, prevouts, TxPlace::Unconfirmed).map_err(&err)?;
+                // A scoped index discovers only through rooted transactions.
+                let discovers = !scoped
+                    || prevouts
+                        .iter()
+                        .any(|p| self.watched.contains(&p.script_pubkey));
+                if !discovers {
+                    continue;
+                }
                 for script in spool_scripts(tx, prevouts) {
                     if !self.watched.contains(&script) {
                         db.execute(

@@ -490,5 +490,21 @@ async fn status_reports_the_mode_and_the_filter_counters() {
         "{status:?}"
     );
     assert_eq!(status.indexed_height, Some(chain::tip(&node)), "{status:?}");
+
+    // A piece whose whole life is still in the mempool: the filtered server answers as the
+    // node (direct Core backend) does, then again once it is mined.
+    let piece = piece_life(&node, &mut parties, 0);
+    running.wait_round().await;
+    running.wait_round().await;
+    use spool_backend::Backend;
+    let core = common::core(&node);
+    let direct = core.address_transactions(&piece).await.unwrap();
+    assert_eq!(direct.len(), 14, "the piece's life is in the mempool");
+    assert_eq!(server.address_transactions(&piece).await.unwrap(), direct);
+    chain::mine(&node, 1);
+    running.wait_round().await;
+    running.wait_round().await;
+    let direct = core.address_transactions(&piece).await.unwrap();
+    assert_eq!(server.address_transactions(&piece).await.unwrap(), direct);
     running.shutdown().await.unwrap();
 }
