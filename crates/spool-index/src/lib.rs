@@ -15,7 +15,7 @@
 //! transactions: the index stores chain data, never verdicts.
 
 pub mod api;
-mod certificate;
+pub mod certificate;
 mod error;
 pub mod follower;
 pub mod node;

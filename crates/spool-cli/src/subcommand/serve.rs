@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// How often to poll the node for new blocks and mempool transactions, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub poll_ms: u64,
+    /// The explorer's public base URL (e.g. `https://spool.example`), put in the QR code of
+    /// its certificate pages [default: `http://` and the host the visitor asked for].
+    #[arg(long, value_name = "URL", value_parser = public_url)]
+    pub public_url: Option<String>,
     /// Where and what to index.
     #[command(flatten)]
     pub options: IndexOptions,
@@ -72,11 +76,10 @@ impl ServeArgs {
             http: self.http,
             federation,
         };
+        let mut explorer = ExplorerConfig::new(explorer_federation);
+        explorer.public_url.clone_from(&self.public_url);
         let running = spool_index::start_with(config, move |state| {
-            spool_explorer::router(
-                Arc::new(IndexSource::new(state)),
-                ExplorerConfig::new(explorer_federation),
-            )
+            spool_explorer::router(Arc::new(IndexSource::new(state)), explorer)
         })
         .await
         .with_context(|| format!("cannot serve the index {}", index_path.display()))?;
@@ -106,6 +109,21 @@ impl ServeArgs {
             "",
         )
     }
+}
+
+/// `--public-url`: an `http://` or `https://` URL without query or fragment.
+fn public_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{text}` is not an http:// or https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || rest.contains(['?', '#', ' ', '"', '<', '>']) {
+        return Err(format!(
+            "`{text}` is not a base URL (a host, an optional path, no query or fragment)"
+        ));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
 }
 
 async fn follower_ended(running: &spool_index::Running) {
