@@ -83,6 +83,7 @@ async fn main() {
         follower: index_chain::follower_config(&node, &[&fed]),
         http: "127.0.0.1:0".parse().unwrap(),
         federation: vec![fed.to_string()],
+        api_token: None,
     })
     .await
     .unwrap();

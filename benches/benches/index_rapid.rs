@@ -56,6 +56,7 @@ async fn main() {
         follower: index_chain::follower_config(&node, &[&fed.address]),
         http: "127.0.0.1:0".parse().unwrap(),
         federation: vec![fed.address.to_string()],
+        api_token: None,
     })
     .await
     .unwrap();

@@ -21,6 +21,7 @@ use spool_protocol::scope::Scope;
 use crate::backend::{check_network, Backend};
 use crate::error::BackendError;
 use crate::retry::{retrying, RetryPolicy};
+use crate::token::ApiToken;
 
 /// The path prefix of every API route.
 pub const API_PREFIX: &str = "/api/v1";
@@ -205,6 +206,8 @@ pub struct ServerBackend {
     timeout: Duration,
     retry: RetryPolicy,
     client: bitreq::Client,
+    /// Sent with writes (broadcasts) when the server asks for one.
+    token: Option<ApiToken>,
 }
 
 impl std::fmt::Debug for ServerBackend {
@@ -236,7 +239,14 @@ impl ServerBackend {
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
             client: bitreq::Client::new(4),
+            token: None,
         })
+    }
+
+    /// Sends `token` as a bearer token with every write (`spool serve --api-token-file`).
+    pub fn with_token(mut self, token: Option<ApiToken>) -> ServerBackend {
+        self.token = token;
+        self
     }
 
     /// Replaces the retry policy for transient failures.
@@ -297,6 +307,14 @@ impl ServerBackend {
                     .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
                 Err(match code {
                     404 => BackendError::NotFound { what: message },
+                    401 => BackendError::Unauthorized {
+                        url: url.to_owned(),
+                        detail: if self.token.is_some() {
+                            format!("the API token sent was refused: {message}")
+                        } else {
+                            format!("{message}; give the server's token in SPOOL_SERVER_TOKEN or --server-token-file")
+                        },
+                    },
                     502..=504 => BackendError::unreachable(url, format!("HTTP {code}: {message}")),
                     _ => BackendError::bad_response(url, format!("HTTP {code}: {message}")),
                 })
@@ -316,6 +334,14 @@ impl ServerBackend {
                     .map_err(|e| BackendError::bad_response(&url, e))
             })
             .collect()
+    }
+
+    /// `request` with the bearer token, when there is one.
+    fn authorized(&self, request: bitreq::Request) -> bitreq::Request {
+        match &self.token {
+            Some(token) => request.with_header("Authorization", token.header_value()),
+            None => request,
+        }
     }
 
     fn decode<T: DeserializeOwned>(&self, url: &str, body: &[u8]) -> Result<T, BackendError> {
@@ -418,9 +444,11 @@ impl Backend for ServerBackend {
         let result = retrying(&self.retry, "broadcast", || {
             self.send(
                 &url,
-                bitreq::Request::new(bitreq::Method::Post, url.clone())
-                    .with_header("Content-Type", "text/plain")
-                    .with_body(hex.clone()),
+                self.authorized(
+                    bitreq::Request::new(bitreq::Method::Post, url.clone())
+                        .with_header("Content-Type", "text/plain")
+                        .with_body(hex.clone()),
+                ),
             )
         })
         .await;

@@ -392,6 +392,14 @@ impl<B: Backend> Spool<B> {
                 }
                 Err(self.rejected(prepared, reason).await)
             }
+            Err(err @ BackendError::Unauthorized { .. }) => {
+                // Refused before it reached the node (a server's write token): nothing of
+                // it was broadcast.
+                if prepared.reserved {
+                    let _ = self.reservations.release_tx(&txid);
+                }
+                Err(self.backend_error(err))
+            }
             Err(err) => {
                 if prepared.reserved {
                     // The node may have it: released once proven gone.

@@ -26,6 +26,8 @@ pub struct ServeConfig {
     pub http: SocketAddr,
     /// The federation used when a request gives none.
     pub federation: Vec<String>,
+    /// The bearer token writes need; required when `http` is not a loopback address.
+    pub api_token: Option<spool_backend::ApiToken>,
 }
 
 /// A running server: follower thread and HTTP task.
@@ -59,6 +61,9 @@ pub async fn start_with(
     config: ServeConfig,
     extra: impl FnOnce(Arc<ApiState>) -> axum::Router,
 ) -> Result<Running, IndexError> {
+    if config.api_token.is_none() && !config.http.ip().is_loopback() {
+        return Err(IndexError::WritesUnguarded { addr: config.http });
+    }
     let path = config.index_path.clone();
     let follower_config = config.follower.clone();
     let mut follower = tokio::task::spawn_blocking(move || Follower::open(&path, follower_config))
@@ -103,6 +108,7 @@ pub async fn start_with(
             network: config.follower.network,
             federation: config.federation.clone(),
             node: config.follower.node.clone(),
+            api_token: config.api_token.clone(),
         },
         state.clone(),
     );

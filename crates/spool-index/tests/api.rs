@@ -60,6 +60,7 @@ async fn malformed_requests_get_json_errors() {
             follower: common::follower_config(&node, &[]),
             http: "127.0.0.1:0".parse().unwrap(),
             federation: Vec::new(),
+            api_token: None,
         },
         // Unknown paths outside the API: the API's JSON 404, as the extra router's fallback.
         |state| {

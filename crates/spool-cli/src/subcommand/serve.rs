@@ -32,6 +32,11 @@ pub struct ServeArgs {
     /// How often to poll the node for new blocks and mempool transactions, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub poll_ms: u64,
+    /// A file holding the bearer token that writes (broadcasts) need; required when
+    /// `--http` is not a loopback address. Clients give it with SPOOL_SERVER_TOKEN or
+    /// `--server-token-file`.
+    #[arg(long, value_name = "PATH")]
+    pub api_token_file: Option<std::path::PathBuf>,
     /// The explorer's public base URL (e.g. `https://spool.example`), put in the QR code of
     /// its certificate pages [default: `http://` and the host the visitor asked for].
     #[arg(long, value_name = "URL", value_parser = public_url)]
@@ -75,6 +80,11 @@ impl ServeArgs {
                 .follower(settings, Duration::from_millis(self.poll_ms.max(10)))?,
             http: self.http,
             federation,
+            api_token: self
+                .api_token_file
+                .as_deref()
+                .map(spool_backend::ApiToken::from_file)
+                .transpose()?,
         };
         let mut explorer = ExplorerConfig::new(explorer_federation);
         explorer.public_url.clone_from(&self.public_url);

@@ -83,3 +83,28 @@ pub(super) async fn api_security_headers(mut response: Response) -> Response {
     );
     response
 }
+
+/// Guards a write route: once `spool serve --api-token-file` is given, a request must carry
+/// `Authorization: Bearer <token>`; otherwise a JSON 401 (with `WWW-Authenticate: Bearer`)
+/// says what is missing. The token is never echoed or logged.
+pub(super) async fn require_token(
+    State(state): State<Arc<ApiState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::{header, HeaderValue, StatusCode};
+    let Some(token) = &state.config().api_token else {
+        return next.run(request).await;
+    };
+    let problem = match request.headers().get(header::AUTHORIZATION) {
+        None => "writes need the API token: send Authorization: Bearer <token>",
+        Some(value) if token.accepts(value.as_bytes()) => return next.run(request).await,
+        Some(_) => "the API token is wrong",
+    };
+    tracing::warn!(path = %request.uri().path(), "write refused: {problem}");
+    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, problem).into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}

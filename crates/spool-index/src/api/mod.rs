@@ -68,6 +68,9 @@ pub struct ApiConfig {
     pub federation: Vec<String>,
     /// The node, for broadcasts and transactions the index does not hold.
     pub node: NodeConfig,
+    /// The bearer token writes need (`spool serve --api-token-file`); `None`: writes are
+    /// open (loopback only).
+    pub api_token: Option<spool_backend::ApiToken>,
 }
 
 /// The API's routes under `/api/v1`, with body limits, timeouts and JSON errors; every
@@ -85,7 +88,13 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .route("/address/{address}/utxos", get(address::address_utxos))
         .route("/address/{address}/holdings", get(address::holdings))
         .route("/address/{address}/pieces", get(address::address_pieces))
-        .route("/tx", post(tx::broadcast))
+        .route(
+            "/tx",
+            post(tx::broadcast).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                layers::require_token,
+            )),
+        )
         .route("/tx/{txid}", get(tx::transaction))
         .route("/tx/{txid}/status", get(tx::tx_status))
         .route("/piece/{piece}/history", get(piece::history))

@@ -92,6 +92,7 @@ async fn main() -> ExitCode {
         },
         http,
         federation,
+        api_token: None,
     };
     let running = match spool_index::start(config).await {
         Ok(running) => running,

@@ -48,6 +48,7 @@ pub async fn serve(
         follower: follower_config(node, watch),
         http: "127.0.0.1:0".parse().unwrap(),
         federation: federation.iter().map(|a| a.to_string()).collect(),
+        api_token: None,
     })
     .await
     .expect("spool serve starts")
