@@ -18,6 +18,7 @@ pub mod api;
 pub mod certificate;
 mod error;
 pub mod follower;
+pub mod metrics;
 pub mod node;
 pub mod serve;
 pub mod store;

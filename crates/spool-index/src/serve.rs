@@ -113,7 +113,12 @@ pub async fn start_with(
         state.clone(),
     );
     let (tx, rx) = oneshot::channel();
-    let app = api::routes(api_state.clone()).merge(extra(api_state));
+    let app = api::routes(api_state.clone())
+        .merge(extra(api_state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            api_state,
+            crate::metrics::track,
+        ));
     let server = tokio::spawn(api::serve_router(listener, app, async {
         let _ = rx.await;
     }));

@@ -116,6 +116,7 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .fallback(not_found);
     Router::new()
         .nest(API_PREFIX, api)
+        .route("/metrics", get(crate::metrics::scrape))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             layers::index_position,

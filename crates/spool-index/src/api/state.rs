@@ -21,6 +21,7 @@ pub struct ApiState {
     pub(super) writer: Mutex<Option<Store>>,
     pub(super) sync: SharedState,
     pub(super) histories: Mutex<HashMap<HistoryKey, (u64, Arc<History>)>>,
+    pub(super) metrics: crate::metrics::Metrics,
 }
 
 /// A cached history: the piece and the federation it was verified with.
@@ -46,7 +47,13 @@ impl ApiState {
             writer: Mutex::new(None),
             sync,
             histories: Mutex::new(HashMap::new()),
+            metrics: crate::metrics::Metrics::new(),
         })
+    }
+
+    /// The server's metrics (`GET /metrics`).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// The configuration served.
