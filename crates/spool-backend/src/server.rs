@@ -27,9 +27,10 @@ use crate::token::ApiToken;
 pub const API_PREFIX: &str = "/api/v1";
 
 /// `GET /api/v1/status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusReply {
     /// The network served (`bitcoin`, `testnet`, `signet`, `regtest`, ...).
+    #[schema(value_type = String)]
     pub network: Network,
     /// Height of the last indexed block (`None` before the first block).
     pub indexed_height: Option<u64>,
@@ -42,7 +43,7 @@ pub struct StatusReply {
 }
 
 /// `GET tx/{txid}/inclusion`: the proof that a confirmed transaction is in its block.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InclusionReply {
     /// The block's height.
     pub height: u64,
@@ -51,22 +52,24 @@ pub struct InclusionReply {
     /// The block's coinbase, hex.
     pub coinbase: String,
     /// The coinbase's merkle branch, leaf's sibling first.
+    #[schema(value_type = Vec<String>)]
     pub coinbase_branch: Vec<bitcoin::TxMerkleNode>,
 }
 
 /// `GET block-height/{height}/header`: the best chain's block at a height.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HeaderReply {
     /// The height.
     pub height: u64,
     /// The block hash.
+    #[schema(value_type = String)]
     pub hash: bitcoin::BlockHash,
     /// The 80-byte header, hex.
     pub header: String,
 }
 
 /// One previous output on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WirePrevout {
     /// Value in satoshis.
     pub value: u64,
@@ -75,7 +78,7 @@ pub struct WirePrevout {
 }
 
 /// A [`ChainTx`] on the wire: raw transaction hex, its prevouts, its place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WireTx {
     /// The transaction id (redundant with `hex`, for people reading the JSON).
     pub txid: String,
@@ -84,6 +87,7 @@ pub struct WireTx {
     /// The outputs spent by the inputs, index for index.
     pub prevouts: Vec<WirePrevout>,
     /// Where the transaction is.
+    #[schema(value_type = Object)]
     pub place: TxPlace,
 }
 
@@ -134,7 +138,7 @@ impl WireTx {
 
 /// `GET /api/v1/address/{address}/txs`; with `?edition=N`, only the transactions the rules
 /// of edition `N` read (see [`Scope::select`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AddressTxsReply {
     /// The address asked about.
     pub address: String,
@@ -143,23 +147,24 @@ pub struct AddressTxsReply {
 }
 
 /// `GET /api/v1/address/{address}/utxos`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UtxosReply {
     /// The address asked about.
     pub address: String,
     /// Its unspent outputs, none spent by a mempool transaction.
+    #[schema(value_type = Vec<Object>)]
     pub utxos: Vec<Utxo>,
 }
 
 /// `POST /api/v1/tx`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BroadcastReply {
     /// The broadcast transaction's id.
     pub txid: String,
 }
 
 /// `GET /api/v1/tx/{txid}/status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TxStatusReply {
     /// The transaction id.
     pub txid: String,
@@ -172,7 +177,7 @@ pub struct TxStatusReply {
 }
 
 /// `GET /api/v1/piece/{piece}/history`: the same JSON as `spool history --json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryReply {
     /// The piece address.
     pub piece_address: String,
@@ -185,11 +190,12 @@ pub struct HistoryReply {
     /// The confirmations an event needs to count; shallower events are `pending`.
     pub min_conf: u64,
     /// The events, in chain order.
+    #[schema(value_type = Vec<Object>)]
     pub events: Vec<Event>,
 }
 
 /// An error answer: `{"error": "..."}` with a 4xx or 5xx status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorReply {
     /// What was wrong, in one line.
     pub error: String,

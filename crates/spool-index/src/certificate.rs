@@ -51,6 +51,11 @@ fn backend_error(err: BackendError) -> ApiError {
 }
 
 /// `GET tx/{txid}/inclusion`.
+#[utoipa::path(get, path = "/api/v1/tx/{txid}/inclusion", tag = "certificate",
+    params(("txid" = String, Path, description = "a confirmed transaction")),
+    responses((status = 200, description = "the merkle proof of its inclusion, its block's coinbase and branch", body = InclusionReply),
+        (status = 404, description = "unknown or unconfirmed", body = spool_backend::server::ErrorReply),
+        (status = 502, description = "the node failed", body = spool_backend::server::ErrorReply)))]
 pub(crate) async fn inclusion(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
@@ -69,6 +74,11 @@ pub(crate) async fn inclusion(
 }
 
 /// `GET block-height/{height}/header`.
+#[utoipa::path(get, path = "/api/v1/block-height/{height}/header", tag = "certificate",
+    params(("height" = u64, Path, description = "a height of the best chain")),
+    responses((status = 200, description = "the best chain's header at that height", body = HeaderReply),
+        (status = 404, description = "beyond the tip", body = spool_backend::server::ErrorReply),
+        (status = 502, description = "the node failed", body = spool_backend::server::ErrorReply)))]
 pub(crate) async fn header_at(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<u64>, PathRejection>,
@@ -85,7 +95,8 @@ pub(crate) async fn header_at(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct CertificateQuery {
     edition: Option<u64>,
     federation: Option<String>,
@@ -93,6 +104,12 @@ pub(crate) struct CertificateQuery {
 
 /// `GET piece/{piece}/certificate?edition=N`: issued from the index's transactions and the
 /// node's proofs, by the same gathering as every backend's.
+#[utoipa::path(get, path = "/api/v1/piece/{piece}/certificate", tag = "certificate",
+    params(("piece" = String, Path, description = "the piece's address"), CertificateQuery),
+    responses((status = 200, description = "the .spoolcert document (crates/spool-protocol/CERTIFICATE.md)", body = Object),
+        (status = 400, description = "a malformed address or parameter", body = spool_backend::server::ErrorReply),
+        (status = 503, description = "the index is still catching up with its node", body = spool_backend::server::ErrorReply),
+        (status = 502, description = "the node failed", body = spool_backend::server::ErrorReply)))]
 pub(crate) async fn piece_certificate(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,

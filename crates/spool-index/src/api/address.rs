@@ -15,12 +15,18 @@ use super::error::ApiResult;
 use super::input::{today, FederationQuery};
 use super::{federation, parse_address, path, query, ApiError, ApiState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct TxsQuery {
     /// Only what the rules of this edition read (the address is then a piece's).
     edition: Option<u64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/address/{address}/txs", tag = "address",
+    params(("address" = String, Path, description = "an address of the network served"), TxsQuery),
+    responses((status = 200, description = "the SPOOL transactions paying the address, with their prevouts", body = AddressTxsReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn address_txs(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
@@ -48,11 +54,17 @@ pub(super) async fn address_txs(
         .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct UtxoQuery {
     min_conf: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/api/v1/address/{address}/utxos", tag = "address",
+    params(("address" = String, Path, description = "a watched address"), UtxoQuery),
+    responses((status = 200, description = "the address's unspent outputs", body = UtxosReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn address_utxos(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
@@ -79,14 +91,20 @@ pub(super) async fn address_utxos(
 }
 
 /// `GET address/{a}/holdings`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HoldingsReply {
     /// The address asked about.
     pub address: String,
     /// What it holds, by piece, edition and role.
+    #[schema(value_type = Vec<Object>)]
     pub holdings: Vec<Holding>,
 }
 
+#[utoipa::path(get, path = "/api/v1/address/{address}/holdings", tag = "address",
+    params(("address" = String, Path, description = "an address"), FederationQuery),
+    responses((status = 200, description = "the editions the address owns, holds on consignment or borrows", body = HoldingsReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn holdings(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
@@ -119,7 +137,7 @@ pub(super) async fn holdings(
 }
 
 /// `GET address/{a}/pieces`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AddressPiecesReply {
     /// The address asked about.
     pub address: String,
@@ -127,6 +145,11 @@ pub struct AddressPiecesReply {
     pub pieces: Vec<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/address/{address}/pieces", tag = "address",
+    params(("address" = String, Path, description = "an address")),
+    responses((status = 200, description = "the pieces whose SPOOL transactions involve the address", body = AddressPiecesReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn address_pieces(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 /// Says in every API reply how far the index is: the headers `X-Spool-Indexed-Height`
 /// (absent before the first block), `X-Spool-Node-Height` and `X-Spool-Synced`, and, in
-/// every JSON object reply but a certificate, the same as `indexed_height`, `node_height`
+/// every JSON object reply but a certificate and the OpenAPI document, the same as `indexed_height`, `node_height`
 /// and `synced`. An
 /// answer from an index behind its node thus says so (the status reply has them already).
 pub(super) async fn index_position(
@@ -19,8 +19,11 @@ pub(super) async fn index_position(
     use axum::http::{header, HeaderValue};
     // The status reply has the fields already; a certificate is a document of its own,
     // served byte for byte (the headers still say how far the index is).
-    let is_status =
-        request.uri().path().ends_with("/status") || request.uri().path().ends_with("/certificate");
+    // So is the OpenAPI description.
+    let path = request.uri().path();
+    let is_status = path.ends_with("/status")
+        || path.ends_with("/certificate")
+        || path.ends_with("/openapi.json");
     let response = next.run(request).await;
     let sync = state.sync_state();
     let indexed = sync.indexed.map(|(height, _)| height);

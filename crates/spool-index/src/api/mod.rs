@@ -17,6 +17,7 @@ mod error;
 mod input;
 mod layers;
 mod listen;
+pub mod openapi;
 mod piece;
 mod state;
 mod status;
@@ -111,6 +112,7 @@ pub fn routes(state: Arc<ApiState>) -> Router {
             get(crate::certificate::piece_certificate),
         )
         .route("/latest", get(browse::latest))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route("/search", get(browse::search))
         .method_not_allowed_fallback(no_method)
         .fallback(not_found);

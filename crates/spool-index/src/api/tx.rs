@@ -19,6 +19,14 @@ use crate::follower::mempool_prevouts;
 use crate::node::NodeRpc;
 use crate::store::Store;
 
+#[utoipa::path(post, path = "/api/v1/tx", tag = "tx",
+    request_body(content = String, description = "the raw transaction, hex", content_type = "text/plain"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "sent (or already known)", body = BroadcastReply),
+        (status = 400, description = "not a transaction", body = spool_backend::server::ErrorReply),
+        (status = 401, description = "the write token is missing or wrong (with --api-token-file)", body = spool_backend::server::ErrorReply),
+        (status = 422, description = "the node refused it", body = spool_backend::server::ErrorReply),
+        (status = 502, description = "the node could not be reached", body = spool_backend::server::ErrorReply)))]
 pub(super) async fn broadcast(
     State(state): State<Arc<ApiState>>,
     body: Result<String, StringRejection>,
@@ -128,6 +136,12 @@ pub(crate) fn find_transaction(
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/tx/{txid}", tag = "tx",
+    params(("txid" = String, Path, description = "64 hexadecimal digits")),
+    responses((status = 200, description = "the transaction, its prevouts and place", body = WireTx),
+        (status = 404, description = "unknown", body = spool_backend::server::ErrorReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn transaction(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
@@ -144,6 +158,11 @@ pub(super) async fn transaction(
         .await
 }
 
+#[utoipa::path(get, path = "/api/v1/tx/{txid}/status", tag = "tx",
+    params(("txid" = String, Path, description = "64 hexadecimal digits")),
+    responses((status = 200, description = "confirmed, in the mempool, or unknown", body = TxStatusReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn tx_status(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
