@@ -71,6 +71,17 @@ pub enum BackendError {
         /// The deadline.
         after: Duration,
     },
+    /// The server refused a broadcast before the node saw it: it would replace or spend the
+    /// outputs of another pending SPOOL action (admission control of `spool serve`).
+    #[error("{txid} was refused by the server: {reason}")]
+    Conflict {
+        /// The refused transaction.
+        txid: bitcoin::Txid,
+        /// The pending transaction it conflicts with.
+        conflicting: bitcoin::Txid,
+        /// The server's words.
+        reason: String,
+    },
     /// The node or server refused our credentials.
     #[error("{url} refused the credentials ({detail})")]
     Unauthorized {

@@ -199,6 +199,10 @@ pub struct HistoryReply {
 pub struct ErrorReply {
     /// What was wrong, in one line.
     pub error: String,
+    /// With a 409: the pending transaction the refused one conflicts with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub conflict: Option<Txid>,
 }
 
 /// Default timeout of one HTTP request to the server.
@@ -308,10 +312,19 @@ impl ServerBackend {
         match code {
             200..=299 => Ok(body),
             _ => {
-                let message = serde_json::from_slice::<ErrorReply>(&body)
+                let reply = serde_json::from_slice::<ErrorReply>(&body).ok();
+                let conflict = reply.as_ref().and_then(|e| e.conflict);
+                let message = reply
                     .map(|e| e.error)
-                    .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
+                    .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
                 Err(match code {
+                    // The refused transaction's id is filled in by the caller.
+                    409 if conflict.is_some() => BackendError::Conflict {
+                        txid: <bitcoin::Txid as bitcoin::hashes::Hash>::all_zeros(),
+                        conflicting: conflict
+                            .unwrap_or_else(<bitcoin::Txid as bitcoin::hashes::Hash>::all_zeros),
+                        reason: message,
+                    },
                     404 => BackendError::NotFound { what: message },
                     401 => BackendError::Unauthorized {
                         url: url.to_owned(),
@@ -460,6 +473,17 @@ impl Backend for ServerBackend {
         .await;
         let body = match result {
             Ok(body) => body,
+            Err(BackendError::Conflict {
+                conflicting,
+                reason,
+                ..
+            }) => {
+                return Err(BackendError::Conflict {
+                    txid,
+                    conflicting,
+                    reason,
+                })
+            }
             Err(BackendError::BadResponse { detail, .. }) if detail.starts_with("HTTP 422") => {
                 return Err(BackendError::Rejected {
                     txid,

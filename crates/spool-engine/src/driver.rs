@@ -392,6 +392,17 @@ impl<B: Backend> Spool<B> {
                 }
                 Err(self.rejected(prepared, reason).await)
             }
+            Err(BackendError::Conflict {
+                conflicting,
+                reason,
+                ..
+            }) => {
+                // Refused by the server's admission control before the node saw it.
+                if prepared.reserved {
+                    let _ = self.reservations.release_tx(&txid);
+                }
+                Err(self.conflict(txid, Some(conflicting), reason))
+            }
             Err(err @ BackendError::Unauthorized { .. }) => {
                 // Refused before it reached the node (a server's write token): nothing of
                 // it was broadcast.
@@ -481,6 +492,12 @@ impl<B: Backend> Spool<B> {
                 }
             }
         }
+        self.conflict(txid, conflicting, reason)
+    }
+
+    /// [`EngineError::Conflict`]: `txid` conflicts with `conflicting`, which this data
+    /// directory sent or not.
+    fn conflict(&self, txid: Txid, conflicting: Option<Txid>, reason: String) -> EngineError {
         let ours = conflicting.is_some_and(|other| {
             matches!(self.reservations.record(&other), Ok(Some(_)))
                 || self

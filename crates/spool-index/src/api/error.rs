@@ -12,6 +12,7 @@ use crate::error::IndexError;
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    conflict: Option<bitcoin::Txid>,
 }
 
 impl ApiError {
@@ -20,6 +21,16 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            conflict: None,
+        }
+    }
+
+    /// A 409: the request conflicts with the pending transaction `with`.
+    pub fn conflict(with: bitcoin::Txid, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            message: message.into(),
+            conflict: Some(with),
         }
     }
     /// The message told to the client.
@@ -61,6 +72,7 @@ impl IntoResponse for ApiError {
             self.status,
             Json(ErrorReply {
                 error: self.message,
+                conflict: self.conflict,
             }),
         )
             .into_response()
