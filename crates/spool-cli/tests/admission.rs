@@ -8,7 +8,7 @@ mod support;
 use std::str::FromStr;
 
 use bitcoin::consensus::encode::{deserialize_hex, serialize_hex};
-use bitcoin::{Address, Network, OutPoint, Transaction, TxIn, TxOut, Txid};
+use bitcoin::{Address, Network, OutPoint, Transaction, TxIn, TxOut};
 use serde_json::Value;
 use serving::{Parties, Server};
 use spool_cli::subcommand::history;
