@@ -10,6 +10,7 @@ use spool_protocol::scope::Scope;
 
 use crate::error::BackendError;
 use crate::retry::Backoff;
+use crate::server::ReservationBody;
 
 /// What [`Backend::wait_confirmed_with_progress`] reports after every look at the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +110,31 @@ pub trait Backend: Send + Sync {
     async fn spender(&self, outpoint: &OutPoint) -> Result<Option<Txid>, BackendError> {
         let _ = outpoint;
         Ok(None)
+    }
+
+    /// Reserves a transaction's outpoints and claims with a backend that several operators
+    /// share (`spool serve`), before it is signed: `Ok(true)` once held there, `Ok(false)`
+    /// from a backend that keeps no reservations (a node, Esplora: the data directory's own
+    /// store is then the only one).
+    ///
+    /// # Errors
+    ///
+    /// [`BackendError::Held`] when another pending transaction holds an outpoint or a claim;
+    /// the backend's failure.
+    async fn reserve(&self, request: &ReservationBody) -> Result<bool, BackendError> {
+        let _ = request;
+        Ok(false)
+    }
+
+    /// Releases `txid`'s reservation held by [`Backend::reserve`] (a refused or abandoned
+    /// transaction); nothing for a backend that keeps none.
+    ///
+    /// # Errors
+    ///
+    /// The backend's failure.
+    async fn release_reservation(&self, txid: &Txid) -> Result<(), BackendError> {
+        let _ = txid;
+        Ok(())
     }
 
     /// Waits until `txid` has `confirmations` confirmations, polling with backoff, and
@@ -240,6 +266,12 @@ macro_rules! forward_backend {
             }
             async fn spender(&self, outpoint: &OutPoint) -> Result<Option<Txid>, BackendError> {
                 (**self).spender(outpoint).await
+            }
+            async fn reserve(&self, request: &ReservationBody) -> Result<bool, BackendError> {
+                (**self).reserve(request).await
+            }
+            async fn release_reservation(&self, txid: &Txid) -> Result<(), BackendError> {
+                (**self).release_reservation(txid).await
             }
             async fn tx_inclusion(&self, txid: &Txid) -> Result<TxInclusion, BackendError> {
                 (**self).tx_inclusion(txid).await

@@ -203,6 +203,75 @@ pub struct ErrorReply {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub conflict: Option<Txid>,
+    /// With a 409 to a reservation: `claim` (an edition or the number of editions is held)
+    /// or `outpoint` (choose other outputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
+}
+
+/// Something an action changes, on the wire: an edition of a piece, or its number of
+/// editions (`edition: null`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WireClaim {
+    /// The piece's address.
+    pub piece: String,
+    /// The edition (0 = the master edition), or null for the number of editions.
+    pub edition: Option<u64>,
+}
+
+/// `POST reservations`: a transaction's outpoints and claims, reserved before it is signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReservationBody {
+    /// The transaction (also the reservation's id).
+    #[schema(value_type = String)]
+    pub txid: Txid,
+    /// The outpoints it spends, `txid:vout`.
+    #[schema(value_type = Vec<String>)]
+    pub outpoints: Vec<bitcoin::OutPoint>,
+    /// What its action changes.
+    pub claims: Vec<WireClaim>,
+    /// Pending transactions the action's pre-check saw: their claims do not conflict.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub seen: Vec<Txid>,
+}
+
+/// One reservation held by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReservationReply {
+    /// The transaction (the reservation's id).
+    #[schema(value_type = String)]
+    pub txid: Txid,
+    /// `reserved` (not yet broadcast), `sending`, `broadcast` or `unsure`.
+    pub state: String,
+    /// When it was taken (seconds since the Unix epoch).
+    pub reserved_at: u64,
+    /// When a reservation never broadcast lapses (seconds since the Unix epoch).
+    pub expires_at: Option<u64>,
+    /// The outpoints held, `txid:vout`.
+    #[schema(value_type = Vec<String>)]
+    pub outpoints: Vec<bitcoin::OutPoint>,
+    /// The claims held.
+    pub claims: Vec<WireClaim>,
+}
+
+/// `GET reservations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReservationsReply {
+    /// How long a reservation never broadcast is held, in seconds.
+    pub lease_seconds: u64,
+    /// Every reservation held.
+    pub reservations: Vec<ReservationReply>,
+}
+
+/// `DELETE reservations/{txid}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReleaseReply {
+    /// The transaction.
+    #[schema(value_type = String)]
+    pub txid: Txid,
+    /// Whether a reservation was held (and is now released).
+    pub released: bool,
 }
 
 /// Default timeout of one HTTP request to the server.
@@ -314,10 +383,17 @@ impl ServerBackend {
             _ => {
                 let reply = serde_json::from_slice::<ErrorReply>(&body).ok();
                 let conflict = reply.as_ref().and_then(|e| e.conflict);
+                let held = reply.as_ref().and_then(|e| e.held.clone());
                 let message = reply
                     .map(|e| e.error)
                     .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
                 Err(match code {
+                    409 if held.is_some() && conflict.is_some() => BackendError::Held {
+                        holder: conflict
+                            .unwrap_or_else(<bitcoin::Txid as bitcoin::hashes::Hash>::all_zeros),
+                        claim: held.as_deref() == Some("claim"),
+                        reason: message,
+                    },
                     // The refused transaction's id is filled in by the caller.
                     409 if conflict.is_some() => BackendError::Conflict {
                         txid: <bitcoin::Txid as bitcoin::hashes::Hash>::all_zeros(),
@@ -453,6 +529,37 @@ impl Backend for ServerBackend {
             ));
         }
         Ok((reply.hash, header))
+    }
+
+    async fn reserve(&self, request: &ReservationBody) -> Result<bool, BackendError> {
+        let url = format!("{}{API_PREFIX}/reservations", self.base);
+        let body = serde_json::to_string(request)
+            .map_err(|e| BackendError::bad_response(&url, format!("cannot encode: {e}")))?;
+        // Idempotent: the same transaction's reservation asked again is held once.
+        retrying(&self.retry, "reservation", || {
+            self.send(
+                &url,
+                self.authorized(
+                    bitreq::Request::new(bitreq::Method::Post, url.clone())
+                        .with_header("Content-Type", "application/json")
+                        .with_body(body.clone()),
+                ),
+            )
+        })
+        .await?;
+        Ok(true)
+    }
+
+    async fn release_reservation(&self, txid: &Txid) -> Result<(), BackendError> {
+        let url = format!("{}{API_PREFIX}/reservations/{txid}", self.base);
+        retrying(&self.retry, "release of a reservation", || {
+            self.send(
+                &url,
+                self.authorized(bitreq::Request::new(bitreq::Method::Delete, url.clone())),
+            )
+        })
+        .await?;
+        Ok(())
     }
 
     async fn broadcast(&self, tx: &Transaction) -> Result<Txid, BackendError> {

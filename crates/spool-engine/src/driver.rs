@@ -41,6 +41,10 @@ impl Default for SendOptions {
     }
 }
 
+/// How many times an action through a shared server chooses outputs again after another
+/// operator reserved the ones it chose.
+const SERVER_RESERVATION_ATTEMPTS: u32 = 4;
+
 /// A signed transaction ready to broadcast.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -296,6 +300,28 @@ impl<B: Backend> Spool<B> {
         key: &SigningKey,
         options: &SendOptions,
     ) -> Result<Prepared, EngineError> {
+        // Through a server shared by several operators, another operator may reserve the
+        // outputs chosen between the listing and the reservation: list again (the server no
+        // longer offers them) and choose others, a few times.
+        let mut attempt = 1;
+        loop {
+            match self.prepare_once(request, key, options).await {
+                Err(EngineError::ReservedElsewhere { claim: false, .. })
+                    if attempt < SERVER_RESERVATION_ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn prepare_once(
+        &self,
+        request: &Request,
+        key: &SigningKey,
+        options: &SendOptions,
+    ) -> Result<Prepared, EngineError> {
         let from = key.address();
         let params = plan::with_fee_rate(self.params, options.fee_rate)?;
         // A refill too big for one standard transaction is refused before any call.
@@ -318,6 +344,7 @@ impl<B: Backend> Spool<B> {
         let checked = seen.is_some();
         let known = seen.unwrap_or_default();
         let seen: Option<HashSet<Txid>> = checked.then(|| known.keys().copied().collect());
+        let seen_list: Vec<Txid> = seen.iter().flatten().copied().collect();
         let utxos = self
             .backend
             .utxos(&from, options.min_conf)
@@ -349,12 +376,56 @@ impl<B: Backend> Spool<B> {
                     Ok::<_, EngineError>((built, new))
                 })?
         };
+        if !options.dry_run {
+            self.reserve_with_backend(&built, &claims, seen_list).await?;
+        }
         Ok(Prepared {
             built,
             from,
             checked,
             reserved: !options.dry_run,
         })
+    }
+
+    /// Holds `built`'s outpoints and claims with the backend too, when it keeps reservations
+    /// for several operators (`spool serve`); on a refusal or a failure the local
+    /// reservation is released and nothing is signed further.
+    async fn reserve_with_backend(
+        &self,
+        built: &BuiltTx,
+        claims: &[Claim],
+        seen: Vec<Txid>,
+    ) -> Result<(), EngineError> {
+        let body = spool_backend::server::ReservationBody {
+            txid: built.txid(),
+            outpoints: built.spent.clone(),
+            claims: claims
+                .iter()
+                .map(|c| spool_backend::server::WireClaim {
+                    piece: c.piece.clone(),
+                    edition: c.edition,
+                })
+                .collect(),
+            seen,
+        };
+        match self.backend.reserve(&body).await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let _ = self.reservations.release_tx(&built.txid());
+                Err(match err {
+                    BackendError::Held {
+                        holder,
+                        claim,
+                        reason,
+                    } => EngineError::ReservedElsewhere {
+                        holder,
+                        claim,
+                        reason,
+                    },
+                    other => self.backend_error(other),
+                })
+            }
+        }
     }
 
     /// Broadcasts a prepared transaction. It is journalled first (`broadcasts.jsonl`, and
@@ -389,6 +460,7 @@ impl<B: Backend> Spool<B> {
             Err(BackendError::Rejected { reason, .. }) => {
                 if prepared.reserved {
                     let _ = self.reservations.release_tx(&txid);
+                    let _ = self.backend.release_reservation(&txid).await;
                 }
                 Err(self.rejected(prepared, reason).await)
             }
@@ -400,6 +472,7 @@ impl<B: Backend> Spool<B> {
                 // Refused by the server's admission control before the node saw it.
                 if prepared.reserved {
                     let _ = self.reservations.release_tx(&txid);
+                    let _ = self.backend.release_reservation(&txid).await;
                 }
                 Err(self.conflict(txid, Some(conflicting), reason))
             }
@@ -408,6 +481,7 @@ impl<B: Backend> Spool<B> {
                 // it was broadcast.
                 if prepared.reserved {
                     let _ = self.reservations.release_tx(&txid);
+                    let _ = self.backend.release_reservation(&txid).await;
                 }
                 Err(self.backend_error(err))
             }

@@ -20,6 +20,7 @@ mod error;
 pub mod follower;
 pub mod metrics;
 pub mod node;
+pub mod reservations;
 pub mod serve;
 pub mod store;
 

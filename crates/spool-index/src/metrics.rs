@@ -10,6 +10,7 @@
 //! | `spool_follower_rounds` | gauge | follower rounds (catch-up, then mempool) completed |
 //! | `spool_index_mempool_transactions` | gauge | SPOOL transactions of the node's mempool in the index |
 //! | `spool_index_transactions` | gauge | SPOOL transactions in the index (chain and mempool) |
+//! | `spool_reservations_held` | gauge | reservations held for the operators acting through the server |
 //! | `spool_http_requests_total{route,method,status}` | counter | requests answered, by route template |
 //! | `spool_http_request_duration_seconds{route,method}` | histogram | time to answer, by route template |
 //!
@@ -64,6 +65,7 @@ pub struct Metrics {
     rounds: Gauge,
     mempool: Gauge,
     transactions: Gauge<u64, AtomicU64>,
+    reservations: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -96,6 +98,12 @@ impl Metrics {
         let rounds = Gauge::default();
         let mempool = Gauge::default();
         let transactions = Gauge::<u64, AtomicU64>::default();
+        let reservations = Gauge::default();
+        registry.register(
+            "spool_reservations_held",
+            "Reservations held for the operators acting through this server",
+            reservations.clone(),
+        );
         registry.register(
             "spool_index_height",
             "The last indexed block's height (-1 before the first)",
@@ -153,6 +161,7 @@ impl Metrics {
             rounds,
             mempool,
             transactions,
+            reservations,
         }
     }
 
@@ -208,6 +217,9 @@ pub(crate) async fn scrape(State(state): State<Arc<ApiState>>) -> Response {
     ));
     metrics.synced.set(i64::from(sync.synced));
     metrics.rounds.set(signed(sync.rounds));
+    if let Ok(held) = state.reservations() {
+        metrics.reservations.set(signed(held.len() as u64));
+    }
     let counts = state
         .read(|store, _| {
             let mempool = store.mempool_txids().map_err(crate::api::ApiError::from)?;

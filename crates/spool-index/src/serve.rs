@@ -28,6 +28,9 @@ pub struct ServeConfig {
     pub federation: Vec<String>,
     /// The bearer token writes need; required when `http` is not a loopback address.
     pub api_token: Option<spool_backend::ApiToken>,
+    /// How long a reservation never broadcast is held
+    /// ([`crate::reservations::DEFAULT_LEASE`] by default).
+    pub reservation_lease: std::time::Duration,
 }
 
 /// A running server: follower thread and HTTP task.
@@ -109,6 +112,7 @@ pub async fn start_with(
             federation: config.federation.clone(),
             node: config.follower.node.clone(),
             api_token: config.api_token.clone(),
+            reservation_lease: config.reservation_lease,
         },
         state.clone(),
     );

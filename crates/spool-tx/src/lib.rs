@@ -17,6 +17,7 @@
 
 mod action;
 mod built;
+pub mod claims;
 mod error;
 mod params;
 mod refill;

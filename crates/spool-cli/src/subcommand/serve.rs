@@ -37,6 +37,11 @@ pub struct ServeArgs {
     /// `--server-token-file`.
     #[arg(long, value_name = "PATH")]
     pub api_token_file: Option<std::path::PathBuf>,
+    /// How long the server holds a reservation whose transaction was never broadcast (an
+    /// operator that crashed between reserving and sending), in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = spool_index::reservations::DEFAULT_LEASE.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub reservation_lease: u64,
     /// The explorer's public base URL (e.g. `https://spool.example`), put in the QR code of
     /// its certificate pages [default: `http://` and the host the visitor asked for].
     #[arg(long, value_name = "URL", value_parser = public_url)]
@@ -85,6 +90,7 @@ impl ServeArgs {
                 .as_deref()
                 .map(spool_backend::ApiToken::from_file)
                 .transpose()?,
+            reservation_lease: Duration::from_secs(self.reservation_lease),
         };
         let mut explorer = ExplorerConfig::new(explorer_federation);
         explorer.public_url.clone_from(&self.public_url);

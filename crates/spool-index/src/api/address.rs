@@ -75,16 +75,27 @@ pub(super) async fn address_utxos(
     let address = parse_address(&text, state.config.network, "address")?;
     let tip = state.indexed_height().unwrap_or(0);
     state
-        .read(move |store, _| {
+        .read(move |store, api| {
             let script = address.script_pubkey();
             if !store.is_watched(&script)? {
                 return Err(ApiError::not_found(format!(
                     "address {address} is not watched by this index (restart `spool serve` with --watch {address})"
                 )));
             }
+            let utxos = store.utxos(&script, min_conf, tip)?;
+            // Outputs reserved for another operator's transaction are not offered.
+            let held = api.reservations()?;
+            if held.sweep_due() {
+                held.sweep(&|txid| super::reservations::status_of(api, txid))?;
+            }
+            let utxos = held
+                .unheld(&utxos, |u| u.outpoint)
+                .into_iter()
+                .cloned()
+                .collect();
             Ok(Json(UtxosReply {
                 address: address.to_string(),
-                utxos: store.utxos(&script, min_conf, tip)?,
+                utxos,
             }))
         })
         .await

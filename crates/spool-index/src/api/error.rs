@@ -13,6 +13,7 @@ pub struct ApiError {
     status: StatusCode,
     message: String,
     conflict: Option<bitcoin::Txid>,
+    held: Option<&'static str>,
 }
 
 impl ApiError {
@@ -22,6 +23,7 @@ impl ApiError {
             status,
             message: message.into(),
             conflict: None,
+            held: None,
         }
     }
 
@@ -31,6 +33,17 @@ impl ApiError {
             status: StatusCode::CONFLICT,
             message: message.into(),
             conflict: Some(with),
+            held: None,
+        }
+    }
+
+    /// A 409 to a reservation: `holder` holds a claim (`claim`) or an outpoint.
+    pub fn held(holder: bitcoin::Txid, claim: bool, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            message: message.into(),
+            conflict: Some(holder),
+            held: Some(if claim { "claim" } else { "outpoint" }),
         }
     }
     /// The message told to the client.
@@ -73,6 +86,7 @@ impl IntoResponse for ApiError {
             Json(ErrorReply {
                 error: self.message,
                 conflict: self.conflict,
+                held: self.held.map(str::to_owned),
             }),
         )
             .into_response()

@@ -87,6 +87,18 @@ pub(super) async fn api_security_headers(mut response: Response) -> Response {
     response
 }
 
+/// [`require_token`] for every method but `GET` (a route with reads and writes).
+pub(super) async fn require_token_for_writes(
+    state: State<Arc<ApiState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() == axum::http::Method::GET {
+        return next.run(request).await;
+    }
+    require_token(state, request, next).await
+}
+
 /// Guards a write route: once `spool serve --api-token-file` is given, a request must carry
 /// `Authorization: Bearer <token>`; otherwise a JSON 401 (with `WWW-Authenticate: Bearer`)
 /// says what is missing. The token is never echoed or logged.

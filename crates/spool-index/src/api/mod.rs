@@ -19,6 +19,7 @@ mod layers;
 mod listen;
 pub mod openapi;
 mod piece;
+mod reservations;
 mod state;
 mod status;
 mod tx;
@@ -30,7 +31,7 @@ use std::time::Duration;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::{Method, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use bitcoin::Network;
 use spool_backend::server::API_PREFIX;
@@ -72,6 +73,8 @@ pub struct ApiConfig {
     /// The bearer token writes need (`spool serve --api-token-file`); `None`: writes are
     /// open (loopback only).
     pub api_token: Option<spool_backend::ApiToken>,
+    /// How long a reservation never broadcast is held (`spool serve --reservation-lease`).
+    pub reservation_lease: Duration,
 }
 
 /// The API's routes under `/api/v1`, with body limits, timeouts and JSON errors; every
@@ -110,6 +113,22 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .route(
             "/piece/{piece}/certificate",
             get(crate::certificate::piece_certificate),
+        )
+        .route(
+            "/reservations",
+            get(reservations::list)
+                .post(reservations::reserve)
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    layers::require_token_for_writes,
+                )),
+        )
+        .route(
+            "/reservations/{txid}",
+            delete(reservations::release).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                layers::require_token,
+            )),
         )
         .route("/latest", get(browse::latest))
         .route("/openapi.json", get(openapi::openapi_json))

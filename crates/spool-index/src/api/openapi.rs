@@ -35,6 +35,9 @@ use utoipa::{Modify, OpenApi};
         crate::certificate::inclusion,
         crate::certificate::header_at,
         crate::certificate::piece_certificate,
+        super::reservations::reserve,
+        super::reservations::release,
+        super::reservations::list,
         openapi_json,
     ),
     modifiers(&BearerToken),
@@ -45,6 +48,7 @@ use utoipa::{Modify, OpenApi};
         (name = "piece", description = "a piece's history, ownership and state"),
         (name = "browse", description = "pieces, latest activity, search"),
         (name = "certificate", description = "provenance certificates and their proofs"),
+        (name = "reservations", description = "outpoints and claims held for the operators acting through this server"),
         (name = "meta", description = "this document"),
     )
 )]

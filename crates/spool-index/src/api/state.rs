@@ -22,6 +22,7 @@ pub struct ApiState {
     pub(super) sync: SharedState,
     pub(super) histories: Mutex<HashMap<HistoryKey, (u64, Arc<History>)>>,
     pub(super) metrics: crate::metrics::Metrics,
+    pub(super) reservations: std::sync::OnceLock<crate::reservations::ServerReservations>,
 }
 
 /// A cached history: the piece and the federation it was verified with.
@@ -48,7 +49,23 @@ impl ApiState {
             sync,
             histories: Mutex::new(HashMap::new()),
             metrics: crate::metrics::Metrics::new(),
+            reservations: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The reservations held for every operator (opened on first use, from the index file).
+    ///
+    /// # Errors
+    /// [`IndexError`] when the tables cannot be opened or read.
+    pub fn reservations(&self) -> Result<&crate::reservations::ServerReservations, IndexError> {
+        if let Some(held) = self.reservations.get() {
+            return Ok(held);
+        }
+        let opened = crate::reservations::ServerReservations::open(
+            &self.config.index_path,
+            self.config.reservation_lease,
+        )?;
+        Ok(self.reservations.get_or_init(|| opened))
     }
 
     /// The server's metrics (`GET /metrics`).

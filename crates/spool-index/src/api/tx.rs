@@ -48,6 +48,14 @@ pub(super) async fn broadcast(
             }
             Err(err) => return Err(err.into()),
         };
+        // An operator's reservation of it is now a broadcast one (released when it confirms
+        // or is dropped); a failure to note it only delays the release.
+        if let Ok(held) = state2.reservations() {
+            use spool_tx::claims::ReservationStore;
+            if let Err(err) = held.mark_broadcast(&txid) {
+                tracing::warn!(error = %err, %txid, "cannot mark the reservation broadcast");
+            }
+        }
         if std::env::var_os(ABORT_AFTER_BROADCAST).is_some() {
             // The test hook: die as a kill -9 would, after the node took the transaction and
             // before the client hears of it.
