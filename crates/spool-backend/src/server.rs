@@ -234,6 +234,11 @@ pub struct ReservationBody {
     #[serde(default)]
     #[schema(value_type = Vec<String>)]
     pub seen: Vec<Txid>,
+    /// Who asks (an id unique to one running `spool`): the same transaction asked again by
+    /// the same maker is held once; asked by another (two operators who built the same
+    /// transaction), it is refused like any other pending action.
+    #[serde(default)]
+    pub maker: String,
 }
 
 /// One reservation held by the server.

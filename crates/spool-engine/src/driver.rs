@@ -41,6 +41,21 @@ impl Default for SendOptions {
     }
 }
 
+/// This process's id as the maker of server reservations: its pid, start and a hash of the
+/// moment, so that two machines (or two runs) never share one.
+fn maker_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        use bitcoin::hashes::{sha256, Hash};
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let seed = format!("{}:{nanos}:{:p}", std::process::id(), &nanos);
+        let hash = sha256::Hash::hash(seed.as_bytes()).to_byte_array();
+        hash[..12].iter().map(|b| format!("{b:02x}")).collect()
+    })
+}
+
 /// How many times an action through a shared server chooses outputs again after another
 /// operator reserved the ones it chose.
 const SERVER_RESERVATION_ATTEMPTS: u32 = 4;
@@ -377,7 +392,8 @@ impl<B: Backend> Spool<B> {
                 })?
         };
         if !options.dry_run {
-            self.reserve_with_backend(&built, &claims, seen_list).await?;
+            self.reserve_with_backend(&built, &claims, seen_list)
+                .await?;
         }
         Ok(Prepared {
             built,
@@ -407,6 +423,7 @@ impl<B: Backend> Spool<B> {
                 })
                 .collect(),
             seen,
+            maker: maker_id().to_owned(),
         };
         match self.backend.reserve(&body).await {
             Ok(_) => Ok(()),

@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS server_reservations (
     state TEXT NOT NULL,
     reserved_at INTEGER NOT NULL,
     sent_at INTEGER,
-    claims TEXT NOT NULL
+    claims TEXT NOT NULL,
+    maker TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS server_reserved_outpoints (
     outpoint TEXT PRIMARY KEY,
@@ -68,6 +69,8 @@ pub struct Held {
     pub outpoints: Vec<OutPoint>,
     /// What its action changes.
     pub claims: Vec<Claim>,
+    /// Who asked for it.
+    pub maker: String,
 }
 
 #[derive(Debug)]
@@ -136,7 +139,7 @@ impl ServerReservations {
         {
             let mut stmt = conn
                 .prepare(
-                    "SELECT txid, state, reserved_at, sent_at, claims FROM server_reservations",
+                    "SELECT txid, state, reserved_at, sent_at, claims, maker FROM server_reservations",
                 )
                 .map_err(IndexError::db(&shown))?;
             let rows = stmt
@@ -147,11 +150,12 @@ impl ServerReservations {
                         r.get::<_, i64>(2)?,
                         r.get::<_, Option<i64>>(3)?,
                         r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
                     ))
                 })
                 .map_err(IndexError::db(&shown))?;
             for row in rows {
-                let (txid, state, reserved_at, sent_at, claims) =
+                let (txid, state, reserved_at, sent_at, claims, maker) =
                     row.map_err(IndexError::db(&shown))?;
                 let txid = Txid::from_str(&txid)
                     .map_err(|_| corrupt(format!("reservation txid {txid:?}")))?;
@@ -168,6 +172,7 @@ impl ServerReservations {
                         sent_at: sent_at.and_then(|t| u64::try_from(t).ok()),
                         outpoints: Vec::new(),
                         claims,
+                        maker,
                     },
                 );
             }
@@ -367,9 +372,23 @@ impl ReservationStore for ServerReservations {
 
     fn reserve(&self, request: &ReservationRequest) -> Result<Result<(), Refusal>, IndexError> {
         let mut inner = self.lock();
-        if inner.held.contains_key(&request.txid) {
-            // The same transaction asked again (a retried request): held once.
-            return Ok(Ok(()));
+        if let Some(same) = inner.held.get(&request.txid) {
+            if same.maker == request.maker {
+                // The same transaction asked again by its maker (a retried request).
+                return Ok(Ok(()));
+            }
+            // Another maker built the very same transaction: it is the first one's action.
+            return Ok(Err(match request.claims.first() {
+                Some(claim) => Refusal::Claimed(spool_tx::claims::ClaimConflict {
+                    claim: claim.clone(),
+                    holder: same.txid,
+                    state: same.state,
+                }),
+                None => Refusal::Outpoint {
+                    outpoint: request.outpoints.first().copied().unwrap_or_default(),
+                    holder: same.txid,
+                },
+            }));
         }
         let seen: HashSet<Txid> = request.seen.iter().copied().collect();
         let pending = inner.held.values().map(|h| Pending {
@@ -395,9 +414,14 @@ impl ReservationStore for ServerReservations {
             .transaction()
             .map_err(IndexError::db(&self.path))?;
         tx.execute(
-            "INSERT INTO server_reservations (txid, state, reserved_at, sent_at, claims)
-             VALUES (?1, 'reserved', ?2, NULL, ?3)",
-            params![text, i64::try_from(at).unwrap_or(i64::MAX), claims],
+            "INSERT INTO server_reservations (txid, state, reserved_at, sent_at, claims, maker)
+             VALUES (?1, 'reserved', ?2, NULL, ?3, ?4)",
+            params![
+                text,
+                i64::try_from(at).unwrap_or(i64::MAX),
+                claims,
+                request.maker
+            ],
         )
         .map_err(IndexError::db(&self.path))?;
         for outpoint in &request.outpoints {
@@ -420,6 +444,7 @@ impl ReservationStore for ServerReservations {
                 sent_at: None,
                 outpoints: request.outpoints.clone(),
                 claims: request.claims.clone(),
+                maker: request.maker.clone(),
             },
         );
         Ok(Ok(()))
@@ -470,6 +495,7 @@ mod tests {
                 edition: Some(edition),
             }],
             seen: Vec::new(),
+            maker: "m".into(),
         }
     }
 
@@ -484,6 +510,12 @@ mod tests {
             Ok(()),
             "idempotent"
         );
+        let mut twin = request(1, 0, 1);
+        twin.maker = "another".into();
+        match store.reserve(&twin).unwrap() {
+            Err(Refusal::Claimed(c)) => assert_eq!(c.holder, txid(1)),
+            other => panic!("the same transaction by another maker: {other:?}"),
+        }
         match store.reserve(&request(2, 0, 2)).unwrap() {
             Err(Refusal::Outpoint { holder, .. }) => assert_eq!(holder, txid(1)),
             other => panic!("{other:?}"),

@@ -175,6 +175,10 @@ pub struct ReservationRequest {
     /// Pending transactions the action's pre-check saw (their claims do not conflict).
     #[serde(default)]
     pub seen: Vec<Txid>,
+    /// Who asks: the same transaction asked again by the same maker is held once; by another
+    /// maker, it is refused like any other pending transaction.
+    #[serde(default)]
+    pub maker: String,
 }
 
 /// Why a store refused a reservation.

@@ -41,8 +41,23 @@ impl Server {
         Server::spawn(env, &all, &[], Stdio::from(file))
     }
 
+    /// [`Server::start`] listening on `http` (e.g. the port of a server killed before).
+    pub fn start_at(env: &Env, http: &str, extra: &[&str]) -> Server {
+        Server::spawn_at(env, http, extra, &[], Stdio::inherit())
+    }
+
     fn spawn(env: &Env, extra: &[&str], vars: &[(&str, &str)], stderr: Stdio) -> Server {
-        let mut args = vec!["serve", "--http", "127.0.0.1:0", "--poll-ms", "50"];
+        Server::spawn_at(env, "127.0.0.1:0", extra, vars, stderr)
+    }
+
+    fn spawn_at(
+        env: &Env,
+        http: &str,
+        extra: &[&str],
+        vars: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Server {
+        let mut args = vec!["serve", "--http", http, "--poll-ms", "50"];
         args.extend_from_slice(extra);
         let mut child = env
             .command(&args)

@@ -102,6 +102,7 @@ pub(super) async fn reserve(
             })
             .collect(),
         seen: body.seen,
+        maker: body.maker,
     };
     tokio::task::spawn_blocking(move || {
         let held = state.reservations()?;
