@@ -337,7 +337,10 @@ impl ServerReservations {
         request: &ReservationRequest,
         status_of: &dyn Fn(&Txid) -> TxStatus,
     ) -> Result<Result<(), Refusal>, IndexError> {
-        for _ in 0..4 {
+        // Each pass releases one holder the rules release, or answers: at most one pass per
+        // reservation held.
+        let passes = self.len() + 1;
+        for _ in 0..passes {
             match self.reserve(request)? {
                 Ok(()) => return Ok(Ok(())),
                 Err(refusal) => {
