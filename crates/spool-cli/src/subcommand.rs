@@ -1,6 +1,7 @@
 //! The subcommands, one module each, each with its own `Output` (Serialize) for `--json`.
 
 pub mod action;
+pub mod batch;
 pub mod certificate;
 pub mod completions;
 pub mod fuel;
@@ -60,6 +61,9 @@ pub enum Subcommand {
     Unconsign(action::OwnerArgs),
     /// Loan an edition between two dates (verb LOAN<n>/<start><end>), signed by its owner.
     Loan(action::LoanArgs),
+    /// Many actions from a JSON-lines file (one a line; `-` for stdin) in one process, one
+    /// JSON line each; a rerun of the same file after a crash skips what was broadcast.
+    Batch(batch::BatchArgs),
     /// A piece's provenance: every event, valid or not, in chain order.
     History(history::HistoryArgs),
     /// What an address may do with an edition, with pyspool's reasons.
@@ -122,6 +126,7 @@ impl Subcommand {
             Subcommand::Consign(args) => args.run(settings, Operation::consign).await,
             Subcommand::Unconsign(args) => args.run(settings, Operation::unconsign).await,
             Subcommand::Loan(args) => args.run(settings).await,
+            Subcommand::Batch(args) => args.run(settings).await,
             Subcommand::History(args) => args.run(settings).await,
             Subcommand::Ownership(args) => args.run(settings).await,
             Subcommand::Piece(args) => args.run(settings).await,

@@ -4,12 +4,13 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bitcoin::{Address, Amount, Txid};
+use bitcoin::{Address, Amount, OutPoint, Txid};
 use spool_backend::{Backend, BackendError, WaitProgress};
 use spool_protocol::chain::{TxPlace, TxStatus};
 use spool_protocol::history::History;
 use spool_protocol::operation::Operation;
 use spool_protocol::verb::Verb;
+use spool_tx::Utxo;
 use spool_tx::{BuiltTx, TxParams};
 use spool_wallet::SigningKey;
 
@@ -114,7 +115,12 @@ pub struct Spool<B> {
     reservations: Reservations,
     params: TxParams,
     federation: Vec<String>,
+    /// With [`Spool::with_utxo_cache`]: each signer's outputs, listed once and kept.
+    utxo_cache: Option<std::sync::Mutex<UtxoCache>>,
 }
+
+/// Each signer's unspent outputs by (address, confirmations asked for).
+type UtxoCache = HashMap<(Address, u32), Vec<Utxo>>;
 
 impl<B: Backend> Spool<B> {
     /// An engine over `backend`, with pyspool's denominations and no federation set.
@@ -124,7 +130,56 @@ impl<B: Backend> Spool<B> {
             reservations,
             params: TxParams::default(),
             federation: Vec::new(),
+            utxo_cache: None,
         }
+    }
+
+    /// Keeps each signer's unspent outputs in memory between actions (a batch): listed
+    /// once, then the outputs each prepared transaction spends are taken out. The list is
+    /// read again when it runs short, or when another operator holds an output of it.
+    pub fn with_utxo_cache(mut self) -> Spool<B> {
+        self.utxo_cache = Some(std::sync::Mutex::new(HashMap::new()));
+        self
+    }
+
+    /// The signer's outputs: from the cache when it holds them, else from the backend.
+    async fn listed_utxos(&self, from: &Address, min_conf: u32) -> Result<Vec<Utxo>, EngineError> {
+        let key = (from.clone(), min_conf);
+        if let Some(cache) = &self.utxo_cache {
+            if let Some(utxos) = cache.lock().expect("utxo cache").get(&key) {
+                return Ok(utxos.clone());
+            }
+        }
+        let utxos = self
+            .backend
+            .utxos(from, min_conf)
+            .await
+            .map_err(|e| self.backend_error(e))?;
+        if let Some(cache) = &self.utxo_cache {
+            cache.lock().expect("utxo cache").insert(key, utxos.clone());
+        }
+        Ok(utxos)
+    }
+
+    /// Takes `spent` out of the cached lists (nothing without a cache).
+    fn spent_from_cache(&self, spent: &[OutPoint]) {
+        if let Some(cache) = &self.utxo_cache {
+            let spent: HashSet<&OutPoint> = spent.iter().collect();
+            for utxos in cache.lock().expect("utxo cache").values_mut() {
+                utxos.retain(|u| !spent.contains(&u.outpoint));
+            }
+        }
+    }
+
+    /// Forgets the cached lists, so the next action lists its outputs again; whether there
+    /// was anything to forget.
+    fn forget_cached_utxos(&self) -> bool {
+        self.utxo_cache.as_ref().is_some_and(|cache| {
+            let mut cache = cache.lock().expect("utxo cache");
+            let had = !cache.is_empty();
+            cache.clear();
+            had
+        })
     }
 
     /// Sets the federation addresses that histories are verified against.
@@ -324,7 +379,22 @@ impl<B: Backend> Spool<B> {
                 Err(EngineError::ReservedElsewhere { claim: false, .. })
                     if attempt < SERVER_RESERVATION_ATTEMPTS =>
                 {
+                    self.forget_cached_utxos();
                     attempt += 1;
+                }
+                // A kept list that ran short is read again once.
+                Err(EngineError::Plan(
+                    plan::PlanError::NotEnoughFuel { .. }
+                    | plan::PlanError::NoSpendableOutputs { .. }
+                    | plan::PlanError::NotEnoughFunds { .. },
+                )) if attempt == 1 && self.forget_cached_utxos() => {
+                    attempt += 1;
+                }
+                Ok(prepared) => {
+                    if prepared.reserved {
+                        self.spent_from_cache(&prepared.built.spent);
+                    }
+                    return Ok(prepared);
                 }
                 result => return result,
             }
@@ -360,11 +430,7 @@ impl<B: Backend> Spool<B> {
         let known = seen.unwrap_or_default();
         let seen: Option<HashSet<Txid>> = checked.then(|| known.keys().copied().collect());
         let seen_list: Vec<Txid> = seen.iter().flatten().copied().collect();
-        let utxos = self
-            .backend
-            .utxos(&from, options.min_conf)
-            .await
-            .map_err(|e| self.backend_error(e))?;
+        let utxos = self.listed_utxos(&from, options.min_conf).await?;
         let claims = request.operation().map(claims_of).unwrap_or_default();
         self.settle_in_the_way(&known, &utxos, &claims).await?;
         let build = |reserved: &spool_tx::ReservationSet| {
