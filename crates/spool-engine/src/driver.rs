@@ -117,7 +117,12 @@ pub struct Spool<B> {
     federation: Vec<String>,
     /// With [`Spool::with_utxo_cache`]: each signer's outputs, listed once and kept.
     utxo_cache: Option<std::sync::Mutex<UtxoCache>>,
+    /// Actions prepared, for the pace of settling old reservations in a batch.
+    settled: std::sync::atomic::AtomicU64,
 }
+
+/// In a batch, old reservations are sampled for settling once every this many actions.
+const BATCH_SETTLE_EVERY: u64 = 50;
 
 /// Each signer's unspent outputs by (address, confirmations asked for).
 type UtxoCache = HashMap<(Address, u32), Vec<Utxo>>;
@@ -131,6 +136,7 @@ impl<B: Backend> Spool<B> {
             params: TxParams::default(),
             federation: Vec::new(),
             utxo_cache: None,
+            settled: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -342,7 +348,15 @@ impl<B: Backend> Spool<B> {
                 rest.push(record.txid);
             }
         }
-        if let Some(oldest) = rest.first() {
+        // The rest are settled a little at a time: two asked per action, or, in a batch (which
+        // leaves hundreds pending behind it), two every [`BATCH_SETTLE_EVERY`] actions.
+        let sample = self.utxo_cache.is_none()
+            || self
+                .settled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                % BATCH_SETTLE_EVERY
+                == 0;
+        if let Some(oldest) = rest.first().filter(|_| sample) {
             ask.push(*oldest);
             let any = rest[random_index(rest.len())];
             if any != *oldest {
