@@ -333,8 +333,20 @@ impl Bench<'_> {
             let file = self.data_dir.join(format!("piece {label}"));
             std::fs::write(&file, label)?;
             let hashed = self.json(&["hash", &file.to_string_lossy()])?;
-            let piece = hashed["file_hash"].as_str().ok_or("no file hash")?.to_owned();
-            self.batch_phase(label, via.as_deref(), &piece, &artist, &refill, &server, count, bound)?;
+            let piece = hashed["file_hash"]
+                .as_str()
+                .ok_or("no file hash")?
+                .to_owned();
+            self.batch_phase(
+                label,
+                via.as_deref(),
+                &piece,
+                &artist,
+                &refill,
+                &server,
+                count,
+                bound,
+            )?;
         }
         drop(server);
         Ok(())
@@ -361,8 +373,24 @@ impl Bench<'_> {
             None => Vec::new(),
         };
         for args in [
-            vec!["register", "--piece", piece, "--to", artist, "--edition", "0"],
-            vec!["editions", "--piece", piece, "--to", artist, "--count", &count_text],
+            vec![
+                "register",
+                "--piece",
+                piece,
+                "--to",
+                artist,
+                "--edition",
+                "0",
+            ],
+            vec![
+                "editions",
+                "--piece",
+                piece,
+                "--to",
+                artist,
+                "--count",
+                &count_text,
+            ],
         ] {
             let mut all = prefix.clone();
             all.extend_from_slice(&args);
@@ -411,7 +439,9 @@ impl Bench<'_> {
             if let Some(mut pipe) = child.stderr.take() {
                 let _ = pipe.read_to_string(&mut err);
             }
-            return Err(format!("spool batch {label} failed after {} lines: {err}", at.len()).into());
+            return Err(
+                format!("spool batch {label} failed after {} lines: {err}", at.len()).into(),
+            );
         }
         let total = started.elapsed();
         let k = (count as usize / 10).max(1);
@@ -455,7 +485,11 @@ fn sign_bound(count: u64) -> Duration {
         .map(|i| utxo(i, 30_000))
         .chain((n + 1..n + 1 + 3 * n + 3).map(|i| utxo(i, 3_000)))
         .collect();
-    let to = |p: &str| wallet.address(&LeafPath::parse(p).expect("path")).expect("address");
+    let to = |p: &str| {
+        wallet
+            .address(&LeafPath::parse(p).expect("path"))
+            .expect("address")
+    };
     let recipients = [to("1"), to("2"), to("3")];
     let params = TxParams::default();
     let started = Instant::now();

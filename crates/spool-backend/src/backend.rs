@@ -27,6 +27,9 @@ pub struct WaitProgress {
     pub elapsed: Duration,
 }
 
+/// How many outputs of each value [`Backend::spendable_utxos`] samples, where it samples.
+pub const SPENDABLE_PER_VALUE: usize = 256;
+
 /// Everything SPOOL needs from a blockchain, and no more.
 ///
 /// Implementations: [`crate::core::CoreBackend`] (a Bitcoin Core node over JSON-RPC) and
@@ -110,6 +113,29 @@ pub trait Backend: Send + Sync {
     async fn spender(&self, outpoint: &OutPoint) -> Result<Option<Txid>, BackendError> {
         let _ = outpoint;
         Ok(None)
+    }
+
+    /// Outputs of `address` to choose an action's inputs from: all of them by default
+    /// ([`Backend::utxos`]); a backend that can (`spool serve`) answers a sample of at most
+    /// [`SPENDABLE_PER_VALUE`] outputs of each value, chosen at random among those no other
+    /// operator holds, so that an action does not read a federation's thousands of outputs.
+    /// A sample that runs short is asked again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Backend::utxos`].
+    async fn spendable_utxos(
+        &self,
+        address: &Address,
+        min_conf: u32,
+    ) -> Result<Vec<Utxo>, BackendError> {
+        self.utxos(address, min_conf).await
+    }
+
+    /// Whether [`Backend::spendable_utxos`] answers a sample (which may run short while the
+    /// address holds more): a shortage is then worth asking again.
+    fn spendable_is_sample(&self) -> bool {
+        false
     }
 
     /// Reserves a transaction's outpoints and claims with a backend that several operators
@@ -269,6 +295,12 @@ macro_rules! forward_backend {
             }
             async fn reserve(&self, request: &ReservationBody) -> Result<bool, BackendError> {
                 (**self).reserve(request).await
+            }
+            async fn spendable_utxos(&self, address: &Address, min_conf: u32) -> Result<Vec<Utxo>, BackendError> {
+                (**self).spendable_utxos(address, min_conf).await
+            }
+            fn spendable_is_sample(&self) -> bool {
+                (**self).spendable_is_sample()
             }
             async fn release_reservation(&self, txid: &Txid) -> Result<(), BackendError> {
                 (**self).release_reservation(txid).await

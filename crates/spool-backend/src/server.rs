@@ -460,6 +460,10 @@ impl Backend for ServerBackend {
         format!("spool server at {}", self.base)
     }
 
+    fn spendable_is_sample(&self) -> bool {
+        true
+    }
+
     async fn tip_height(&self) -> Result<u64, BackendError> {
         let status = self.status().await?;
         status.indexed_height.ok_or_else(|| BackendError::Indexing {
@@ -473,6 +477,21 @@ impl Backend for ServerBackend {
         check_network(address, self.network)?;
         let reply: UtxosReply = self
             .get_json(&format!("/address/{address}/utxos?min_conf={min_conf}"))
+            .await?;
+        Ok(reply.utxos)
+    }
+
+    async fn spendable_utxos(
+        &self,
+        address: &Address,
+        min_conf: u32,
+    ) -> Result<Vec<Utxo>, BackendError> {
+        check_network(address, self.network)?;
+        let per_value = crate::backend::SPENDABLE_PER_VALUE;
+        let reply: UtxosReply = self
+            .get_json(&format!(
+                "/address/{address}/utxos?min_conf={min_conf}&per_value={per_value}"
+            ))
             .await?;
         Ok(reply.utxos)
     }

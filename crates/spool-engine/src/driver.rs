@@ -158,7 +158,7 @@ impl<B: Backend> Spool<B> {
         }
         let utxos = self
             .backend
-            .utxos(from, min_conf)
+            .spendable_utxos(from, min_conf)
             .await
             .map_err(|e| self.backend_error(e))?;
         if let Some(cache) = &self.utxo_cache {
@@ -175,6 +175,12 @@ impl<B: Backend> Spool<B> {
                 utxos.retain(|u| !spent.contains(&u.outpoint));
             }
         }
+    }
+
+    /// Whether the backend answers a sample of the outputs (which may run short while the
+    /// signer holds more): then a shortage is worth asking again once.
+    fn samples_utxos(&self) -> bool {
+        self.backend.spendable_is_sample()
     }
 
     /// Forgets the cached lists, so the next action lists its outputs again; whether there
@@ -401,7 +407,7 @@ impl<B: Backend> Spool<B> {
                     plan::PlanError::NotEnoughFuel { .. }
                     | plan::PlanError::NoSpendableOutputs { .. }
                     | plan::PlanError::NotEnoughFunds { .. },
-                )) if attempt == 1 && self.forget_cached_utxos() => {
+                )) if attempt == 1 && (self.forget_cached_utxos() || self.samples_utxos()) => {
                     attempt += 1;
                 }
                 Ok(prepared) => {

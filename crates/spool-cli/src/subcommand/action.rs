@@ -437,7 +437,10 @@ async fn execute(
     // The node must serve --network before this network's data directory is created.
     // (Every backend error names the node's URL.)
     connect::server_sync_gate(settings, connect::Purpose::Action).await?;
-    connect::backend(settings)?.tip_height().await?;
+    // (A server's status, just read by the gate, named its network already.)
+    if settings.server.is_none() {
+        connect::backend(settings)?.tip_height().await?;
+    }
     let spool = connect::spool(settings, federation).await?;
     let prepared = spool.prepare(&request, &key, &options).await?;
     let mut output = Output {

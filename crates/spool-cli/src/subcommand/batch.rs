@@ -348,7 +348,10 @@ impl BatchArgs {
             dry_run: self.common.dry_run,
         };
         connect::server_sync_gate(settings, connect::Purpose::Action).await?;
-        connect::backend(settings)?.tip_height().await?;
+        // (A server's status, just read by the gate, named its network already.)
+        if settings.server.is_none() {
+            connect::backend(settings)?.tip_height().await?;
+        }
         let spool = connect::spool(settings, federation)
             .await?
             .with_utxo_cache();

@@ -58,6 +58,9 @@ pub(super) async fn address_txs(
 #[into_params(parameter_in = Query)]
 pub(super) struct UtxoQuery {
     min_conf: Option<u32>,
+    /// At most this many outputs of each value, at random (an action's sample to choose its
+    /// inputs from); all of them when absent.
+    per_value: Option<usize>,
 }
 
 #[utoipa::path(get, path = "/api/v1/address/{address}/utxos", tag = "address",
@@ -71,7 +74,9 @@ pub(super) async fn address_utxos(
     q: Result<Query<UtxoQuery>, QueryRejection>,
 ) -> ApiResult<UtxosReply> {
     let text = path(p)?;
-    let min_conf = query(q)?.min_conf.unwrap_or(0);
+    let q = query(q)?;
+    let min_conf = q.min_conf.unwrap_or(0);
+    let per_value = q.per_value;
     let address = parse_address(&text, state.config.network, "address")?;
     let tip = state.indexed_height().unwrap_or(0);
     state
@@ -88,11 +93,15 @@ pub(super) async fn address_utxos(
             if held.sweep_due() {
                 held.sweep(&|txid| super::reservations::status_of(api, txid))?;
             }
-            let utxos = held
+            let utxos: Vec<_> = held
                 .unheld(&utxos, |u| u.outpoint)
                 .into_iter()
                 .cloned()
                 .collect();
+            let utxos = match per_value {
+                Some(limit) => sample_per_value(utxos, limit),
+                None => utxos,
+            };
             Ok(Json(UtxosReply {
                 address: address.to_string(),
                 utxos,
@@ -175,4 +184,28 @@ pub(super) async fn address_pieces(
             }))
         })
         .await
+}
+
+/// At most `limit` outputs of each value, starting at a place that changes with every call
+/// (so that operators asking at once rarely draw the same outputs), in the list's order.
+fn sample_per_value(
+    utxos: Vec<spool_protocol::chain::Utxo>,
+    limit: usize,
+) -> Vec<spool_protocol::chain::Utxo> {
+    use std::collections::BTreeMap;
+    let mut by_value: BTreeMap<u64, Vec<spool_protocol::chain::Utxo>> = BTreeMap::new();
+    for utxo in utxos {
+        by_value.entry(utxo.value.to_sat()).or_default().push(utxo);
+    }
+    let turn = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as usize);
+    by_value
+        .into_values()
+        .flat_map(|group| {
+            let n = group.len();
+            let start = if n > limit { turn % n } else { 0 };
+            group.into_iter().cycle().skip(start).take(limit.min(n))
+        })
+        .collect()
 }
