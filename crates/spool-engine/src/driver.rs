@@ -360,8 +360,7 @@ impl<B: Backend> Spool<B> {
             || self
                 .settled
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                % BATCH_SETTLE_EVERY
-                == 0;
+                .is_multiple_of(BATCH_SETTLE_EVERY);
         if let Some(oldest) = rest.first().filter(|_| sample) {
             ask.push(*oldest);
             let any = rest[random_index(rest.len())];
