@@ -19,6 +19,7 @@ mod action;
 mod built;
 mod error;
 mod params;
+pub mod psbt;
 mod refill;
 pub mod reserve;
 mod select;
