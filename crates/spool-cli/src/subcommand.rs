@@ -1,6 +1,7 @@
 //! The subcommands, one module each, each with its own `Output` (Serialize) for `--json`.
 
 pub mod action;
+pub mod broadcast;
 pub mod certificate;
 pub mod completions;
 pub mod fuel;
@@ -12,8 +13,10 @@ pub mod index_source;
 pub mod ownership;
 pub mod piece;
 pub mod pieces;
+pub mod psbt_out;
 pub mod reservations;
 pub mod serve;
+pub mod sign;
 pub mod verb;
 pub mod verify;
 pub mod wait;
@@ -60,6 +63,12 @@ pub enum Subcommand {
     Unconsign(action::OwnerArgs),
     /// Loan an edition between two dates (verb LOAN<n>/<start><end>), signed by its owner.
     Loan(action::LoanArgs),
+    /// Sign and finalize an unsigned action's PSBT with the wallet's secret (offline: no
+    /// backend, no network; never broadcasts).
+    Sign(sign::SignArgs),
+    /// Broadcast the signed form of an unsigned action (a signed PSBT or raw hex), checked
+    /// against the template its reservation recorded.
+    Broadcast(broadcast::BroadcastArgs),
     /// A piece's provenance: every event, valid or not, in chain order.
     History(history::HistoryArgs),
     /// What an address may do with an edition, with pyspool's reasons.
@@ -122,6 +131,8 @@ impl Subcommand {
             Subcommand::Consign(args) => args.run(settings, Operation::consign).await,
             Subcommand::Unconsign(args) => args.run(settings, Operation::unconsign).await,
             Subcommand::Loan(args) => args.run(settings).await,
+            Subcommand::Sign(args) => args.run(settings),
+            Subcommand::Broadcast(args) => args.run(settings).await,
             Subcommand::History(args) => args.run(settings).await,
             Subcommand::Ownership(args) => args.run(settings).await,
             Subcommand::Piece(args) => args.run(settings).await,

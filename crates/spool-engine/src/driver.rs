@@ -4,17 +4,17 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bitcoin::{Address, Amount, Txid};
+use bitcoin::{Address, Amount, OutPoint, Transaction, Txid};
 use spool_backend::{Backend, BackendError, WaitProgress};
 use spool_protocol::chain::{TxPlace, TxStatus};
 use spool_protocol::history::History;
 use spool_protocol::operation::Operation;
 use spool_protocol::verb::Verb;
 use spool_tx::{BuiltTx, TxParams};
-use spool_wallet::SigningKey;
+use spool_wallet::Spender;
 
 use crate::plan::{self, Funds};
-use crate::store::{Claim, NewReservation, Reservations};
+use crate::store::{Claim, NewReservation, Reservations, Template, TxState};
 use crate::{EngineError, Request};
 
 /// How one action is sent.
@@ -41,13 +41,15 @@ impl Default for SendOptions {
     }
 }
 
-/// A signed transaction ready to broadcast.
+/// A transaction ready to broadcast, or (built from a watch key) an unsigned action whose
+/// PSBT goes to a signer elsewhere.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     built: BuiltTx,
     from: Address,
     checked: bool,
     reserved: bool,
+    signed: bool,
 }
 
 impl Prepared {
@@ -79,6 +81,11 @@ impl Prepared {
     /// Whether the ownership pre-check ran (and passed).
     pub fn checked(&self) -> bool {
         self.checked
+    }
+
+    /// Whether it is signed (false for an unsigned action, built from a watch key).
+    pub fn signed(&self) -> bool {
+        self.signed
     }
 }
 
@@ -293,10 +300,11 @@ impl<B: Backend> Spool<B> {
     pub async fn prepare(
         &self,
         request: &Request,
-        key: &SigningKey,
+        key: &(impl Spender + ?Sized),
         options: &SendOptions,
     ) -> Result<Prepared, EngineError> {
-        let from = key.address();
+        let from = key.watch().address().clone();
+        let signed = key.signer().is_some();
         let params = plan::with_fee_rate(self.params, options.fee_rate)?;
         // A refill too big for one standard transaction is refused before any call.
         if let Some((fees, tokens)) = request.refill_counts() {
@@ -345,6 +353,7 @@ impl<B: Backend> Spool<B> {
                         txid: built.txid(),
                         outpoints: built.spent.clone(),
                         claims: claims.clone(),
+                        template: (!signed).then(|| Template::new(&built.tx, built.fee, &from)),
                     };
                     Ok::<_, EngineError>((built, new))
                 })?
@@ -354,7 +363,140 @@ impl<B: Backend> Spool<B> {
             from,
             checked,
             reserved: !options.dry_run,
+            signed,
         })
+    }
+
+    /// The transactions whose outputs `prepared` spends, in input order without repeats
+    /// (each PSBT input carries its previous transaction).
+    ///
+    /// # Errors
+    ///
+    /// The backend's failure.
+    pub async fn previous_transactions(
+        &self,
+        prepared: &Prepared,
+    ) -> Result<Vec<Transaction>, EngineError> {
+        let mut txs: Vec<Transaction> = Vec::new();
+        for outpoint in &prepared.built.spent {
+            if txs.iter().any(|tx| tx.compute_txid() == outpoint.txid) {
+                continue;
+            }
+            let chain_tx = self
+                .backend
+                .transaction(&outpoint.txid)
+                .await
+                .map_err(|e| self.backend_error(e))?;
+            txs.push(chain_tx.tx);
+        }
+        Ok(txs)
+    }
+
+    /// Broadcasts the signed form `tx` of an unsigned action of this data directory (from
+    /// a signed PSBT or raw hex), after checking it against the template its reservation
+    /// recorded: the same inputs in the same order, the same outputs in the same order (so
+    /// the same verb), the same version and lock time; only the signatures may differ. Then
+    /// it is journalled, its reservation moved to its txid in the same commit, and sent as
+    /// [`Spool::broadcast`] sends. Sending again a transaction already journalled sends it
+    /// again (idempotent).
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::NoTemplate`] or [`EngineError::NotTemplate`] (nothing is sent), or as
+    /// [`Spool::broadcast`].
+    pub async fn broadcast_signed(&self, tx: Transaction) -> Result<Prepared, EngineError> {
+        let unsigned = spool_tx::psbt::unsigned_form(&tx);
+        let unsigned_txid = unsigned.compute_txid();
+        let txid = tx.compute_txid();
+        let spent: Vec<OutPoint> = tx.input.iter().map(|i| i.previous_output).collect();
+        let template = self
+            .reservations
+            .record(&unsigned_txid)?
+            .filter(|r| r.state == TxState::Unsigned)
+            .and_then(|r| r.template);
+        let Some(template) = template else {
+            let holders = self.reservations.holders(&spent)?;
+            if let Some(sent) = holders.iter().find(|r| r.txid == txid) {
+                // Already journalled: send it again.
+                let prepared = Prepared {
+                    built: BuiltTx {
+                        tx,
+                        fee: Amount::ZERO,
+                        spent,
+                    },
+                    from: self.signer_of(&sent.outpoints).await,
+                    checked: false,
+                    reserved: true,
+                    signed: true,
+                };
+                let sent = self.send_journalled(&prepared).await?;
+                debug_assert_eq!(sent, txid);
+                return Ok(prepared);
+            }
+            for holder in &holders {
+                if let Some(template) = &holder.template {
+                    let expected = template.transaction()?;
+                    return Err(EngineError::NotTemplate {
+                        txid,
+                        template: holder.txid,
+                        difference: difference(self.backend.network(), &expected, &unsigned),
+                    });
+                }
+            }
+            return Err(EngineError::NoTemplate { txid });
+        };
+        let expected = template.transaction()?;
+        if expected != unsigned {
+            return Err(EngineError::NotTemplate {
+                txid,
+                template: unsigned_txid,
+                difference: difference(self.backend.network(), &expected, &unsigned),
+            });
+        }
+        let from = template
+            .from
+            .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
+            .ok()
+            .and_then(|a| a.require_network(self.backend.network()).ok())
+            .ok_or(crate::store::StoreError::BadTemplate {
+                reason: format!("signer address {:?}", template.from),
+            })?;
+        let prepared = Prepared {
+            built: BuiltTx {
+                tx,
+                fee: Amount::from_sat(template.fee),
+                spent,
+            },
+            from,
+            checked: false,
+            reserved: true,
+            signed: true,
+        };
+        test_hook_pause(&txid).await;
+        self.reservations
+            .mark_sending_signed(&unsigned_txid, &txid, &prepared.hex())?;
+        self.send_journalled(&prepared).await?;
+        Ok(prepared)
+    }
+
+    /// The address whose outputs are `outpoints` (for a transaction sent again), or a
+    /// placeholder when the backend cannot tell.
+    async fn signer_of(&self, outpoints: &[OutPoint]) -> Address {
+        if let Some(first) = outpoints.first() {
+            if let Ok(chain_tx) = self.backend.transaction(&first.txid).await {
+                if let Some(out) = chain_tx.tx.output.get(first.vout as usize) {
+                    if let Ok(address) =
+                        Address::from_script(&out.script_pubkey, self.backend.network())
+                    {
+                        return address;
+                    }
+                }
+            }
+        }
+        Address::p2pkh(
+            bitcoin::PubkeyHash::from_raw_hash(bitcoin::hashes::Hash::all_zeros()),
+            self.backend.network(),
+        )
     }
 
     /// Broadcasts a prepared transaction. It is journalled first (`broadcasts.jsonl`, and
@@ -374,10 +516,20 @@ impl<B: Backend> Spool<B> {
     /// The backend's failure, or the store's (then nothing was sent).
     pub async fn broadcast(&self, prepared: &Prepared) -> Result<Txid, EngineError> {
         let txid = prepared.txid();
+        if !prepared.signed {
+            return Err(EngineError::Unsigned { txid });
+        }
         if prepared.reserved {
             test_hook_pause(&txid).await;
             self.reservations.mark_sending(&txid, &prepared.hex())?;
         }
+        self.send_journalled(prepared).await
+    }
+
+    /// Sends a transaction already journalled (or not reserved), handling the node's answer
+    /// as [`Spool::broadcast`] says.
+    async fn send_journalled(&self, prepared: &Prepared) -> Result<Txid, EngineError> {
+        let txid = prepared.txid();
         match self.backend.broadcast(&prepared.built.tx).await {
             Ok(txid) => {
                 if prepared.reserved {
@@ -583,7 +735,7 @@ impl<B: Backend> Spool<B> {
     pub async fn send(
         &self,
         request: &Request,
-        key: &SigningKey,
+        key: &(impl Spender + ?Sized),
         options: &SendOptions,
     ) -> Result<Prepared, EngineError> {
         let prepared = self.prepare(request, key, options).await?;
@@ -650,4 +802,72 @@ pub fn claims_of(operation: &Operation) -> Vec<Claim> {
         piece: piece.to_string(),
         edition,
     }]
+}
+
+/// The first way `got` (an unsigned form) differs from the template `expected`, in words.
+fn difference(network: bitcoin::Network, expected: &Transaction, got: &Transaction) -> String {
+    let verb = |tx: &Transaction| {
+        spool_protocol::payload::decipher(tx)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| "none".to_owned())
+    };
+    if verb(expected) != verb(got) {
+        return format!(
+            "its verb is {}, the template's is {}",
+            verb(got),
+            verb(expected)
+        );
+    }
+    let outpoints = |tx: &Transaction| -> Vec<OutPoint> {
+        tx.input.iter().map(|i| i.previous_output).collect()
+    };
+    if outpoints(expected) != outpoints(got) {
+        let mut a = outpoints(expected);
+        let mut b = outpoints(got);
+        a.sort();
+        b.sort();
+        return if a == b {
+            "its inputs are in another order than the template's".to_owned()
+        } else {
+            format!(
+                "it spends {} input(s) that differ from the template's {}",
+                got.input.len(),
+                expected.input.len()
+            )
+        };
+    }
+    if expected.output.len() != got.output.len() {
+        return format!(
+            "it has {} outputs, the template {}",
+            got.output.len(),
+            expected.output.len()
+        );
+    }
+    for (index, (want, have)) in expected.output.iter().zip(&got.output).enumerate() {
+        if want != have {
+            let describe = |out: &bitcoin::TxOut| {
+                let to = Address::from_script(&out.script_pubkey, network)
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|_| format!("script {}", out.script_pubkey.to_hex_string()));
+                format!("{} sat to {to}", out.value.to_sat())
+            };
+            return format!(
+                "output {index} pays {}, the template's pays {}",
+                describe(have),
+                describe(want)
+            );
+        }
+    }
+    if expected
+        .input
+        .iter()
+        .map(|i| i.sequence)
+        .ne(got.input.iter().map(|i| i.sequence))
+    {
+        return "its input sequence numbers differ from the template's".to_owned();
+    }
+    if expected.version != got.version || expected.lock_time != got.lock_time {
+        return "its version or lock time differs from the template's".to_owned();
+    }
+    "it differs from the template".to_owned()
 }

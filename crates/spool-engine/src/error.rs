@@ -64,6 +64,30 @@ pub enum EngineError {
         /// The node's words, kept for `-v` and JSON.
         node_reason: String,
     },
+    /// An unsigned action cannot be broadcast: its PSBT must be signed first.
+    #[error("transaction {txid} is unsigned: write it as a psbt (--psbt-out), sign it (spool sign) and broadcast the signed file (spool broadcast)")]
+    Unsigned {
+        /// The unsigned transaction.
+        txid: Txid,
+    },
+    /// A signed transaction handed to `broadcast` is not the signed form of an unsigned
+    /// action of this data directory: no reservation holds what it spends.
+    #[error("transaction {txid} is not the signed form of an unsigned action of this data directory: no reservation holds the outputs it spends (released, already confirmed, or made with another --data-dir); nothing was broadcast")]
+    NoTemplate {
+        /// The transaction.
+        txid: Txid,
+    },
+    /// A signed transaction spends the outputs of an unsigned action but differs from its
+    /// template (another signer reordered or changed it).
+    #[error("transaction {txid} does not match unsigned action {template}, whose outputs it spends: {difference}; nothing was broadcast")]
+    NotTemplate {
+        /// The transaction.
+        txid: Txid,
+        /// The unsigned action's txid.
+        template: Txid,
+        /// The first difference, in words.
+        difference: String,
+    },
 }
 
 /// The words of [`EngineError::Conflict`].

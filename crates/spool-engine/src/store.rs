@@ -99,6 +99,9 @@ use self::log::LogView;
 
 mod document;
 mod log;
+mod unsigned;
+
+pub use self::unsigned::Template;
 
 const STATE_FILE: &str = "reservations.json";
 const LOG_FILE: &str = "reservations.log";
@@ -194,6 +197,12 @@ pub enum StoreError {
         /// The transaction asked for.
         txid: Txid,
     },
+    /// An unsigned action's template does not decode.
+    #[error("the template of an unsigned action does not decode: {reason}")]
+    BadTemplate {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Where a reserved transaction is in its life.
@@ -209,6 +218,10 @@ pub enum TxState {
     /// Handing it to the node failed without a refusal (unreachable, no answer): the node
     /// may or may not have it. Released once the node is seen not to know it.
     Unsure,
+    /// An unsigned action (a PSBT written for a signer elsewhere), keyed by its unsigned
+    /// txid: it lives until its signed form is broadcast (`spool broadcast`) or it is
+    /// released by hand. Never released because the node does not know it.
+    Unsigned,
 }
 
 impl std::fmt::Display for TxState {
@@ -218,6 +231,7 @@ impl std::fmt::Display for TxState {
             TxState::Sending => "being broadcast",
             TxState::Broadcast => "broadcast",
             TxState::Unsure => "broadcast attempted, outcome unknown",
+            TxState::Unsigned => "unsigned, waiting for its signed form",
         })
     }
 }
@@ -306,6 +320,10 @@ pub struct Record {
     /// What its action changes.
     #[serde(default)]
     pub claims: Vec<Claim>,
+    /// The unsigned transaction of an unsigned action ([`TxState::Unsigned`]): the
+    /// template its signed form must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<Template>,
 }
 
 fn legacy_state() -> TxState {
@@ -322,6 +340,7 @@ impl Record {
             state: TxState::Reserved,
             sent_at: None,
             claims: Vec::new(),
+            template: None,
         }
     }
 
@@ -330,6 +349,7 @@ impl Record {
     pub fn released_by(&self, status: TxStatus) -> bool {
         match status {
             TxStatus::Confirmed => true,
+            TxStatus::Gone if self.state == TxState::Unsigned => false,
             TxStatus::Gone => {
                 matches!(self.state, TxState::Broadcast | TxState::Unsure)
                     || match self.owner {
@@ -351,6 +371,8 @@ pub struct NewReservation {
     pub outpoints: Vec<OutPoint>,
     /// What its action changes.
     pub claims: Vec<Claim>,
+    /// For an unsigned action: its template (the reservation is then [`TxState::Unsigned`]).
+    pub template: Option<Template>,
 }
 
 /// One line of the broadcast journal.
@@ -969,6 +991,10 @@ impl Reservations {
             ),
         };
         record.claims = new.claims;
+        if let Some(template) = new.template {
+            record.state = TxState::Unsigned;
+            record.template = Some(template);
+        }
         // One write: the set and the new record together.
         locked.cache.records.insert(new.txid, record);
         locked.cache.set = set;

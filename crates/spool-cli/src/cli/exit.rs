@@ -97,7 +97,9 @@ fn is_input(cause: &(dyn std::error::Error + 'static)) -> bool {
     }
     match cause.downcast_ref::<EngineError>() {
         Some(EngineError::Plan(plan)) => plan_is_input(plan),
-        Some(EngineError::History(_)) => true,
+        Some(EngineError::History(_))
+        | Some(EngineError::NoTemplate { .. })
+        | Some(EngineError::NotTemplate { .. }) => true,
         Some(EngineError::Backend(backend))
         | Some(EngineError::BackendAt {
             source: backend, ..
