@@ -273,15 +273,417 @@ fn walkthrough_with_the_federation_key_offline_matches_the_signed_one() {
             .collect::<Vec<_>>()
     };
     assert_eq!(strip(offline, &offline_piece), strip(signed, &signed_piece));
-    // Nothing is left reserved once everything confirmed.
-    env.mine(1);
-    let list: Value = env.json(&["reservations", "list"]);
-    let pending = list["reservations"].as_array().map_or(0, Vec::len);
+    // No unsigned action is left waiting: each moved to its signed txid when broadcast.
+    let list: spool_cli::subcommand::reservations::ListOutput = env.json(&["reservations", "list"]);
     assert!(
-        list["reservations"]
-            .as_array()
-            .is_none_or(|r| r.iter().all(|r| r["state"] != "unsigned")),
-        "{list}"
+        !list.reservations.is_empty(),
+        "the store lists the broadcasts"
     );
-    let _ = pending;
+    assert!(
+        list.reservations
+            .iter()
+            .all(|r| r.state != spool_engine::store::TxState::Unsigned),
+        "{:?}",
+        list.reservations
+    );
+}
+
+/// `--psbt-out` of REGISTER`edition` by the federation (online, xpub only); the file.
+fn unsigned_register(
+    env: &Env,
+    dir: &Path,
+    xpub: &str,
+    piece: &str,
+    to: &str,
+    edition: u64,
+) -> (PathBuf, action::Output) {
+    let file = dir.join(format!("register{edition}.psbt"));
+    let edition = edition.to_string();
+    let out: action::Output = json(
+        &online(
+            env,
+            &FEDERATION,
+            &[
+                "--json",
+                "register",
+                "--piece",
+                piece,
+                "--to",
+                to,
+                "--edition",
+                &edition,
+                "--psbt-out",
+                file.to_str().unwrap(),
+                "--xpub",
+                xpub,
+                "--min-conf",
+                "1",
+            ],
+        ),
+        "register --psbt-out",
+    );
+    (file, out)
+}
+
+/// The federation's master key, as another signer (rust-bitcoin's `Psbt::sign`) holds it.
+fn federation_xpriv() -> bitcoin::bip32::Xpriv {
+    bitcoin::bip32::Xpriv::new_master(Network::Regtest, FEDERATION.secret.as_bytes()).unwrap()
+}
+
+/// Signs with rust-bitcoin's own signer (partial signatures, not finalized).
+fn other_signer(psbt: &mut Psbt) {
+    let secp = bitcoin::secp256k1::Secp256k1::new();
+    let signed = psbt
+        .sign(&federation_xpriv(), &secp)
+        .expect("rust-bitcoin signs");
+    assert_eq!(signed.len(), psbt.inputs.len());
+}
+
+#[test]
+fn other_signers_are_accepted_and_tampering_and_wrong_secrets_refused() {
+    let env = Env::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let xpub = federation_xpub(&env);
+    let piece = env.address(&STRANGER, "9/3");
+    let user1 = env.address(&USER1, "");
+    let mut scenario = Scenario::funded(&env, 20, 40);
+    scenario.register_piece(&piece, &user1, 10);
+
+    // A PSBT signed by rust-bitcoin's signer: Core's finalizer and ours give the same
+    // transaction as `spool sign`, and `spool broadcast` finalizes and sends it.
+    let (file, unsigned) = unsigned_register(&env, dir, &xpub, &piece, &user1, 1);
+    let mut theirs = read_psbt(&file);
+    other_signer(&mut theirs);
+    let theirs_file = dir.join("theirs.psbt");
+    write_psbt(&theirs_file, &theirs);
+    let core: Value = env
+        .node
+        .call("finalizepsbt", &[Value::from(spsbt::to_base64(&theirs))])
+        .unwrap();
+    assert_eq!(core["complete"], true, "{core}");
+    let ours: sign::Output = json(
+        &offline(
+            dir,
+            &FEDERATION,
+            &[
+                "--json",
+                "sign",
+                file.to_str().unwrap(),
+                "--secret-env",
+                FEDERATION.env,
+            ],
+        ),
+        "sign",
+    );
+    assert_eq!(
+        core["hex"],
+        ours.hex.as_str(),
+        "Core's finalizer and ours agree"
+    );
+    assert_eq!(ours.edition, Some(1));
+    assert_eq!(ours.piece.as_deref(), Some(piece.as_str()));
+    assert_eq!(ours.recipients.len(), 4);
+    // A wrong secret is refused by `spool sign`, and nothing is written.
+    let wrong_out = dir.join("wrong.psbt");
+    let wrong = offline(
+        dir,
+        &STRANGER,
+        &[
+            "sign",
+            file.to_str().unwrap(),
+            "--out",
+            wrong_out.to_str().unwrap(),
+            "--secret-env",
+            STRANGER.env,
+        ],
+    );
+    wrong.assert_error("wrong secret");
+    assert_eq!(wrong.code, Some(2));
+    assert!(!wrong_out.exists());
+    // A lying previous transaction is refused by `spool broadcast`.
+    let mut liar = theirs.clone();
+    let mut fake = liar.inputs[0].non_witness_utxo.clone().unwrap();
+    fake.output[0].value = Amount::from_sat(fake.output[0].value.to_sat() + 1);
+    liar.inputs[0].non_witness_utxo = Some(fake);
+    let liar_file = dir.join("liar.psbt");
+    write_psbt(&liar_file, &liar);
+    online(
+        &env,
+        &FEDERATION,
+        &["broadcast", liar_file.to_str().unwrap()],
+    )
+    .assert_error("lies about what it spends");
+    assert!(!env.mempool().iter().any(|t| *t == core_txid(&env, &core)));
+    // The other signer's PSBT is sent.
+    let sent: action::Output = json(
+        &online(
+            &env,
+            &FEDERATION,
+            &["--json", "broadcast", theirs_file.to_str().unwrap()],
+        ),
+        "broadcast",
+    );
+    assert_eq!(sent.hex, ours.hex);
+    assert_eq!(sent.verb.as_deref(), Some("ASCRIBESPOOL01REGISTER1"));
+    assert_ne!(
+        sent.txid, unsigned.txid,
+        "the signed txid, not the unsigned one"
+    );
+    assert!(env.mempool().contains(&sent.txid));
+    // Sending it again is harmless: the same txid.
+    let again: action::Output = json(
+        &online(
+            &env,
+            &FEDERATION,
+            &["--json", "broadcast", theirs_file.to_str().unwrap()],
+        ),
+        "broadcast again",
+    );
+    assert_eq!(again.txid, sent.txid);
+    env.mine(1);
+
+    // Tampered PSBTs, validly signed by another signer: refused by `spool broadcast`,
+    // nothing sent.
+    for (name, tamper, needle) in [
+        (
+            "added output",
+            Box::new(|psbt: &mut Psbt| {
+                let extra = psbt.unsigned_tx.output[1].clone();
+                psbt.unsigned_tx.output.insert(2, extra);
+                psbt.outputs.insert(2, Default::default());
+            }) as Box<dyn Fn(&mut Psbt)>,
+            "it has 5 outputs, the template 4",
+        ),
+        (
+            "changed amount",
+            Box::new(|psbt: &mut Psbt| {
+                psbt.unsigned_tx.output[2].value = Amount::from_sat(2_500);
+            }),
+            "output 2 pays 2500 sat",
+        ),
+    ] {
+        let edition = if name == "added output" { 2 } else { 3 };
+        let (file, _) = unsigned_register(&env, dir, &xpub, &piece, &user1, edition);
+        let mut psbt = read_psbt(&file);
+        tamper(&mut psbt);
+        other_signer(&mut psbt);
+        let tampered = dir.join(format!("tampered{edition}.psbt"));
+        write_psbt(&tampered, &psbt);
+        let before = env.mempool();
+        let run = online(
+            &env,
+            &FEDERATION,
+            &["broadcast", tampered.to_str().unwrap()],
+        );
+        run.assert_error(needle);
+        assert_eq!(run.code, Some(2), "{name}");
+        assert_eq!(env.mempool(), before, "{name}: nothing was sent");
+        // The raw hex of the tampered transaction is refused alike.
+        let tx = spsbt::finalize(&mut psbt).unwrap();
+        let hex_file = dir.join(format!("tampered{edition}.hex"));
+        std::fs::write(&hex_file, bitcoin::consensus::encode::serialize_hex(&tx)).unwrap();
+        online(
+            &env,
+            &FEDERATION,
+            &["broadcast", hex_file.to_str().unwrap()],
+        )
+        .assert_error(needle);
+        assert_eq!(env.mempool(), before, "{name}: nothing was sent");
+    }
+
+    // A PSBT whose OP_RETURN is not a SPOOL verb is refused by `spool sign` unless
+    // --allow-non-spool.
+    let (file, abandoned) = unsigned_register(&env, dir, &xpub, &piece, &user1, 4);
+    let mut odd = read_psbt(&file);
+    let last = odd.unsigned_tx.output.len() - 1;
+    odd.unsigned_tx.output[last] = TxOut {
+        value: Amount::ZERO,
+        script_pubkey: spool_protocol::payload::op_return_script(b"hello").unwrap(),
+    };
+    let odd_file = dir.join("odd.psbt");
+    write_psbt(&odd_file, &odd);
+    offline(
+        dir,
+        &FEDERATION,
+        &[
+            "sign",
+            odd_file.to_str().unwrap(),
+            "--secret-env",
+            FEDERATION.env,
+        ],
+    )
+    .assert_error("not a valid SPOOL verb");
+    let allowed = offline(
+        dir,
+        &FEDERATION,
+        &[
+            "sign",
+            odd_file.to_str().unwrap(),
+            "--secret-env",
+            FEDERATION.env,
+            "--allow-non-spool",
+        ],
+    );
+    assert!(allowed.ok, "{allowed:?}");
+
+    // An abandoned unsigned action holds its claim until released by hand; then its
+    // signed form is no longer accepted, and the action can be made again.
+    let again = online(
+        &env,
+        &FEDERATION,
+        &[
+            "register",
+            "--piece",
+            &piece,
+            "--to",
+            &user1,
+            "--edition",
+            "4",
+            "--psbt-out",
+            dir.join("again.psbt").to_str().unwrap(),
+            "--xpub",
+            &xpub,
+            "--min-conf",
+            "1",
+        ],
+    );
+    again.assert_error(&abandoned.txid);
+    let released: Value = env.json(&["reservations", "release", &abandoned.txid]);
+    assert!(released["released"].as_u64().unwrap() > 0, "{released}");
+    let signed_file = dir.join("abandoned.signed.psbt");
+    let signed = offline(
+        dir,
+        &FEDERATION,
+        &[
+            "sign",
+            file.to_str().unwrap(),
+            "--out",
+            signed_file.to_str().unwrap(),
+            "--secret-env",
+            FEDERATION.env,
+        ],
+    );
+    assert!(signed.ok, "{signed:?}");
+    online(
+        &env,
+        &FEDERATION,
+        &["broadcast", signed_file.to_str().unwrap()],
+    )
+    .assert_error("not the signed form of an unsigned action of this data directory");
+    let (_, redone) = unsigned_register(&env, dir, &xpub, &piece, &user1, 4);
+    assert_eq!(redone.verb.as_deref(), Some("ASCRIBESPOOL01REGISTER4"));
+
+    // --from: the PSBT carries no derivation; `spool sign` needs the right --path.
+    let leaf = env.address(&FEDERATION, "5/5");
+    env.mine_to(&leaf, 101);
+    let refill_file = dir.join("refill-main.psbt");
+    let made: action::Output = json(
+        &online(
+            &env,
+            &FEDERATION,
+            &[
+                "--json",
+                "refill-main",
+                "--to",
+                &leaf,
+                "--fees",
+                "2",
+                "--tokens",
+                "2",
+                "--psbt-out",
+                refill_file.to_str().unwrap(),
+                "--from",
+                &leaf,
+                "--min-conf",
+                "1",
+            ],
+        ),
+        "refill-main --from",
+    );
+    assert!(made.verb.is_none());
+    offline(
+        dir,
+        &FEDERATION,
+        &[
+            "sign",
+            refill_file.to_str().unwrap(),
+            "--secret-env",
+            FEDERATION.env,
+        ],
+    )
+    .assert_error("wrong secret or path");
+    let signed_refill = dir.join("refill-main.signed.psbt");
+    let ok = offline(
+        dir,
+        &FEDERATION,
+        &[
+            "sign",
+            refill_file.to_str().unwrap(),
+            "--secret-env",
+            FEDERATION.env,
+            "--path",
+            "5/5",
+            "--out",
+            signed_refill.to_str().unwrap(),
+        ],
+    );
+    assert!(ok.ok, "{ok:?}");
+    let sent: action::Output = json(
+        &online(
+            &env,
+            &FEDERATION,
+            &["--json", "broadcast", signed_refill.to_str().unwrap()],
+        ),
+        "broadcast refill-main",
+    );
+    assert!(env.mempool().contains(&sent.txid));
+
+    // Bad input to --psbt-out: a secret, or no public side.
+    online(
+        &env,
+        &FEDERATION,
+        &[
+            "register",
+            "--piece",
+            &piece,
+            "--to",
+            &user1,
+            "--edition",
+            "5",
+            "--psbt-out",
+            "x.psbt",
+            "--xpub",
+            &xpub,
+            "--secret-env",
+            FEDERATION.env,
+        ],
+    )
+    .assert_error("no secret");
+    online(
+        &env,
+        &FEDERATION,
+        &[
+            "register",
+            "--piece",
+            &piece,
+            "--to",
+            &user1,
+            "--edition",
+            "5",
+            "--psbt-out",
+            "x.psbt",
+            "--xpub",
+            "tpubnonsense",
+        ],
+    )
+    .assert_error("tpubnonsense");
+}
+
+fn core_txid(env: &Env, finalized: &Value) -> String {
+    let decoded = env
+        .node
+        .call("decoderawtransaction", &[finalized["hex"].clone()])
+        .unwrap();
+    decoded["txid"].as_str().unwrap().to_owned()
 }

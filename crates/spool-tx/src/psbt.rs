@@ -57,8 +57,9 @@ pub enum PsbtError {
     },
     /// An input's BIP 32 derivation is for another master key than the secret's.
     #[error(
-        "input {index} is to be signed by master key {expected} (path {path}), but the secret's \
-         master key is {actual}: wrong secret"
+        "input {index} is to be signed by master key {expected} (path m{}{path}), but the \
+         secret's master key is {actual}: wrong secret",
+        if path.is_empty() { "" } else { "/" }
     )]
     WrongMasterKey {
         /// The input.

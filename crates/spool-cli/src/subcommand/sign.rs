@@ -165,6 +165,13 @@ impl SignArgs {
                 sat: o.value.to_sat(),
             })
             .collect();
+        let secret = self.secret.read()?;
+        let wallet = Wallet::from_secret(&secret, network)?;
+        drop(secret);
+        let path = self.path.clone().unwrap_or_else(LeafPath::root);
+        psbt::sign_psbt(&mut psbt, &wallet, &path)
+            .map_err(|e| exit::as_input(anyhow::Error::new(e).context("refusing to sign")))?;
+        // What is signed, once the secret is known to hold its keys.
         eprintln!(
             "signing {} {}{}{}, fee {} sat, outputs: {}",
             verb.as_deref().unwrap_or("a transaction without a verb"),
@@ -183,12 +190,6 @@ impl SignArgs {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let secret = self.secret.read()?;
-        let wallet = Wallet::from_secret(&secret, network)?;
-        drop(secret);
-        let path = self.path.clone().unwrap_or_else(LeafPath::root);
-        psbt::sign_psbt(&mut psbt, &wallet, &path)
-            .map_err(|e| exit::as_input(anyhow::Error::new(e).context("refusing to sign")))?;
         let tx = psbt::finalize(&mut psbt)?;
         let vsize = tx.vsize();
         let text = psbt::to_base64(&psbt);
