@@ -129,6 +129,13 @@ pub enum TxError {
         /// Why.
         reason: &'static str,
     },
+    /// A transaction to replace does not signal replacement (BIP 125): it was built in
+    /// pyspool-compatibility mode (final sequences).
+    #[error("transaction {txid} does not signal replacement (built in pyspool-compatibility mode): it cannot be bumped")]
+    NotReplaceable {
+        /// The transaction.
+        txid: bitcoin::Txid,
+    },
     /// The same outpoint appears twice among the inputs.
     #[error("input {0} is given twice")]
     DuplicateInput(OutPoint),

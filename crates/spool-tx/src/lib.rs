@@ -17,6 +17,7 @@
 
 mod action;
 mod built;
+pub mod bump;
 mod error;
 mod params;
 pub mod psbt;
@@ -29,6 +30,7 @@ pub mod utxo;
 
 pub use action::{build_action, build_spool_tx};
 pub use built::BuiltTx;
+pub use bump::build_bump;
 pub use error::{Shortage, TxError};
 pub use params::TxParams;
 pub use refill::{build_refill, build_refill_main, MAX_REFILL_OUTPUTS};
