@@ -2,6 +2,7 @@
 
 pub mod action;
 pub mod broadcast;
+pub mod bump;
 pub mod certificate;
 pub mod completions;
 pub mod fuel;
@@ -69,6 +70,9 @@ pub enum Subcommand {
     /// Broadcast the signed form of an unsigned action (a signed PSBT or raw hex), checked
     /// against the template its reservation recorded.
     Broadcast(broadcast::BroadcastArgs),
+    /// Replace an unconfirmed transaction of this data directory by the same action at a
+    /// higher fee rate (BIP 125).
+    Bump(bump::BumpArgs),
     /// A piece's provenance: every event, valid or not, in chain order.
     History(history::HistoryArgs),
     /// What an address may do with an edition, with pyspool's reasons.
@@ -133,6 +137,7 @@ impl Subcommand {
             Subcommand::Loan(args) => args.run(settings).await,
             Subcommand::Sign(args) => args.run(settings),
             Subcommand::Broadcast(args) => args.run(settings).await,
+            Subcommand::Bump(args) => args.run(settings).await,
             Subcommand::History(args) => args.run(settings).await,
             Subcommand::Ownership(args) => args.run(settings).await,
             Subcommand::Piece(args) => args.run(settings).await,

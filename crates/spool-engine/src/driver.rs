@@ -13,8 +13,9 @@ use spool_protocol::verb::Verb;
 use spool_tx::{BuiltTx, TxParams};
 use spool_wallet::Spender;
 
+use crate::error::BumpRefusal;
 use crate::plan::{self, Funds};
-use crate::store::{Claim, NewReservation, Reservations, Template, TxState};
+use crate::store::{Claim, NewReservation, Record, Replacement, Reservations, Template, TxState};
 use crate::{EngineError, Request};
 
 /// How one action is sent.
@@ -50,6 +51,8 @@ pub struct Prepared {
     checked: bool,
     reserved: bool,
     signed: bool,
+    /// For a bump: the reservation it took over (put back if the node refuses it).
+    replaced: Option<crate::store::Record>,
 }
 
 impl Prepared {
@@ -226,6 +229,26 @@ impl<B: Backend> Spool<B> {
         ))
     }
 
+    /// The status that decides `txid`'s reservation: its own, or for a fee bump whose
+    /// replacement the node does not (yet) know, the replaced transactions': one of them in
+    /// the mempool keeps the outpoints reserved, one confirmed releases them.
+    async fn status_of(&self, txid: &Txid) -> TxStatus {
+        let status = spool_backend::tx_status(&self.backend, txid).await;
+        if matches!(status, TxStatus::Confirmed | TxStatus::InMempool) {
+            return status;
+        }
+        let Ok(Some(record)) = self.reservations.record(txid) else {
+            return status;
+        };
+        for old in &record.replaces {
+            match spool_backend::tx_status(&self.backend, old).await {
+                TxStatus::Gone => {}
+                other => return other,
+            }
+        }
+        status
+    }
+
     /// Releases reservations of transactions that confirmed or are gone (one status request
     /// per pending transaction).
     ///
@@ -236,7 +259,7 @@ impl<B: Backend> Spool<B> {
         let mut statuses = Vec::new();
         for (txid, _) in self.reservations.pending()? {
             // Unknown (backend unreachable) keeps the reservation; only proof releases it.
-            statuses.push((txid, spool_backend::tx_status(&self.backend, &txid).await));
+            statuses.push((txid, self.status_of(&txid).await));
         }
         Ok(self.reservations.apply_statuses(&statuses)?)
     }
@@ -284,7 +307,7 @@ impl<B: Backend> Spool<B> {
         }
         for txid in ask {
             // Unknown (backend unreachable) keeps the reservation; only proof releases it.
-            let status = spool_backend::tx_status(&self.backend, &txid).await;
+            let status = self.status_of(&txid).await;
             statuses.push((txid, status));
         }
         Ok(self.reservations.apply_statuses(&statuses)?)
@@ -364,7 +387,159 @@ impl<B: Backend> Spool<B> {
             checked,
             reserved: !options.dry_run,
             signed,
+            replaced: None,
         })
+    }
+
+    /// Replaces `txid`, an unconfirmed transaction of this data directory, by the same
+    /// action at `fee_rate` sat/vB (BIP 125: its inputs and outputs unchanged, more
+    /// confirmed fuel of the same key, a higher fee and rate), signed with `key`, and
+    /// broadcasts it. The replacement takes over the reservation and claims of `txid` in
+    /// the same commit as its journal line. A bump already journalled for `txid` whose
+    /// broadcast was cut short (a crash) is sent again instead.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Bump`] with why `txid` cannot be bumped, a builder error (as
+    /// [`EngineError::Plan`]), or as [`Spool::broadcast`].
+    pub async fn bump(
+        &self,
+        txid: &Txid,
+        key: &(impl Spender + ?Sized),
+        fee_rate: f64,
+        min_conf: u32,
+    ) -> Result<Prepared, EngineError> {
+        let refuse = |reason: BumpRefusal| EngineError::Bump {
+            txid: *txid,
+            reason,
+        };
+        let params = plan::with_fee_rate(self.params, Some(fee_rate))?;
+        let record = match self.reservations.record(txid)? {
+            Some(record) => record,
+            None => {
+                if let Some(newer) = self.reservations.replacement_of(txid)? {
+                    return self.finish_bump(txid, newer).await;
+                }
+                return Err(refuse(
+                    match spool_backend::tx_status(&self.backend, txid).await {
+                        TxStatus::Confirmed => BumpRefusal::Confirmed,
+                        _ => BumpRefusal::Unknown,
+                    },
+                ));
+            }
+        };
+        if record.state == TxState::Unsigned {
+            return Err(refuse(BumpRefusal::Unsigned));
+        }
+        let chain_tx = match self.backend.transaction(txid).await {
+            Ok(chain_tx) => chain_tx,
+            Err(err) if err.is_not_found() => return Err(refuse(BumpRefusal::NotInMempool)),
+            Err(err) => return Err(self.backend_error(err)),
+        };
+        if !matches!(chain_tx.place, TxPlace::Unconfirmed) {
+            return Err(refuse(BumpRefusal::Confirmed));
+        }
+        let tx = chain_tx.tx;
+        let spent: Vec<spool_tx::Utxo> = tx
+            .input
+            .iter()
+            .zip(&chain_tx.prevouts)
+            .map(|(input, prevout)| spool_tx::Utxo {
+                outpoint: input.previous_output,
+                value: prevout.value,
+                script_pubkey: prevout.script_pubkey.clone(),
+                confirmations: 0,
+                is_coinbase: false,
+            })
+            .collect();
+        let paid: Amount = chain_tx.prevouts.iter().map(|o| o.value).sum();
+        let out: Amount = tx.output.iter().map(|o| o.value).sum();
+        let old_fee = paid.checked_sub(out).unwrap_or(Amount::ZERO);
+        let from = key.watch().address().clone();
+        let signer_script = from.script_pubkey();
+        if let Some(other) = chain_tx
+            .prevouts
+            .iter()
+            .find(|p| p.script_pubkey != signer_script)
+        {
+            let spends = Address::from_script(&other.script_pubkey, self.backend.network())
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| other.script_pubkey.to_hex_string());
+            return Err(refuse(BumpRefusal::WrongKey {
+                spends,
+                key: from.to_string(),
+            }));
+        }
+        let utxos = self
+            .backend
+            .utxos(&from, min_conf.max(1))
+            .await
+            .map_err(|e| self.backend_error(e))?;
+        #[allow(clippy::result_large_err)]
+        let built = self.reservations.replace_with(txid, |set| {
+            let free = set.available(&utxos);
+            let built = spool_tx::build_bump(&params, &tx, &spent, old_fee, &free, key)
+                .map_err(plan::PlanError::Build)?;
+            let new = Replacement {
+                txid: built.txid(),
+                outpoints: built.spent.clone(),
+                hex: built.hex(),
+            };
+            Ok::<_, EngineError>((built, new))
+        })?;
+        let prepared = Prepared {
+            built,
+            from,
+            checked: false,
+            reserved: true,
+            signed: true,
+            replaced: Some(record),
+        };
+        // The test hook's pause comes after the journal line here (a kill in it is a crash
+        // between journalling the bump and broadcasting it).
+        test_hook_pause(&prepared.txid()).await;
+        self.send_journalled(&prepared).await?;
+        Ok(prepared)
+    }
+
+    /// Sends again the bump `newer` of `txid` that was journalled but may not have reached
+    /// the node (its process died); refuses when the node already has it.
+    async fn finish_bump(&self, txid: &Txid, newer: Record) -> Result<Prepared, EngineError> {
+        let refuse = |reason: BumpRefusal| EngineError::Bump {
+            txid: *txid,
+            reason,
+        };
+        match spool_backend::tx_status(&self.backend, &newer.txid).await {
+            TxStatus::Gone => {}
+            TxStatus::Confirmed => return Err(refuse(BumpRefusal::Confirmed)),
+            _ => {
+                return Err(refuse(BumpRefusal::AlreadyBumped { by: newer.txid }));
+            }
+        }
+        let journal = self.reservations.journal()?;
+        let Some(entry) = journal.iter().rev().find(|e| e.txid == newer.txid) else {
+            return Err(refuse(BumpRefusal::AlreadyBumped { by: newer.txid }));
+        };
+        let tx: Transaction =
+            bitcoin::consensus::encode::deserialize_hex(&entry.hex).map_err(|e| {
+                crate::store::StoreError::BadTemplate {
+                    reason: format!("journal line of {}: {e}", newer.txid),
+                }
+            })?;
+        let prepared = Prepared {
+            built: BuiltTx {
+                tx,
+                fee: Amount::ZERO,
+                spent: newer.outpoints.clone(),
+            },
+            from: self.signer_of(&newer.outpoints).await,
+            checked: false,
+            reserved: true,
+            signed: true,
+            replaced: None,
+        };
+        self.send_journalled(&prepared).await?;
+        Ok(prepared)
     }
 
     /// The transactions whose outputs `prepared` spends, in input order without repeats
@@ -428,6 +603,7 @@ impl<B: Backend> Spool<B> {
                     checked: false,
                     reserved: true,
                     signed: true,
+                    replaced: None,
                 };
                 let sent = self.send_journalled(&prepared).await?;
                 debug_assert_eq!(sent, txid);
@@ -471,6 +647,7 @@ impl<B: Backend> Spool<B> {
             checked: false,
             reserved: true,
             signed: true,
+            replaced: None,
         };
         test_hook_pause(&txid).await;
         self.reservations
@@ -539,9 +716,7 @@ impl<B: Backend> Spool<B> {
                 Ok(txid)
             }
             Err(BackendError::Rejected { reason, .. }) => {
-                if prepared.reserved {
-                    let _ = self.reservations.release_tx(&txid);
-                }
+                self.refused(prepared);
                 Err(self.rejected(prepared, reason).await)
             }
             Err(err) => {
@@ -586,9 +761,7 @@ impl<B: Backend> Spool<B> {
                 Err(BackendError::Rejected { reason, .. }) => {
                     // Definitely not in the mempool or the chain (the transaction index was
                     // asked before calling it rejected): nothing of it was broadcast.
-                    if prepared.reserved {
-                        let _ = self.reservations.release_tx(&txid);
-                    }
+                    self.refused(prepared);
                     return Err(self.rejected(prepared, reason).await);
                 }
                 Err(err) => last = err,
@@ -603,6 +776,19 @@ impl<B: Backend> Spool<B> {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(2));
         }
+    }
+
+    /// After the node refused `prepared`: its reservation is released, or for a bump the
+    /// replaced transaction's put back.
+    fn refused(&self, prepared: &Prepared) {
+        if !prepared.reserved {
+            return;
+        }
+        let txid = prepared.txid();
+        let _ = match &prepared.replaced {
+            Some(old) => self.reservations.restore_replaced(&txid, old.clone()),
+            None => self.reservations.release_tx(&txid).map(drop),
+        };
     }
 
     /// The error of a refused broadcast: a conflict with the transaction that spends the

@@ -88,6 +88,48 @@ pub enum EngineError {
         /// The first difference, in words.
         difference: String,
     },
+    /// `spool bump` cannot bump this transaction; nothing was sent.
+    #[error("cannot bump transaction {txid}: {reason}")]
+    Bump {
+        /// The transaction asked for.
+        txid: Txid,
+        /// Why.
+        reason: BumpRefusal,
+    },
+}
+
+/// Why a transaction cannot be bumped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BumpRefusal {
+    /// It is confirmed: there is nothing to replace.
+    #[error("it is confirmed")]
+    Confirmed,
+    /// This data directory did not send it (no reservation, no journal line).
+    #[error("it is unknown to this data directory (only transactions sent from it can be bumped)")]
+    Unknown,
+    /// The node does not have it.
+    #[error("it is not in the node's mempool")]
+    NotInMempool,
+    /// It is an unsigned action, never broadcast.
+    #[error("it is an unsigned action that was never broadcast; sign and broadcast it first")]
+    Unsigned,
+    /// The key given is not the one that signed it.
+    #[error(
+        "it spends {spends}, not outputs of the signer {key}; give its signer's secret and --path"
+    )]
+    WrongKey {
+        /// The address its inputs spend.
+        spends: String,
+        /// The key's address.
+        key: String,
+    },
+    /// It was bumped already, and the replacement is in the mempool.
+    #[error("it was already replaced by {by}; bump that one instead")]
+    AlreadyBumped {
+        /// The replacement.
+        by: Txid,
+    },
 }
 
 /// The words of [`EngineError::Conflict`].

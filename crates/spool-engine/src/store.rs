@@ -97,10 +97,12 @@ use spool_tx::{Reservation, ReservationConflict, ReservationSet, Utxo};
 use self::document::Found;
 use self::log::LogView;
 
+mod bump;
 mod document;
 mod log;
 mod unsigned;
 
+pub use self::bump::Replacement;
 pub use self::unsigned::Template;
 
 const STATE_FILE: &str = "reservations.json";
@@ -324,6 +326,10 @@ pub struct Record {
     /// template its signed form must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<Template>,
+    /// The transactions this one replaces (a fee bump): their outpoints are among its own,
+    /// held until this one or one of them confirms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaces: Vec<Txid>,
 }
 
 fn legacy_state() -> TxState {
@@ -341,6 +347,7 @@ impl Record {
             sent_at: None,
             claims: Vec::new(),
             template: None,
+            replaces: Vec::new(),
         }
     }
 

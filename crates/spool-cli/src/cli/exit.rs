@@ -99,7 +99,8 @@ fn is_input(cause: &(dyn std::error::Error + 'static)) -> bool {
         Some(EngineError::Plan(plan)) => plan_is_input(plan),
         Some(EngineError::History(_))
         | Some(EngineError::NoTemplate { .. })
-        | Some(EngineError::NotTemplate { .. }) => true,
+        | Some(EngineError::NotTemplate { .. })
+        | Some(EngineError::Bump { .. }) => true,
         Some(EngineError::Backend(backend))
         | Some(EngineError::BackendAt {
             source: backend, ..
