@@ -142,6 +142,61 @@ fn bump_replaces_a_low_rate_register_which_confirms_once() {
             .all(|r| r.txid != low.txid && r.txid != bumped.txid),
         "{reservations:?}"
     );
+
+    // With the key off the online machine: the bump as a PSBT (only its new fuel is
+    // reserved until its signed form is broadcast), signed elsewhere, then broadcast.
+    let low = low_register(&env, &piece, &user1, 3);
+    let xpub: spool_cli::subcommand::wallet::XpubOutput =
+        env.json(&["wallet", "xpub", "--secret-env", FEDERATION.env]);
+    let dir = tempfile::tempdir().unwrap();
+    let unsigned_file = dir.path().join("bump.psbt");
+    let signed_file = dir.path().join("bump.signed.psbt");
+    let mut command = env.command(&[
+        "--json",
+        "bump",
+        &low.txid,
+        "--fee-rate",
+        "70",
+        "--min-conf",
+        "1",
+        "--psbt-out",
+        unsigned_file.to_str().unwrap(),
+        "--xpub",
+        &xpub.xpub,
+    ]);
+    command.env_remove(FEDERATION.env);
+    let run = support::Run::from_output(command.output().unwrap());
+    assert!(run.ok, "{run:?}");
+    let unsigned: bump::Output = serde_json::from_str(&run.stdout).unwrap();
+    assert!(!unsigned.broadcast);
+    assert!(env.mempool().contains(&low.txid));
+    assert!(
+        list(&env).reservations.iter().any(|r| r.txid == low.txid),
+        "the original keeps its reservation"
+    );
+    let signed: spool_cli::subcommand::sign::Output = env.json(&[
+        "sign",
+        unsigned_file.to_str().unwrap(),
+        "--out",
+        signed_file.to_str().unwrap(),
+        "--secret-env",
+        FEDERATION.env,
+    ]);
+    assert_eq!(signed.unsigned_txid, unsigned.txid);
+    let sent: action::Output = env.json(&["broadcast", signed_file.to_str().unwrap()]);
+    assert_eq!(sent.txid, signed.txid);
+    let mempool = env.mempool();
+    assert!(mempool.contains(&sent.txid) && !mempool.contains(&low.txid));
+    let reservations = list(&env).reservations;
+    assert!(reservations
+        .iter()
+        .all(|r| r.txid != low.txid && r.txid != unsigned.txid));
+    let record = reservations.iter().find(|r| r.txid == sent.txid).unwrap();
+    assert_eq!(record.claims.len(), 1, "the claim moved to the signed bump");
+    env.mine(1);
+    let _: serde_json::Value = env.json(&["wait", &sent.txid]);
+    assert_eq!(registers(&env, &piece, 3), std::slice::from_ref(&sent.txid));
+    assert!(list(&env).reservations.iter().all(|r| r.txid != sent.txid));
 }
 
 #[test]

@@ -377,6 +377,7 @@ impl<B: Backend> Spool<B> {
                         outpoints: built.spent.clone(),
                         claims: claims.clone(),
                         template: (!signed).then(|| Template::new(&built.tx, built.fee, &from)),
+                        replaces: Vec::new(),
                     };
                     Ok::<_, EngineError>((built, new))
                 })?
@@ -395,7 +396,9 @@ impl<B: Backend> Spool<B> {
     /// action at `fee_rate` sat/vB (BIP 125: its inputs and outputs unchanged, more
     /// confirmed fuel of the same key, a higher fee and rate), signed with `key`, and
     /// broadcasts it. The replacement takes over the reservation and claims of `txid` in
-    /// the same commit as its journal line. A bump already journalled for `txid` whose
+    /// the same commit as its journal line. With a watch key it is built unsigned instead
+    /// (for a PSBT; nothing is sent): it then reserves only its new fuel, and takes over
+    /// `txid`'s reservation when its signed form goes through [`Spool::broadcast_signed`]. A bump already journalled for `txid` whose
     /// broadcast was cut short (a crash) is sent again instead.
     ///
     /// # Errors
@@ -475,6 +478,39 @@ impl<B: Backend> Spool<B> {
             .utxos(&from, min_conf.max(1))
             .await
             .map_err(|e| self.backend_error(e))?;
+        if key.signer().is_none() {
+            // An unsigned bump (a PSBT): it reserves only its new fuel, under its unsigned
+            // txid; the original keeps its reservation until the signed bump is broadcast.
+            #[allow(clippy::result_large_err)]
+            let built = self
+                .reservations
+                .reserve_claimed(&[], &HashSet::new(), |set| {
+                    let free = set.available(&utxos);
+                    let built = spool_tx::build_bump(&params, &tx, &spent, old_fee, &free, key)
+                        .map_err(plan::PlanError::Build)?;
+                    let new = NewReservation {
+                        txid: built.txid(),
+                        outpoints: built
+                            .spent
+                            .iter()
+                            .filter(|o| !spent.iter().any(|s| s.outpoint == **o))
+                            .copied()
+                            .collect(),
+                        claims: Vec::new(),
+                        template: Some(Template::new(&built.tx, built.fee, &from)),
+                        replaces: vec![*txid],
+                    };
+                    Ok::<_, EngineError>((built, new))
+                })?;
+            return Ok(Prepared {
+                built,
+                from,
+                checked: false,
+                reserved: true,
+                signed: false,
+                replaced: None,
+            });
+        }
         #[allow(clippy::result_large_err)]
         let built = self.reservations.replace_with(txid, |set| {
             let free = set.available(&utxos);

@@ -380,6 +380,9 @@ pub struct NewReservation {
     pub claims: Vec<Claim>,
     /// For an unsigned action: its template (the reservation is then [`TxState::Unsigned`]).
     pub template: Option<Template>,
+    /// For an unsigned fee bump: the transactions it replaces (their reservations are
+    /// merged into its own when its signed form is broadcast).
+    pub replaces: Vec<Txid>,
 }
 
 /// One line of the broadcast journal.
@@ -1002,6 +1005,7 @@ impl Reservations {
             record.state = TxState::Unsigned;
             record.template = Some(template);
         }
+        record.replaces = new.replaces;
         // One write: the set and the new record together.
         locked.cache.records.insert(new.txid, record);
         locked.cache.set = set;

@@ -489,6 +489,7 @@ fn a_pending_claim_refuses_a_second_action_on_the_same_edition() {
                 outpoints: built.spent.clone(),
                 claims: vec![claim.clone()],
                 template: None,
+                replaces: Vec::new(),
             };
             Ok::<_, Error>((built, new))
         })

@@ -15,23 +15,37 @@ use crate::subcommand::action::{CommonArgs, Output};
 
 /// The signer's public side from `--xpub` (at `--path`) or `--from`.
 fn watch_key(settings: &Settings, common: &CommonArgs) -> anyhow::Result<WatchKey> {
+    public_side(
+        settings,
+        &common.secret,
+        common.xpub.as_deref(),
+        common.from.as_ref(),
+        common.path.as_ref(),
+    )
+}
+
+/// The signer's public side from `xpub` (at `path`) or `from`, refusing a secret source.
+pub(crate) fn public_side(
+    settings: &Settings,
+    secret: &crate::cli::secret::SecretArgs,
+    xpub: Option<&str>,
+    from: Option<&crate::cli::args::AddressArg>,
+    path: Option<&LeafPath>,
+) -> anyhow::Result<WatchKey> {
     let network = settings.network.network();
-    if common.secret.secret_env.is_some()
-        || common.secret.secret_file.is_some()
-        || common.secret.secret_fd.is_some()
-    {
+    if secret.secret_env.is_some() || secret.secret_file.is_some() || secret.secret_fd.is_some() {
         return Err(crate::cli::exit::input(
             "--psbt-out builds an unsigned transaction from the public side: give --xpub or \
              --from, and no secret (sign it elsewhere with `spool sign`)",
         ));
     }
-    if let Some(xpub) = &common.xpub {
-        let path = common.path.clone().unwrap_or_else(LeafPath::root);
+    if let Some(xpub) = xpub {
+        let path = path.cloned().unwrap_or_else(LeafPath::root);
         let wallet = WatchWallet::from_xpub(xpub, network)
             .map_err(|e| crate::cli::exit::as_input(anyhow::Error::new(e).context("--xpub")))?;
         return Ok(wallet.key(&path)?);
     }
-    let Some(from) = &common.from else {
+    let Some(from) = from else {
         return Err(crate::cli::exit::input(
             "--psbt-out needs the signer's public side: --xpub XPUB (with --path) or --from ADDRESS",
         ));

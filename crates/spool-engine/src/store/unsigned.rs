@@ -62,7 +62,9 @@ impl Reservations {
     /// Journals the signed form `signed` (`hex`) of the unsigned action `unsigned` as being
     /// handed to the node now, and in the same commit moves the unsigned action's
     /// reservation (its outpoints, claims and reservation time) to `signed`, marked
-    /// `sending` and owned by this process. Call it right before broadcasting.
+    /// `sending` and owned by this process; for an unsigned fee bump, the reservations of
+    /// the transactions it replaces are merged into it too. Call it right before
+    /// broadcasting.
     ///
     /// # Errors
     ///
@@ -88,7 +90,27 @@ impl Reservations {
         }
         let mut set = locked.cache.set.clone();
         set.release_tx(unsigned);
-        set.reserve(*signed, &record.outpoints, record.reserved_at)?;
+        let mut outpoints = record.outpoints.clone();
+        let mut claims = record.claims.clone();
+        let mut replaces = Vec::new();
+        let mut dropped = vec![*unsigned];
+        // An unsigned fee bump: it takes over the reservations of what it replaces.
+        for old in &record.replaces {
+            if let Some(old_record) = locked.cache.records.remove(old) {
+                set.release_tx(old);
+                outpoints.extend(
+                    old_record
+                        .outpoints
+                        .iter()
+                        .filter(|o| !record.outpoints.contains(o)),
+                );
+                claims.extend(old_record.claims.iter().cloned());
+                replaces.extend(old_record.replaces.iter().copied());
+                dropped.push(*old);
+            }
+            replaces.push(*old);
+        }
+        set.reserve(*signed, &outpoints, record.reserved_at)?;
         locked.cache.records.remove(unsigned);
         locked.cache.records.insert(
             *signed,
@@ -98,10 +120,13 @@ impl Reservations {
                 state: TxState::Sending,
                 sent_at: Some(at),
                 template: None,
+                outpoints,
+                claims,
+                replaces,
                 ..record
             },
         );
         locked.cache.set = set;
-        locked.commit(&[*unsigned], &[*signed])
+        locked.commit(&dropped, &[*signed])
     }
 }
