@@ -362,20 +362,33 @@ fn other_signers_are_accepted_and_tampering_and_wrong_secrets_refused() {
         .call("finalizepsbt", &[Value::from(spsbt::to_base64(&theirs))])
         .unwrap();
     assert_eq!(core["complete"], true, "{core}");
-    let ours: sign::Output = json(
-        &offline(
-            dir,
-            &FEDERATION,
-            &[
-                "--json",
-                "sign",
-                file.to_str().unwrap(),
-                "--secret-env",
-                FEDERATION.env,
-            ],
-        ),
-        "sign",
+    let run = offline(
+        dir,
+        &FEDERATION,
+        &[
+            "--json",
+            "sign",
+            file.to_str().unwrap(),
+            "--secret-env",
+            FEDERATION.env,
+        ],
     );
+    let ours: sign::Output = json(&run, "sign");
+    // It said what it signed: verb, piece, edition, recipients, fee and rate.
+    for needle in [
+        "signing ASCRIBESPOOL01REGISTER1".to_owned(),
+        format!("piece {piece}"),
+        "edition 1".to_owned(),
+        format!("{user1} (3000 sat)"),
+        format!("fee {} sat (", ours.fee),
+        " sat/vB)".to_owned(),
+    ] {
+        assert!(
+            run.stderr.contains(&needle),
+            "{needle:?} not in {:?}",
+            run.stderr
+        );
+    }
     assert_eq!(
         core["hex"],
         ours.hex.as_str(),

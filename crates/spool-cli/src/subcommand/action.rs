@@ -83,7 +83,12 @@ pub struct CommonArgs {
     /// signing it: no secret is read; give the signer's --xpub (with --path) or --from. Its
     /// outputs are reserved as a signed action's; sign it with `spool sign`, send it with
     /// `spool broadcast`, or drop it with `spool reservations release TXID`.
-    #[arg(long, value_name = "FILE", requires = "signer_public", conflicts_with = "dry_run")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "signer_public",
+        conflicts_with = "dry_run"
+    )]
     pub psbt_out: Option<PathBuf>,
     /// The signer wallet's extended public key (`spool wallet xpub`), for --psbt-out: the
     /// signer's address is derived at --path, and the PSBT carries BIP 32 derivations.

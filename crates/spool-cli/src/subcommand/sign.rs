@@ -171,9 +171,11 @@ impl SignArgs {
         let path = self.path.clone().unwrap_or_else(LeafPath::root);
         psbt::sign_psbt(&mut psbt, &wallet, &path)
             .map_err(|e| exit::as_input(anyhow::Error::new(e).context("refusing to sign")))?;
-        // What is signed, once the secret is known to hold its keys.
+        let tx = psbt::finalize(&mut psbt)?;
+        let vsize = tx.vsize();
+        // What is signed, once the secret is known to hold its keys (before it is written).
         eprintln!(
-            "signing {} {}{}{}, fee {} sat, outputs: {}",
+            "signing {} {}{}{}, fee {} sat ({:.2} sat/vB), outputs: {}",
             verb.as_deref().unwrap_or("a transaction without a verb"),
             unsigned_txid,
             piece
@@ -184,14 +186,13 @@ impl SignArgs {
                 .map(|e| format!(", edition {e}"))
                 .unwrap_or_default(),
             fee.to_sat(),
+            fee.to_sat() as f64 / vsize as f64,
             recipients
                 .iter()
                 .map(|r| format!("{} ({} sat)", r.to, r.sat))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let tx = psbt::finalize(&mut psbt)?;
-        let vsize = tx.vsize();
         let text = psbt::to_base64(&psbt);
         let output = Output {
             txid: tx.compute_txid().to_string(),
