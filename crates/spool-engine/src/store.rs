@@ -53,11 +53,18 @@
 //!   "reserved_at": 1700000000,
 //!   "outpoints": ["<txid>:<vout>", "..."],
 //!   "owner": { "pid": 4242, "started": 123456 },
-//!   "state": "reserved | sending | broadcast | unsure",
+//!   "state": "reserved | sending | broadcast | unsure | unsigned",
 //!   "sent_at": 1700000001,
-//!   "claims": [{ "piece": "<piece address>", "edition": 1 }]
+//!   "claims": [{ "piece": "<piece address>", "edition": 1 }],
+//!   "template": { "hex": "<unsigned tx>", "fee": 30000, "from": "<address>" },
+//!   "replaces": ["<txid>"]
 //! }
 //! ```
+//!
+//! `template` (only for `unsigned`) is an unsigned action's transaction, keyed by its
+//! unsigned txid, that its signed form must match; `replaces` (only for fee bumps) names the
+//! transactions a bump replaced, whose outpoints it holds (see [`Template`] and
+//! [`Replacement`]).
 //!
 //! A last line cut short by a crash (no newline, or its text neither matches a checksum nor
 //! parses as JSON) is a commit that never returned: readers skip it and the next writer cuts
@@ -74,7 +81,9 @@
 //! its start time, Linux clock ticks since boot, telling a reused pid apart). `state` is
 //! `reserved` until the transaction is handed to the node, `sending` from the moment it is
 //! journalled until the node answers, `broadcast` once the node accepted it, `unsure` when
-//! the broadcast call failed without a refusal. A transaction the node does not know is
+//! the broadcast call failed without a refusal; `unsigned` is an unsigned action (a PSBT
+//! written for a signer elsewhere), released only by hand or when its signed form is
+//! broadcast. A transaction the node does not know is
 //! released only when it is `broadcast` (the node dropped it) or `unsure`, or its owner is
 //! provably dead; a live process's reservation is never taken from it. A claim
 //! (`edition` null: the number of editions) is what the action changes; another action on
