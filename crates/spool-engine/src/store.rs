@@ -53,11 +53,18 @@
 //!   "reserved_at": 1700000000,
 //!   "outpoints": ["<txid>:<vout>", "..."],
 //!   "owner": { "pid": 4242, "started": 123456 },
-//!   "state": "reserved | sending | broadcast | unsure",
+//!   "state": "reserved | sending | broadcast | unsure | unsigned",
 //!   "sent_at": 1700000001,
-//!   "claims": [{ "piece": "<piece address>", "edition": 1 }]
+//!   "claims": [{ "piece": "<piece address>", "edition": 1 }],
+//!   "template": { "hex": "<unsigned tx>", "fee": 30000, "from": "<address>" },
+//!   "replaces": ["<txid>"]
 //! }
 //! ```
+//!
+//! `template` (only for `unsigned`) is an unsigned action's transaction, keyed by its
+//! unsigned txid, that its signed form must match; `replaces` (only for fee bumps) names the
+//! transactions a bump replaced, whose outpoints it holds (see [`Template`] and
+//! [`Replacement`]).
 //!
 //! A last line cut short by a crash (no newline, or its text neither matches a checksum nor
 //! parses as JSON) is a commit that never returned: readers skip it and the next writer cuts
@@ -74,7 +81,9 @@
 //! its start time, Linux clock ticks since boot, telling a reused pid apart). `state` is
 //! `reserved` until the transaction is handed to the node, `sending` from the moment it is
 //! journalled until the node answers, `broadcast` once the node accepted it, `unsure` when
-//! the broadcast call failed without a refusal. A transaction the node does not know is
+//! the broadcast call failed without a refusal; `unsigned` is an unsigned action (a PSBT
+//! written for a signer elsewhere), released only by hand or when its signed form is
+//! broadcast. A transaction the node does not know is
 //! released only when it is `broadcast` (the node dropped it) or `unsure`, or its owner is
 //! provably dead; a live process's reservation is never taken from it. A claim
 //! (`edition` null: the number of editions) is what the action changes; another action on
@@ -97,8 +106,14 @@ use spool_tx::{Reservation, ReservationConflict, ReservationSet, Utxo};
 use self::document::Found;
 use self::log::LogView;
 
+mod bump;
 mod document;
 mod log;
+mod shared;
+mod unsigned;
+
+pub use self::bump::Replacement;
+pub use self::unsigned::Template;
 
 const STATE_FILE: &str = "reservations.json";
 const LOG_FILE: &str = "reservations.log";
@@ -194,6 +209,12 @@ pub enum StoreError {
         /// The transaction asked for.
         txid: Txid,
     },
+    /// An unsigned action's template does not decode.
+    #[error("the template of an unsigned action does not decode: {reason}")]
+    BadTemplate {
+        /// Why.
+        reason: String,
+    },
 }
 
 // The reservation rules (claims, states, release) are spool-tx's, shared with spool serve's
@@ -264,6 +285,14 @@ pub struct Record {
     /// What its action changes.
     #[serde(default)]
     pub claims: Vec<Claim>,
+    /// The unsigned transaction of an unsigned action ([`TxState::Unsigned`]): the
+    /// template its signed form must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<Template>,
+    /// The transactions this one replaces (a fee bump): their outpoints are among its own,
+    /// held until this one or one of them confirms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaces: Vec<Txid>,
 }
 
 fn legacy_state() -> TxState {
@@ -280,6 +309,8 @@ impl Record {
             state: TxState::Reserved,
             sent_at: None,
             claims: Vec::new(),
+            template: None,
+            replaces: Vec::new(),
         }
     }
 
@@ -304,6 +335,11 @@ pub struct NewReservation {
     pub outpoints: Vec<OutPoint>,
     /// What its action changes.
     pub claims: Vec<Claim>,
+    /// For an unsigned action: its template (the reservation is then [`TxState::Unsigned`]).
+    pub template: Option<Template>,
+    /// For an unsigned fee bump: the transactions it replaces (their reservations are
+    /// merged into its own when its signed form is broadcast).
+    pub replaces: Vec<Txid>,
 }
 
 /// One line of the broadcast journal.
@@ -926,6 +962,11 @@ impl Reservations {
             ),
         };
         record.claims = new.claims;
+        if let Some(template) = new.template {
+            record.state = TxState::Unsigned;
+            record.template = Some(template);
+        }
+        record.replaces = new.replaces;
         // One write: the set and the new record together.
         locked.cache.records.insert(new.txid, record);
         locked.cache.set = set;

@@ -101,6 +101,7 @@ fn state_text(state: TxState) -> &'static str {
         TxState::Sending => "sending",
         TxState::Broadcast => "broadcast",
         TxState::Unsure => "unsure",
+        TxState::Unsigned => "unsigned",
     }
 }
 
@@ -110,6 +111,7 @@ fn parse_state(text: &str) -> Option<TxState> {
         "sending" => TxState::Sending,
         "broadcast" => TxState::Broadcast,
         "unsure" => TxState::Unsure,
+        "unsigned" => TxState::Unsigned,
         _ => return None,
     })
 }

@@ -53,12 +53,16 @@ pub enum TxState {
     /// Handing it to the node failed without a refusal (unreachable, no answer): the node
     /// may or may not have it. Released once the node is seen not to know it.
     Unsure,
+    /// An unsigned action (a PSBT written for a signer elsewhere), keyed by its unsigned
+    /// txid: it lives until its signed form is broadcast (`spool broadcast`) or it is
+    /// released by hand. Never released because the node does not know it.
+    Unsigned,
 }
 
 impl TxState {
     /// Whether the transaction may be in the node's hands (anything after `Reserved`).
     pub fn may_have_reached_the_node(self) -> bool {
-        !matches!(self, TxState::Reserved)
+        !matches!(self, TxState::Reserved | TxState::Unsigned)
     }
 }
 
@@ -69,6 +73,7 @@ impl std::fmt::Display for TxState {
             TxState::Sending => "being broadcast",
             TxState::Broadcast => "broadcast",
             TxState::Unsure => "broadcast attempted, outcome unknown",
+            TxState::Unsigned => "unsigned, waiting for its signed form",
         })
     }
 }
@@ -144,6 +149,8 @@ pub fn check_claims<'a>(
 pub fn released_by(state: TxState, status: TxStatus, maker: Maker) -> bool {
     match status {
         TxStatus::Confirmed => true,
+        // An unsigned action is unknown to the node by nature: only its maker releases it.
+        TxStatus::Gone if state == TxState::Unsigned => false,
         TxStatus::Gone => {
             matches!(state, TxState::Broadcast | TxState::Unsure) || maker == Maker::Gone
         }
@@ -270,6 +277,7 @@ mod tests {
         assert!(!released_by(Sending, TxStatus::Gone, Maker::Unknown));
         assert!(released_by(Broadcast, TxStatus::Gone, Maker::Alive));
         assert!(released_by(Unsure, TxStatus::Gone, Maker::Alive));
+        assert!(!released_by(Unsigned, TxStatus::Gone, Maker::Gone));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! (which hold every input rule), then lets the engine pre-check, select inputs, build, sign,
 //! broadcast and (with `--wait`) wait. Output: `{"txid", "verb", "fee", "hex", ...}`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -78,6 +79,36 @@ pub struct CommonArgs {
     /// elsewhere].
     #[arg(long, value_name = "ADDR")]
     pub federation: Vec<AddressArg>,
+    /// Write the action as an unsigned PSBT (base64) to FILE (`-`: stdout) instead of
+    /// signing it: no secret is read; give the signer's --xpub (with --path) or --from. Its
+    /// outputs are reserved as a signed action's; sign it with `spool sign`, send it with
+    /// `spool broadcast`, or drop it with `spool reservations release TXID`.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "signer_public",
+        conflicts_with = "dry_run"
+    )]
+    pub psbt_out: Option<PathBuf>,
+    /// The signer wallet's extended public key (`spool wallet xpub`), for --psbt-out: the
+    /// signer's address is derived at --path, and the PSBT carries BIP 32 derivations.
+    #[arg(
+        long,
+        value_name = "XPUB",
+        group = "signer_public",
+        requires = "psbt_out"
+    )]
+    pub xpub: Option<String>,
+    /// The signer's address, for --psbt-out without an xpub (`spool sign` then needs
+    /// the --path of the address).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        group = "signer_public",
+        requires = "psbt_out",
+        conflicts_with = "path"
+    )]
+    pub from: Option<AddressArg>,
 }
 
 /// `refill-main` and `refill`.
@@ -258,6 +289,9 @@ pub struct Output {
     pub confirmed: bool,
     /// Whether the ownership pre-check ran (false with --no-check or for refills).
     pub checked: bool,
+    /// With --psbt-out: the unsigned PSBT, base64 (`txid` is then its unsigned txid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psbt: Option<String>,
 }
 
 impl RefillArgs {
@@ -418,6 +452,9 @@ async fn execute(
     common: &CommonArgs,
     request: Request,
 ) -> anyhow::Result<Outcome> {
+    if common.psbt_out.is_some() {
+        return crate::subcommand::psbt_out::execute(settings, common, request).await;
+    }
     let network = settings.network.network();
     let federation = connect::federation(settings, &common.federation)?;
     let secret = common.secret.read()?;
@@ -453,6 +490,7 @@ async fn execute(
         broadcast: false,
         confirmed: false,
         checked: prepared.checked(),
+        psbt: None,
     };
     let mut wait_failed = None;
     if !common.dry_run {

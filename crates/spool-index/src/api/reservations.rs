@@ -56,6 +56,7 @@ fn reply(held: &Held, lease: u64) -> ReservationReply {
             spool_tx::claims::TxState::Sending => "sending",
             spool_tx::claims::TxState::Broadcast => "broadcast",
             spool_tx::claims::TxState::Unsure => "unsure",
+            spool_tx::claims::TxState::Unsigned => "unsigned",
         }
         .to_owned(),
         reserved_at: held.reserved_at,
