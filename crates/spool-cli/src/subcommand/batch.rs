@@ -316,6 +316,14 @@ impl BatchArgs {
                 "--wait is not available for batch: wait for the last txid with `spool wait TXID`",
             ));
         }
+        if self.common.psbt_out.is_some()
+            || self.common.xpub.is_some()
+            || self.common.from.is_some()
+        {
+            return Err(exit::input(
+                "--psbt-out, --xpub and --from are not available for batch: a batch signs with the secret; write unsigned actions one at a time",
+            ));
+        }
         let network = settings.network.network();
         // Every line is read before anything is sent: a malformed line stops nothing halfway.
         let mut lines = Vec::new();
