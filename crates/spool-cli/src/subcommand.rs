@@ -1,6 +1,7 @@
 //! The subcommands, one module each, each with its own `Output` (Serialize) for `--json`.
 
 pub mod action;
+pub mod batch;
 pub mod broadcast;
 pub mod bump;
 pub mod certificate;
@@ -73,6 +74,9 @@ pub enum Subcommand {
     /// Replace an unconfirmed transaction of this data directory by the same action at a
     /// higher fee rate (BIP 125).
     Bump(bump::BumpArgs),
+    /// Many actions from a JSON-lines file (one a line; `-` for stdin) in one process, one
+    /// JSON line each; a rerun of the same file after a crash skips what was broadcast.
+    Batch(batch::BatchArgs),
     /// A piece's provenance: every event, valid or not, in chain order.
     History(history::HistoryArgs),
     /// What an address may do with an edition, with pyspool's reasons.
@@ -138,6 +142,7 @@ impl Subcommand {
             Subcommand::Sign(args) => args.run(settings),
             Subcommand::Broadcast(args) => args.run(settings).await,
             Subcommand::Bump(args) => args.run(settings).await,
+            Subcommand::Batch(args) => args.run(settings).await,
             Subcommand::History(args) => args.run(settings).await,
             Subcommand::Ownership(args) => args.run(settings).await,
             Subcommand::Piece(args) => args.run(settings).await,

@@ -10,6 +10,7 @@ use spool_protocol::chain::{TxPlace, TxStatus};
 use spool_protocol::history::History;
 use spool_protocol::operation::Operation;
 use spool_protocol::verb::Verb;
+use spool_tx::Utxo;
 use spool_tx::{BuiltTx, TxParams};
 use spool_wallet::Spender;
 
@@ -41,6 +42,25 @@ impl Default for SendOptions {
         }
     }
 }
+
+/// This process's id as the maker of server reservations: its pid, start and a hash of the
+/// moment, so that two machines (or two runs) never share one.
+fn maker_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        use bitcoin::hashes::{sha256, Hash};
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let seed = format!("{}:{nanos}:{:p}", std::process::id(), &nanos);
+        let hash = sha256::Hash::hash(seed.as_bytes()).to_byte_array();
+        hash[..12].iter().map(|b| format!("{b:02x}")).collect()
+    })
+}
+
+/// How many times an action through a shared server chooses outputs again after another
+/// operator reserved the ones it chose.
+const SERVER_RESERVATION_ATTEMPTS: u32 = 4;
 
 /// A transaction ready to broadcast, or (built from a watch key) an unsigned action whose
 /// PSBT goes to a signer elsewhere.
@@ -105,7 +125,17 @@ pub struct Spool<B> {
     reservations: Reservations,
     params: TxParams,
     federation: Vec<String>,
+    /// With [`Spool::with_utxo_cache`]: each signer's outputs, listed once and kept.
+    utxo_cache: Option<std::sync::Mutex<UtxoCache>>,
+    /// Actions prepared, for the pace of settling old reservations in a batch.
+    settled: std::sync::atomic::AtomicU64,
 }
+
+/// In a batch, old reservations are sampled for settling once every this many actions.
+const BATCH_SETTLE_EVERY: u64 = 50;
+
+/// Each signer's unspent outputs by (address, confirmations asked for).
+type UtxoCache = HashMap<(Address, u32), Vec<Utxo>>;
 
 impl<B: Backend> Spool<B> {
     /// An engine over `backend`, with pyspool's denominations and no federation set.
@@ -115,7 +145,63 @@ impl<B: Backend> Spool<B> {
             reservations,
             params: TxParams::default(),
             federation: Vec::new(),
+            utxo_cache: None,
+            settled: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Keeps each signer's unspent outputs in memory between actions (a batch): listed
+    /// once, then the outputs each prepared transaction spends are taken out. The list is
+    /// read again when it runs short, or when another operator holds an output of it.
+    pub fn with_utxo_cache(mut self) -> Spool<B> {
+        self.utxo_cache = Some(std::sync::Mutex::new(HashMap::new()));
+        self
+    }
+
+    /// The signer's outputs: from the cache when it holds them, else from the backend.
+    async fn listed_utxos(&self, from: &Address, min_conf: u32) -> Result<Vec<Utxo>, EngineError> {
+        let key = (from.clone(), min_conf);
+        if let Some(cache) = &self.utxo_cache {
+            if let Some(utxos) = cache.lock().expect("utxo cache").get(&key) {
+                return Ok(utxos.clone());
+            }
+        }
+        let utxos = self
+            .backend
+            .spendable_utxos(from, min_conf)
+            .await
+            .map_err(|e| self.backend_error(e))?;
+        if let Some(cache) = &self.utxo_cache {
+            cache.lock().expect("utxo cache").insert(key, utxos.clone());
+        }
+        Ok(utxos)
+    }
+
+    /// Takes `spent` out of the cached lists (nothing without a cache).
+    fn spent_from_cache(&self, spent: &[OutPoint]) {
+        if let Some(cache) = &self.utxo_cache {
+            let spent: HashSet<&OutPoint> = spent.iter().collect();
+            for utxos in cache.lock().expect("utxo cache").values_mut() {
+                utxos.retain(|u| !spent.contains(&u.outpoint));
+            }
+        }
+    }
+
+    /// Whether the backend answers a sample of the outputs (which may run short while the
+    /// signer holds more): then a shortage is worth asking again once.
+    fn samples_utxos(&self) -> bool {
+        self.backend.spendable_is_sample()
+    }
+
+    /// Forgets the cached lists, so the next action lists its outputs again; whether there
+    /// was anything to forget.
+    fn forget_cached_utxos(&self) -> bool {
+        self.utxo_cache.as_ref().is_some_and(|cache| {
+            let mut cache = cache.lock().expect("utxo cache");
+            let had = !cache.is_empty();
+            cache.clear();
+            had
+        })
     }
 
     /// Sets the federation addresses that histories are verified against.
@@ -298,7 +384,14 @@ impl<B: Backend> Spool<B> {
                 rest.push(record.txid);
             }
         }
-        if let Some(oldest) = rest.first() {
+        // The rest are settled a little at a time: two asked per action, or, in a batch (which
+        // leaves hundreds pending behind it), two every [`BATCH_SETTLE_EVERY`] actions.
+        let sample = self.utxo_cache.is_none()
+            || self
+                .settled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                .is_multiple_of(BATCH_SETTLE_EVERY);
+        if let Some(oldest) = rest.first().filter(|_| sample) {
             ask.push(*oldest);
             let any = rest[random_index(rest.len())];
             if any != *oldest {
@@ -321,6 +414,43 @@ impl<B: Backend> Spool<B> {
     /// The pre-check's refusal, missing funds, a builder error, the backend's or the
     /// reservation store's failure; nothing is reserved then.
     pub async fn prepare(
+        &self,
+        request: &Request,
+        key: &(impl Spender + ?Sized),
+        options: &SendOptions,
+    ) -> Result<Prepared, EngineError> {
+        // Through a server shared by several operators, another operator may reserve the
+        // outputs chosen between the listing and the reservation: list again (the server no
+        // longer offers them) and choose others, a few times.
+        let mut attempt = 1;
+        loop {
+            match self.prepare_once(request, key, options).await {
+                Err(EngineError::ReservedElsewhere { claim: false, .. })
+                    if attempt < SERVER_RESERVATION_ATTEMPTS =>
+                {
+                    self.forget_cached_utxos();
+                    attempt += 1;
+                }
+                // A kept list that ran short is read again once.
+                Err(EngineError::Plan(
+                    plan::PlanError::NotEnoughFuel { .. }
+                    | plan::PlanError::NoSpendableOutputs { .. }
+                    | plan::PlanError::NotEnoughFunds { .. },
+                )) if attempt == 1 && (self.forget_cached_utxos() || self.samples_utxos()) => {
+                    attempt += 1;
+                }
+                Ok(prepared) => {
+                    if prepared.reserved {
+                        self.spent_from_cache(&prepared.built.spent);
+                    }
+                    return Ok(prepared);
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn prepare_once(
         &self,
         request: &Request,
         key: &(impl Spender + ?Sized),
@@ -349,11 +479,8 @@ impl<B: Backend> Spool<B> {
         let checked = seen.is_some();
         let known = seen.unwrap_or_default();
         let seen: Option<HashSet<Txid>> = checked.then(|| known.keys().copied().collect());
-        let utxos = self
-            .backend
-            .utxos(&from, options.min_conf)
-            .await
-            .map_err(|e| self.backend_error(e))?;
+        let seen_list: Vec<Txid> = seen.iter().flatten().copied().collect();
+        let utxos = self.listed_utxos(&from, options.min_conf).await?;
         let claims = request.operation().map(claims_of).unwrap_or_default();
         self.settle_in_the_way(&known, &utxos, &claims).await?;
         let build = |reserved: &spool_tx::ReservationSet| {
@@ -382,6 +509,10 @@ impl<B: Backend> Spool<B> {
                     Ok::<_, EngineError>((built, new))
                 })?
         };
+        if !options.dry_run {
+            self.reserve_with_backend(&built, &claims, seen_list)
+                .await?;
+        }
         Ok(Prepared {
             built,
             from,
@@ -712,6 +843,48 @@ impl<B: Backend> Spool<B> {
         )
     }
 
+    /// Holds `built`'s outpoints and claims with the backend too, when it keeps reservations
+    /// for several operators (`spool serve`); on a refusal or a failure the local
+    /// reservation is released and nothing is signed further.
+    async fn reserve_with_backend(
+        &self,
+        built: &BuiltTx,
+        claims: &[Claim],
+        seen: Vec<Txid>,
+    ) -> Result<(), EngineError> {
+        let body = spool_backend::server::ReservationBody {
+            txid: built.txid(),
+            outpoints: built.spent.clone(),
+            claims: claims
+                .iter()
+                .map(|c| spool_backend::server::WireClaim {
+                    piece: c.piece.clone(),
+                    edition: c.edition,
+                })
+                .collect(),
+            seen,
+            maker: maker_id().to_owned(),
+        };
+        match self.backend.reserve(&body).await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let _ = self.reservations.release_tx(&built.txid());
+                Err(match err {
+                    BackendError::Held {
+                        holder,
+                        claim,
+                        reason,
+                    } => EngineError::ReservedElsewhere {
+                        holder,
+                        claim,
+                        reason,
+                    },
+                    other => self.backend_error(other),
+                })
+            }
+        }
+    }
+
     /// Broadcasts a prepared transaction. It is journalled first (`broadcasts.jsonl`, and
     /// its reservation marked `sending`), then sent; once the node accepts it, its
     /// reservation is marked `broadcast`. If the node rejects it, its reservation is
@@ -753,7 +926,31 @@ impl<B: Backend> Spool<B> {
             }
             Err(BackendError::Rejected { reason, .. }) => {
                 self.refused(prepared);
+                if prepared.reserved {
+                    let _ = self.backend.release_reservation(&txid).await;
+                }
                 Err(self.rejected(prepared, reason).await)
+            }
+            Err(BackendError::Conflict {
+                conflicting,
+                reason,
+                ..
+            }) => {
+                // Refused by the server's admission control before the node saw it.
+                self.refused(prepared);
+                if prepared.reserved {
+                    let _ = self.backend.release_reservation(&txid).await;
+                }
+                Err(self.conflict(txid, Some(conflicting), reason))
+            }
+            Err(err @ BackendError::Unauthorized { .. }) => {
+                // Refused before it reached the node (a server's write token): nothing of
+                // it was broadcast.
+                self.refused(prepared);
+                if prepared.reserved {
+                    let _ = self.backend.release_reservation(&txid).await;
+                }
+                Err(self.backend_error(err))
             }
             Err(err) => {
                 if prepared.reserved {
@@ -847,6 +1044,12 @@ impl<B: Backend> Spool<B> {
                 }
             }
         }
+        self.conflict(txid, conflicting, reason)
+    }
+
+    /// [`EngineError::Conflict`]: `txid` conflicts with `conflicting`, which this data
+    /// directory sent or not.
+    fn conflict(&self, txid: Txid, conflicting: Option<Txid>, reason: String) -> EngineError {
         let ours = conflicting.is_some_and(|other| {
             matches!(self.reservations.record(&other), Ok(Some(_)))
                 || self

@@ -51,6 +51,18 @@ pub enum EngineError {
         #[source]
         source: spool_backend::BackendError,
     },
+    /// The server the action goes through (`spool serve`) holds a claim or an outpoint of it
+    /// for another operator's pending transaction: refused before signing, nothing sent.
+    #[error("{reason}")]
+    ReservedElsewhere {
+        /// The pending transaction holding it.
+        holder: Txid,
+        /// Whether a claim is held (another action on the same thing must wait), rather
+        /// than an outpoint (other outputs can be chosen).
+        claim: bool,
+        /// The server's words, naming the holder.
+        reason: String,
+    },
     /// The node refused the transaction because another transaction already spends the
     /// outputs it spends; nothing was broadcast and its reservation is released.
     #[error("{}", conflict_text(.txid, .conflicting.as_ref(), *.ours))]

@@ -216,36 +216,9 @@ pub enum StoreError {
     },
 }
 
-/// Where a reserved transaction is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TxState {
-    /// Built and reserved; not yet handed to the node.
-    Reserved,
-    /// Journalled and being handed to the node: it may have reached it.
-    Sending,
-    /// The node accepted it.
-    Broadcast,
-    /// Handing it to the node failed without a refusal (unreachable, no answer): the node
-    /// may or may not have it. Released once the node is seen not to know it.
-    Unsure,
-    /// An unsigned action (a PSBT written for a signer elsewhere), keyed by its unsigned
-    /// txid: it lives until its signed form is broadcast (`spool broadcast`) or it is
-    /// released by hand. Never released because the node does not know it.
-    Unsigned,
-}
-
-impl std::fmt::Display for TxState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            TxState::Reserved => "reserved, not yet broadcast",
-            TxState::Sending => "being broadcast",
-            TxState::Broadcast => "broadcast",
-            TxState::Unsure => "broadcast attempted, outcome unknown",
-            TxState::Unsigned => "unsigned, waiting for its signed form",
-        })
-    }
-}
+// The reservation rules (claims, states, release) are spool-tx's, shared with spool serve's
+// store: this module keeps them in a data directory.
+pub use spool_tx::claims::{Claim, TxState};
 
 /// The process that made a reservation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -288,26 +261,6 @@ fn proc_stat(pid: u32) -> Option<(char, u64)> {
     let state = fields.first()?.chars().next()?;
     let started = fields.get(19)?.parse().ok()?;
     Some((state, started))
-}
-
-/// Something an action changes: an edition of a piece (0 = the master edition), or the
-/// piece's number of editions (`edition: None`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Claim {
-    /// The piece's address.
-    pub piece: String,
-    /// The edition, or `None` for the number of editions.
-    pub edition: Option<u64>,
-}
-
-impl std::fmt::Display for Claim {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.edition {
-            Some(0) => write!(f, "the master edition of piece {}", self.piece),
-            Some(edition) => write!(f, "edition {edition} of piece {}", self.piece),
-            None => write!(f, "the number of editions of piece {}", self.piece),
-        }
-    }
 }
 
 /// One transaction's reservation and what is known about it.
@@ -363,18 +316,12 @@ impl Record {
     /// Whether a status of the node releases this reservation: confirmed always; unknown to
     /// the node (`Gone`) only once broadcast, or when the owner is provably dead.
     pub fn released_by(&self, status: TxStatus) -> bool {
-        match status {
-            TxStatus::Confirmed => true,
-            TxStatus::Gone if self.state == TxState::Unsigned => false,
-            TxStatus::Gone => {
-                matches!(self.state, TxState::Broadcast | TxState::Unsure)
-                    || match self.owner {
-                        None => true,
-                        Some(owner) => owner.is_alive() == Some(false),
-                    }
-            }
-            TxStatus::InMempool | TxStatus::Unknown => false,
-        }
+        let maker = match self.owner.map(|owner| owner.is_alive()) {
+            None | Some(Some(false)) => spool_tx::claims::Maker::Gone,
+            Some(Some(true)) => spool_tx::claims::Maker::Alive,
+            Some(None) => spool_tx::claims::Maker::Unknown,
+        };
+        spool_tx::claims::released_by(self.state, status, maker)
     }
 }
 
@@ -976,18 +923,22 @@ impl Reservations {
         E: From<StoreError>,
     {
         let mut locked = self.lock(true)?;
-        for record in locked.cache.records.values() {
-            if seen.contains(&record.txid) {
-                continue;
+        let pending = locked
+            .cache
+            .records
+            .values()
+            .map(|record| spool_tx::claims::Pending {
+                txid: record.txid,
+                state: record.state,
+                claims: &record.claims,
+            });
+        if let Err(conflict) = spool_tx::claims::check_claims(claims, seen, pending) {
+            return Err(StoreError::Claimed {
+                claim: conflict.claim,
+                holder: conflict.holder,
+                state: conflict.state,
             }
-            if let Some(claim) = record.claims.iter().find(|c| claims.contains(c)) {
-                return Err(StoreError::Claimed {
-                    claim: claim.clone(),
-                    holder: record.txid,
-                    state: record.state,
-                }
-                .into());
-            }
+            .into());
         }
         let (value, new) = build(&locked.cache.set)?;
         let mut set = locked.cache.set.clone();

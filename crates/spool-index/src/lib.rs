@@ -15,10 +15,12 @@
 //! transactions: the index stores chain data, never verdicts.
 
 pub mod api;
-mod certificate;
+pub mod certificate;
 mod error;
 pub mod follower;
+pub mod metrics;
 pub mod node;
+pub mod reservations;
 pub mod serve;
 pub mod store;
 

@@ -18,6 +18,7 @@
 mod action;
 mod built;
 pub mod bump;
+pub mod claims;
 mod error;
 mod params;
 pub mod psbt;
