@@ -523,6 +523,48 @@ impl<B: Backend> Spool<B> {
         })
     }
 
+    /// Holds `built`'s outpoints and claims with the backend too, when it keeps reservations
+    /// for several operators (`spool serve`); on a refusal or a failure the local
+    /// reservation is released and nothing is signed further.
+    async fn reserve_with_backend(
+        &self,
+        built: &BuiltTx,
+        claims: &[Claim],
+        seen: Vec<Txid>,
+    ) -> Result<(), EngineError> {
+        let body = spool_backend::server::ReservationBody {
+            txid: built.txid(),
+            outpoints: built.spent.clone(),
+            claims: claims
+                .iter()
+                .map(|c| spool_backend::server::WireClaim {
+                    piece: c.piece.clone(),
+                    edition: c.edition,
+                })
+                .collect(),
+            seen,
+            maker: maker_id().to_owned(),
+        };
+        match self.backend.reserve(&body).await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let _ = self.reservations.release_tx(&built.txid());
+                Err(match err {
+                    BackendError::Held {
+                        holder,
+                        claim,
+                        reason,
+                    } => EngineError::ReservedElsewhere {
+                        holder,
+                        claim,
+                        reason,
+                    },
+                    other => self.backend_error(other),
+                })
+            }
+        }
+    }
+
     /// Replaces `txid`, an unconfirmed transaction of this data directory, by the same
     /// action at `fee_rate` sat/vB (BIP 125: its inputs and outputs unchanged, more
     /// confirmed fuel of the same key, a higher fee and rate), signed with `key`, and
@@ -841,48 +883,6 @@ impl<B: Backend> Spool<B> {
             bitcoin::PubkeyHash::from_raw_hash(bitcoin::hashes::Hash::all_zeros()),
             self.backend.network(),
         )
-    }
-
-    /// Holds `built`'s outpoints and claims with the backend too, when it keeps reservations
-    /// for several operators (`spool serve`); on a refusal or a failure the local
-    /// reservation is released and nothing is signed further.
-    async fn reserve_with_backend(
-        &self,
-        built: &BuiltTx,
-        claims: &[Claim],
-        seen: Vec<Txid>,
-    ) -> Result<(), EngineError> {
-        let body = spool_backend::server::ReservationBody {
-            txid: built.txid(),
-            outpoints: built.spent.clone(),
-            claims: claims
-                .iter()
-                .map(|c| spool_backend::server::WireClaim {
-                    piece: c.piece.clone(),
-                    edition: c.edition,
-                })
-                .collect(),
-            seen,
-            maker: maker_id().to_owned(),
-        };
-        match self.backend.reserve(&body).await {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                let _ = self.reservations.release_tx(&built.txid());
-                Err(match err {
-                    BackendError::Held {
-                        holder,
-                        claim,
-                        reason,
-                    } => EngineError::ReservedElsewhere {
-                        holder,
-                        claim,
-                        reason,
-                    },
-                    other => self.backend_error(other),
-                })
-            }
-        }
     }
 
     /// Broadcasts a prepared transaction. It is journalled first (`broadcasts.jsonl`, and

@@ -109,6 +109,7 @@ use self::log::LogView;
 mod bump;
 mod document;
 mod log;
+mod shared;
 mod unsigned;
 
 pub use self::bump::Replacement;

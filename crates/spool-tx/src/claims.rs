@@ -149,7 +149,7 @@ pub fn check_claims<'a>(
 pub fn released_by(state: TxState, status: TxStatus, maker: Maker) -> bool {
     match status {
         TxStatus::Confirmed => true,
-        // An unsigned txid is never in the node's hands: only a release by hand ends it.
+        // An unsigned action is unknown to the node by nature: only its maker releases it.
         TxStatus::Gone if state == TxState::Unsigned => false,
         TxStatus::Gone => {
             matches!(state, TxState::Broadcast | TxState::Unsure) || maker == Maker::Gone
