@@ -277,7 +277,13 @@ mod tests {
         assert!(!released_by(Sending, TxStatus::Gone, Maker::Unknown));
         assert!(released_by(Broadcast, TxStatus::Gone, Maker::Alive));
         assert!(released_by(Unsure, TxStatus::Gone, Maker::Alive));
-        assert!(!released_by(Unsigned, TxStatus::Gone, Maker::Gone));
+        // An unsigned action is never in the node's hands: only a release by hand (or its
+        // signed form's broadcast) ends it, whoever made it.
+        for maker in [Maker::Alive, Maker::Gone, Maker::Unknown] {
+            assert!(!released_by(Unsigned, TxStatus::Gone, maker));
+            assert!(!released_by(Unsigned, TxStatus::Unknown, maker));
+        }
+        assert!(!Unsigned.may_have_reached_the_node());
     }
 
     #[test]
