@@ -14,7 +14,7 @@ use crate::chain::{self, hash_address, outputs_to, spool_tx, Coin, Funder, Key};
 /// Value of each coin a SPOOL sender spends.
 pub const SPOOL_COIN: Amount = Amount::from_sat(10_000);
 /// Value of each coin a filler transaction spends.
-const FILLER_COIN: Amount = Amount::from_sat(1_000_000);
+pub const FILLER_COIN: Amount = Amount::from_sat(1_000_000);
 /// Outputs of one filler (about 34 bytes each).
 const FILLER_OUTPUTS: usize = 1_500;
 
@@ -33,6 +33,8 @@ pub fn follower_config(node: &Node, watch: &[&Address]) -> FollowerConfig {
         index_from: 0,
         poll: Duration::from_millis(100),
         watch: watch.iter().map(|a| a.script_pubkey()).collect(),
+        filters: None,
+        full_scan: Default::default(),
     }
 }
 
@@ -116,6 +118,67 @@ pub fn build(blocks: u64, spool_txs: u64, pieces: usize, fillers: bool) -> Built
             sent += 1;
         }
         chain::mine(&node, 1);
+    }
+    Built {
+        node,
+        federation: fed.key,
+        pieces: piece_addresses,
+        spool_txs: sent + pieces as u64,
+    }
+}
+
+/// A chain of `blocks` blocks, each with a filler, where only every `every`-th block holds
+/// SPOOL activity (`per_active` registrations of the federation's pieces), on a node run
+/// with `args` (e.g. `-blockfilterindex=1`, `-rest=1`). Returns when the node's filter
+/// index (if any) has caught up.
+pub fn build_sparse(
+    blocks: u64,
+    every: u64,
+    per_active: u64,
+    pieces: usize,
+    args: &[&str],
+) -> Built {
+    let node = Node::start_with_args(args).expect("regtest node");
+    let active = blocks / every.max(1);
+    let spool_txs = active * per_active;
+    let funder = Funder::new(&node, 10 + blocks / 40 + 1);
+    let mut fed = Purse::new(&node, &funder, SPOOL_COIN, spool_txs as usize + pieces);
+    let mut filler = Purse::new(&node, &funder, FILLER_COIN, blocks as usize);
+    chain::mine(&node, 1);
+    let owner = hash_address();
+    let piece_addresses: Vec<Address> = (0..pieces).map(|_| hash_address()).collect();
+    for piece in &piece_addresses {
+        fed.spool(&node, &[piece, &owner], Verb::Piece);
+    }
+    chain::mine(&node, 1);
+    let mut sent = 0u64;
+    for height in 0..blocks {
+        filler.filler(&node);
+        if height % every.max(1) == every.max(1) / 2 {
+            for _ in 0..per_active {
+                let piece = &piece_addresses[sent as usize % pieces];
+                let edition = sent / pieces as u64 + 1;
+                fed.spool(&node, &[piece, &owner], Verb::Register { edition });
+                sent += 1;
+            }
+        }
+        chain::mine(&node, 1);
+    }
+    if args.iter().any(|a| a.starts_with("-blockfilterindex")) {
+        let tip = chain::tip(&node);
+        let started = std::time::Instant::now();
+        loop {
+            let info = node.call("getindexinfo", &[]).expect("getindexinfo");
+            let filters = &info["basic block filter index"];
+            if filters["best_block_height"].as_u64() == Some(tip) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "the node's filter index did not catch up: {info}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     Built {
         node,

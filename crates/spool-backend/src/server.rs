@@ -40,6 +40,18 @@ pub struct StatusReply {
     pub node_height: u64,
     /// Whether the index holds the node's tip and mempool.
     pub synced: bool,
+    /// How the index follows the chain: `full` (every block), or `filters` and the
+    /// federation's scripts (only the blocks whose compact block filter matches). Absent
+    /// from servers older than the mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Filtered index: blocks whose filter matched and that were fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks_matched: Option<u64>,
+    /// Filtered index: matched blocks that held nothing of the scope (the filter's false
+    /// positives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub false_positives: Option<u64>,
 }
 
 /// `GET tx/{txid}/inclusion`: the proof that a confirmed transaction is in its block.

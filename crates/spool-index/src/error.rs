@@ -109,6 +109,36 @@ pub enum IndexError {
         /// The first indexed height.
         index_from: u64,
     },
+    /// The index was made in another mode (full scan, or filters for another federation).
+    #[error(
+        "index {path} was made in mode {indexed:?}, not {asked:?}: use the same mode, or \
+         another --data-dir"
+    )]
+    ModeMismatch {
+        /// The index file.
+        path: String,
+        /// The mode recorded in the index.
+        indexed: String,
+        /// The mode asked for.
+        asked: String,
+    },
+    /// The node's REST interface failed (the follower then falls back to RPC).
+    #[error("node REST interface {url}: {detail}")]
+    Rest {
+        /// The REST base URL.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// `--filters` with a node that keeps no compact block filters.
+    #[error(
+        "node at {url} keeps no compact block filters: restart it with -blockfilterindex=1, \
+         or index without --filters"
+    )]
+    NoFilterIndex {
+        /// The node's URL.
+        url: String,
+    },
 }
 
 impl IndexError {

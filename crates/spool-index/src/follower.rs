@@ -17,7 +17,12 @@ use bitcoin::{Block, BlockHash, Network, OutPoint, ScriptBuf, Transaction, TxOut
 
 use crate::error::IndexError;
 use crate::node::{NodeConfig, NodeRpc};
+use crate::prefilter::Prefilter;
+use crate::rest::Rest;
 use crate::store::{is_spool, BlockData, Store};
+
+mod filters;
+pub use filters::FilterScope;
 
 /// Raw block bytes aimed at per round trip.
 const TRIP_BYTES: u64 = 8 << 20;
@@ -39,6 +44,43 @@ pub struct FollowerConfig {
     pub poll: Duration,
     /// Scripts whose outputs are tracked from the start (`--watch`).
     pub watch: Vec<ScriptBuf>,
+    /// `Some`: a federation-scoped index fetching only the blocks whose compact block filter
+    /// matches (`--filters --federation …`); `None`: every block.
+    pub filters: Option<FilterScope>,
+    /// How the full scan reads blocks.
+    pub full_scan: FullScan,
+}
+
+/// How the full scan reads blocks: through REST when the node offers it, and past the
+/// blocks a byte search shows to hold nothing for the index. Both on by default; off only
+/// to measure them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FullScan {
+    /// Fetch raw blocks through the node's REST interface (`-rest=1`), falling back to RPC
+    /// `getblock` when it does not answer.
+    pub rest: bool,
+    /// Skip, without deserializing, the blocks whose bytes hold no `ASCRIBESPOOL`, no
+    /// watched script and no unspent watched outpoint.
+    pub prefilter: bool,
+}
+
+impl Default for FullScan {
+    fn default() -> FullScan {
+        FullScan {
+            rest: true,
+            prefilter: true,
+        }
+    }
+}
+
+impl FollowerConfig {
+    /// The index mode recorded in the index: `full`, or `filters` and the federation.
+    pub fn mode(&self) -> String {
+        match &self.filters {
+            None => "full".to_owned(),
+            Some(scope) => scope.mode(),
+        }
+    }
 }
 
 /// What the server reports as sync status; shared between the follower and readers.
@@ -52,6 +94,10 @@ pub struct SyncState {
     pub synced: bool,
     /// Follower rounds (catch-up then mempool) completed so far.
     pub rounds: u64,
+    /// The index mode (`full`, or `filters` and the federation).
+    pub mode: String,
+    /// What the compact block filters did so far (scoped indexes).
+    pub filters: crate::store::ScopeCounters,
 }
 
 /// Test hook: when this environment variable names a path, the follower holds before
@@ -88,7 +134,16 @@ pub struct Progress {
     pub elapsed: Duration,
 }
 
-/// One fetched batch of consecutive blocks starting at `start`.
+/// One fetched batch of consecutive raw blocks starting at `start`.
+struct RawBatch {
+    start: u64,
+    hashes: Vec<BlockHash>,
+    raws: Vec<Vec<u8>>,
+    bytes: u64,
+}
+
+/// One batch of consecutive blocks starting at `start`, read (skipped ones as their header
+/// alone).
 struct Fetched {
     start: u64,
     hashes: Vec<BlockHash>,
@@ -105,6 +160,10 @@ pub struct Follower {
     index_from: u64,
     mempool: HashMap<Txid, Transaction>,
     state: SharedState,
+    /// Whether blocks are still fetched through REST (cleared when it fails once).
+    rest: Arc<AtomicBool>,
+    /// Time spent in `scantxoutset` (filtered indexes).
+    scan_time: Duration,
 }
 
 impl Follower {
@@ -145,23 +204,45 @@ impl Follower {
                 config.index_from
             }
         };
+        if config.filters.is_some() && rpc.filter_index_height()?.is_none() {
+            return Err(IndexError::NoFilterIndex {
+                url: rpc.url().to_string(),
+            });
+        }
+        store.check_mode(&config.mode())?;
+        if let Some(scope) = &config.filters {
+            store.watch(&scope.federation)?;
+        }
         store.watch(&config.watch)?;
         store.clear_mempool()?;
         let state = SharedState::default();
-        state.lock().expect("state lock").indexed = store.tip()?;
+        {
+            let mut state = state.lock().expect("state lock");
+            state.indexed = store.tip()?;
+            state.mode = config.mode();
+            state.filters = store.scope_counters()?;
+        }
         Ok(Follower {
             store,
             rpc,
-            config,
             index_from,
             mempool: HashMap::new(),
             state,
+            rest: Arc::new(AtomicBool::new(config.full_scan.rest)),
+            scan_time: Duration::ZERO,
+            config,
         })
     }
 
     /// The shared sync state, for the server.
     pub fn state(&self) -> SharedState {
         self.state.clone()
+    }
+
+    /// Whether the full scan still fetches blocks through the node's REST interface (on
+    /// until it fails once).
+    pub fn uses_rest(&self) -> bool {
+        self.rest.load(Ordering::Relaxed)
     }
 
     /// The store written to.
@@ -220,17 +301,39 @@ impl Follower {
                 Some((h, _)) => h + 1,
                 None => self.index_from,
             };
+            let node_tip = if self.config.filters.is_some() {
+                // Only as far as the node's filters are built.
+                node_tip.min(self.rpc.filter_index_height()?.unwrap_or(0))
+            } else {
+                node_tip
+            };
             if next > node_tip {
+                if self.config.filters.is_some() {
+                    self.scan_discovered()?;
+                }
                 return Ok((blocks, bytes));
             }
-            let receiver = spawn_fetcher(&self.config.node, next, node_tip)?;
             let mut expected_prev = match next.checked_sub(1) {
                 Some(h) if next > self.index_from => self.store.block_hash(h)?,
                 _ => None,
             };
+            if self.config.filters.is_some() {
+                let mut totals = (blocks, bytes);
+                self.catch_up_filtered(
+                    next,
+                    node_tip,
+                    expected_prev,
+                    started,
+                    &mut totals,
+                    progress,
+                )?;
+                (blocks, bytes) = totals;
+                continue;
+            }
+            let receiver = spawn_fetcher(&self.config.node, next, node_tip, self.rest.clone())?;
             let mut broken = false;
-            for fetched in receiver.iter() {
-                let fetched = fetched?;
+            for raw in receiver.iter() {
+                let fetched = self.read_batch(raw?)?;
                 // A block that does not extend the last one: the chain changed under us.
                 for block in &fetched.blocks {
                     if let Some(prev) = expected_prev {
@@ -269,6 +372,70 @@ impl Follower {
                 continue;
             }
         }
+    }
+
+    /// Deserializes a batch: with the prefilter, a block whose bytes hold nothing for the
+    /// index keeps only its header. After a block with a SPOOL transaction (which may
+    /// discover scripts) the rest of the batch is read whole; outputs of watched scripts
+    /// join the search at once, so that their spends later in the batch are read.
+    fn read_batch(&self, raw: RawBatch) -> Result<Fetched, IndexError> {
+        let bad = |detail: String| IndexError::BadReply {
+            url: self.config.node.url.clone(),
+            method: "getblock".into(),
+            detail,
+        };
+        let mut prefilter = if self.config.full_scan.prefilter {
+            Some(Prefilter::new(
+                self.store.filter_set().iter(),
+                &self.store.unspent_outpoints()?,
+            ))
+        } else {
+            None
+        };
+        let mut blocks = Vec::with_capacity(raw.raws.len());
+        for (bytes, hash) in raw.raws.iter().zip(&raw.hashes) {
+            let skip = prefilter.as_ref().is_some_and(|p| !p.hits(bytes));
+            let block: Block = if skip {
+                let header: bitcoin::block::Header = bitcoin::consensus::deserialize_partial(bytes)
+                    .map(|(h, _)| h)
+                    .map_err(|e| bad(format!("block {hash}: {e}")))?;
+                Block {
+                    header,
+                    txdata: Vec::new(),
+                }
+            } else {
+                bitcoin::consensus::deserialize(bytes)
+                    .map_err(|e| bad(format!("block {hash}: {e}")))?
+            };
+            if block.block_hash() != *hash {
+                return Err(bad(format!("asked for {hash}, got {}", block.block_hash())));
+            }
+            if !skip {
+                if crate::prefilter::has_marker(bytes) {
+                    prefilter = None;
+                } else if let Some(p) = prefilter.as_mut() {
+                    let watched = self.store.filter_set();
+                    p.add_outpoints(block.txdata.iter().flat_map(|tx| {
+                        let txid = tx.compute_txid();
+                        tx.output
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, o)| watched.contains(&o.script_pubkey))
+                            .map(move |(vout, _)| OutPoint {
+                                txid,
+                                vout: vout as u32,
+                            })
+                    }));
+                }
+            }
+            blocks.push(block);
+        }
+        Ok(Fetched {
+            start: raw.start,
+            hashes: raw.hashes,
+            blocks,
+            bytes: raw.bytes,
+        })
     }
 
     /// Fetches the prevouts of the batch's SPOOL transactions.
@@ -351,6 +518,12 @@ impl Follower {
             } else {
                 Vec::new()
             };
+            if self.config.filters.is_some()
+                && is_spool(&tx)
+                && !self.store.in_scope(&tx, &prevouts)
+            {
+                continue;
+            }
             with_prevouts.push((tx, prevouts));
         }
         let next_height = self.store.tip()?.map_or(self.index_from, |(h, _)| h + 1);
@@ -370,7 +543,9 @@ impl Follower {
         self.sync_mempool()?;
         let node_height = self.rpc.tip_height()?;
         let indexed = self.store.tip()?;
+        let counters = self.store.scope_counters()?;
         let mut state = self.state.lock().expect("state lock");
+        state.filters = counters;
         state.node_height = node_height;
         state.indexed = indexed;
         state.synced = indexed.map(|(h, _)| h) == Some(node_height);
@@ -491,13 +666,20 @@ pub fn mempool_prevouts(
         .collect()
 }
 
-/// Starts the thread that fetches raw blocks `from..=to`, one batch ahead of the writer.
+/// Starts the thread that fetches raw blocks `from..=to`, one batch ahead of the writer:
+/// through the node's REST interface when `rest` and the node answers it, else RPC.
 fn spawn_fetcher(
     node: &NodeConfig,
     from: u64,
     to: u64,
-) -> Result<Receiver<Result<Fetched, IndexError>>, IndexError> {
+    use_rest: Arc<AtomicBool>,
+) -> Result<Receiver<Result<RawBatch, IndexError>>, IndexError> {
     let rpc = NodeRpc::new(node)?;
+    let mut rest = if use_rest.load(Ordering::Relaxed) {
+        Rest::new(&node.url, node.timeout)
+    } else {
+        None
+    };
     let (sender, receiver) = sync_channel(1);
     std::thread::Builder::new()
         .name("spool-index-fetch".into())
@@ -508,16 +690,16 @@ fn spawn_fetcher(
                 let end = (next + per_trip as u64 - 1).min(to);
                 let heights: Vec<u64> = (next..=end).collect();
                 let fetched = rpc.block_hashes(&heights).and_then(|hashes| {
-                    let (blocks, bytes) = rpc.raw_blocks(&hashes)?;
-                    Ok(Fetched {
+                    let (raws, bytes) = fetch_raws(&rpc, &mut rest, &use_rest, &hashes)?;
+                    Ok(RawBatch {
                         start: next,
                         hashes,
-                        blocks,
+                        raws,
                         bytes,
                     })
                 });
                 if let Ok(f) = &fetched {
-                    let avg = (f.bytes / f.blocks.len().max(1) as u64).max(1);
+                    let avg = (f.bytes / f.raws.len().max(1) as u64).max(1);
                     per_trip = ((TRIP_BYTES / avg) as usize).clamp(1, MAX_TRIP_BLOCKS);
                 }
                 let failed = fetched.is_err();
@@ -533,4 +715,43 @@ fn spawn_fetcher(
             source: Box::new(err),
         })?;
     Ok(receiver)
+}
+
+/// The raw blocks `hashes` through REST while it answers (one warning, then RPC for the
+/// rest of the catch-up when it does not), else RPC `getblock` in one batch.
+fn fetch_raws(
+    rpc: &NodeRpc,
+    rest: &mut Option<Rest>,
+    use_rest: &AtomicBool,
+    hashes: &[BlockHash],
+) -> Result<(Vec<Vec<u8>>, u64), IndexError> {
+    if let Some(client) = rest.as_mut() {
+        let mut raws = Vec::with_capacity(hashes.len());
+        let mut bytes = 0;
+        let mut failed = None;
+        for hash in hashes {
+            match client.raw_block(hash) {
+                Ok(raw) => {
+                    bytes += raw.len() as u64;
+                    raws.push(raw);
+                }
+                Err(err) => {
+                    failed = Some(err);
+                    break;
+                }
+            }
+        }
+        match failed {
+            None => return Ok((raws, bytes)),
+            Some(err) => {
+                tracing::warn!(
+                    error = %err,
+                    "no REST (start the node with -rest=1 for faster blocks): reading over RPC"
+                );
+                *rest = None;
+                use_rest.store(false, Ordering::Relaxed);
+            }
+        }
+    }
+    rpc.raw_block_bytes(hashes)
 }

@@ -5,7 +5,8 @@
 //!
 //! - [`store`]: the SQLite file (`<data-dir>/<network>/index.sqlite`, WAL mode): schema,
 //!   per-batch atomic block commits, rollback to a fork point, mempool rows, queries;
-//! - [`node`]: the follower's JSON-RPC client (raw blocks, batches);
+//! - [`node`]: the follower's JSON-RPC client (raw blocks, batches, filters);
+//! - [`rest`]: raw blocks through the node's REST interface when it offers one;
 //! - [`follower`]: catch-up over batched raw blocks (the next batch fetched while the
 //!   current one is written), tip and mempool polling, reorg rollback, chain checks;
 //! - [`api`]: the axum JSON API under `/api/v1`;
@@ -20,7 +21,9 @@ mod error;
 pub mod follower;
 pub mod metrics;
 pub mod node;
+mod prefilter;
 pub mod reservations;
+pub mod rest;
 pub mod serve;
 pub mod store;
 

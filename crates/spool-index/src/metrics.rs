@@ -11,6 +11,7 @@
 //! | `spool_index_mempool_transactions` | gauge | SPOOL transactions of the node's mempool in the index |
 //! | `spool_index_transactions` | gauge | SPOOL transactions in the index (chain and mempool) |
 //! | `spool_reservations_held` | gauge | reservations held for the operators acting through the server |
+//! | `spool_filters_tested`, `spool_filters_matched`, `spool_filters_false_positives` | gauge | an index scoped with `--filters`: filters tested, blocks matched and fetched, matched blocks that held nothing of the federation's |
 //! | `spool_http_requests_total{route,method,status}` | counter | requests answered, by route template |
 //! | `spool_http_request_duration_seconds{route,method}` | histogram | time to answer, by route template |
 //!
@@ -66,6 +67,9 @@ pub struct Metrics {
     mempool: Gauge,
     transactions: Gauge<u64, AtomicU64>,
     reservations: Gauge,
+    filters_tested: Gauge<u64, AtomicU64>,
+    filters_matched: Gauge<u64, AtomicU64>,
+    filters_false_positives: Gauge<u64, AtomicU64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -99,6 +103,24 @@ impl Metrics {
         let mempool = Gauge::default();
         let transactions = Gauge::<u64, AtomicU64>::default();
         let reservations = Gauge::default();
+        let filters_tested = Gauge::<u64, AtomicU64>::default();
+        let filters_matched = Gauge::<u64, AtomicU64>::default();
+        let filters_false_positives = Gauge::<u64, AtomicU64>::default();
+        registry.register(
+            "spool_filters_tested",
+            "Compact block filters tested (an index scoped with --filters)",
+            filters_tested.clone(),
+        );
+        registry.register(
+            "spool_filters_matched",
+            "Blocks whose filter matched, fetched",
+            filters_matched.clone(),
+        );
+        registry.register(
+            "spool_filters_false_positives",
+            "Matched blocks that held nothing of the federation's (the filters' false positives)",
+            filters_false_positives.clone(),
+        );
         registry.register(
             "spool_reservations_held",
             "Reservations held for the operators acting through this server",
@@ -162,6 +184,9 @@ impl Metrics {
             mempool,
             transactions,
             reservations,
+            filters_tested,
+            filters_matched,
+            filters_false_positives,
         }
     }
 
@@ -217,6 +242,11 @@ pub(crate) async fn scrape(State(state): State<Arc<ApiState>>) -> Response {
     ));
     metrics.synced.set(i64::from(sync.synced));
     metrics.rounds.set(signed(sync.rounds));
+    metrics.filters_tested.set(sync.filters.tested);
+    metrics.filters_matched.set(sync.filters.matched);
+    metrics
+        .filters_false_positives
+        .set(sync.filters.false_positives);
     if let Ok(held) = state.reservations() {
         metrics.reservations.set(signed(held.len() as u64));
     }

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
+use bitcoin::bip158::{BlockFilter, FilterHeader};
+use bitcoin::block::Header;
 use bitcoin::consensus::encode;
+use bitcoin::hex::FromHex;
 use bitcoin::{Amount, Block, BlockHash, Network, ScriptBuf, Transaction, TxOut, Txid};
 use bitcoincore_rpc::jsonrpc;
 use bitcoincore_rpc::jsonrpc::http::simple_http;
@@ -13,6 +16,7 @@ use serde_json::{json, Value};
 use spool_backend::core::CoreAuth;
 
 use crate::error::IndexError;
+use crate::store::ScannedOutput;
 
 /// Calls per JSON-RPC batch for small replies.
 const BATCH: usize = 250;
@@ -294,6 +298,156 @@ impl NodeRpc {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok((blocks, bytes))
+    }
+
+    /// The raw bytes of the blocks `hashes` (`getblock <hash> 0`), one round trip, and
+    /// their total size.
+    ///
+    /// # Errors
+    /// The calls' errors; [`IndexError::BadReply`] for replies that are not hex.
+    pub fn raw_block_bytes(&self, hashes: &[BlockHash]) -> Result<(Vec<Vec<u8>>, u64), IndexError> {
+        let params: Vec<Vec<Value>> = hashes
+            .iter()
+            .map(|h| vec![json!(h.to_string()), json!(0)])
+            .collect();
+        let mut bytes = 0;
+        let raws = self
+            .batch_ok("getblock", &params, params.len())?
+            .into_iter()
+            .map(|v| {
+                let raw = v
+                    .as_str()
+                    .and_then(|hex| Vec::<u8>::from_hex(hex).ok())
+                    .ok_or_else(|| self.bad("getblock", "not hex"))?;
+                bytes += raw.len() as u64;
+                Ok(raw)
+            })
+            .collect::<Result<Vec<_>, IndexError>>()?;
+        Ok((raws, bytes))
+    }
+
+    /// The headers of the blocks `hashes` (`getblockheader <hash> false`), checked against
+    /// their hashes.
+    ///
+    /// # Errors
+    /// The calls' errors; [`IndexError::BadReply`] for an undecodable header or one of
+    /// another hash.
+    pub fn block_headers(&self, hashes: &[BlockHash]) -> Result<Vec<Header>, IndexError> {
+        let params: Vec<Vec<Value>> = hashes
+            .iter()
+            .map(|h| vec![json!(h.to_string()), json!(false)])
+            .collect();
+        self.batch_ok("getblockheader", &params, BATCH)?
+            .into_iter()
+            .zip(hashes)
+            .map(|(v, hash)| {
+                let header: Header = v
+                    .as_str()
+                    .and_then(|hex| encode::deserialize_hex(hex).ok())
+                    .ok_or_else(|| self.bad("getblockheader", v.to_string()))?;
+                if header.block_hash() == *hash {
+                    Ok(header)
+                } else {
+                    Err(self.bad(
+                        "getblockheader",
+                        format!(
+                            "asked for {hash}, got the header of {}",
+                            header.block_hash()
+                        ),
+                    ))
+                }
+            })
+            .collect()
+    }
+
+    /// The height up to which the node's basic compact block filter index is built
+    /// (`getindexinfo`), or `None` when the node keeps no such index.
+    ///
+    /// # Errors
+    /// The call's error.
+    pub fn filter_index_height(&self) -> Result<Option<u64>, IndexError> {
+        let info = self.call("getindexinfo", &[json!("basic block filter index")])?;
+        Ok(info["basic block filter index"]["best_block_height"].as_u64())
+    }
+
+    /// The basic compact block filters (BIP 158) of the blocks `hashes` and their filter
+    /// headers (`getblockfilter <hash>`), with the filters' bytes.
+    ///
+    /// # Errors
+    /// The calls' errors; [`IndexError::BadReply`] for undecodable replies.
+    pub fn block_filters(
+        &self,
+        hashes: &[BlockHash],
+    ) -> Result<(Vec<(BlockFilter, FilterHeader)>, u64), IndexError> {
+        let params: Vec<Vec<Value>> = hashes.iter().map(|h| vec![json!(h.to_string())]).collect();
+        let mut bytes = 0;
+        let filters = self
+            .batch_ok("getblockfilter", &params, BATCH)?
+            .into_iter()
+            .map(|v| {
+                let content = v["filter"]
+                    .as_str()
+                    .and_then(|hex| Vec::<u8>::from_hex(hex).ok())
+                    .ok_or_else(|| self.bad("getblockfilter", "no filter"))?;
+                let header = v["header"]
+                    .as_str()
+                    .and_then(|hex| FilterHeader::from_str(hex).ok())
+                    .ok_or_else(|| self.bad("getblockfilter", "no filter header"))?;
+                bytes += content.len() as u64 + 32;
+                Ok((BlockFilter::new(&content), header))
+            })
+            .collect::<Result<Vec<_>, IndexError>>()?;
+        Ok((filters, bytes))
+    }
+
+    /// The outputs of `scripts` in the node's UTXO set (`scantxoutset start`, one scan for
+    /// all of them).
+    ///
+    /// # Errors
+    /// The call's error; [`IndexError::BadReply`] for undecodable replies.
+    pub fn scan_outputs(&self, scripts: &[ScriptBuf]) -> Result<Vec<ScannedOutput>, IndexError> {
+        let descriptors: Vec<Value> = scripts
+            .iter()
+            .map(|s| json!({ "desc": format!("raw({})", s.to_hex_string()) }))
+            .collect();
+        let reply = self.call("scantxoutset", &[json!("start"), Value::Array(descriptors)])?;
+        let method = "scantxoutset";
+        if reply["success"].as_bool() != Some(true) {
+            return Err(self.bad(method, "the scan did not finish"));
+        }
+        reply["unspents"]
+            .as_array()
+            .ok_or_else(|| self.bad(method, "no unspents"))?
+            .iter()
+            .map(|u| {
+                let txid = u["txid"]
+                    .as_str()
+                    .and_then(|t| Txid::from_str(t).ok())
+                    .ok_or_else(|| self.bad(method, "no txid"))?;
+                let vout = u["vout"]
+                    .as_u64()
+                    .and_then(|v| u32::try_from(v).ok())
+                    .ok_or_else(|| self.bad(method, "no vout"))?;
+                let script = u["scriptPubKey"]
+                    .as_str()
+                    .and_then(|h| ScriptBuf::from_hex(h).ok())
+                    .ok_or_else(|| self.bad(method, "no scriptPubKey"))?;
+                let value = u["amount"]
+                    .as_f64()
+                    .and_then(|btc| Amount::from_btc(btc).ok())
+                    .ok_or_else(|| self.bad(method, "no amount"))?;
+                let height = u["height"]
+                    .as_u64()
+                    .ok_or_else(|| self.bad(method, "no height"))?;
+                Ok(ScannedOutput {
+                    outpoint: bitcoin::OutPoint { txid, vout },
+                    script,
+                    value,
+                    height,
+                    coinbase: u["coinbase"].as_bool().unwrap_or(false),
+                })
+            })
+            .collect()
     }
 
     /// The prevouts of confirmed transactions, from `getrawtransaction <txid> 2 <block>`

@@ -25,6 +25,9 @@ use spool_protocol::verb::Verb;
 
 use crate::error::IndexError;
 
+mod scoped;
+pub use scoped::{ScannedOutput, ScopeCounters, Stamp};
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks(height INTEGER PRIMARY KEY, hash BLOB NOT NULL, time INTEGER NOT NULL);
@@ -47,6 +50,8 @@ CREATE TABLE IF NOT EXISTS mempool_spends(
     txid BLOB NOT NULL, vout INTEGER NOT NULL, spender BLOB NOT NULL,
     PRIMARY KEY(txid, vout, spender)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS mempool_spends_spender ON mempool_spends(spender);
+CREATE TABLE IF NOT EXISTS scope_pieces(script BLOB PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS unscanned(script BLOB PRIMARY KEY) WITHOUT ROWID;
 ";
 
 /// The file name of the index inside `<data-dir>/<network>/`.
@@ -93,6 +98,8 @@ pub struct Store {
     path: String,
     network: Network,
     watched: HashSet<ScriptBuf>,
+    /// The piece addresses of federation-rooted SPOOL transactions (scoped indexes only).
+    pieces: HashSet<ScriptBuf>,
     /// Transactions this connection wrote mempool rows for.
     mempool: HashSet<Txid>,
 }
@@ -128,6 +135,7 @@ impl Store {
             path: shown,
             network,
             watched: HashSet::new(),
+            pieces: HashSet::new(),
             mempool: HashSet::new(),
         };
         if store.meta("network")?.is_none() {
@@ -202,6 +210,7 @@ impl Store {
             path: shown,
             network,
             watched: HashSet::new(),
+            pieces: HashSet::new(),
             mempool: HashSet::new(),
         };
         store.check_network()?;
@@ -285,7 +294,7 @@ impl Store {
             .map_err(IndexError::db(&self.path))?;
         drop(stmt);
         self.watched = scripts.into_iter().map(ScriptBuf::from_bytes).collect();
-        Ok(())
+        self.load_pieces()
     }
 
     /// Adds scripts the operator wants tracked from now on (`--watch`); never rolled back.
@@ -467,6 +476,7 @@ impl Store {
     /// [`IndexError::Database`].
     pub fn rollback_to(&mut self, height: u64) -> Result<(), IndexError> {
         let h = height as i64;
+        let scoped = self.is_scoped()?;
         let db = self
             .conn
             .transaction()
@@ -479,9 +489,20 @@ impl Store {
              DELETE FROM outputs WHERE height > {h} OR height IS NULL;
              UPDATE outputs SET spent_by = NULL, spent_height = NULL WHERE spent_height > {h};
              DELETE FROM mempool_spends;
-             DELETE FROM watched WHERE since > {h};"
+             DELETE FROM watched WHERE since > {h};
+             DELETE FROM scope_pieces WHERE since > {h};
+             DELETE FROM unscanned WHERE script NOT IN (SELECT script FROM watched);"
         ))
         .map_err(IndexError::db(&self.path))?;
+        if scoped {
+            // Outputs a discovered script received before its discovery, and spent in the
+            // blocks rolled back, are unspent again: read them from the UTXO set anew.
+            db.execute_batch(
+                "INSERT OR IGNORE INTO unscanned(script)
+                 SELECT script FROM watched WHERE since IS NOT NULL",
+            )
+            .map_err(IndexError::db(&self.path))?;
+        }
         bump_generation(&db).map_err(IndexError::db(&self.path))?;
         db.commit().map_err(IndexError::db(&self.path))?;
         self.mempool.clear();
@@ -922,12 +943,14 @@ fn insert_outputs(
     watched: &HashSet<ScriptBuf>,
     tx: &Transaction,
     height: Option<i64>,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<usize> {
     let txid = tx.compute_txid();
+    let mut inserted = 0;
     for (vout, out) in tx.output.iter().enumerate() {
         if !watched.contains(&out.script_pubkey) {
             continue;
         }
+        inserted += 1;
         db.prepare_cached(
             "INSERT OR REPLACE INTO outputs(txid, vout, script, value, height, coinbase)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -941,7 +964,7 @@ fn insert_outputs(
             tx.is_coinbase()
         ])?;
     }
-    Ok(())
+    Ok(inserted)
 }
 
 #[cfg(test)]

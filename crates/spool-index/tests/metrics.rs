@@ -72,6 +72,8 @@ async fn metrics_say_how_far_the_index_is_and_count_requests_by_route() {
     assert_eq!(s["spool_index_lag_blocks"], 0.0, "{body}");
     assert_eq!(s["spool_index_synced"], 1.0, "{body}");
     assert_eq!(s["spool_index_mempool_transactions"], 0.0, "{body}");
+    // A full index tests no filters.
+    assert_eq!(s["spool_filters_false_positives"], 0.0, "{body}");
     // Four history requests of two pieces are one route template.
     let history = r#"route="/api/v1/piece/{piece}/history",method="GET""#;
     assert_eq!(

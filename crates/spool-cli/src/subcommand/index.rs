@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
+use spool_index::follower::FilterScope;
 use spool_index::{Follower, FollowerConfig, NodeConfig};
 
 use crate::cli::args::AddressArg;
@@ -26,6 +27,12 @@ pub struct IndexOptions {
     /// wallet whose fuel and tokens `--server` clients spend (repeatable; config `watch`).
     #[arg(long, value_name = "ADDR")]
     pub watch: Vec<AddressArg>,
+    /// Index only the federation's pieces: test each block's compact block filter (BIP 158)
+    /// against the federation, `--watch` and the addresses its SPOOL events reach, and fetch
+    /// only the blocks that match. Needs a node run with -blockfilterindex=1; an index made
+    /// with `--filters` cannot be continued without it, nor the other way round.
+    #[arg(long)]
+    pub filters: bool,
 }
 
 impl IndexOptions {
@@ -49,7 +56,14 @@ impl IndexOptions {
     /// # Errors
     ///
     /// A watched address of another network.
-    pub fn follower(&self, settings: &Settings, poll: Duration) -> anyhow::Result<FollowerConfig> {
+    /// `federation`: the federation addresses (`--federation`, the config, or ascribe's on
+    /// mainnet), the roots of a `--filters` index.
+    pub fn follower(
+        &self,
+        settings: &Settings,
+        poll: Duration,
+        federation: &[AddressArg],
+    ) -> anyhow::Result<FollowerConfig> {
         let network = settings.network.network();
         let mut watch = Vec::new();
         for text in &settings.watch {
@@ -61,6 +75,21 @@ impl IndexOptions {
         for arg in &self.watch {
             watch.push(arg.on(network, "--watch")?.script_pubkey());
         }
+        let filters = if self.filters {
+            let federation = connect::federation(settings, federation)?
+                .iter()
+                .map(|text| {
+                    let arg: AddressArg = text.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+                    Ok(arg.on(network, "--federation")?.script_pubkey())
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if federation.is_empty() {
+                bail!("--filters indexes one federation's pieces: give --federation ADDR");
+            }
+            Some(FilterScope { federation })
+        } else {
+            None
+        };
         Ok(FollowerConfig {
             node: NodeConfig {
                 url: settings.rpc_url.clone(),
@@ -71,6 +100,8 @@ impl IndexOptions {
             index_from: self.index_from.unwrap_or(0),
             poll,
             watch,
+            filters,
+            full_scan: Default::default(),
         })
     }
 }
@@ -78,6 +109,10 @@ impl IndexOptions {
 /// `spool index`'s arguments.
 #[derive(Debug, Args)]
 pub struct IndexArgs {
+    /// Federation addresses, the roots of a `--filters` index [default: the config's, or
+    /// ascribe's on mainnet].
+    #[arg(long, value_name = "ADDR")]
+    pub federation: Vec<AddressArg>,
     /// Where and what to index.
     #[command(flatten)]
     pub options: IndexOptions,
@@ -98,6 +133,15 @@ pub struct Output {
     pub bytes: u64,
     /// How long the catch-up took, in seconds.
     pub seconds: f64,
+    /// `full`, or `filters` and the federation's scripts.
+    #[serde(default)]
+    pub mode: String,
+    /// Filtered index: blocks whose compact block filter matched, fetched (in all runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks_matched: Option<u64>,
+    /// Filtered index: matched blocks found to hold nothing of the scope (in all runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub false_positives: Option<u64>,
 }
 
 impl IndexArgs {
@@ -108,11 +152,15 @@ impl IndexArgs {
     /// No data directory, a node of another chain, node or database failures.
     pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         let path = IndexOptions::index_path(settings)?;
-        let config = self.options.follower(settings, Duration::from_secs(1))?;
+        let config = self
+            .options
+            .follower(settings, Duration::from_secs(1), &self.federation)?;
         let show = !settings.json && std::io::stderr().is_terminal();
         let path2 = path.clone();
         let started = std::time::Instant::now();
-        let (blocks, bytes, tip) = tokio::task::spawn_blocking(move || {
+        let mode = config.mode();
+        let scoped = config.filters.is_some();
+        let (blocks, bytes, tip, counters) = tokio::task::spawn_blocking(move || {
             let mut follower = Follower::open(&path2, config)
                 .with_context(|| format!("cannot open the index {}", path2.display()))?;
             let bar = show.then(|| {
@@ -136,7 +184,8 @@ impl IndexArgs {
                 bar.finish_and_clear();
             }
             let tip = follower.store().tip()?;
-            anyhow::Ok((blocks, bytes, tip))
+            let counters = follower.store().scope_counters()?;
+            anyhow::Ok((blocks, bytes, tip, counters))
         })
         .await
         .context("the indexing thread failed")??;
@@ -147,9 +196,19 @@ impl IndexArgs {
             blocks,
             bytes,
             seconds: started.elapsed().as_secs_f64(),
+            mode,
+            blocks_matched: scoped.then_some(counters.matched),
+            false_positives: scoped.then_some(counters.false_positives),
+        };
+        let filtered = match (output.blocks_matched, output.false_positives) {
+            (Some(matched), Some(false_positives)) => format!(
+                ", filters: {matched} blocks matched of {} tested, {false_positives} false positives",
+                counters.tested
+            ),
+            _ => String::new(),
         };
         let text = format!(
-            "indexed to height {} ({} blocks, {:.1} MB in {:.1} s): {}\n",
+            "indexed to height {} ({} blocks, {:.1} MB in {:.1} s{filtered}): {}\n",
             output
                 .indexed_height
                 .map_or("-".to_string(), |h| h.to_string()),

@@ -80,9 +80,11 @@ impl ServeArgs {
         let index_path = IndexOptions::index_path(settings)?;
         let config = ServeConfig {
             index_path: index_path.clone(),
-            follower: self
-                .options
-                .follower(settings, Duration::from_millis(self.poll_ms.max(10)))?,
+            follower: self.options.follower(
+                settings,
+                Duration::from_millis(self.poll_ms.max(10)),
+                &self.federation,
+            )?,
             http: self.http,
             federation,
             api_token: self

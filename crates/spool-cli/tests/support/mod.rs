@@ -80,7 +80,13 @@ impl Run {
 impl Env {
     /// Starts a fresh node (fails loudly if bitcoind is missing).
     pub fn start() -> Env {
-        let node = Node::start().unwrap_or_else(|e| panic!("regtest node needed: {e}"));
+        Env::start_with_args(&[])
+    }
+
+    /// Starts a fresh node with extra bitcoind options (e.g. `-blockfilterindex=1`).
+    pub fn start_with_args(args: &[&str]) -> Env {
+        let node =
+            Node::start_with_args(args).unwrap_or_else(|e| panic!("regtest node needed: {e}"));
         let sink = Address::from_str("mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn")
             .unwrap()
             .require_network(Network::Regtest)

@@ -20,5 +20,14 @@ pub(super) async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<Stat
         indexed_hash: sync.indexed.map(|(_, hash)| hash.to_string()),
         node_height: sync.node_height,
         synced: sync.synced,
+        blocks_matched: sync
+            .mode
+            .starts_with("filters")
+            .then_some(sync.filters.matched),
+        false_positives: sync
+            .mode
+            .starts_with("filters")
+            .then_some(sync.filters.false_positives),
+        mode: (!sync.mode.is_empty()).then_some(sync.mode),
     }))
 }

@@ -89,6 +89,8 @@ async fn main() -> ExitCode {
             index_from: 0,
             poll,
             watch,
+            filters: None,
+            full_scan: Default::default(),
         },
         http,
         federation,

@@ -33,6 +33,8 @@ pub fn follower_config(node: &Node, watch: &[&Address]) -> FollowerConfig {
         index_from: 0,
         poll: Duration::from_millis(50),
         watch: watch.iter().map(|a| a.script_pubkey()).collect(),
+        filters: None,
+        full_scan: Default::default(),
     }
 }
 
@@ -94,6 +96,13 @@ impl Wallet {
         let tx = spool_tx(&self.key, coin, recipients, verb);
         chain::send(node, &tx);
         tx
+    }
+
+    /// Builds (without sending) a SPOOL transaction from this wallet paying `recipients`,
+    /// then `verb`.
+    pub fn build(&mut self, recipients: &[&Address], verb: Verb) -> bitcoin::Transaction {
+        let coin = self.coins.pop().expect("the wallet has coins left");
+        spool_tx(&self.key, coin, recipients, verb)
     }
 
     /// The next coin, without spending it.
