@@ -83,6 +83,8 @@ async fn main() {
         follower: index_chain::follower_config(&node, &[&fed]),
         http: "127.0.0.1:0".parse().unwrap(),
         federation: vec![fed.to_string()],
+        api_token: None,
+        reservation_lease: spool_index::reservations::DEFAULT_LEASE,
     })
     .await
     .unwrap();

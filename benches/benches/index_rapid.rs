@@ -56,6 +56,8 @@ async fn main() {
         follower: index_chain::follower_config(&node, &[&fed.address]),
         http: "127.0.0.1:0".parse().unwrap(),
         federation: vec![fed.address.to_string()],
+        api_token: None,
+        reservation_lease: spool_index::reservations::DEFAULT_LEASE,
     })
     .await
     .unwrap();

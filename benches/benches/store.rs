@@ -40,6 +40,8 @@ fn action(dir: &Path, n: u64) -> Reservations {
             piece: PIECE.to_owned(),
             edition: Some(n),
         }],
+        template: None,
+        replaces: Vec::new(),
     };
     res.reserve_claimed(&new.claims.clone(), &HashSet::new(), |_| {
         Ok::<_, StoreError>(((), new))

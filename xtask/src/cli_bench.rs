@@ -130,8 +130,9 @@ impl Bench<'_> {
         let server = Server::start(self, &["--watch", &refill, "--watch", &federation])?;
         self.mine(&refill, 100 + 8)?;
         server_wait(self, &server)?;
-        // One fuel and three tokens per federation action, in transactions of 800 outputs.
-        let mut left = count + 10;
+        // One fuel and three tokens per federation action, in transactions of 800 outputs:
+        // the rapid fire, then two batches (through the server and direct).
+        let mut left = 3 * count + 30;
         while left > 0 {
             let n = left.min(200);
             left -= n;
@@ -316,9 +317,195 @@ impl Bench<'_> {
             bytes as f64 / 1e3,
             100.0 * raw.as_secs_f64() / history_median.as_secs_f64()
         );
+
+        // `spool batch`: COUNT registrations of one piece in one process, through the server
+        // and direct, against the same process's signing alone (no backend).
+        let bound = sign_bound(count);
+        println!(
+            "spool batch bound: building and signing {count} registrations in one process without a backend: {bound:.1?} ({:.0}/min)",
+            count as f64 * 60.0 / bound.as_secs_f64()
+        );
+        for (label, via) in [
+            ("through --server", Some(server.url.clone())),
+            ("direct (Core)", None),
+        ] {
+            // A piece of its own: the file hash of a file named after the phase.
+            let file = self.data_dir.join(format!("piece {label}"));
+            std::fs::write(&file, label)?;
+            let hashed = self.json(&["hash", &file.to_string_lossy()])?;
+            let piece = hashed["file_hash"]
+                .as_str()
+                .ok_or("no file hash")?
+                .to_owned();
+            self.batch_phase(
+                label,
+                via.as_deref(),
+                &piece,
+                &artist,
+                &refill,
+                &server,
+                count,
+                bound,
+            )?;
+        }
         drop(server);
         Ok(())
     }
+
+    /// `spool batch` of `count` registrations of `piece` (after its REGISTER0 and EDITIONS,
+    /// mined), through `via` or direct: the rate overall and of the first and last tenth,
+    /// from the time each JSON line arrives.
+    #[allow(clippy::too_many_arguments)]
+    fn batch_phase(
+        &self,
+        label: &str,
+        via: Option<&str>,
+        piece: &str,
+        artist: &str,
+        refill: &str,
+        server: &Server,
+        count: u64,
+        bound: Duration,
+    ) -> Result<()> {
+        let count_text = count.to_string();
+        let prefix: Vec<&str> = match via {
+            Some(url) => vec!["--server", url],
+            None => Vec::new(),
+        };
+        for args in [
+            vec![
+                "register",
+                "--piece",
+                piece,
+                "--to",
+                artist,
+                "--edition",
+                "0",
+            ],
+            vec![
+                "editions",
+                "--piece",
+                piece,
+                "--to",
+                artist,
+                "--count",
+                &count_text,
+            ],
+        ] {
+            let mut all = prefix.clone();
+            all.extend_from_slice(&args);
+            all.extend_from_slice(&["--secret-env", FEDERATION.0, "--min-conf", "1"]);
+            self.json(&all)?;
+            self.mine(refill, 1)?;
+            server_wait(self, server)?;
+        }
+        let file = self.data_dir.join(format!("batch-{piece}.jsonl"));
+        let text: String = (1..=count)
+            .map(|n| {
+                format!(
+                    "{{\"action\":\"register\",\"piece\":\"{piece}\",\"to\":\"{artist}\",\"edition\":{n}}}\n"
+                )
+            })
+            .collect();
+        std::fs::write(&file, text)?;
+        let file_text = file.to_string_lossy().to_string();
+        let mut all = prefix.clone();
+        all.extend_from_slice(&[
+            "batch",
+            &file_text,
+            "--secret-env",
+            FEDERATION.0,
+            "--min-conf",
+            "1",
+        ]);
+        let started = Instant::now();
+        let mut child = self
+            .command(&all)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut at = Vec::with_capacity(count as usize);
+        for line in BufReader::new(child.stdout.take().ok_or("stdout")?).lines() {
+            let line = line?;
+            let doc: Value = serde_json::from_str(&line)?;
+            if doc["status"] != "broadcast" {
+                return Err(format!("batch line not broadcast: {line}").into());
+            }
+            at.push(started.elapsed());
+        }
+        let status = child.wait()?;
+        if !status.success() || at.len() as u64 != count {
+            let mut err = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                let _ = pipe.read_to_string(&mut err);
+            }
+            return Err(
+                format!("spool batch {label} failed after {} lines: {err}", at.len()).into(),
+            );
+        }
+        let total = started.elapsed();
+        let k = (count as usize / 10).max(1);
+        let span = |a: Duration, b: Duration| k as f64 * 60.0 / (b - a).as_secs_f64();
+        let first = span(Duration::ZERO, at[k - 1]);
+        let last = span(at[at.len() - k - 1], at[at.len() - 1]);
+        let overall = count as f64 * 60.0 / total.as_secs_f64();
+        println!(
+            "spool batch {label}: {count} registrations of one piece in one process in {total:.1?}: {overall:.0}/min (target >= 10,000/min: {:.2}x); first {k} {first:.0}/min, last {k} {last:.0}/min ({:.0}% of the first; target >= 80%); {:.1}x the signing-only bound",
+            overall / 10_000.0,
+            100.0 * last / first,
+            total.as_secs_f64() / bound.as_secs_f64()
+        );
+        self.mine(refill, 1)?;
+        server_wait(self, server)?;
+        Ok(())
+    }
+}
+
+/// The bound of a batch: building and signing `count` registrations in one process, from a
+/// list of outputs kept in memory, with no backend (what `spool batch` does besides asking
+/// the backend).
+fn sign_bound(count: u64) -> Duration {
+    use bitcoin::hashes::Hash;
+    use spool_protocol::verb::Verb;
+    use spool_tx::{build_action, TxParams, Utxo};
+    use spool_wallet::{LeafPath, MasterSecret, Wallet};
+    let wallet = Wallet::from_secret(&MasterSecret::new(FEDERATION.1), bitcoin::Network::Regtest)
+        .expect("wallet");
+    let key = wallet.signing_key(&LeafPath::root()).expect("key");
+    let script = key.address().script_pubkey();
+    let utxo = |n: u32, value: u64| Utxo {
+        outpoint: bitcoin::OutPoint::new(bitcoin::Txid::from_byte_array([7; 32]), n),
+        value: bitcoin::Amount::from_sat(value),
+        script_pubkey: script.clone(),
+        confirmations: 6,
+        is_coinbase: false,
+    };
+    let n = count as u32;
+    let mut utxos: Vec<Utxo> = (0..n + 1)
+        .map(|i| utxo(i, 30_000))
+        .chain((n + 1..n + 1 + 3 * n + 3).map(|i| utxo(i, 3_000)))
+        .collect();
+    let to = |p: &str| {
+        wallet
+            .address(&LeafPath::parse(p).expect("path"))
+            .expect("address")
+    };
+    let recipients = [to("1"), to("2"), to("3")];
+    let params = TxParams::default();
+    let started = Instant::now();
+    for edition in 1..=count {
+        let built = build_action(
+            &params,
+            &Verb::Register { edition },
+            &recipients,
+            &utxos,
+            &key,
+        )
+        .expect("build");
+        let spent: std::collections::HashSet<_> = built.spent.iter().collect();
+        utxos.retain(|u| !spent.contains(&u.outpoint));
+    }
+    started.elapsed()
 }
 
 fn server_wait(bench: &Bench<'_>, server: &Server) -> Result<()> {

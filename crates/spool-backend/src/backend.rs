@@ -10,6 +10,7 @@ use spool_protocol::scope::Scope;
 
 use crate::error::BackendError;
 use crate::retry::Backoff;
+use crate::server::ReservationBody;
 
 /// What [`Backend::wait_confirmed_with_progress`] reports after every look at the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,9 @@ pub struct WaitProgress {
     /// Time spent waiting so far.
     pub elapsed: Duration,
 }
+
+/// How many outputs of each value [`Backend::spendable_utxos`] samples, where it samples.
+pub const SPENDABLE_PER_VALUE: usize = 256;
 
 /// Everything SPOOL needs from a blockchain, and no more.
 ///
@@ -109,6 +113,54 @@ pub trait Backend: Send + Sync {
     async fn spender(&self, outpoint: &OutPoint) -> Result<Option<Txid>, BackendError> {
         let _ = outpoint;
         Ok(None)
+    }
+
+    /// Outputs of `address` to choose an action's inputs from: all of them by default
+    /// ([`Backend::utxos`]); a backend that can (`spool serve`) answers a sample of at most
+    /// [`SPENDABLE_PER_VALUE`] outputs of each value, chosen at random among those no other
+    /// operator holds, so that an action does not read a federation's thousands of outputs.
+    /// A sample that runs short is asked again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Backend::utxos`].
+    async fn spendable_utxos(
+        &self,
+        address: &Address,
+        min_conf: u32,
+    ) -> Result<Vec<Utxo>, BackendError> {
+        self.utxos(address, min_conf).await
+    }
+
+    /// Whether [`Backend::spendable_utxos`] answers a sample (which may run short while the
+    /// address holds more): a shortage is then worth asking again.
+    fn spendable_is_sample(&self) -> bool {
+        false
+    }
+
+    /// Reserves a transaction's outpoints and claims with a backend that several operators
+    /// share (`spool serve`), before it is signed: `Ok(true)` once held there, `Ok(false)`
+    /// from a backend that keeps no reservations (a node, Esplora: the data directory's own
+    /// store is then the only one).
+    ///
+    /// # Errors
+    ///
+    /// [`BackendError::Held`] when another pending transaction holds an outpoint or a claim;
+    /// the backend's failure.
+    async fn reserve(&self, request: &ReservationBody) -> Result<bool, BackendError> {
+        let _ = request;
+        Ok(false)
+    }
+
+    /// Releases `txid`'s reservation held by [`Backend::reserve`] (a refused or abandoned
+    /// transaction); nothing for a backend that keeps none.
+    ///
+    /// # Errors
+    ///
+    /// The backend's failure.
+    async fn release_reservation(&self, txid: &Txid) -> Result<(), BackendError> {
+        let _ = txid;
+        Ok(())
     }
 
     /// Waits until `txid` has `confirmations` confirmations, polling with backoff, and
@@ -240,6 +292,18 @@ macro_rules! forward_backend {
             }
             async fn spender(&self, outpoint: &OutPoint) -> Result<Option<Txid>, BackendError> {
                 (**self).spender(outpoint).await
+            }
+            async fn reserve(&self, request: &ReservationBody) -> Result<bool, BackendError> {
+                (**self).reserve(request).await
+            }
+            async fn spendable_utxos(&self, address: &Address, min_conf: u32) -> Result<Vec<Utxo>, BackendError> {
+                (**self).spendable_utxos(address, min_conf).await
+            }
+            fn spendable_is_sample(&self) -> bool {
+                (**self).spendable_is_sample()
+            }
+            async fn release_reservation(&self, txid: &Txid) -> Result<(), BackendError> {
+                (**self).release_reservation(txid).await
             }
             async fn tx_inclusion(&self, txid: &Txid) -> Result<TxInclusion, BackendError> {
                 (**self).tx_inclusion(txid).await

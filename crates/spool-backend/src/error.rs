@@ -71,6 +71,29 @@ pub enum BackendError {
         /// The deadline.
         after: Duration,
     },
+    /// The server refused a broadcast before the node saw it: it would replace or spend the
+    /// outputs of another pending SPOOL action (admission control of `spool serve`).
+    #[error("{txid} was refused by the server: {reason}")]
+    Conflict {
+        /// The refused transaction.
+        txid: bitcoin::Txid,
+        /// The pending transaction it conflicts with.
+        conflicting: bitcoin::Txid,
+        /// The server's words.
+        reason: String,
+    },
+    /// `spool serve` holds an outpoint or a claim of the reservation asked for for another
+    /// pending transaction (another operator's): nothing was reserved.
+    #[error("{reason}")]
+    Held {
+        /// The pending transaction holding it.
+        holder: bitcoin::Txid,
+        /// Whether a claim (an edition, the number of editions) is held, rather than an
+        /// outpoint: another action on it must wait; another outpoint can be chosen.
+        claim: bool,
+        /// The server's words, naming the holder.
+        reason: String,
+    },
     /// The node or server refused our credentials.
     #[error("{url} refused the credentials ({detail})")]
     Unauthorized {

@@ -36,8 +36,10 @@ pub mod esplora;
 mod retry;
 pub mod server;
 mod status;
+pub mod token;
 
-pub use backend::{Backend, WaitProgress};
+pub use backend::{Backend, WaitProgress, SPENDABLE_PER_VALUE};
 pub use error::BackendError;
 pub use retry::RetryPolicy;
 pub use status::tx_status;
+pub use token::{ApiToken, TokenError};

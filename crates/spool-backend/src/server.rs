@@ -21,14 +21,16 @@ use spool_protocol::scope::Scope;
 use crate::backend::{check_network, Backend};
 use crate::error::BackendError;
 use crate::retry::{retrying, RetryPolicy};
+use crate::token::ApiToken;
 
 /// The path prefix of every API route.
 pub const API_PREFIX: &str = "/api/v1";
 
 /// `GET /api/v1/status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusReply {
     /// The network served (`bitcoin`, `testnet`, `signet`, `regtest`, ...).
+    #[schema(value_type = String)]
     pub network: Network,
     /// Height of the last indexed block (`None` before the first block).
     pub indexed_height: Option<u64>,
@@ -53,7 +55,7 @@ pub struct StatusReply {
 }
 
 /// `GET tx/{txid}/inclusion`: the proof that a confirmed transaction is in its block.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InclusionReply {
     /// The block's height.
     pub height: u64,
@@ -62,22 +64,24 @@ pub struct InclusionReply {
     /// The block's coinbase, hex.
     pub coinbase: String,
     /// The coinbase's merkle branch, leaf's sibling first.
+    #[schema(value_type = Vec<String>)]
     pub coinbase_branch: Vec<bitcoin::TxMerkleNode>,
 }
 
 /// `GET block-height/{height}/header`: the best chain's block at a height.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HeaderReply {
     /// The height.
     pub height: u64,
     /// The block hash.
+    #[schema(value_type = String)]
     pub hash: bitcoin::BlockHash,
     /// The 80-byte header, hex.
     pub header: String,
 }
 
 /// One previous output on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WirePrevout {
     /// Value in satoshis.
     pub value: u64,
@@ -86,7 +90,7 @@ pub struct WirePrevout {
 }
 
 /// A [`ChainTx`] on the wire: raw transaction hex, its prevouts, its place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WireTx {
     /// The transaction id (redundant with `hex`, for people reading the JSON).
     pub txid: String,
@@ -95,6 +99,7 @@ pub struct WireTx {
     /// The outputs spent by the inputs, index for index.
     pub prevouts: Vec<WirePrevout>,
     /// Where the transaction is.
+    #[schema(value_type = Object)]
     pub place: TxPlace,
 }
 
@@ -145,7 +150,7 @@ impl WireTx {
 
 /// `GET /api/v1/address/{address}/txs`; with `?edition=N`, only the transactions the rules
 /// of edition `N` read (see [`Scope::select`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AddressTxsReply {
     /// The address asked about.
     pub address: String,
@@ -154,23 +159,24 @@ pub struct AddressTxsReply {
 }
 
 /// `GET /api/v1/address/{address}/utxos`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UtxosReply {
     /// The address asked about.
     pub address: String,
     /// Its unspent outputs, none spent by a mempool transaction.
+    #[schema(value_type = Vec<Object>)]
     pub utxos: Vec<Utxo>,
 }
 
 /// `POST /api/v1/tx`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BroadcastReply {
     /// The broadcast transaction's id.
     pub txid: String,
 }
 
 /// `GET /api/v1/tx/{txid}/status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TxStatusReply {
     /// The transaction id.
     pub txid: String,
@@ -183,7 +189,7 @@ pub struct TxStatusReply {
 }
 
 /// `GET /api/v1/piece/{piece}/history`: the same JSON as `spool history --json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryReply {
     /// The piece address.
     pub piece_address: String,
@@ -196,14 +202,93 @@ pub struct HistoryReply {
     /// The confirmations an event needs to count; shallower events are `pending`.
     pub min_conf: u64,
     /// The events, in chain order.
+    #[schema(value_type = Vec<Object>)]
     pub events: Vec<Event>,
 }
 
 /// An error answer: `{"error": "..."}` with a 4xx or 5xx status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorReply {
     /// What was wrong, in one line.
     pub error: String,
+    /// With a 409: the pending transaction the refused one conflicts with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub conflict: Option<Txid>,
+    /// With a 409 to a reservation: `claim` (an edition or the number of editions is held)
+    /// or `outpoint` (choose other outputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
+}
+
+/// Something an action changes, on the wire: an edition of a piece, or its number of
+/// editions (`edition: null`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WireClaim {
+    /// The piece's address.
+    pub piece: String,
+    /// The edition (0 = the master edition), or null for the number of editions.
+    pub edition: Option<u64>,
+}
+
+/// `POST reservations`: a transaction's outpoints and claims, reserved before it is signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReservationBody {
+    /// The transaction (also the reservation's id).
+    #[schema(value_type = String)]
+    pub txid: Txid,
+    /// The outpoints it spends, `txid:vout`.
+    #[schema(value_type = Vec<String>)]
+    pub outpoints: Vec<bitcoin::OutPoint>,
+    /// What its action changes.
+    pub claims: Vec<WireClaim>,
+    /// Pending transactions the action's pre-check saw: their claims do not conflict.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub seen: Vec<Txid>,
+    /// Who asks (an id unique to one running `spool`): the same transaction asked again by
+    /// the same maker is held once; asked by another (two operators who built the same
+    /// transaction), it is refused like any other pending action.
+    #[serde(default)]
+    pub maker: String,
+}
+
+/// One reservation held by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReservationReply {
+    /// The transaction (the reservation's id).
+    #[schema(value_type = String)]
+    pub txid: Txid,
+    /// `reserved` (not yet broadcast), `sending`, `broadcast` or `unsure`.
+    pub state: String,
+    /// When it was taken (seconds since the Unix epoch).
+    pub reserved_at: u64,
+    /// When a reservation never broadcast lapses (seconds since the Unix epoch).
+    pub expires_at: Option<u64>,
+    /// The outpoints held, `txid:vout`.
+    #[schema(value_type = Vec<String>)]
+    pub outpoints: Vec<bitcoin::OutPoint>,
+    /// The claims held.
+    pub claims: Vec<WireClaim>,
+}
+
+/// `GET reservations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReservationsReply {
+    /// How long a reservation never broadcast is held, in seconds.
+    pub lease_seconds: u64,
+    /// Every reservation held.
+    pub reservations: Vec<ReservationReply>,
+}
+
+/// `DELETE reservations/{txid}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReleaseReply {
+    /// The transaction.
+    #[schema(value_type = String)]
+    pub txid: Txid,
+    /// Whether a reservation was held (and is now released).
+    pub released: bool,
 }
 
 /// Default timeout of one HTTP request to the server.
@@ -217,6 +302,8 @@ pub struct ServerBackend {
     timeout: Duration,
     retry: RetryPolicy,
     client: bitreq::Client,
+    /// Sent with writes (broadcasts) when the server asks for one.
+    token: Option<ApiToken>,
 }
 
 impl std::fmt::Debug for ServerBackend {
@@ -248,7 +335,14 @@ impl ServerBackend {
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
             client: bitreq::Client::new(4),
+            token: None,
         })
+    }
+
+    /// Sends `token` as a bearer token with every write (`spool serve --api-token-file`).
+    pub fn with_token(mut self, token: Option<ApiToken>) -> ServerBackend {
+        self.token = token;
+        self
     }
 
     /// Replaces the retry policy for transient failures.
@@ -304,11 +398,35 @@ impl ServerBackend {
         match code {
             200..=299 => Ok(body),
             _ => {
-                let message = serde_json::from_slice::<ErrorReply>(&body)
+                let reply = serde_json::from_slice::<ErrorReply>(&body).ok();
+                let conflict = reply.as_ref().and_then(|e| e.conflict);
+                let held = reply.as_ref().and_then(|e| e.held.clone());
+                let message = reply
                     .map(|e| e.error)
-                    .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
+                    .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
                 Err(match code {
+                    409 if held.is_some() && conflict.is_some() => BackendError::Held {
+                        holder: conflict
+                            .unwrap_or_else(<bitcoin::Txid as bitcoin::hashes::Hash>::all_zeros),
+                        claim: held.as_deref() == Some("claim"),
+                        reason: message,
+                    },
+                    // The refused transaction's id is filled in by the caller.
+                    409 if conflict.is_some() => BackendError::Conflict {
+                        txid: <bitcoin::Txid as bitcoin::hashes::Hash>::all_zeros(),
+                        conflicting: conflict
+                            .unwrap_or_else(<bitcoin::Txid as bitcoin::hashes::Hash>::all_zeros),
+                        reason: message,
+                    },
                     404 => BackendError::NotFound { what: message },
+                    401 => BackendError::Unauthorized {
+                        url: url.to_owned(),
+                        detail: if self.token.is_some() {
+                            format!("the API token sent was refused: {message}")
+                        } else {
+                            format!("{message}; give the server's token in SPOOL_SERVER_TOKEN or --server-token-file")
+                        },
+                    },
                     502..=504 => BackendError::unreachable(url, format!("HTTP {code}: {message}")),
                     _ => BackendError::bad_response(url, format!("HTTP {code}: {message}")),
                 })
@@ -330,6 +448,14 @@ impl ServerBackend {
             .collect()
     }
 
+    /// `request` with the bearer token, when there is one.
+    fn authorized(&self, request: bitreq::Request) -> bitreq::Request {
+        match &self.token {
+            Some(token) => request.with_header("Authorization", token.header_value()),
+            None => request,
+        }
+    }
+
     fn decode<T: DeserializeOwned>(&self, url: &str, body: &[u8]) -> Result<T, BackendError> {
         serde_json::from_slice(body)
             .map_err(|err| BackendError::bad_response(url, format!("undecodable reply: {err}")))
@@ -346,6 +472,10 @@ impl Backend for ServerBackend {
         format!("spool server at {}", self.base)
     }
 
+    fn spendable_is_sample(&self) -> bool {
+        true
+    }
+
     async fn tip_height(&self) -> Result<u64, BackendError> {
         let status = self.status().await?;
         status.indexed_height.ok_or_else(|| BackendError::Indexing {
@@ -359,6 +489,21 @@ impl Backend for ServerBackend {
         check_network(address, self.network)?;
         let reply: UtxosReply = self
             .get_json(&format!("/address/{address}/utxos?min_conf={min_conf}"))
+            .await?;
+        Ok(reply.utxos)
+    }
+
+    async fn spendable_utxos(
+        &self,
+        address: &Address,
+        min_conf: u32,
+    ) -> Result<Vec<Utxo>, BackendError> {
+        check_network(address, self.network)?;
+        let per_value = crate::backend::SPENDABLE_PER_VALUE;
+        let reply: UtxosReply = self
+            .get_json(&format!(
+                "/address/{address}/utxos?min_conf={min_conf}&per_value={per_value}"
+            ))
             .await?;
         Ok(reply.utxos)
     }
@@ -422,6 +567,37 @@ impl Backend for ServerBackend {
         Ok((reply.hash, header))
     }
 
+    async fn reserve(&self, request: &ReservationBody) -> Result<bool, BackendError> {
+        let url = format!("{}{API_PREFIX}/reservations", self.base);
+        let body = serde_json::to_string(request)
+            .map_err(|e| BackendError::bad_response(&url, format!("cannot encode: {e}")))?;
+        // Idempotent: the same transaction's reservation asked again is held once.
+        retrying(&self.retry, "reservation", || {
+            self.send(
+                &url,
+                self.authorized(
+                    bitreq::Request::new(bitreq::Method::Post, url.clone())
+                        .with_header("Content-Type", "application/json")
+                        .with_body(body.clone()),
+                ),
+            )
+        })
+        .await?;
+        Ok(true)
+    }
+
+    async fn release_reservation(&self, txid: &Txid) -> Result<(), BackendError> {
+        let url = format!("{}{API_PREFIX}/reservations/{txid}", self.base);
+        retrying(&self.retry, "release of a reservation", || {
+            self.send(
+                &url,
+                self.authorized(bitreq::Request::new(bitreq::Method::Delete, url.clone())),
+            )
+        })
+        .await?;
+        Ok(())
+    }
+
     async fn broadcast(&self, tx: &Transaction) -> Result<Txid, BackendError> {
         let url = format!("{}{API_PREFIX}/tx", self.base);
         let txid = tx.compute_txid();
@@ -430,14 +606,27 @@ impl Backend for ServerBackend {
         let result = retrying(&self.retry, "broadcast", || {
             self.send(
                 &url,
-                bitreq::Request::new(bitreq::Method::Post, url.clone())
-                    .with_header("Content-Type", "text/plain")
-                    .with_body(hex.clone()),
+                self.authorized(
+                    bitreq::Request::new(bitreq::Method::Post, url.clone())
+                        .with_header("Content-Type", "text/plain")
+                        .with_body(hex.clone()),
+                ),
             )
         })
         .await;
         let body = match result {
             Ok(body) => body,
+            Err(BackendError::Conflict {
+                conflicting,
+                reason,
+                ..
+            }) => {
+                return Err(BackendError::Conflict {
+                    txid,
+                    conflicting,
+                    reason,
+                })
+            }
             Err(BackendError::BadResponse { detail, .. }) if detail.starts_with("HTTP 422") => {
                 return Err(BackendError::Rejected {
                     txid,

@@ -1,6 +1,9 @@
 //! The subcommands, one module each, each with its own `Output` (Serialize) for `--json`.
 
 pub mod action;
+pub mod batch;
+pub mod broadcast;
+pub mod bump;
 pub mod certificate;
 pub mod completions;
 pub mod fuel;
@@ -12,8 +15,10 @@ pub mod index_source;
 pub mod ownership;
 pub mod piece;
 pub mod pieces;
+pub mod psbt_out;
 pub mod reservations;
 pub mod serve;
+pub mod sign;
 pub mod verb;
 pub mod verify;
 pub mod wait;
@@ -60,6 +65,18 @@ pub enum Subcommand {
     Unconsign(action::OwnerArgs),
     /// Loan an edition between two dates (verb LOAN<n>/<start><end>), signed by its owner.
     Loan(action::LoanArgs),
+    /// Many actions from a JSON-lines file (one a line; `-` for stdin) in one process, one
+    /// JSON line each; a rerun of the same file after a crash skips what was broadcast.
+    Batch(batch::BatchArgs),
+    /// Sign and finalize an unsigned action's PSBT with the wallet's secret (offline: no
+    /// backend, no network; never broadcasts).
+    Sign(sign::SignArgs),
+    /// Broadcast the signed form of an unsigned action (a signed PSBT or raw hex), checked
+    /// against the template its reservation recorded.
+    Broadcast(broadcast::BroadcastArgs),
+    /// Replace an unconfirmed transaction of this data directory by the same action at a
+    /// higher fee rate (BIP 125).
+    Bump(bump::BumpArgs),
     /// A piece's provenance: every event, valid or not, in chain order.
     History(history::HistoryArgs),
     /// What an address may do with an edition, with pyspool's reasons.
@@ -122,6 +139,10 @@ impl Subcommand {
             Subcommand::Consign(args) => args.run(settings, Operation::consign).await,
             Subcommand::Unconsign(args) => args.run(settings, Operation::unconsign).await,
             Subcommand::Loan(args) => args.run(settings).await,
+            Subcommand::Batch(args) => args.run(settings).await,
+            Subcommand::Sign(args) => args.run(settings),
+            Subcommand::Broadcast(args) => args.run(settings).await,
+            Subcommand::Bump(args) => args.run(settings).await,
             Subcommand::History(args) => args.run(settings).await,
             Subcommand::Ownership(args) => args.run(settings).await,
             Subcommand::Piece(args) => args.run(settings).await,

@@ -7,10 +7,13 @@
 mod serving;
 mod support;
 
+use bitcoin::hashes::{sha256, Hash};
+use bitcoin::hex::DisplayHex;
 use fantoccini::Locator;
 use serving::{walkthrough, Parties, Server, LEAF1};
 use spool_cli::subcommand::history;
-use spool_testenv::browser::Browser;
+use spool_protocol::certificate::Certificate;
+use spool_testenv::browser::{self, Browser};
 use support::{Env, FEDERATION, USER1};
 
 #[test]
@@ -241,6 +244,7 @@ async fn browse(
     // REGISTER1, TRANSFER1, CONSIGN1, UNCONSIGN1, LOAN1 and the forged TRANSFER1.
     assert_eq!(browser.count("table.events tbody tr").await, 6);
     browser.screenshot_page("edition-1").await;
+    certificate_of_authenticity(&browser, base, piece, user2).await;
 
     browser.open(&format!("{base}/address/{user2}")).await;
     let holdings = browser.text("#holdings").await;
@@ -298,4 +302,114 @@ async fn browse(
     assert_eq!(piece, "mv5yDkR5dnjGHxietq7CH78WHk8vzsu4vH");
     browser.screenshot("upload-result").await;
     browser.close().await;
+}
+
+/// Issue 21, item 5: the edition page offers the certificate; its printable page shows the
+/// proven owner, dated provenance, the graph, a QR code of the edition's page and the file's
+/// SHA-256, which matches the file downloaded from it; Chromium prints it to a PDF that is
+/// rendered to PNG beside the screenshots.
+async fn certificate_of_authenticity(browser: &Browser, base: &str, piece: &str, owner: &str) {
+    let edition_page = format!("{base}/piece/{piece}/edition/1");
+    let certificate_page = format!("{edition_page}/certificate");
+    assert_eq!(
+        browser.text("#download-certificate").await,
+        "Download certificate"
+    );
+    let href = browser
+        .client
+        .find(Locator::Css("#certificate-page"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap();
+    assert_eq!(
+        href.as_deref(),
+        Some(&*format!("/piece/{piece}/edition/1/certificate"))
+    );
+
+    browser.open(&certificate_page).await;
+    assert!(browser.text("#verdict").await.starts_with("Verified"));
+    assert_eq!(browser.text("#certified-owner").await, owner);
+    assert_eq!(browser.text("#qr-url").await, edition_page);
+    assert_eq!(browser.count("figure.qr svg.qr-code path").await, 1);
+    // The download the page offers is the file whose SHA-256 it prints.
+    let download = browser
+        .client
+        .find(Locator::Css("#download-certificate"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("the download link has an href");
+    let (status, file) = serving::get(base, &download);
+    assert_eq!(status, 200, "{file}");
+    let printed = browser.text("#certificate-sha256").await;
+    assert_eq!(
+        printed,
+        sha256::Hash::hash(file.as_bytes())
+            .to_byte_array()
+            .to_lower_hex_string()
+    );
+    let certificate = Certificate::from_json(&file).expect("the download is a certificate");
+    let report = certificate.verify().expect("the download verifies offline");
+    assert_eq!(report.state.owner.as_deref(), Some(owner));
+    // One row per proven event, each dated by its block time.
+    assert_eq!(
+        browser.count("#provenance tr.proven-event").await,
+        certificate.events.len()
+    );
+    assert!(
+        certificate.events.len() >= 5,
+        "{}",
+        certificate.events.len()
+    );
+    let dates = browser
+        .eval("Array.from(document.querySelectorAll('#provenance tr.proven-event td:first-child')).map(td => td.textContent)")
+        .await;
+    for date in dates.as_array().unwrap() {
+        let date = date.as_str().unwrap();
+        assert!(
+            date.len() == 20 && date.ends_with(" UTC") && date.as_bytes()[4] == b'-',
+            "a block time, not {date:?}"
+        );
+    }
+    assert_eq!(browser.count("#graph svg").await, 1);
+    assert!(
+        !browser.overflows_horizontally().await,
+        "the certificate page fits 1440 px"
+    );
+    browser.screenshot_page("certificate").await;
+
+    // A download for another tip is refused, not served as if it were the printed file.
+    let stale = format!(
+        "/piece/{piece}/edition/1/certificate.spoolcert?tip={}",
+        "00".repeat(32)
+    );
+    let (status, page) = serving::get(base, &stale);
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("The chain has moved on"), "{page}");
+
+    // Printed by Chromium: one A4 page with the owner and the file's SHA-256 on it.
+    let pdf = browser::print_to_pdf(&certificate_page, "certificate");
+    let pages = browser::pdf_pages(&pdf);
+    assert!(
+        (1..=2).contains(&pages),
+        "the certificate prints on {pages} pages"
+    );
+    let text = browser::pdf_text(&pdf);
+    let flat: String = text.split_whitespace().collect();
+    assert!(
+        flat.contains("Certificateofauthenticity") || flat.contains("CERTIFICATEOFAUTHENTICITY"),
+        "{text}"
+    );
+    assert!(flat.contains(owner), "the owner is printed: {text}");
+    assert!(flat.contains(&printed), "the SHA-256 is printed: {text}");
+    assert!(
+        !flat.contains("Search"),
+        "the site's header is not printed: {text}"
+    );
+    let rendered = browser::pdf_to_png(&pdf, "certificate-pdf");
+    assert_eq!(rendered.len(), pages as usize);
 }

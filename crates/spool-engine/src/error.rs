@@ -51,6 +51,18 @@ pub enum EngineError {
         #[source]
         source: spool_backend::BackendError,
     },
+    /// The server the action goes through (`spool serve`) holds a claim or an outpoint of it
+    /// for another operator's pending transaction: refused before signing, nothing sent.
+    #[error("{reason}")]
+    ReservedElsewhere {
+        /// The pending transaction holding it.
+        holder: Txid,
+        /// Whether a claim is held (another action on the same thing must wait), rather
+        /// than an outpoint (other outputs can be chosen).
+        claim: bool,
+        /// The server's words, naming the holder.
+        reason: String,
+    },
     /// The node refused the transaction because another transaction already spends the
     /// outputs it spends; nothing was broadcast and its reservation is released.
     #[error("{}", conflict_text(.txid, .conflicting.as_ref(), *.ours))]
@@ -63,6 +75,72 @@ pub enum EngineError {
         ours: bool,
         /// The node's words, kept for `-v` and JSON.
         node_reason: String,
+    },
+    /// An unsigned action cannot be broadcast: its PSBT must be signed first.
+    #[error("transaction {txid} is unsigned: write it as a psbt (--psbt-out), sign it (spool sign) and broadcast the signed file (spool broadcast)")]
+    Unsigned {
+        /// The unsigned transaction.
+        txid: Txid,
+    },
+    /// A signed transaction handed to `broadcast` is not the signed form of an unsigned
+    /// action of this data directory: no reservation holds what it spends.
+    #[error("transaction {txid} is not the signed form of an unsigned action of this data directory: no reservation holds the outputs it spends (released, already confirmed, or made with another --data-dir); nothing was broadcast")]
+    NoTemplate {
+        /// The transaction.
+        txid: Txid,
+    },
+    /// A signed transaction spends the outputs of an unsigned action but differs from its
+    /// template (another signer reordered or changed it).
+    #[error("transaction {txid} does not match unsigned action {template}, whose outputs it spends: {difference}; nothing was broadcast")]
+    NotTemplate {
+        /// The transaction.
+        txid: Txid,
+        /// The unsigned action's txid.
+        template: Txid,
+        /// The first difference, in words.
+        difference: String,
+    },
+    /// `spool bump` cannot bump this transaction; nothing was sent.
+    #[error("cannot bump transaction {txid}: {reason}")]
+    Bump {
+        /// The transaction asked for.
+        txid: Txid,
+        /// Why.
+        reason: BumpRefusal,
+    },
+}
+
+/// Why a transaction cannot be bumped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BumpRefusal {
+    /// It is confirmed: there is nothing to replace.
+    #[error("it is confirmed")]
+    Confirmed,
+    /// This data directory did not send it (no reservation, no journal line).
+    #[error("it is unknown to this data directory (only transactions sent from it can be bumped)")]
+    Unknown,
+    /// The node does not have it.
+    #[error("it is not in the node's mempool")]
+    NotInMempool,
+    /// It is an unsigned action, never broadcast.
+    #[error("it is an unsigned action that was never broadcast; sign and broadcast it first")]
+    Unsigned,
+    /// The key given is not the one that signed it.
+    #[error(
+        "it spends {spends}, not outputs of the signer {key}; give its signer's secret and --path"
+    )]
+    WrongKey {
+        /// The address its inputs spend.
+        spends: String,
+        /// The key's address.
+        key: String,
+    },
+    /// It was bumped already, and the replacement is in the mempool.
+    #[error("it was already replaced by {by}; bump that one instead")]
+    AlreadyBumped {
+        /// The replacement.
+        by: Txid,
     },
 }
 

@@ -38,5 +38,5 @@ pub mod store;
 pub use driver::{
     claims_of, Prepared, SendOptions, Spool, PAUSE_BEFORE_BROADCAST, UNREACHABLE_GRACE,
 };
-pub use error::EngineError;
+pub use error::{BumpRefusal, EngineError};
 pub use request::Request;

@@ -14,7 +14,7 @@ use spool_protocol::ownership::{Check, Ownership};
 use spool_protocol::reason::Reason;
 use spool_protocol::verb::{Action, Verb};
 use spool_tx::{BuiltTx, ReservationSet, Shortage, TxError, TxParams, Utxo};
-use spool_wallet::SigningKey;
+use spool_wallet::Spender;
 
 use crate::Request;
 
@@ -198,7 +198,8 @@ pub fn precheck(
     }
 }
 
-/// Selects inputs among the unreserved `funds`, builds and signs `request` with `key`.
+/// Selects inputs among the unreserved `funds`, builds and signs `request` with `key` (a
+/// [`spool_wallet::WatchKey`] builds it unsigned, for a PSBT).
 ///
 /// # Errors
 ///
@@ -207,7 +208,7 @@ pub fn precheck(
 /// else the builder refused.
 pub fn build(
     request: &Request,
-    key: &SigningKey,
+    key: &(impl Spender + ?Sized),
     params: &TxParams,
     funds: &Funds<'_>,
 ) -> Result<BuiltTx, PlanError> {
@@ -253,14 +254,14 @@ pub fn build(
 /// [`PlanError::Refused`] from the pre-check, else [`build`]'s errors.
 pub fn plan(
     request: &Request,
-    key: &SigningKey,
+    key: &(impl Spender + ?Sized),
     params: &TxParams,
     history: Option<(&History, &[String])>,
     funds: &Funds<'_>,
 ) -> Result<Plan, PlanError> {
     let checked = match (request.operation(), history) {
         (Some(operation), Some((history, federation))) if operation.piece().is_some() => {
-            refuse(operation, &key.address(), history, federation)?;
+            refuse(operation, key.watch().address(), history, federation)?;
             true
         }
         _ => false,

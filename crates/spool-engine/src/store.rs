@@ -53,11 +53,18 @@
 //!   "reserved_at": 1700000000,
 //!   "outpoints": ["<txid>:<vout>", "..."],
 //!   "owner": { "pid": 4242, "started": 123456 },
-//!   "state": "reserved | sending | broadcast | unsure",
+//!   "state": "reserved | sending | broadcast | unsure | unsigned",
 //!   "sent_at": 1700000001,
-//!   "claims": [{ "piece": "<piece address>", "edition": 1 }]
+//!   "claims": [{ "piece": "<piece address>", "edition": 1 }],
+//!   "template": { "hex": "<unsigned tx>", "fee": 30000, "from": "<address>" },
+//!   "replaces": ["<txid>"]
 //! }
 //! ```
+//!
+//! `template` (only for `unsigned`) is an unsigned action's transaction, keyed by its
+//! unsigned txid, that its signed form must match; `replaces` (only for fee bumps) names the
+//! transactions a bump replaced, whose outpoints it holds (see [`Template`] and
+//! [`Replacement`]).
 //!
 //! A last line cut short by a crash (no newline, or its text neither matches a checksum nor
 //! parses as JSON) is a commit that never returned: readers skip it and the next writer cuts
@@ -74,12 +81,22 @@
 //! its start time, Linux clock ticks since boot, telling a reused pid apart). `state` is
 //! `reserved` until the transaction is handed to the node, `sending` from the moment it is
 //! journalled until the node answers, `broadcast` once the node accepted it, `unsure` when
-//! the broadcast call failed without a refusal. A transaction the node does not know is
+//! the broadcast call failed without a refusal; `unsigned` is an unsigned action (a PSBT
+//! written for a signer elsewhere), released only by hand or when its signed form is
+//! broadcast. A transaction the node does not know is
 //! released only when it is `broadcast` (the node dropped it) or `unsure`, or its owner is
 //! provably dead; a live process's reservation is never taken from it. A claim
 //! (`edition` null: the number of editions) is what the action changes; another action on
 //! the same claim is refused while the transaction is pending, unless its pre-check saw that
 //! transaction. Readers ignore fields they do not know.
+//!
+//! The module's parts: `error` (StoreError), `record` (records, owners and their liveness,
+//! the journal's lines), `files` (paths in errors, the clock, atomic replacement, private
+//! files, lock holders), `lock` (the files under one lock, reading and committing, the
+//! in-memory copy), `document` and `log` (the two file formats), `legacy` (the binary store
+//! before version 2), `unsigned` and `bump` (templates and replacements), `shared` (the
+//! [`spool_tx::claims::ReservationStore`] implementation); the public API, [`Reservations`],
+//! is here.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
@@ -97,8 +114,28 @@ use spool_tx::{Reservation, ReservationConflict, ReservationSet, Utxo};
 use self::document::Found;
 use self::log::LogView;
 
+mod bump;
 mod document;
+mod error;
+mod files;
+mod legacy;
+mod lock;
 mod log;
+mod record;
+mod shared;
+mod unsigned;
+
+pub use self::error::StoreError;
+#[allow(unused_imports)]
+use self::files::*;
+#[allow(unused_imports)]
+use self::lock::*;
+#[allow(unused_imports)]
+use self::record::*;
+pub use self::record::{JournalEntry, NewReservation, Owner, Record};
+
+pub use self::bump::Replacement;
+pub use self::unsigned::Template;
 
 const STATE_FILE: &str = "reservations.json";
 const LOG_FILE: &str = "reservations.log";
@@ -117,674 +154,15 @@ const COMPACT_MIN: usize = 256;
 /// How long an operation waits for a file lock held by another process before giving up.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
 
-/// Errors of the reservation store.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// Reading, writing or locking a file failed.
-    #[error("reservation store {path}: {action} failed")]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// What was being done.
-        action: &'static str,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A file of the store (`reservations.json`, a line of `reservations.log` before its
-    /// last, or an earlier format's file) does not parse or fails its checksum (the store is
-    /// never written in that case). The message says how to recover: move that file aside.
-    #[error(
-        "reservation file {path} is corrupt: {reason}; to recover, move it aside \
-         (mv {path} {path}.corrupt) and run again: this forgets which outputs your unconfirmed \
-         spool transactions spend, so let them confirm before the next action from the same \
-         wallet (the chain and your wallets are not affected)",
-        path = .path.display()
-    )]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A file of the store was written in a newer, unknown format version.
-    #[error("reservation file {} has unknown format version {version}", .path.display())]
-    UnknownVersion {
-        /// The file.
-        path: PathBuf,
-        /// Its version.
-        version: u32,
-    },
-    /// Another process held the store's lock for longer than allowed.
-    #[error(
-        "reservation store {} is locked by another process{} and stayed locked for {}s; \
-         if that process hangs, end it and run again",
-        .path.display(),
-        .holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default(),
-        .waited.as_secs()
-    )]
-    LockTimeout {
-        /// The lock file.
-        path: PathBuf,
-        /// The process holding it, when the system tells.
-        holder: Option<u32>,
-        /// How long was waited.
-        waited: Duration,
-    },
-    /// An outpoint is already reserved by another transaction.
-    #[error(transparent)]
-    Conflict(#[from] ReservationConflict),
-    /// What the action changes is claimed by a pending transaction its pre-check did not see.
-    #[error(
-        "{claim} has a pending action in transaction {holder} ({state}) that has not \
-         confirmed; wait for it (spool wait {holder}) and try again"
-    )]
-    Claimed {
-        /// The contested claim.
-        claim: Claim,
-        /// The pending transaction holding it.
-        holder: Txid,
-        /// Its state.
-        state: TxState,
-    },
-    /// No reservation of that transaction.
-    #[error("no reservation of transaction {txid}")]
-    NotReserved {
-        /// The transaction asked for.
-        txid: Txid,
-    },
-}
-
-/// Where a reserved transaction is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TxState {
-    /// Built and reserved; not yet handed to the node.
-    Reserved,
-    /// Journalled and being handed to the node: it may have reached it.
-    Sending,
-    /// The node accepted it.
-    Broadcast,
-    /// Handing it to the node failed without a refusal (unreachable, no answer): the node
-    /// may or may not have it. Released once the node is seen not to know it.
-    Unsure,
-}
-
-impl std::fmt::Display for TxState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            TxState::Reserved => "reserved, not yet broadcast",
-            TxState::Sending => "being broadcast",
-            TxState::Broadcast => "broadcast",
-            TxState::Unsure => "broadcast attempted, outcome unknown",
-        })
-    }
-}
-
-/// The process that made a reservation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Owner {
-    /// Its process id.
-    pub pid: u32,
-    /// Its start time (Linux: clock ticks since boot), telling a reused pid apart.
-    #[serde(default)]
-    pub started: Option<u64>,
-}
-
-impl Owner {
-    /// The running process.
-    pub fn this_process() -> Owner {
-        let pid = std::process::id();
-        Owner {
-            pid,
-            started: proc_stat(pid).map(|(_, started)| started),
-        }
-    }
-
-    /// Whether the owner still runs: `Some(false)` only when provably not (no such process,
-    /// a zombie, or another process under its pid); `None` when the system does not tell.
-    pub fn is_alive(&self) -> Option<bool> {
-        // A system without /proc tells nothing.
-        proc_stat(std::process::id())?;
-        match proc_stat(self.pid) {
-            None => Some(false),
-            Some((state, _)) if state == 'Z' || state == 'X' => Some(false),
-            Some((_, started)) => Some(self.started.is_none_or(|s| s == started)),
-        }
-    }
-}
-
-/// The state letter and start time of process `pid` (Linux `/proc/<pid>/stat`).
-fn proc_stat(pid: u32) -> Option<(char, u64)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, after) = text.rsplit_once(')')?;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let state = fields.first()?.chars().next()?;
-    let started = fields.get(19)?.parse().ok()?;
-    Some((state, started))
-}
-
-/// Something an action changes: an edition of a piece (0 = the master edition), or the
-/// piece's number of editions (`edition: None`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Claim {
-    /// The piece's address.
-    pub piece: String,
-    /// The edition, or `None` for the number of editions.
-    pub edition: Option<u64>,
-}
-
-impl std::fmt::Display for Claim {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.edition {
-            Some(0) => write!(f, "the master edition of piece {}", self.piece),
-            Some(edition) => write!(f, "edition {edition} of piece {}", self.piece),
-            None => write!(f, "the number of editions of piece {}", self.piece),
-        }
-    }
-}
-
-/// One transaction's reservation and what is known about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
-    /// The transaction.
-    pub txid: Txid,
-    /// When its outpoints were reserved.
-    pub reserved_at: u64,
-    /// The outpoints it spends.
-    pub outpoints: Vec<OutPoint>,
-    /// The process that reserved them (`None` in stores of version 2).
-    #[serde(default)]
-    pub owner: Option<Owner>,
-    /// Its state (stores of version 2: `broadcast`, their old meaning).
-    #[serde(default = "legacy_state")]
-    pub state: TxState,
-    /// When it was handed to the node.
-    #[serde(default)]
-    pub sent_at: Option<u64>,
-    /// What its action changes.
-    #[serde(default)]
-    pub claims: Vec<Claim>,
-}
-
-fn legacy_state() -> TxState {
-    TxState::Broadcast
-}
-
-impl Record {
-    fn new(txid: Txid, outpoints: Vec<OutPoint>, at: u64) -> Record {
-        Record {
-            txid,
-            reserved_at: at,
-            outpoints,
-            owner: Some(Owner::this_process()),
-            state: TxState::Reserved,
-            sent_at: None,
-            claims: Vec::new(),
-        }
-    }
-
-    /// Whether a status of the node releases this reservation: confirmed always; unknown to
-    /// the node (`Gone`) only once broadcast, or when the owner is provably dead.
-    pub fn released_by(&self, status: TxStatus) -> bool {
-        match status {
-            TxStatus::Confirmed => true,
-            TxStatus::Gone => {
-                matches!(self.state, TxState::Broadcast | TxState::Unsure)
-                    || match self.owner {
-                        None => true,
-                        Some(owner) => owner.is_alive() == Some(false),
-                    }
-            }
-            TxStatus::InMempool | TxStatus::Unknown => false,
-        }
-    }
-}
-
-/// A new reservation taken by [`Reservations::reserve_claimed`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewReservation {
-    /// The transaction.
-    pub txid: Txid,
-    /// The outpoints it spends.
-    pub outpoints: Vec<OutPoint>,
-    /// What its action changes.
-    pub claims: Vec<Claim>,
-}
-
-/// One line of the broadcast journal.
-#[derive(Debug, Serialize)]
-struct JournalLine<'a> {
-    txid: Txid,
-    at: u64,
-    hex: &'a str,
-}
-
-/// One broadcast as the journal (`broadcasts.jsonl`) recorded it, before it was sent.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct JournalEntry {
-    /// The transaction.
-    pub txid: Txid,
-    /// When it was handed to the node (seconds since the Unix epoch).
-    pub at: u64,
-    /// The signed transaction, hex.
-    pub hex: String,
-}
-
-#[derive(Debug)]
-struct Store {
-    dir: PathBuf,
-    file: PathBuf,
-    log: PathBuf,
-    lock_path: PathBuf,
-    generation_path: PathBuf,
-    lock: File,
-    lock_wait: Duration,
-}
-
-/// The in-memory copy and the store generation it reflects (`None`: must reload).
-#[derive(Debug, Default)]
-struct Cached {
-    set: ReservationSet,
-    records: BTreeMap<Txid, Record>,
-    generation: Option<u64>,
-    /// What was read of the log (`None`: no log file, or must be read again from its start).
-    log: Option<LogView>,
-}
+// The reservation rules (claims, states, release) are spool-tx's, shared with spool serve's
+// store: this module keeps them in a data directory.
+pub use spool_tx::claims::{Claim, TxState};
 
 /// The reservation set: thread-safe, optionally persisted in a data directory.
 #[derive(Debug)]
 pub struct Reservations {
     store: Option<Store>,
     cache: Mutex<Cached>,
-}
-
-fn io<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io {
-        path: path.to_owned(),
-        action,
-        source,
-    }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// Replaces `path` (in `dir`) by `bytes` atomically: written to a private `<name>.tmp`
-/// beside it, fsynced, renamed over it, and the directory fsynced so that the rename lasts.
-fn replace_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut f = private_file(&tmp, false).map_err(io(&tmp, "create"))?;
-    restrict(&tmp, 0o600).map_err(io(&tmp, "set permissions"))?;
-    f.write_all(bytes).map_err(io(&tmp, "write"))?;
-    f.sync_all().map_err(io(&tmp, "fsync"))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(io(path, "rename"))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir, "fsync directory"))
-}
-
-/// Opens `path` for writing with mode 0600 (owner only) when it is created.
-fn private_file(path: &Path, append: bool) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.create(true).write(true);
-    if append {
-        options.append(true);
-    } else {
-        options.truncate(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
-}
-
-/// Makes `path` accessible to its owner only (`0700` for the directory, `0600` for files).
-#[cfg(unix)]
-fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let current = fs::metadata(path)?.permissions().mode() & 0o777;
-    if current != mode {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn restrict(_path: &Path, _mode: u32) -> std::io::Result<()> {
-    Ok(())
-}
-
-/// The pid holding a lock on `file`, from Linux's `/proc/locks`.
-fn lock_holder(file: &File) -> Option<u32> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let inode = file.metadata().ok()?.ino();
-        let locks = fs::read_to_string("/proc/locks").ok()?;
-        locks.lines().find_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (blocked waiters carry "->").
-            if fields.get(1) == Some(&"->") {
-                return None;
-            }
-            let id = fields.get(5)?;
-            let ino: u64 = id.rsplit(':').next()?.parse().ok()?;
-            (ino == inode)
-                .then(|| fields.get(4)?.parse().ok())
-                .flatten()
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = file;
-        None
-    }
-}
-
-impl Store {
-    /// The current generation; `None` when the file is unreadable (then always reload).
-    fn generation(&self) -> Option<u64> {
-        match fs::read_to_string(&self.generation_path) {
-            Ok(text) => text.trim().parse().ok(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(0),
-            Err(_) => None,
-        }
-    }
-
-    fn write_generation(&self, generation: u64) -> Result<(), StoreError> {
-        let path = &self.generation_path;
-        // No fsync: the counter only tells live processes that their cached copy is stale
-        // (they read it through the page cache); after a crash every process reloads.
-        private_file(path, false)
-            .and_then(|mut f| f.write_all(generation.to_string().as_bytes()))
-            .map_err(io(path, "write"))
-    }
-
-    /// Brings `cached` up to date with the log: nothing is read when the generation and the
-    /// log file are as last seen, only the lines appended since when the same file grew,
-    /// else the whole log. On an error the cache is left to be read again from the start.
-    fn refresh(&self, cached: &mut Cached) -> Result<(), StoreError> {
-        let generation = self.generation();
-        let meta = match fs::metadata(&self.log) {
-            Ok(meta) => Some(meta),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io(&self.log, "stat")(e)),
-        };
-        let unchanged = match (&cached.log, &meta) {
-            (Some(view), Some(meta)) => view.is_current(meta),
-            (None, None) => true,
-            _ => false,
-        };
-        if generation.is_some() && generation == cached.generation && unchanged {
-            return Ok(());
-        }
-        cached.generation = None;
-        let view = match (cached.log.take(), meta) {
-            // No log (moved aside to recover from corruption): no reservations.
-            (_, None) => {
-                cached.records.clear();
-                cached.set = ReservationSet::new();
-                None
-            }
-            (Some(mut view), Some(meta)) if view.continues_in(&meta) => {
-                view.read(&self.log, &mut cached.records, &mut cached.set)?;
-                Some(view)
-            }
-            (_, Some(_)) => {
-                cached.records.clear();
-                cached.set = ReservationSet::new();
-                let mut view = LogView::open(&self.log)?;
-                view.read(&self.log, &mut cached.records, &mut cached.set)?;
-                Some(view)
-            }
-        };
-        cached.log = view;
-        cached.generation = generation;
-        Ok(())
-    }
-
-    /// Makes the directory a store of the current version, under the exclusive lock: the
-    /// records of a version 2 or 3 `reservations.json` move into a new log (the document is
-    /// kept as `reservations.json.v<version>`), a binary store likewise (kept as
-    /// `reservations.dat.migrated`), a directory without a store gets an empty log; then the
-    /// pointer is written. Does nothing when another process did it meanwhile.
-    fn upgrade(&self) -> Result<(), StoreError> {
-        match document::read(&self.file)? {
-            Found::Pointer => return Ok(()),
-            Found::Records { version, records } => {
-                let records: BTreeMap<Txid, Record> =
-                    records.into_iter().map(|r| (r.txid, r)).collect();
-                set_of(&records).map_err(|conflict| StoreError::Corrupt {
-                    path: self.file.clone(),
-                    reason: conflict.to_string(),
-                })?;
-                log::write(&self.dir, &self.log, &records)?;
-                self.keep_document(version)?;
-                document::write_pointer(&self.dir, &self.file)?;
-            }
-            Found::Missing => {
-                let legacy = self.dir.join(LEGACY_FILE);
-                if self.log.exists() {
-                    // Only the pointer was moved aside: the log holds the records.
-                } else if legacy.exists() {
-                    self.migrate_binary(&legacy)?;
-                } else {
-                    log::write(&self.dir, &self.log, &BTreeMap::new())?;
-                }
-                document::write_pointer(&self.dir, &self.file)?;
-                if legacy.exists() && !self.dir.join(LEGACY_KEPT).exists() {
-                    let kept = self.dir.join(LEGACY_KEPT);
-                    fs::rename(&legacy, &kept).map_err(io(&legacy, "rename"))?;
-                }
-            }
-        }
-        let next = self.generation().map_or(1, |g| g + 1);
-        self.write_generation(next)
-    }
-
-    /// Keeps the document of `version` beside the store as `reservations.json.v<version>`
-    /// (a second name of the same file, which the pointer then replaces); a name already
-    /// taken by other content gets a numbered suffix.
-    fn keep_document(&self, version: u32) -> Result<(), StoreError> {
-        let name = format!("{STATE_FILE}.v{version}");
-        let content = fs::read(&self.file).map_err(io(&self.file, "read"))?;
-        let mut kept = self.dir.join(&name);
-        let mut n = 0;
-        while kept.exists() {
-            if fs::read(&kept).ok().as_deref() == Some(content.as_slice()) {
-                return Ok(());
-            }
-            n += 1;
-            kept = self.dir.join(format!("{name}.{n}"));
-        }
-        fs::hard_link(&self.file, &kept)
-            .or_else(|_| fs::copy(&self.file, &kept).map(drop))
-            .map_err(io(&kept, "keep the previous version"))
-    }
-
-    /// Appends one line to the broadcast journal and fsyncs it.
-    fn journal(&self, txid: Txid, at: u64, hex: &str) -> Result<(), StoreError> {
-        let path = self.dir.join(JOURNAL_FILE);
-        let mut line = serde_json::to_vec(&JournalLine { txid, at, hex }).expect("serialises");
-        line.push(b'\n');
-        let mut f = private_file(&path, true).map_err(io(&path, "open"))?;
-        f.write_all(&line).map_err(io(&path, "append"))?;
-        f.sync_all().map_err(io(&path, "fsync"))
-    }
-
-    /// Takes the file lock. While other processes make progress (the generation or the
-    /// holder changes) it waits on; a lock held by one holder without progress for
-    /// `lock_wait` is given up, naming the holder.
-    fn acquire(&self, exclusive: bool) -> Result<(), StoreError> {
-        use std::fs::TryLockError;
-        let mut started = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        let mut seen = None;
-        loop {
-            let tried = if exclusive {
-                self.lock.try_lock()
-            } else {
-                self.lock.try_lock_shared()
-            };
-            match tried {
-                Ok(()) => return Ok(()),
-                Err(TryLockError::WouldBlock) => {}
-                Err(TryLockError::Error(e)) => return Err(io(&self.lock_path, "lock")(e)),
-            }
-            let now_seen = Some((self.generation(), lock_holder(&self.lock)));
-            if now_seen != seen {
-                seen = now_seen;
-                started = Instant::now();
-            }
-            let waited = started.elapsed();
-            if waited >= self.lock_wait {
-                return Err(StoreError::LockTimeout {
-                    path: self.lock_path.clone(),
-                    holder: lock_holder(&self.lock),
-                    waited,
-                });
-            }
-            std::thread::sleep(pause.min(self.lock_wait - waited));
-            pause = (pause * 2).min(Duration::from_millis(4));
-        }
-    }
-
-    /// Writes the records of the binary store `legacy` (before version 2) into a new log.
-    fn migrate_binary(&self, legacy: &Path) -> Result<(), StoreError> {
-        let bytes = fs::read(legacy).map_err(io(legacy, "read"))?;
-        let set = legacy::decode(&bytes).map_err(|reason| match reason {
-            legacy::Decode::Version(version) => StoreError::UnknownVersion {
-                path: legacy.to_owned(),
-                version,
-            },
-            legacy::Decode::Corrupt(reason) => StoreError::Corrupt {
-                path: legacy.to_owned(),
-                reason: reason.to_owned(),
-            },
-        })?;
-        let records = set
-            .reservations()
-            .map(|r| {
-                (
-                    r.txid,
-                    Record {
-                        owner: None,
-                        state: TxState::Broadcast,
-                        ..Record::new(r.txid, r.outpoints.clone(), r.reserved_at)
-                    },
-                )
-            })
-            .collect();
-        log::write(&self.dir, &self.log, &records).map(drop)
-    }
-}
-
-/// The set under the in-process mutex and, when persisted, the file lock.
-struct Locked<'a> {
-    owner: &'a Reservations,
-    cache: MutexGuard<'a, Cached>,
-}
-
-impl Locked<'_> {
-    /// Saves a change already made to the cache: drops `drop`, puts the records of `put`, as
-    /// one line appended to the log (after bumping the generation); then compacts the log
-    /// when it holds more entries than the live records plus [`COMPACT_MIN`] or a quarter of
-    /// them.
-    fn commit(&mut self, drop: &[Txid], put: &[Txid]) -> Result<(), StoreError> {
-        let Some(store) = &self.owner.store else {
-            return Ok(());
-        };
-        if drop.is_empty() && put.is_empty() {
-            return Ok(());
-        }
-        let cache = &mut *self.cache;
-        // Until the append succeeds the cache may be ahead of the disk: distrust it (a later
-        // operation reads the whole log again).
-        let view = cache.log.take();
-        let next = cache.generation.take().map_or(1, |g| g + 1);
-        store.write_generation(next)?;
-        let mut view = match view {
-            Some(mut view) => {
-                let records = put.iter().filter_map(|t| cache.records.get(t)).collect();
-                let (line, entries) = log::commit_line(drop, records);
-                view.append(&store.log, &line, entries)?;
-                view
-            }
-            // No log file (moved aside): a new one with every record.
-            None => log::write(&store.dir, &store.log, &cache.records)?,
-        };
-        let live = cache.records.len();
-        if view.entries() > live + COMPACT_MIN.max(live / 4) {
-            // The change is saved whatever happens here; a compaction that fails is tried
-            // again at the next commit (and a log replaced meanwhile is noticed on reading).
-            if let Ok(compacted) = log::write(&store.dir, &store.log, &cache.records) {
-                view = compacted;
-            }
-        }
-        cache.log = Some(view);
-        cache.generation = Some(next);
-        Ok(())
-    }
-
-    /// Replaces the set, keeping each surviving transaction's record (new ones get a record
-    /// owned by this process), and saves what changed.
-    fn replace_set(&mut self, set: ReservationSet) -> Result<(), StoreError> {
-        if set == self.cache.set {
-            return Ok(());
-        }
-        let mut records = BTreeMap::new();
-        let mut put = Vec::new();
-        for r in set.reservations() {
-            let record = match self.cache.records.remove(&r.txid) {
-                Some(old) if old.outpoints == r.outpoints => old,
-                Some(old) => {
-                    put.push(r.txid);
-                    Record {
-                        outpoints: r.outpoints.clone(),
-                        ..old
-                    }
-                }
-                None => {
-                    put.push(r.txid);
-                    Record::new(r.txid, r.outpoints.clone(), r.reserved_at)
-                }
-            };
-            records.insert(r.txid, record);
-        }
-        // What is left of the old records is gone from the set.
-        let drop: Vec<Txid> = self.cache.records.keys().copied().collect();
-        self.cache.records = records;
-        self.cache.set = set;
-        self.commit(&drop, &put)
-    }
-}
-
-impl Drop for Locked<'_> {
-    fn drop(&mut self) {
-        if let Some(store) = &self.owner.store {
-            // Unlocking cannot meaningfully fail; the lock also ends when the fd closes.
-            let _ = store.lock.unlock();
-        }
-    }
-}
-
-fn set_of(records: &BTreeMap<Txid, Record>) -> Result<ReservationSet, ReservationConflict> {
-    ReservationSet::from_reservations(records.values().map(|r| Reservation {
-        txid: r.txid,
-        outpoints: r.outpoints.clone(),
-        reserved_at: r.reserved_at,
-    }))
 }
 
 impl Reservations {
@@ -935,18 +313,22 @@ impl Reservations {
         E: From<StoreError>,
     {
         let mut locked = self.lock(true)?;
-        for record in locked.cache.records.values() {
-            if seen.contains(&record.txid) {
-                continue;
+        let pending = locked
+            .cache
+            .records
+            .values()
+            .map(|record| spool_tx::claims::Pending {
+                txid: record.txid,
+                state: record.state,
+                claims: &record.claims,
+            });
+        if let Err(conflict) = spool_tx::claims::check_claims(claims, seen, pending) {
+            return Err(StoreError::Claimed {
+                claim: conflict.claim,
+                holder: conflict.holder,
+                state: conflict.state,
             }
-            if let Some(claim) = record.claims.iter().find(|c| claims.contains(c)) {
-                return Err(StoreError::Claimed {
-                    claim: claim.clone(),
-                    holder: record.txid,
-                    state: record.state,
-                }
-                .into());
-            }
+            .into());
         }
         let (value, new) = build(&locked.cache.set)?;
         let mut set = locked.cache.set.clone();
@@ -969,6 +351,11 @@ impl Reservations {
             ),
         };
         record.claims = new.claims;
+        if let Some(template) = new.template {
+            record.state = TxState::Unsigned;
+            record.template = Some(template);
+        }
+        record.replaces = new.replaces;
         // One write: the set and the new record together.
         locked.cache.records.insert(new.txid, record);
         locked.cache.set = set;
@@ -1196,67 +583,6 @@ impl Reservations {
     /// A failure of the store.
     pub fn pending(&self) -> Result<Vec<(Txid, Vec<OutPoint>)>, StoreError> {
         Ok(self.lock(false)?.cache.set.pending())
-    }
-}
-
-/// The binary store of spool-rs before version 2, read once to migrate it: magic
-/// `SPOOLRSV`, u32 version 1, u64 count, then per record the outpoint's txid (32 bytes) and
-/// vout (u32), the holding txid (32 bytes) and the unix time reserved (u64); integers
-/// little-endian.
-mod legacy {
-    use super::*;
-
-    const MAGIC: &[u8; 8] = b"SPOOLRSV";
-    const HEADER_LEN: usize = 8 + 4 + 8;
-    const RECORD_LEN: usize = 32 + 4 + 32 + 8;
-
-    pub(super) enum Decode {
-        Version(u32),
-        Corrupt(&'static str),
-    }
-
-    pub(super) fn decode(bytes: &[u8]) -> Result<ReservationSet, Decode> {
-        if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
-            return Err(Decode::Corrupt("not a spool reservation file"));
-        }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != 1 {
-            return Err(Decode::Version(version));
-        }
-        let count = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-        let body = &bytes[HEADER_LEN..];
-        if Some(body.len() as u64) != count.checked_mul(RECORD_LEN as u64) {
-            return Err(Decode::Corrupt("length does not match the record count"));
-        }
-        let mut set = ReservationSet::new();
-        for rec in body.chunks_exact(RECORD_LEN) {
-            let txid = |b: &[u8]| Txid::from_byte_array(b.try_into().expect("32 bytes"));
-            let vout = u32::from_le_bytes(rec[32..36].try_into().expect("4 bytes"));
-            let at = u64::from_le_bytes(rec[68..76].try_into().expect("8 bytes"));
-            set.reserve(
-                txid(&rec[36..68]),
-                &[OutPoint::new(txid(&rec[..32]), vout)],
-                at,
-            )
-            .map_err(|_| Decode::Corrupt("an outpoint is reserved twice"))?;
-        }
-        Ok(set)
-    }
-
-    /// The binary form of `records` (outpoint, holding txid, time), for migration tests.
-    #[cfg(test)]
-    pub(super) fn encode(records: &[(OutPoint, Txid, u64)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&1u32.to_le_bytes());
-        out.extend_from_slice(&(records.len() as u64).to_le_bytes());
-        for (outpoint, txid, at) in records {
-            out.extend_from_slice(outpoint.txid.as_byte_array());
-            out.extend_from_slice(&outpoint.vout.to_le_bytes());
-            out.extend_from_slice(txid.as_byte_array());
-            out.extend_from_slice(&at.to_le_bytes());
-        }
-        out
     }
 }
 

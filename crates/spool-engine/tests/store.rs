@@ -488,6 +488,8 @@ fn a_pending_claim_refuses_a_second_action_on_the_same_edition() {
                 txid: built.txid(),
                 outpoints: built.spent.clone(),
                 claims: vec![claim.clone()],
+                template: None,
+                replaces: Vec::new(),
             };
             Ok::<_, Error>((built, new))
         })

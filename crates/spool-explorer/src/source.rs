@@ -4,6 +4,7 @@
 //! router calls it inside `tokio::task::spawn_blocking`.
 
 use bitcoin::{Address, BlockHash, Network, Txid};
+use spool_protocol::certificate::Certificate;
 use spool_protocol::chain::ChainTx;
 
 /// How far the data source has followed the node.
@@ -82,4 +83,21 @@ pub trait ExplorerSource: Send + Sync + 'static {
     /// # Errors
     /// [`SourceError`] when the source cannot be read.
     fn latest_transactions(&self, limit: usize) -> Result<Vec<ChainTx>, SourceError>;
+
+    /// A provenance certificate of `edition` of `piece`, judged with `federation`, issued at
+    /// the source's tip and dated by that tip's block time (so that the same tip gives the
+    /// same file, byte for byte), or `None` when this source cannot issue certificates (the
+    /// default: an in-memory source holds no proofs).
+    ///
+    /// # Errors
+    /// [`SourceError`] when the source cannot read the transactions, proofs or headers.
+    fn certificate(
+        &self,
+        piece: &Address,
+        edition: u64,
+        federation: &[Address],
+    ) -> Result<Option<Certificate>, SourceError> {
+        let _ = (piece, edition, federation);
+        Ok(None)
+    }
 }

@@ -165,6 +165,9 @@ async fn edition_address_tx_status_and_home_pages() {
     assert_eq!(edition.status, 200);
     assert!(row_after(&edition.body, r#"<span id="owner">"#).contains(&bob));
     assert_eq!(edition.body.matches("<tr class=\"event").count(), 4);
+    assert!(edition.body.contains(&format!(
+        r#"<a id="download-certificate" href="/piece/{piece}/edition/1/certificate.spoolcert" download>Download certificate</a>"#
+    )));
 
     let address = get(f.addr, &format!("/address/{bob}")).await;
     assert_eq!(address.status, 200);
@@ -252,6 +255,27 @@ async fn bad_input_gets_a_400_or_404_page_that_names_the_problem() {
             &*format!("/piece/{piece}/edition/11"),
             404,
             format!("Edition 11 of piece {piece} is not registered"),
+        ),
+        // The in-memory source holds no proofs: no certificate, said plainly.
+        (
+            &*format!("/piece/{piece}/edition/1/certificate"),
+            404,
+            "holds no proofs, so it cannot issue certificates".to_owned(),
+        ),
+        (
+            &*format!("/piece/{piece}/edition/1/certificate.spoolcert"),
+            404,
+            "holds no proofs, so it cannot issue certificates".to_owned(),
+        ),
+        (
+            &*format!("/piece/{piece}/edition/11/certificate"),
+            404,
+            format!("Edition 11 of piece {piece} is not registered and has no events: there is nothing to certify"),
+        ),
+        (
+            &*format!("/piece/{piece}/edition/x/certificate.spoolcert"),
+            400,
+            "“x” is not an edition number".to_owned(),
         ),
         (
             &*format!("/piece/{}", f.cast.bob),

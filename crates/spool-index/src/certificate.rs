@@ -6,6 +6,9 @@
 //! | `GET tx/{txid}/inclusion` | `{height, proof, coinbase, coinbase_branch}` |
 //! | `GET block-height/{height}/header` | `{height, hash, header}` |
 //! | `GET piece/{piece}/certificate?edition=N[&federation=A,B]` | the `.spoolcert` document |
+//!
+//! [`issue`] is the one issuing path over the index: the route above and the explorer's
+//! certificate pages both call it.
 
 use std::sync::Arc;
 
@@ -48,6 +51,11 @@ fn backend_error(err: BackendError) -> ApiError {
 }
 
 /// `GET tx/{txid}/inclusion`.
+#[utoipa::path(get, path = "/api/v1/tx/{txid}/inclusion", tag = "certificate",
+    params(("txid" = String, Path, description = "a confirmed transaction")),
+    responses((status = 200, description = "the merkle proof of its inclusion, its block's coinbase and branch", body = InclusionReply),
+        (status = 404, description = "unknown or unconfirmed", body = spool_backend::server::ErrorReply),
+        (status = 502, description = "the node failed", body = spool_backend::server::ErrorReply)))]
 pub(crate) async fn inclusion(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
@@ -66,6 +74,11 @@ pub(crate) async fn inclusion(
 }
 
 /// `GET block-height/{height}/header`.
+#[utoipa::path(get, path = "/api/v1/block-height/{height}/header", tag = "certificate",
+    params(("height" = u64, Path, description = "a height of the best chain")),
+    responses((status = 200, description = "the best chain's header at that height", body = HeaderReply),
+        (status = 404, description = "beyond the tip", body = spool_backend::server::ErrorReply),
+        (status = 502, description = "the node failed", body = spool_backend::server::ErrorReply)))]
 pub(crate) async fn header_at(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<u64>, PathRejection>,
@@ -82,7 +95,8 @@ pub(crate) async fn header_at(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct CertificateQuery {
     edition: Option<u64>,
     federation: Option<String>,
@@ -90,6 +104,12 @@ pub(crate) struct CertificateQuery {
 
 /// `GET piece/{piece}/certificate?edition=N`: issued from the index's transactions and the
 /// node's proofs, by the same gathering as every backend's.
+#[utoipa::path(get, path = "/api/v1/piece/{piece}/certificate", tag = "certificate",
+    params(("piece" = String, Path, description = "the piece's address"), CertificateQuery),
+    responses((status = 200, description = "the .spoolcert document (crates/spool-protocol/CERTIFICATE.md)", body = Object),
+        (status = 400, description = "a malformed address or parameter", body = spool_backend::server::ErrorReply),
+        (status = 503, description = "the index is still catching up with its node", body = spool_backend::server::ErrorReply),
+        (status = 502, description = "the node failed", body = spool_backend::server::ErrorReply)))]
 pub(crate) async fn piece_certificate(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
@@ -103,39 +123,108 @@ pub(crate) async fn piece_certificate(
         .edition
         .ok_or_else(|| ApiError::bad("`edition` is missing: ?edition=N"))?;
     let federation = federation(&q.federation, state.config())?;
-    let sync = state.sync_state();
-    if !sync.synced {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "server is indexing: block {} of {}; a certificate needs the whole chain",
-                sync.indexed.map_or(0, |(h, _)| h),
-                sync.node_height
-            ),
-        ));
-    }
+    let issuer = format!("spool-rs {} via spool serve", env!("CARGO_PKG_VERSION"));
+    let certificate = issue(&state, &piece, edition, &federation, &issuer, Dating::Now)
+        .await
+        .map_err(|e| match e {
+            CertificateError::Indexing { .. } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            CertificateError::Node(err) => backend_error(err),
+            other => ApiError::internal(other.to_string()),
+        })?;
+    Ok(Json(certificate))
+}
+
+/// How a certificate issued from the index is dated (its `issued_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dating {
+    /// The issuer's clock, now (the API's certificates).
+    Now,
+    /// The block time of the tip it was issued at: the same tip gives the same file, byte for
+    /// byte, so a page can print the SHA-256 of the file it offers (the explorer's).
+    TipTime,
+}
+
+/// Why the index could not issue a certificate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertificateError {
+    /// The index is behind its node: a certificate needs the whole chain.
+    #[error("server is indexing: block {indexed} of {node}; a certificate needs the whole chain")]
+    Indexing {
+        /// The last indexed block's height (0 before the first).
+        indexed: u64,
+        /// The node's best height.
+        node: u64,
+    },
+    /// The node (proofs, headers) failed or does not know a block or transaction.
+    #[error("the node failed: {0}")]
+    Node(BackendError),
+    /// The gathered transactions and proofs do not make a certificate.
+    #[error("cannot issue the certificate: {0}")]
+    Issue(String),
+    /// The tip kept moving while the certificate was being dated.
+    #[error("the chain's tip kept moving while the certificate was issued; try again")]
+    TipMoving,
+}
+
+/// Issues the certificate of `edition` of `piece` from the index's transactions and its
+/// node's proofs and headers, judged with `federation` (addresses as text), by the same
+/// gathering as every backend's (`spool_backend::certificate::issue_certificate`).
+///
+/// # Errors
+/// [`CertificateError`]: the index is still catching up, the node failed, or the gathering
+/// could not make a certificate.
+pub async fn issue(
+    state: &Arc<ApiState>,
+    piece: &Address,
+    edition: u64,
+    federation: &[String],
+    issuer: &str,
+    dating: Dating,
+) -> Result<Certificate, CertificateError> {
     let backend = IndexBackend {
         state: state.clone(),
-        node: node(&state)?,
+        node: node(state).map_err(|e| CertificateError::Issue(e.message().to_owned()))?,
     };
-    let issued_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let issuer = format!("spool-rs {} via spool serve", env!("CARGO_PKG_VERSION"));
-    let certificate = spool_backend::certificate::issue_certificate(
-        &backend,
-        &piece,
-        edition,
-        &federation,
-        &issuer,
-        issued_at,
-    )
-    .await
-    .map_err(|e| match e {
-        spool_backend::certificate::GatherError::Backend(err) => backend_error(err),
-        other => ApiError::internal(other.to_string()),
-    })?;
-    Ok(Json(certificate))
+    // Dated by the tip's block time, the tip must not move between the issuing and the
+    // dating: a few tries cover a block found in between.
+    for _ in 0..3 {
+        let sync = state.sync_state();
+        if !sync.synced {
+            return Err(CertificateError::Indexing {
+                indexed: sync.indexed.map_or(0, |(h, _)| h),
+                node: sync.node_height,
+            });
+        }
+        let issued_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut certificate = spool_backend::certificate::issue_certificate(
+            &backend, piece, edition, federation, issuer, issued_at,
+        )
+        .await
+        .map_err(|e| match e {
+            spool_backend::certificate::GatherError::Backend(err) => CertificateError::Node(err),
+            other => CertificateError::Issue(other.to_string()),
+        })?;
+        match dating {
+            Dating::Now => return Ok(certificate),
+            Dating::TipTime => {
+                let (hash, header) = backend
+                    .node
+                    .block_header_at(certificate.tip.height)
+                    .await
+                    .map_err(CertificateError::Node)?;
+                if hash == certificate.tip.hash {
+                    certificate.issued_at = u64::from(header.time);
+                    return Ok(certificate);
+                }
+            }
+        }
+    }
+    Err(CertificateError::TipMoving)
 }
 
 /// The index's transactions and the node's proofs, as a [`Backend`] for the gathering.

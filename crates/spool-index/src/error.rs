@@ -95,6 +95,12 @@ pub enum IndexError {
         /// What was wrong.
         detail: String,
     },
+    /// Writes would be open to anyone who can reach a non-loopback address.
+    #[error("refusing to serve on {addr} without a write token: a non-loopback address needs --api-token-file FILE (writes would be open to anyone who reaches the port)")]
+    WritesUnguarded {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+    },
     /// The chain reorganised below the first indexed height: the index must be rebuilt.
     #[error("the chain changed at height {height}, below the first indexed height {index_from}")]
     ForkBelowIndex {

@@ -16,11 +16,13 @@
 //! transactions: the index stores chain data, never verdicts.
 
 pub mod api;
-mod certificate;
+pub mod certificate;
 mod error;
 pub mod follower;
+pub mod metrics;
 pub mod node;
 mod prefilter;
+pub mod reservations;
 pub mod rest;
 pub mod serve;
 pub mod store;

@@ -26,6 +26,11 @@ pub struct ServeConfig {
     pub http: SocketAddr,
     /// The federation used when a request gives none.
     pub federation: Vec<String>,
+    /// The bearer token writes need; required when `http` is not a loopback address.
+    pub api_token: Option<spool_backend::ApiToken>,
+    /// How long a reservation never broadcast is held
+    /// ([`crate::reservations::DEFAULT_LEASE`] by default).
+    pub reservation_lease: std::time::Duration,
 }
 
 /// A running server: follower thread and HTTP task.
@@ -59,6 +64,9 @@ pub async fn start_with(
     config: ServeConfig,
     extra: impl FnOnce(Arc<ApiState>) -> axum::Router,
 ) -> Result<Running, IndexError> {
+    if config.api_token.is_none() && !config.http.ip().is_loopback() {
+        return Err(IndexError::WritesUnguarded { addr: config.http });
+    }
     let path = config.index_path.clone();
     let follower_config = config.follower.clone();
     let mut follower = tokio::task::spawn_blocking(move || Follower::open(&path, follower_config))
@@ -103,11 +111,18 @@ pub async fn start_with(
             network: config.follower.network,
             federation: config.federation.clone(),
             node: config.follower.node.clone(),
+            api_token: config.api_token.clone(),
+            reservation_lease: config.reservation_lease,
         },
         state.clone(),
     );
     let (tx, rx) = oneshot::channel();
-    let app = api::routes(api_state.clone()).merge(extra(api_state));
+    let app = api::routes(api_state.clone())
+        .merge(extra(api_state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            api_state,
+            crate::metrics::track,
+        ));
     let server = tokio::spawn(api::serve_router(listener, app, async {
         let _ = rx.await;
     }));

@@ -458,6 +458,8 @@ async fn status_reports_the_mode_and_the_filter_counters() {
         follower: filtered_config(&node, parties.federation.address()),
         http: "127.0.0.1:0".parse().unwrap(),
         federation: vec![parties.federation.address().to_string()],
+        api_token: None,
+        reservation_lease: spool_index::reservations::DEFAULT_LEASE,
     })
     .await
     .expect("spool serve starts");

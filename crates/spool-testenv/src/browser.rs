@@ -266,3 +266,129 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+/// Prints `url` to PDF with Chromium's own `--print-to-pdf` (a separate headless run, no
+/// header or footer), as `<screenshot dir>/<name>.pdf`. Panics, naming the cause, when
+/// Chromium is missing or prints nothing.
+pub fn print_to_pdf(url: &str, name: &str) -> PathBuf {
+    let chromium = tool("CHROMIUM", CHROMIUM, "chromium");
+    let profile = tempfile::tempdir().expect("a Chromium profile directory");
+    let pdf = screenshot_dir().join(format!("{name}.pdf"));
+    let _ = std::fs::remove_file(&pdf);
+    let out = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", chromium.display()));
+    let bytes = std::fs::read(&pdf).unwrap_or_default();
+    assert!(
+        out.status.success() && bytes.starts_with(b"%PDF"),
+        "chromium --print-to-pdf {url} made no PDF ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pdf
+}
+
+/// A poppler tool (`pdftoppm`, `pdftotext`, `pdfinfo`), or a panic naming the package.
+fn poppler(name: &str) -> Command {
+    let path = Path::new("/usr/bin").join(name);
+    assert!(
+        path.is_file(),
+        "{name} not found at {} (install Debian's `poppler-utils` package: apt-get install poppler-utils)",
+        path.display()
+    );
+    Command::new(path)
+}
+
+/// The number of pages of a PDF (poppler's `pdfinfo`).
+pub fn pdf_pages(pdf: &Path) -> u32 {
+    let out = poppler("pdfinfo").arg(pdf).output().expect("run pdfinfo");
+    assert!(
+        out.status.success(),
+        "pdfinfo {}: {}",
+        pdf.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("pdfinfo {} names no page count", pdf.display()))
+}
+
+/// The text of a PDF, laid out (poppler's `pdftotext -layout`).
+pub fn pdf_text(pdf: &Path) -> String {
+    let out = poppler("pdftotext")
+        .args(["-layout"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("run pdftotext");
+    assert!(
+        out.status.success(),
+        "pdftotext {}: {}",
+        pdf.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Renders each page of `pdf` to PNG at 96 dpi beside it, as `<name>-page-N.png`, and
+/// returns their paths in page order.
+pub fn pdf_to_png(pdf: &Path, name: &str) -> Vec<PathBuf> {
+    let dir = screenshot_dir();
+    let prefix = dir.join(format!("{name}-page"));
+    let stale = |p: &Path| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(&format!("{name}-page-")) && n.ends_with(".png"))
+    };
+    for old in std::fs::read_dir(&dir)
+        .expect("read the screenshot directory")
+        .flatten()
+    {
+        if stale(&old.path()) {
+            let _ = std::fs::remove_file(old.path());
+        }
+    }
+    let out = poppler("pdftoppm")
+        .args(["-png", "-r", "96"])
+        .arg(pdf)
+        .arg(&prefix)
+        .output()
+        .expect("run pdftoppm");
+    assert!(
+        out.status.success(),
+        "pdftoppm {}: {}",
+        pdf.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("read the screenshot directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| stale(p))
+        .collect();
+    // pdftoppm numbers pages -1, -2 ... (zero-padded when there are ten or more).
+    pages.sort();
+    for page in &pages {
+        let bytes = std::fs::read(page).expect("read a rendered page");
+        assert!(
+            bytes.starts_with(b"\x89PNG"),
+            "{} is not a PNG",
+            page.display()
+        );
+    }
+    pages
+}

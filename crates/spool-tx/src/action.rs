@@ -3,7 +3,7 @@
 
 use bitcoin::{Address, TxOut};
 use spool_protocol::verb::Verb;
-use spool_wallet::SigningKey;
+use spool_wallet::Spender;
 
 use crate::select::{check_network, estimate_vsize, fee_for, finish, fuel_and_tokens, Spendable};
 use crate::sign::Kind;
@@ -52,7 +52,8 @@ pub(crate) fn fuel_for_rate(
     })
 }
 
-/// Builds and signs the SPOOL action `verb` from `key`'s address to `recipients`, choosing
+/// Builds and signs (or, for a [`spool_wallet::WatchKey`], leaves unsigned for a PSBT with its
+/// fee rate met by any signature) the SPOOL action `verb` from `key`'s address to `recipients`, choosing
 /// fuel and tokens among `utxos` (in their order; pass only unreserved ones, or use
 /// spool-engine's reservation store). The recipient count must be pyspool's for the
 /// verb (see [`Verb::recipient_count`]). Spends at least one fuel output and enough that the fee
@@ -68,8 +69,10 @@ pub fn build_action(
     verb: &Verb,
     recipients: &[Address],
     utxos: &[Utxo],
-    key: &SigningKey,
+    key: &(impl Spender + ?Sized),
 ) -> Result<BuiltTx, TxError> {
+    let signer = key.signer();
+    let key = &key.watch();
     if let Some(expected) = verb.recipient_count() {
         if recipients.len() != expected {
             return Err(TxError::WrongRecipientCount {
@@ -104,7 +107,7 @@ pub fn build_action(
         .chain(&tokens[..k])
         .map(|s: &Spendable| s.utxo)
         .collect();
-    finish(params, &inputs, outputs, key)
+    finish(params, &inputs, outputs, key, signer)
 }
 
 /// pyspool's `simple_spool_transaction` with the inputs chosen by the caller: spends exactly
@@ -123,8 +126,10 @@ pub fn build_spool_tx(
     recipients: &[Address],
     fuel: &[Utxo],
     tokens: &[Utxo],
-    key: &SigningKey,
+    key: &(impl Spender + ?Sized),
 ) -> Result<BuiltTx, TxError> {
+    let signer = key.signer();
+    let key = &key.watch();
     crate::select::check_denominations(params)?;
     if recipients.is_empty() {
         return Err(TxError::NothingToSend {
@@ -164,5 +169,6 @@ pub fn build_spool_tx(
         &inputs,
         action_outputs(params, verb, recipients),
         key,
+        signer,
     )
 }

@@ -26,13 +26,13 @@ impl Shortage {
     /// The shortage of `key`'s address at `params`'s denominations: `need` and `found` are
     /// (fuel outputs, token outputs).
     pub(crate) fn of(
-        key: &spool_wallet::SigningKey,
+        key: &spool_wallet::WatchKey,
         params: &crate::TxParams,
         need: (usize, usize),
         found: (usize, usize),
     ) -> TxError {
         TxError::NotEnoughOutputs(Shortage {
-            address: key.address(),
+            address: key.address().clone(),
             need_fuel: need.0,
             found_fuel: found.0,
             need_tokens: need.1,
@@ -128,6 +128,13 @@ pub enum TxError {
         address: Address,
         /// Why.
         reason: &'static str,
+    },
+    /// A transaction to replace does not signal replacement (BIP 125): it was built in
+    /// pyspool-compatibility mode (final sequences).
+    #[error("transaction {txid} does not signal replacement (built in pyspool-compatibility mode): it cannot be bumped")]
+    NotReplaceable {
+        /// The transaction.
+        txid: bitcoin::Txid,
     },
     /// The same outpoint appears twice among the inputs.
     #[error("input {0} is given twice")]

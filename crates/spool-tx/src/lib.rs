@@ -17,8 +17,11 @@
 
 mod action;
 mod built;
+pub mod bump;
+pub mod claims;
 mod error;
 mod params;
+pub mod psbt;
 mod refill;
 pub mod reserve;
 mod select;
@@ -28,6 +31,7 @@ pub mod utxo;
 
 pub use action::{build_action, build_spool_tx};
 pub use built::BuiltTx;
+pub use bump::build_bump;
 pub use error::{Shortage, TxError};
 pub use params::TxParams;
 pub use refill::{build_refill, build_refill_main, MAX_REFILL_OUTPUTS};

@@ -3,7 +3,7 @@
 
 use bitcoin::{Address, Amount, TxOut};
 use spool_protocol::verb::Verb;
-use spool_wallet::SigningKey;
+use spool_wallet::Spender;
 
 use crate::action::fuel_for_rate;
 use crate::select::{
@@ -61,8 +61,10 @@ pub fn build_refill(
     nfees: usize,
     ntokens: usize,
     utxos: &[Utxo],
-    key: &SigningKey,
+    key: &(impl Spender + ?Sized),
 ) -> Result<BuiltTx, TxError> {
+    let signer = key.signer();
+    let key = &key.watch();
     if nfees + ntokens == 0 {
         return Err(TxError::NothingToSend {
             what: "a refill of zero fuel and zero tokens",
@@ -92,7 +94,7 @@ pub fn build_refill(
         .chain(&tokens[..ntokens])
         .map(|s| s.utxo)
         .collect();
-    finish(params, &inputs, outputs, key)
+    finish(params, &inputs, outputs, key, signer)
 }
 
 /// pyspool's `refill_main_wallet`, refill wallet -> `federation`: an ordinary transaction
@@ -111,8 +113,10 @@ pub fn build_refill_main(
     nfees: usize,
     ntokens: usize,
     utxos: &[Utxo],
-    key: &SigningKey,
+    key: &(impl Spender + ?Sized),
 ) -> Result<BuiltTx, TxError> {
+    let signer = key.signer();
+    let key = &key.watch();
     check_denominations(params)?;
     if nfees + ntokens == 0 {
         return Err(TxError::NothingToSend {
@@ -124,7 +128,7 @@ pub fn build_refill_main(
     let mut candidates = spendable(utxos, key);
     if candidates.is_empty() {
         return Err(TxError::NoSpendableOutputs {
-            address: key.address(),
+            address: key.address().clone(),
         });
     }
     // Largest first; the sort is stable so equal values keep the caller's order.
@@ -156,12 +160,12 @@ pub fn build_refill_main(
             }
         }
         let inputs: Vec<&Utxo> = candidates[..count].iter().map(|s| s.utxo).collect();
-        return finish(params, &inputs, outputs, key);
+        return finish(params, &inputs, outputs, key, signer);
     }
     let kinds: Vec<Kind> = candidates.iter().map(|s| s.kind).collect();
     let fee_all = fee_for(params, estimate_vsize(kinds.into_iter(), &outputs));
     Err(TxError::NotEnoughFunds {
-        address: key.address(),
+        address: key.address().clone(),
         needed: target + fee_all,
         found: sum,
         found_outputs: candidates.len(),

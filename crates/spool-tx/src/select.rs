@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use bitcoin::absolute::LockTime;
 use bitcoin::{Address, Amount, ScriptBuf, Transaction, TxIn, TxOut, Witness};
-use spool_wallet::SigningKey;
+use spool_wallet::{SigningKey, WatchKey};
 
 use crate::sign::{sign_all, KeyScripts, Kind};
 use crate::{standard, BuiltTx, TxError, TxParams, Utxo, COINBASE_MATURITY};
@@ -29,8 +29,8 @@ pub(crate) fn unspendable_reason(utxo: &Utxo, scripts: &KeyScripts) -> Option<&'
 }
 
 /// The UTXOs `key` can spend now, in the given order, without duplicate outpoints.
-pub(crate) fn spendable<'a>(utxos: &'a [Utxo], key: &SigningKey) -> Vec<Spendable<'a>> {
-    let scripts = KeyScripts::new(key);
+pub(crate) fn spendable<'a>(utxos: &'a [Utxo], key: &WatchKey) -> Vec<Spendable<'a>> {
+    let scripts = KeyScripts::of(key);
     let mut seen = HashSet::new();
     utxos
         .iter()
@@ -45,14 +45,14 @@ pub(crate) fn spendable<'a>(utxos: &'a [Utxo], key: &SigningKey) -> Vec<Spendabl
 /// The spendable UTXOs split into fuel (exactly `fee`) and tokens (exactly `token`).
 pub(crate) fn fuel_and_tokens<'a>(
     utxos: &'a [Utxo],
-    key: &SigningKey,
+    key: &WatchKey,
     params: &TxParams,
 ) -> Result<(Vec<Spendable<'a>>, Vec<Spendable<'a>>), TxError> {
     check_denominations(params)?;
     let all = spendable(utxos, key);
     if all.is_empty() {
         return Err(TxError::NoSpendableOutputs {
-            address: key.address(),
+            address: key.address().clone(),
         });
     }
     let fuel = all
@@ -122,7 +122,7 @@ pub(crate) fn fee_for(params: &TxParams, vsize: u64) -> Amount {
 }
 
 /// Refuses recipients of another network than the key's.
-pub(crate) fn check_network(recipients: &[Address], key: &SigningKey) -> Result<(), TxError> {
+pub(crate) fn check_network(recipients: &[Address], key: &WatchKey) -> Result<(), TxError> {
     for address in recipients {
         if !address.as_unchecked().is_valid_for_network(key.network()) {
             return Err(TxError::WrongNetwork {
@@ -134,15 +134,18 @@ pub(crate) fn check_network(recipients: &[Address], key: &SigningKey) -> Result<
     Ok(())
 }
 
-/// Builds the transaction spending `inputs` (in order) to `outputs`, signs it with `key`,
-/// verifies every input and runs the standardness checks.
+/// Builds the transaction spending `inputs` (in order) to `outputs`, signs it with `signer`,
+/// verifies every input and runs the standardness checks. Without a signer the transaction
+/// is left unsigned, and its checks run on a copy with placeholder signatures of the
+/// largest size (so the fee rate holds for any signature a signer makes).
 pub(crate) fn finish(
     params: &TxParams,
     inputs: &[&Utxo],
     outputs: Vec<TxOut>,
-    key: &SigningKey,
+    key: &WatchKey,
+    signer: Option<&SigningKey>,
 ) -> Result<BuiltTx, TxError> {
-    let scripts = KeyScripts::new(key);
+    let scripts = KeyScripts::of(key);
     let mut seen = HashSet::new();
     for utxo in inputs {
         if !seen.insert(utxo.outpoint) {
@@ -151,7 +154,7 @@ pub(crate) fn finish(
         if let Some(reason) = unspendable_reason(utxo, &scripts) {
             return Err(TxError::Unspendable {
                 outpoint: utxo.outpoint,
-                address: key.address(),
+                address: key.address().clone(),
                 reason,
             });
         }
@@ -178,8 +181,20 @@ pub(crate) fn finish(
             script_pubkey: u.script_pubkey.clone(),
         })
         .collect();
-    sign_all(&mut tx, &prevouts, key)?;
-    let fee = standard::check_signed(&tx, &prevouts, params)?;
+    let fee = match signer {
+        Some(signer) => {
+            sign_all(&mut tx, &prevouts, signer)?;
+            standard::check_signed(&tx, &prevouts, params)?
+        }
+        None => {
+            let kinds: Vec<Kind> = inputs
+                .iter()
+                .map(|u| scripts.kind(&u.script_pubkey).expect("checked above"))
+                .collect();
+            let placeholder = crate::sign::with_dummy_signatures(&tx, &kinds);
+            standard::check_signed(&placeholder, &prevouts, params)?
+        }
+    };
     Ok(BuiltTx {
         spent: inputs.iter().map(|u| u.outpoint).collect(),
         tx,
@@ -232,7 +247,7 @@ mod tests {
                 ..TxParams::default()
             };
             let refs: Vec<&Utxo> = utxos.iter().collect();
-            let built = finish(&params, &refs, outputs.clone(), &key).unwrap();
+            let built = finish(&params, &refs, outputs.clone(), &key.watch(), Some(&key)).unwrap();
             let estimate = estimate_vsize(kinds.iter().copied(), &outputs);
             let dummy = with_dummy_signatures(&built.tx, &kinds);
             assert_eq!(estimate, dummy.vsize() as u64, "{} inputs", kinds.len());

@@ -7,12 +7,11 @@ use bitcoin::script::{Builder, Instruction};
 use bitcoin::secp256k1::{ecdsa, Message};
 use bitcoin::sighash::{EcdsaSighashType, SighashCache};
 use bitcoin::{CompressedPublicKey, PublicKey, Script, Transaction, TxOut, Witness};
-use spool_wallet::SigningKey;
+use spool_wallet::{SigningKey, WatchKey};
 
 use crate::TxError;
 
 /// Upper bound of a DER signature plus its sighash byte with low-S (R may be 33 bytes).
-#[cfg(test)]
 const MAX_SIG_LEN: usize = 72;
 
 /// Which kind of key-hash script a prevout is.
@@ -31,10 +30,17 @@ pub(crate) struct KeyScripts {
 
 impl KeyScripts {
     pub(crate) fn new(key: &SigningKey) -> KeyScripts {
-        let pk = key.public_key();
+        KeyScripts::of(&key.watch())
+    }
+
+    /// The scripts of a watch key: P2WPKH only when its public key is known.
+    pub(crate) fn of(key: &WatchKey) -> KeyScripts {
         KeyScripts {
-            p2pkh: bitcoin::ScriptBuf::new_p2pkh(&pk.pubkey_hash()),
-            p2wpkh: bitcoin::ScriptBuf::new_p2wpkh(&pk.wpubkey_hash()),
+            p2pkh: key.address().script_pubkey(),
+            p2wpkh: key
+                .public_key()
+                .map(|pk| bitcoin::ScriptBuf::new_p2wpkh(&pk.wpubkey_hash()))
+                .unwrap_or_default(),
         }
     }
 
@@ -42,7 +48,7 @@ impl KeyScripts {
     pub(crate) fn kind(&self, script: &Script) -> Option<Kind> {
         if script == self.p2pkh.as_script() {
             Some(Kind::P2pkh)
-        } else if script == self.p2wpkh.as_script() {
+        } else if !self.p2wpkh.is_empty() && script == self.p2wpkh.as_script() {
             Some(Kind::P2wpkh)
         } else {
             None
@@ -52,7 +58,6 @@ impl KeyScripts {
 
 /// Fills every input with placeholder data of the largest signed size, so that `vsize()`
 /// gives an upper bound of the signed transaction's virtual size.
-#[cfg(test)]
 pub(crate) fn with_dummy_signatures(tx: &Transaction, kinds: &[Kind]) -> Transaction {
     let mut tx = tx.clone();
     use bitcoin::script::PushBytesBuf;

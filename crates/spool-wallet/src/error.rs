@@ -73,4 +73,19 @@ pub enum WalletError {
         /// The network asked for.
         network: bitcoin::Network,
     },
+    /// An extended public key could not be decoded.
+    #[error("{xpub:?} is not an extended public key (xpub/tpub)")]
+    InvalidXpub {
+        /// The key as given (public, so it is shown).
+        xpub: String,
+        /// Why it does not decode.
+        #[source]
+        source: bitcoin::bip32::Error,
+    },
+    /// An address that must be P2PKH (a pyspool wallet address) is of another kind.
+    #[error("{address} is not a p2pkh address; spool wallet addresses are p2pkh")]
+    NotP2pkh {
+        /// The address.
+        address: String,
+    },
 }

@@ -55,6 +55,11 @@ impl SigningKey {
         Address::p2pkh(self.public.pubkey_hash(), self.network)
     }
 
+    /// The public side of this key (no BIP 32 origin: see [`crate::Wallet::watch_key`]).
+    pub fn watch(&self) -> crate::WatchKey {
+        crate::WatchKey::new(self.public, None, self.network)
+    }
+
     /// The P2WPKH address of this key (for spending segwit outputs sent to it).
     pub fn p2wpkh_address(&self) -> Address {
         Address::p2wpkh(&self.public, KnownHrp::from(self.network))

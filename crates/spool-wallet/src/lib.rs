@@ -26,12 +26,14 @@ mod key;
 mod path;
 mod secret;
 mod wallet;
+mod watch;
 
 pub use error::WalletError;
 pub use key::SigningKey;
 pub use path::LeafPath;
 pub use secret::MasterSecret;
 pub use wallet::Wallet;
+pub use watch::{KeyOrigin, Spender, WatchKey, WatchWallet};
 
 use std::sync::LazyLock;
 

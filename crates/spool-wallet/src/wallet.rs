@@ -3,12 +3,12 @@
 use std::fmt;
 use std::str::FromStr;
 
-use bitcoin::bip32::{self, ChainCode, Xpriv};
+use bitcoin::bip32::{self, ChainCode, Fingerprint, Xpriv, Xpub};
 use bitcoin::hashes::{sha512, Hash, HashEngine, Hmac, HmacEngine};
 use bitcoin::secp256k1::{Scalar, SecretKey};
 use bitcoin::{Address, Network, NetworkKind, PrivateKey};
 
-use crate::{secp, LeafPath, MasterSecret, SigningKey, WalletError};
+use crate::{secp, KeyOrigin, LeafPath, MasterSecret, SigningKey, WalletError, WatchKey};
 
 /// A pyspool-compatible wallet on one network.
 ///
@@ -136,6 +136,48 @@ impl Wallet {
     /// A [`crate::WalletError`] when the path cannot be derived.
     pub fn address(&self, path: &LeafPath) -> Result<Address, WalletError> {
         Ok(self.signing_key(path)?.address())
+    }
+
+    /// The master extended public key of a tree wallet (`None` for a single WIF key): it
+    /// derives every leaf address ([`crate::WatchWallet`]) and nothing can be signed with it.
+    pub fn xpub(&self) -> Option<Xpub> {
+        match &self.keys {
+            Keys::Tree(master) => {
+                let mut xpub = Xpub::from_priv(secp(), master);
+                xpub.network = NetworkKind::from(self.network);
+                Some(xpub)
+            }
+            Keys::Single(_) => None,
+        }
+    }
+
+    /// The fingerprint of the master key (of the single key for a WIF wallet).
+    pub fn fingerprint(&self) -> Fingerprint {
+        match &self.keys {
+            Keys::Tree(master) => master.fingerprint(secp()),
+            Keys::Single(key) => {
+                let id = bitcoin::hashes::hash160::Hash::hash(&key.public_key().to_bytes());
+                Fingerprint::from(<[u8; 4]>::try_from(&id[..4]).expect("4 bytes"))
+            }
+        }
+    }
+
+    /// The public side of the key at `path`, with its BIP 32 origin (this wallet's master
+    /// fingerprint and `path`).
+    ///
+    /// # Errors
+    ///
+    /// A [`crate::WalletError`] when the path cannot be derived.
+    pub fn watch_key(&self, path: &LeafPath) -> Result<WatchKey, WalletError> {
+        let key = self.signing_key(path)?;
+        Ok(WatchKey::new(
+            key.public_key(),
+            Some(KeyOrigin {
+                fingerprint: self.fingerprint(),
+                path: path.clone(),
+            }),
+            self.network,
+        ))
     }
 
     /// The signing key at `path` (the root key for [`LeafPath::root`]).

@@ -35,7 +35,8 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
         return Ok(Box::new(
             ServerBackend::new(url, network)
                 .with_context(|| format!("spool server at {shown}"))?
-                .retry_policy(retry),
+                .retry_policy(retry)
+                .with_token(settings.server_token.clone()),
         ));
     }
     Ok(match settings.backend {
@@ -92,8 +93,9 @@ pub fn server(settings: &Settings, command: &'static str) -> anyhow::Result<Serv
     };
     check_url("--server", url)?;
     let shown = redact_url(url);
-    ServerBackend::new(url, settings.network.network())
-        .with_context(|| format!("spool server at {shown}"))
+    Ok(ServerBackend::new(url, settings.network.network())
+        .with_context(|| format!("spool server at {shown}"))?
+        .with_token(settings.server_token.clone()))
 }
 
 /// What a command does with the server's answers: read them, or act on them.

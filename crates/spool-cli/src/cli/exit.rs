@@ -97,7 +97,14 @@ fn is_input(cause: &(dyn std::error::Error + 'static)) -> bool {
     }
     match cause.downcast_ref::<EngineError>() {
         Some(EngineError::Plan(plan)) => plan_is_input(plan),
-        Some(EngineError::History(_)) => true,
+        Some(EngineError::History(_))
+        | Some(EngineError::NoTemplate { .. })
+        | Some(EngineError::NotTemplate { .. })
+        | Some(EngineError::Bump { .. }) => true,
+        // Another pending action holds what this one changes: refused up front, nothing
+        // sent; the user waits for it (the message names it) rather than retrying blindly.
+        Some(EngineError::Pending(_)) => true,
+        Some(EngineError::ReservedElsewhere { .. }) => true,
         Some(EngineError::Backend(backend))
         | Some(EngineError::BackendAt {
             source: backend, ..

@@ -98,6 +98,10 @@ pub struct GlobalOptions {
     /// up instead of warning (reads) or refusing (actions).
     #[arg(long, global = true)]
     pub wait_sync: bool,
+    /// With --server: a file holding the server's write token (`spool serve
+    /// --api-token-file`); SPOOL_SERVER_TOKEN gives the token itself instead.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub server_token_file: Option<PathBuf>,
     /// Deadline of one Bitcoin Core RPC call, in seconds [default: 30; `scantxoutset` gets
     /// at least 600].
     #[arg(long, global = true, env = "SPOOL_RPC_TIMEOUT", value_name = "SECONDS",
@@ -168,6 +172,9 @@ pub struct Settings {
     pub server: Option<String>,
     /// `--wait-sync`: wait for a server's index to catch up with its node.
     pub wait_sync: bool,
+    /// The server's write token (`--server-token-file`, else SPOOL_SERVER_TOKEN); never
+    /// printed.
+    pub server_token: Option<spool_backend::ApiToken>,
     /// Whether a backend was named (`--rpc-url`, `--backend`, `--esplora-url`, `--server`,
     /// or their variables or config keys), rather than only the defaults.
     pub backend_named: bool,
@@ -251,6 +258,7 @@ impl GlobalOptions {
             esplora_url,
             server: self.server.clone().or(config.server),
             wait_sync: self.wait_sync,
+            server_token: server_token(self.server_token_file.as_deref())?,
             backend_named,
             watch: config.watch.unwrap_or_default(),
             data_dir: base.map(|dir| dir.join(network.as_str())),
@@ -281,6 +289,21 @@ fn env_bool(name: &str) -> anyhow::Result<Option<bool>> {
         "true" | "yes" | "on" | "1" => Ok(Some(true)),
         "false" | "no" | "off" | "0" | "" => Ok(Some(false)),
         _ => bail!("{name}={text:?} is not a boolean: give true or false"),
+    }
+}
+
+/// The server's write token: from `--server-token-file`, else from SPOOL_SERVER_TOKEN.
+fn server_token(file: Option<&std::path::Path>) -> anyhow::Result<Option<spool_backend::ApiToken>> {
+    use spool_backend::token::TOKEN_ENV;
+    if let Some(path) = file {
+        return Ok(Some(spool_backend::ApiToken::from_file(path)?));
+    }
+    match std::env::var(TOKEN_ENV) {
+        Ok(text) => Ok(Some(spool_backend::ApiToken::parse(&text, TOKEN_ENV)?)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            bail!("{TOKEN_ENV} is not valid UTF-8")
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! (which hold every input rule), then lets the engine pre-check, select inputs, build, sign,
 //! broadcast and (with `--wait`) wait. Output: `{"txid", "verb", "fee", "hex", ...}`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -78,6 +79,36 @@ pub struct CommonArgs {
     /// elsewhere].
     #[arg(long, value_name = "ADDR")]
     pub federation: Vec<AddressArg>,
+    /// Write the action as an unsigned PSBT (base64) to FILE (`-`: stdout) instead of
+    /// signing it: no secret is read; give the signer's --xpub (with --path) or --from. Its
+    /// outputs are reserved as a signed action's; sign it with `spool sign`, send it with
+    /// `spool broadcast`, or drop it with `spool reservations release TXID`.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "signer_public",
+        conflicts_with = "dry_run"
+    )]
+    pub psbt_out: Option<PathBuf>,
+    /// The signer wallet's extended public key (`spool wallet xpub`), for --psbt-out: the
+    /// signer's address is derived at --path, and the PSBT carries BIP 32 derivations.
+    #[arg(
+        long,
+        value_name = "XPUB",
+        group = "signer_public",
+        requires = "psbt_out"
+    )]
+    pub xpub: Option<String>,
+    /// The signer's address, for --psbt-out without an xpub (`spool sign` then needs
+    /// the --path of the address).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        group = "signer_public",
+        requires = "psbt_out",
+        conflicts_with = "path"
+    )]
+    pub from: Option<AddressArg>,
 }
 
 /// `refill-main` and `refill`.
@@ -121,11 +152,43 @@ pub struct RegisterArgs {
     #[arg(long, value_name = "ADDR")]
     pub to: AddressArg,
     /// The edition (0 = the master edition).
-    #[arg(long, value_name = "N")]
-    pub edition: u64,
+    #[arg(
+        long,
+        value_name = "N",
+        required_unless_present = "editions",
+        conflicts_with = "editions"
+    )]
+    pub edition: Option<u64>,
+    /// A range of editions `A..B` (both included), registered as one batch (`spool batch`:
+    /// one JSON line each, resumable after a crash).
+    #[arg(long, value_name = "A..B", value_parser = edition_range)]
+    pub editions: Option<(u64, u64)>,
     /// Common options.
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// `--editions A..B`.
+fn edition_range(text: &str) -> Result<(u64, u64), String> {
+    let (a, b) = text
+        .split_once("..")
+        .ok_or_else(|| format!("{text:?} is not a range: give A..B, e.g. 1..100"))?;
+    let a: u64 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("{a:?} is not an edition number"))?;
+    let b: u64 = b
+        .trim()
+        .trim_start_matches('=')
+        .parse()
+        .map_err(|_| format!("{b:?} is not an edition number"))?;
+    if a > b {
+        return Err(format!("{text}: the range is empty (A must not exceed B)"));
+    }
+    if b - a >= 100_000 {
+        return Err(format!("{text}: at most 100,000 editions in one run"));
+    }
+    Ok((a, b))
 }
 
 /// `editions`.
@@ -226,6 +289,9 @@ pub struct Output {
     pub confirmed: bool,
     /// Whether the ownership pre-check ran (false with --no-check or for refills).
     pub checked: bool,
+    /// With --psbt-out: the unsigned PSBT, base64 (`txid` is then its unsigned txid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psbt: Option<String>,
 }
 
 impl RefillArgs {
@@ -273,7 +339,30 @@ impl RegisterArgs {
         let network = settings.network.network();
         let piece = self.piece.on(network)?;
         let to = self.to.on(network, "--to")?;
-        let operation = Operation::register(&piece, to, self.edition);
+        if let Some((first, last)) = self.editions {
+            let piece_text = format!("{},{}", piece.file_hash, piece.file_hash_metadata);
+            let mut text = String::new();
+            for edition in first..=last {
+                text.push_str(
+                    &serde_json::json!({
+                        "action": "register",
+                        "piece": piece_text,
+                        "to": to.to_string(),
+                        "edition": edition,
+                    })
+                    .to_string(),
+                );
+                text.push('\n');
+            }
+            let batch = super::batch::BatchArgs {
+                file: format!("register --editions {first}..{last}"),
+                keep_going: false,
+                common: self.common.clone(),
+            };
+            return batch.run_text(settings, &text).await;
+        }
+        let edition = self.edition.unwrap_or_default();
+        let operation = Operation::register(&piece, to, edition);
         execute(settings, &self.common, operation.into()).await
     }
 }
@@ -363,6 +452,9 @@ async fn execute(
     common: &CommonArgs,
     request: Request,
 ) -> anyhow::Result<Outcome> {
+    if common.psbt_out.is_some() {
+        return crate::subcommand::psbt_out::execute(settings, common, request).await;
+    }
     let network = settings.network.network();
     let federation = connect::federation(settings, &common.federation)?;
     let secret = common.secret.read()?;
@@ -382,7 +474,10 @@ async fn execute(
     // The node must serve --network before this network's data directory is created.
     // (Every backend error names the node's URL.)
     connect::server_sync_gate(settings, connect::Purpose::Action).await?;
-    connect::backend(settings)?.tip_height().await?;
+    // (A server's status, just read by the gate, named its network already.)
+    if settings.server.is_none() {
+        connect::backend(settings)?.tip_height().await?;
+    }
     let spool = connect::spool(settings, federation).await?;
     let prepared = spool.prepare(&request, &key, &options).await?;
     let mut output = Output {
@@ -395,6 +490,7 @@ async fn execute(
         broadcast: false,
         confirmed: false,
         checked: prepared.checked(),
+        psbt: None,
     };
     let mut wait_failed = None;
     if !common.dry_run {

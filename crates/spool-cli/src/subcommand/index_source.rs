@@ -12,7 +12,9 @@ use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Network, Txid};
 use spool_explorer::{ExplorerSource, SourceError, SyncStatus};
 use spool_index::api::ApiState;
+use spool_index::certificate::{CertificateError, Dating};
 use spool_index::IndexError;
+use spool_protocol::certificate::Certificate;
 use spool_protocol::chain::ChainTx;
 
 /// The index, as the explorer reads it.
@@ -96,5 +98,40 @@ impl ExplorerSource for IndexSource {
             || "the latest transactions".into(),
             |store| store.latest(limit),
         )
+    }
+
+    fn certificate(
+        &self,
+        piece: &Address,
+        edition: u64,
+        federation: &[Address],
+    ) -> Result<Option<Certificate>, SourceError> {
+        let federation: Vec<String> = federation.iter().map(ToString::to_string).collect();
+        let issuer = format!(
+            "spool-rs {} via spool serve's explorer",
+            env!("CARGO_PKG_VERSION")
+        );
+        // The explorer reads on a blocking thread of the server's runtime; issuing asks the
+        // node for proofs, so it runs on that runtime from here.
+        let issued = tokio::runtime::Handle::current().block_on(spool_index::certificate::issue(
+            &self.state,
+            piece,
+            edition,
+            &federation,
+            &issuer,
+            Dating::TipTime,
+        ));
+        match issued {
+            Ok(certificate) => Ok(Some(certificate)),
+            Err(CertificateError::Indexing { indexed, node }) => Err(SourceError::NotReady {
+                reason: format!(
+                    "the index is at block {indexed} of {node}; a certificate needs the whole chain"
+                ),
+            }),
+            Err(err) => Err(SourceError::Read {
+                what: format!("the certificate of edition {edition} of {piece}"),
+                source: Box::new(err),
+            }),
+        }
     }
 }

@@ -198,6 +198,8 @@ fn in_flight(record: &Record, status: TxStatus) -> Option<String> {
         TxStatus::Unknown => Some("the node cannot be asked".to_owned()),
         TxStatus::Gone => match (record.state, record.owner) {
             (TxState::Broadcast | TxState::Unsure, _) => None,
+            // Never sent: its signed form is not broadcast from this data directory.
+            (TxState::Unsigned, _) => None,
             (_, Some(owner)) if owner.is_alive() != Some(false) => Some(format!(
                 "process {} reserved it and has not finished broadcasting",
                 owner.pid

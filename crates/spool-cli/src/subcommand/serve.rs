@@ -32,6 +32,20 @@ pub struct ServeArgs {
     /// How often to poll the node for new blocks and mempool transactions, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub poll_ms: u64,
+    /// A file holding the bearer token that writes (broadcasts) need; required when
+    /// `--http` is not a loopback address. Clients give it with SPOOL_SERVER_TOKEN or
+    /// `--server-token-file`.
+    #[arg(long, value_name = "PATH")]
+    pub api_token_file: Option<std::path::PathBuf>,
+    /// How long the server holds a reservation whose transaction was never broadcast (an
+    /// operator that crashed between reserving and sending), in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = spool_index::reservations::DEFAULT_LEASE.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub reservation_lease: u64,
+    /// The explorer's public base URL (e.g. `https://spool.example`), put in the QR code of
+    /// its certificate pages [default: `http://` and the host the visitor asked for].
+    #[arg(long, value_name = "URL", value_parser = public_url)]
+    pub public_url: Option<String>,
     /// Where and what to index.
     #[command(flatten)]
     pub options: IndexOptions,
@@ -73,12 +87,17 @@ impl ServeArgs {
             )?,
             http: self.http,
             federation,
+            api_token: self
+                .api_token_file
+                .as_deref()
+                .map(spool_backend::ApiToken::from_file)
+                .transpose()?,
+            reservation_lease: Duration::from_secs(self.reservation_lease),
         };
+        let mut explorer = ExplorerConfig::new(explorer_federation);
+        explorer.public_url.clone_from(&self.public_url);
         let running = spool_index::start_with(config, move |state| {
-            spool_explorer::router(
-                Arc::new(IndexSource::new(state)),
-                ExplorerConfig::new(explorer_federation),
-            )
+            spool_explorer::router(Arc::new(IndexSource::new(state)), explorer)
         })
         .await
         .with_context(|| format!("cannot serve the index {}", index_path.display()))?;
@@ -108,6 +127,21 @@ impl ServeArgs {
             "",
         )
     }
+}
+
+/// `--public-url`: an `http://` or `https://` URL without query or fragment.
+fn public_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{text}` is not an http:// or https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || rest.contains(['?', '#', ' ', '"', '<', '>']) {
+        return Err(format!(
+            "`{text}` is not a base URL (a host, an optional path, no query or fragment)"
+        ));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
 }
 
 async fn follower_ended(running: &spool_index::Running) {

@@ -13,6 +13,27 @@ use crate::cli::secret::{parse_path, SecretArgs};
 pub enum WalletCommand {
     /// Print the address at a leaf path (default: the root address).
     Address(AddressArgs),
+    /// Print the wallet's master extended public key and fingerprint: with it an online
+    /// machine derives every leaf address and writes PSBTs (--psbt-out --xpub) that only
+    /// the secret can sign.
+    Xpub(XpubArgs),
+}
+
+/// `spool wallet xpub`'s arguments.
+#[derive(Debug, Args)]
+pub struct XpubArgs {
+    /// Where the master secret comes from.
+    #[command(flatten)]
+    pub secret: SecretArgs,
+}
+
+/// `{"xpub", "fingerprint"}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XpubOutput {
+    /// The master extended public key (xpub on mainnet, tpub on the test networks).
+    pub xpub: String,
+    /// The master key's fingerprint (hex), as PSBT derivations name it.
+    pub fingerprint: String,
 }
 
 /// `spool wallet address`'s arguments.
@@ -46,6 +67,20 @@ impl WalletCommand {
     /// The secret cannot be read, or the path cannot be derived.
     pub fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
         match self {
+            WalletCommand::Xpub(args) => {
+                let secret = args.secret.read()?;
+                let wallet = Wallet::from_secret(&secret, settings.network.network())?;
+                drop(secret);
+                let xpub = wallet
+                    .xpub()
+                    .ok_or_else(|| anyhow::anyhow!("a single-key wallet has no xpub"))?;
+                let output = XpubOutput {
+                    xpub: xpub.to_string(),
+                    fingerprint: wallet.fingerprint().to_string(),
+                };
+                let text = format!("{} (fingerprint {})\n", output.xpub, output.fingerprint);
+                Outcome::new(&output, text)
+            }
             WalletCommand::Address(args) => {
                 let read = args.secret.read_reporting()?;
                 if read.dropped_newline {

@@ -30,13 +30,40 @@ impl Server {
 
     /// [`Server::start`] with extra environment variables (test hooks).
     pub fn start_with_env(env: &Env, extra: &[&str], vars: &[(&str, &str)]) -> Server {
-        let mut args = vec!["serve", "--http", "127.0.0.1:0", "--poll-ms", "50"];
+        Server::spawn(env, extra, vars, Stdio::inherit())
+    }
+
+    /// [`Server::start`] at the most verbose logging (`-vv`), its stderr written to `log`.
+    pub fn start_logged(env: &Env, extra: &[&str], log: &std::path::Path) -> Server {
+        let file = std::fs::File::create(log).expect("create the server's log file");
+        let mut all = vec!["-vv"];
+        all.extend_from_slice(extra);
+        Server::spawn(env, &all, &[], Stdio::from(file))
+    }
+
+    /// [`Server::start`] listening on `http` (e.g. the port of a server killed before).
+    pub fn start_at(env: &Env, http: &str, extra: &[&str]) -> Server {
+        Server::spawn_at(env, http, extra, &[], Stdio::inherit())
+    }
+
+    fn spawn(env: &Env, extra: &[&str], vars: &[(&str, &str)], stderr: Stdio) -> Server {
+        Server::spawn_at(env, "127.0.0.1:0", extra, vars, stderr)
+    }
+
+    fn spawn_at(
+        env: &Env,
+        http: &str,
+        extra: &[&str],
+        vars: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Server {
+        let mut args = vec!["serve", "--http", http, "--poll-ms", "50"];
         args.extend_from_slice(extra);
         let mut child = env
             .command(&args)
             .envs(vars.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn spool serve");
         let mut line = String::new();
@@ -114,14 +141,30 @@ impl Drop for Server {
 
 /// A plain HTTP/1.1 GET of `base` + `path`: the status code and the body.
 pub fn get(base: &str, path: &str) -> (u16, String) {
+    request(base, "GET", path, None)
+}
+
+/// A plain HTTP/1.1 POST of `body` (text/plain, no credentials) to `base` + `path`.
+pub fn post(base: &str, path: &str, body: &str) -> (u16, String) {
+    request(base, "POST", path, Some(body))
+}
+
+fn request(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
     let host = base.strip_prefix("http://").expect("an http:// URL");
     let mut stream = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
+    let body = body.map_or(String::new(), |b| {
+        format!(
+            "Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n{b}",
+            b.len()
+        )
+    });
+    let end = if body.is_empty() { "\r\n" } else { "" };
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{body}{end}"
     )
     .expect("send the request");
     let mut raw = Vec::new();

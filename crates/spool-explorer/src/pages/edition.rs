@@ -53,6 +53,7 @@ pub(crate) fn render(
     };
     let body = html! {
         (title_block(&page))
+        (certificate_links(&page))
         (loans(&page))
         (graph(&page))
         (chain_of_events(&page))
@@ -95,6 +96,28 @@ fn title_block(page: &EditionPage<'_>) -> Markup {
                         }
                     }))
                 }
+            }
+        }
+    }
+}
+
+/// The edition's certificate: the file, and the printable certificate of authenticity.
+fn certificate_links(page: &EditionPage<'_>) -> Markup {
+    let base = format!(
+        "/piece/{}/edition/{}/certificate",
+        page.history.piece_address(),
+        page.edition
+    );
+    html! {
+        section #certificate {
+            h2 { "Certificate" }
+            p {
+                "A file that proves this edition's provenance to anyone, checked without trusting this site ("
+                code { "spool verify" }
+                "). "
+                a #download-certificate href={ (base) ".spoolcert" } download { "Download certificate" }
+                " · "
+                a #certificate-page href=(base) { "Certificate of authenticity (printable)" }
             }
         }
     }

@@ -2,6 +2,7 @@
 //! pieces every page uses (links to addresses and transactions, the event table).
 
 pub(crate) mod address;
+pub(crate) mod certificate;
 pub(crate) mod edition;
 pub(crate) mod editions;
 pub(crate) mod error;

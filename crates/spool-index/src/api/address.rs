@@ -15,12 +15,18 @@ use super::error::ApiResult;
 use super::input::{today, FederationQuery};
 use super::{federation, parse_address, path, query, ApiError, ApiState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct TxsQuery {
     /// Only what the rules of this edition read (the address is then a piece's).
     edition: Option<u64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/address/{address}/txs", tag = "address",
+    params(("address" = String, Path, description = "an address of the network served"), TxsQuery),
+    responses((status = 200, description = "the SPOOL transactions paying the address, with their prevouts", body = AddressTxsReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn address_txs(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
@@ -48,45 +54,77 @@ pub(super) async fn address_txs(
         .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct UtxoQuery {
     min_conf: Option<u32>,
+    /// At most this many outputs of each value, at random (an action's sample to choose its
+    /// inputs from); all of them when absent.
+    per_value: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/api/v1/address/{address}/utxos", tag = "address",
+    params(("address" = String, Path, description = "a watched address"), UtxoQuery),
+    responses((status = 200, description = "the address's unspent outputs", body = UtxosReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn address_utxos(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
     q: Result<Query<UtxoQuery>, QueryRejection>,
 ) -> ApiResult<UtxosReply> {
     let text = path(p)?;
-    let min_conf = query(q)?.min_conf.unwrap_or(0);
+    let q = query(q)?;
+    let min_conf = q.min_conf.unwrap_or(0);
+    let per_value = q.per_value;
     let address = parse_address(&text, state.config.network, "address")?;
     let tip = state.indexed_height().unwrap_or(0);
     state
-        .read(move |store, _| {
+        .read(move |store, api| {
             let script = address.script_pubkey();
             if !store.is_watched(&script)? {
                 return Err(ApiError::not_found(format!(
                     "address {address} is not watched by this index (restart `spool serve` with --watch {address})"
                 )));
             }
+            let utxos = store.utxos(&script, min_conf, tip)?;
+            // Outputs reserved for another operator's transaction are not offered.
+            let held = api.reservations()?;
+            if held.sweep_due() {
+                held.sweep(&|txid| super::reservations::status_of(api, txid))?;
+            }
+            let utxos: Vec<_> = held
+                .unheld(&utxos, |u| u.outpoint)
+                .into_iter()
+                .cloned()
+                .collect();
+            let utxos = match per_value {
+                Some(limit) => sample_per_value(utxos, limit),
+                None => utxos,
+            };
             Ok(Json(UtxosReply {
                 address: address.to_string(),
-                utxos: store.utxos(&script, min_conf, tip)?,
+                utxos,
             }))
         })
         .await
 }
 
 /// `GET address/{a}/holdings`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HoldingsReply {
     /// The address asked about.
     pub address: String,
     /// What it holds, by piece, edition and role.
+    #[schema(value_type = Vec<Object>)]
     pub holdings: Vec<Holding>,
 }
 
+#[utoipa::path(get, path = "/api/v1/address/{address}/holdings", tag = "address",
+    params(("address" = String, Path, description = "an address"), FederationQuery),
+    responses((status = 200, description = "the editions the address owns, holds on consignment or borrows", body = HoldingsReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn holdings(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
@@ -119,7 +157,7 @@ pub(super) async fn holdings(
 }
 
 /// `GET address/{a}/pieces`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AddressPiecesReply {
     /// The address asked about.
     pub address: String,
@@ -127,6 +165,11 @@ pub struct AddressPiecesReply {
     pub pieces: Vec<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/address/{address}/pieces", tag = "address",
+    params(("address" = String, Path, description = "an address")),
+    responses((status = 200, description = "the pieces whose SPOOL transactions involve the address", body = AddressPiecesReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn address_pieces(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
@@ -141,4 +184,28 @@ pub(super) async fn address_pieces(
             }))
         })
         .await
+}
+
+/// At most `limit` outputs of each value, starting at a place that changes with every call
+/// (so that operators asking at once rarely draw the same outputs), in the list's order.
+fn sample_per_value(
+    utxos: Vec<spool_protocol::chain::Utxo>,
+    limit: usize,
+) -> Vec<spool_protocol::chain::Utxo> {
+    use std::collections::BTreeMap;
+    let mut by_value: BTreeMap<u64, Vec<spool_protocol::chain::Utxo>> = BTreeMap::new();
+    for utxo in utxos {
+        by_value.entry(utxo.value.to_sat()).or_default().push(utxo);
+    }
+    let turn = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as usize);
+    by_value
+        .into_values()
+        .flat_map(|group| {
+            let n = group.len();
+            let start = if n > limit { turn % n } else { 0 };
+            group.into_iter().cycle().skip(start).take(limit.min(n))
+        })
+        .collect()
 }

@@ -13,7 +13,8 @@ use super::{
     federation, find_transaction, parse_address, parse_txid, query, ApiError, ApiState, MAX_PAGE,
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct PiecesQuery {
     offset: Option<u64>,
     limit: Option<u64>,
@@ -21,7 +22,7 @@ pub(super) struct PiecesQuery {
 }
 
 /// One piece in `GET pieces`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PieceRow {
     /// The piece address.
     pub piece_address: String,
@@ -34,7 +35,7 @@ pub struct PieceRow {
 }
 
 /// `GET pieces?offset=&limit=&federation=`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PiecesReply {
     /// The pieces of this page registered by a valid master registration (by the federation
     /// when one is set), in order of first appearance.
@@ -57,6 +58,11 @@ pub struct PiecesReply {
 /// piece's verified history); a page not filled by then says where to go on.
 pub const MAX_SCAN: u64 = 4 * MAX_PAGE;
 
+#[utoipa::path(get, path = "/api/v1/pieces", tag = "browse",
+    params(PiecesQuery),
+    responses((status = 200, description = "registered pieces, a page at a time", body = PiecesReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn pieces(
     State(state): State<Arc<ApiState>>,
     q: Result<Query<PiecesQuery>, QueryRejection>,
@@ -116,18 +122,24 @@ pub(super) async fn pieces(
         .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct LatestQuery {
     limit: Option<u32>,
 }
 
 /// `GET latest?limit=N`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LatestReply {
     /// The newest SPOOL transactions, mempool first.
     pub txs: Vec<WireTx>,
 }
 
+#[utoipa::path(get, path = "/api/v1/latest", tag = "browse",
+    params(LatestQuery),
+    responses((status = 200, description = "the latest SPOOL transactions, newest first", body = LatestReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn latest(
     State(state): State<Arc<ApiState>>,
     q: Result<Query<LatestQuery>, QueryRejection>,
@@ -149,13 +161,14 @@ pub(super) async fn latest(
         .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct SearchQuery {
     q: Option<String>,
 }
 
 /// `GET search?q=`: what a txid, piece address (file hash) or address is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchReply {
     /// `tx`, `piece` or `address`.
     pub kind: String,
@@ -163,6 +176,12 @@ pub struct SearchReply {
     pub id: String,
 }
 
+#[utoipa::path(get, path = "/api/v1/search", tag = "browse",
+    params(SearchQuery),
+    responses((status = 200, description = "what the query names: a piece, an address or a transaction", body = SearchReply),
+        (status = 404, description = "nothing matches", body = spool_backend::server::ErrorReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn search(
     State(state): State<Arc<ApiState>>,
     q: Result<Query<SearchQuery>, QueryRejection>,

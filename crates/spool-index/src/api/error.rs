@@ -12,6 +12,8 @@ use crate::error::IndexError;
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    conflict: Option<bitcoin::Txid>,
+    held: Option<&'static str>,
 }
 
 impl ApiError {
@@ -20,6 +22,28 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            conflict: None,
+            held: None,
+        }
+    }
+
+    /// A 409: the request conflicts with the pending transaction `with`.
+    pub fn conflict(with: bitcoin::Txid, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            message: message.into(),
+            conflict: Some(with),
+            held: None,
+        }
+    }
+
+    /// A 409 to a reservation: `holder` holds a claim (`claim`) or an outpoint.
+    pub fn held(holder: bitcoin::Txid, claim: bool, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            message: message.into(),
+            conflict: Some(holder),
+            held: Some(if claim { "claim" } else { "outpoint" }),
         }
     }
     /// The message told to the client.
@@ -61,6 +85,8 @@ impl IntoResponse for ApiError {
             self.status,
             Json(ErrorReply {
                 error: self.message,
+                conflict: self.conflict,
+                held: self.held.map(str::to_owned),
             }),
         )
             .into_response()

@@ -49,7 +49,8 @@ pub(crate) fn federation(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct FederationQuery {
     pub(super) federation: Option<String>,
     pub(super) date: Option<String>,

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 /// Says in every API reply how far the index is: the headers `X-Spool-Indexed-Height`
 /// (absent before the first block), `X-Spool-Node-Height` and `X-Spool-Synced`, and, in
-/// every JSON object reply but a certificate, the same as `indexed_height`, `node_height`
+/// every JSON object reply but a certificate and the OpenAPI document, the same as `indexed_height`, `node_height`
 /// and `synced`. An
 /// answer from an index behind its node thus says so (the status reply has them already).
 pub(super) async fn index_position(
@@ -19,8 +19,11 @@ pub(super) async fn index_position(
     use axum::http::{header, HeaderValue};
     // The status reply has the fields already; a certificate is a document of its own,
     // served byte for byte (the headers still say how far the index is).
-    let is_status =
-        request.uri().path().ends_with("/status") || request.uri().path().ends_with("/certificate");
+    // So is the OpenAPI description.
+    let path = request.uri().path();
+    let is_status = path.ends_with("/status")
+        || path.ends_with("/certificate")
+        || path.ends_with("/openapi.json");
     let response = next.run(request).await;
     let sync = state.sync_state();
     let indexed = sync.indexed.map(|(height, _)| height);
@@ -81,5 +84,42 @@ pub(super) async fn api_security_headers(mut response: Response) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
     );
+    response
+}
+
+/// [`require_token`] for every method but `GET` (a route with reads and writes).
+pub(super) async fn require_token_for_writes(
+    state: State<Arc<ApiState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() == axum::http::Method::GET {
+        return next.run(request).await;
+    }
+    require_token(state, request, next).await
+}
+
+/// Guards a write route: once `spool serve --api-token-file` is given, a request must carry
+/// `Authorization: Bearer <token>`; otherwise a JSON 401 (with `WWW-Authenticate: Bearer`)
+/// says what is missing. The token is never echoed or logged.
+pub(super) async fn require_token(
+    State(state): State<Arc<ApiState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::{header, HeaderValue, StatusCode};
+    let Some(token) = &state.config().api_token else {
+        return next.run(request).await;
+    };
+    let problem = match request.headers().get(header::AUTHORIZATION) {
+        None => "writes need the API token: send Authorization: Bearer <token>",
+        Some(value) if token.accepts(value.as_bytes()) => return next.run(request).await,
+        Some(_) => "the API token is wrong",
+    };
+    tracing::warn!(path = %request.uri().path(), "write refused: {problem}");
+    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, problem).into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
 }

@@ -17,7 +17,9 @@ mod error;
 mod input;
 mod layers;
 mod listen;
+pub mod openapi;
 mod piece;
+mod reservations;
 mod state;
 mod status;
 mod tx;
@@ -29,7 +31,7 @@ use std::time::Duration;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::{Method, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use bitcoin::Network;
 use spool_backend::server::API_PREFIX;
@@ -68,6 +70,11 @@ pub struct ApiConfig {
     pub federation: Vec<String>,
     /// The node, for broadcasts and transactions the index does not hold.
     pub node: NodeConfig,
+    /// The bearer token writes need (`spool serve --api-token-file`); `None`: writes are
+    /// open (loopback only).
+    pub api_token: Option<spool_backend::ApiToken>,
+    /// How long a reservation never broadcast is held (`spool serve --reservation-lease`).
+    pub reservation_lease: Duration,
 }
 
 /// The API's routes under `/api/v1`, with body limits, timeouts and JSON errors; every
@@ -85,7 +92,13 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .route("/address/{address}/utxos", get(address::address_utxos))
         .route("/address/{address}/holdings", get(address::holdings))
         .route("/address/{address}/pieces", get(address::address_pieces))
-        .route("/tx", post(tx::broadcast))
+        .route(
+            "/tx",
+            post(tx::broadcast).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                layers::require_token,
+            )),
+        )
         .route("/tx/{txid}", get(tx::transaction))
         .route("/tx/{txid}/status", get(tx::tx_status))
         .route("/piece/{piece}/history", get(piece::history))
@@ -101,12 +114,30 @@ pub fn routes(state: Arc<ApiState>) -> Router {
             "/piece/{piece}/certificate",
             get(crate::certificate::piece_certificate),
         )
+        .route(
+            "/reservations",
+            get(reservations::list)
+                .post(reservations::reserve)
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    layers::require_token_for_writes,
+                )),
+        )
+        .route(
+            "/reservations/{txid}",
+            delete(reservations::release).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                layers::require_token,
+            )),
+        )
         .route("/latest", get(browse::latest))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route("/search", get(browse::search))
         .method_not_allowed_fallback(no_method)
         .fallback(not_found);
     Router::new()
         .nest(API_PREFIX, api)
+        .route("/metrics", get(crate::metrics::scrape))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             layers::index_position,

@@ -47,13 +47,19 @@ pub fn build_history_with(
         .expect("piece addresses are checked for the index's network first")
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct HistoryQuery {
     federation: Option<String>,
     edition: Option<u64>,
     min_conf: Option<u64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/piece/{piece}/history", tag = "piece",
+    params(("piece" = String, Path, description = "the piece's address (its file hash)"), HistoryQuery),
+    responses((status = 200, description = "every event, verified by spool-protocol's rules", body = HistoryReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn history(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
@@ -91,7 +97,8 @@ pub fn history_reply(history: &History, edition: Option<u64>) -> HistoryReply {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct OwnershipQuery {
     address: Option<String>,
     edition: Option<u64>,
@@ -102,6 +109,11 @@ pub(super) struct OwnershipQuery {
 /// (one type, the protocol's).
 pub use spool_protocol::ownership::OwnershipReport as OwnershipReply;
 
+#[utoipa::path(get, path = "/api/v1/piece/{piece}/ownership", tag = "piece",
+    params(("piece" = String, Path, description = "the piece's address"), OwnershipQuery),
+    responses((status = 200, description = "whether an address may act on an edition, and why not (spool-protocol's OwnershipReport)", body = Object),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn ownership(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
@@ -129,6 +141,11 @@ pub(super) async fn ownership(
         .await
 }
 
+#[utoipa::path(get, path = "/api/v1/piece/{piece}/state", tag = "piece",
+    params(("piece" = String, Path, description = "the piece's address"), FederationQuery),
+    responses((status = 200, description = "every edition's owner, consignee, holder and loans (spool-protocol's PieceState)", body = Object),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn piece_state(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,

@@ -21,6 +21,8 @@ pub struct ApiState {
     pub(super) writer: Mutex<Option<Store>>,
     pub(super) sync: SharedState,
     pub(super) histories: Mutex<HashMap<HistoryKey, (u64, Arc<History>)>>,
+    pub(super) metrics: crate::metrics::Metrics,
+    pub(super) reservations: std::sync::OnceLock<crate::reservations::ServerReservations>,
 }
 
 /// A cached history: the piece and the federation it was verified with.
@@ -46,7 +48,29 @@ impl ApiState {
             writer: Mutex::new(None),
             sync,
             histories: Mutex::new(HashMap::new()),
+            metrics: crate::metrics::Metrics::new(),
+            reservations: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The reservations held for every operator (opened on first use, from the index file).
+    ///
+    /// # Errors
+    /// [`IndexError`] when the tables cannot be opened or read.
+    pub fn reservations(&self) -> Result<&crate::reservations::ServerReservations, IndexError> {
+        if let Some(held) = self.reservations.get() {
+            return Ok(held);
+        }
+        let opened = crate::reservations::ServerReservations::open(
+            &self.config.index_path,
+            self.config.reservation_lease,
+        )?;
+        Ok(self.reservations.get_or_init(|| opened))
+    }
+
+    /// The server's metrics (`GET /metrics`).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// The configuration served.

@@ -9,6 +9,9 @@ use spool_backend::server::StatusReply;
 use super::error::ApiResult;
 use super::ApiState;
 
+/// `GET status`.
+#[utoipa::path(get, path = "/api/v1/status", tag = "status",
+    responses((status = 200, description = "how far the index is", body = StatusReply)))]
 pub(super) async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<StatusReply> {
     let sync = state.sync.lock().expect("state lock").clone();
     Ok(Json(StatusReply {

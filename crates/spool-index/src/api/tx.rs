@@ -19,6 +19,15 @@ use crate::follower::mempool_prevouts;
 use crate::node::NodeRpc;
 use crate::store::Store;
 
+#[utoipa::path(post, path = "/api/v1/tx", tag = "tx",
+    request_body(content = String, description = "the raw transaction, hex", content_type = "text/plain"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "sent (or already known)", body = BroadcastReply),
+        (status = 400, description = "not a transaction", body = spool_backend::server::ErrorReply),
+        (status = 401, description = "the write token is missing or wrong (with --api-token-file)", body = spool_backend::server::ErrorReply),
+        (status = 409, description = "it would replace another pending SPOOL action (`conflict` names it); a fee bump of the same action is admitted", body = spool_backend::server::ErrorReply),
+        (status = 422, description = "the node refused it", body = spool_backend::server::ErrorReply),
+        (status = 502, description = "the node could not be reached", body = spool_backend::server::ErrorReply)))]
 pub(super) async fn broadcast(
     State(state): State<Arc<ApiState>>,
     body: Result<String, StringRejection>,
@@ -31,6 +40,7 @@ pub(super) async fn broadcast(
     let state2 = state.clone();
     tokio::task::spawn_blocking(move || {
         let rpc = NodeRpc::new(&state2.config.node)?;
+        admit(&state2, &rpc, &tx)?;
         let txid = match rpc.send_raw_transaction(&tx) {
             Ok(txid) => txid,
             Err(IndexError::NodeRefused { message, .. }) => {
@@ -38,6 +48,14 @@ pub(super) async fn broadcast(
             }
             Err(err) => return Err(err.into()),
         };
+        // An operator's reservation of it is now a broadcast one (released when it confirms
+        // or is dropped); a failure to note it only delays the release.
+        if let Ok(held) = state2.reservations() {
+            use spool_tx::claims::ReservationStore;
+            if let Err(err) = held.mark_broadcast(&txid) {
+                tracing::warn!(error = %err, %txid, "cannot mark the reservation broadcast");
+            }
+        }
         if std::env::var_os(ABORT_AFTER_BROADCAST).is_some() {
             // The test hook: die as a kill -9 would, after the node took the transaction and
             // before the client hears of it.
@@ -64,6 +82,67 @@ pub(super) async fn broadcast(
     })
     .await
     .map_err(|err| ApiError::internal(format!("task failed: {err}")))?
+}
+
+/// Admission control: refuses (409, naming it) a transaction that would replace a pending
+/// SPOOL transaction of the node's mempool, unless it is a fee bump of the same action: the
+/// same outputs (recipients, token values and verb, in the same order) paid with other or
+/// more fuel. Other conflicts are left to the node's own replacement rules.
+fn admit(state: &ApiState, rpc: &NodeRpc, tx: &Transaction) -> Result<(), ApiError> {
+    if tx.input.is_empty() {
+        return Ok(());
+    }
+    let txid = tx.compute_txid();
+    let outpoints: Vec<serde_json::Value> = tx
+        .input
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "txid": i.previous_output.txid.to_string(),
+                "vout": i.previous_output.vout,
+            })
+        })
+        .collect();
+    let spent = match rpc.call(
+        "gettxspendingprevout",
+        &[serde_json::Value::from(outpoints)],
+    ) {
+        Ok(spent) => spent,
+        // A node without the call (before Core 24) leaves the decision to its mempool.
+        Err(IndexError::NodeRefused { code: -32601, .. }) => return Ok(()),
+        Err(err) => return Err(err.into()),
+    };
+    let spenders: std::collections::BTreeSet<Txid> = spent
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry["spendingtxid"].as_str())
+        .filter_map(|text| Txid::from_str(text).ok())
+        .filter(|spender| *spender != txid)
+        .collect();
+    for spender in spenders {
+        let pending = state.with_reader(|store| store.transaction(&spender))?;
+        let Some(pending) = pending else {
+            // Not a SPOOL transaction (the index holds every SPOOL one of the mempool).
+            continue;
+        };
+        if !crate::store::is_spool(&pending.tx) {
+            continue;
+        }
+        if pending.tx.output == tx.output {
+            continue;
+        }
+        let verb = spool_protocol::payload::find_verb(&pending.tx)
+            .ok()
+            .map_or_else(|| "a SPOOL verb".to_owned(), |(_, verb)| verb.to_string());
+        return Err(ApiError::conflict(
+            spender,
+            format!(
+                "transaction {txid} spends outputs that pending SPOOL transaction {spender} ({verb}) spends: it would replace another action; only a fee bump of the same action (same recipients and verb) may replace it. Wait for {spender} to confirm, then act again"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A transaction from the index, or else from the node (`getrawtransaction` verbosity 2).
@@ -128,6 +207,12 @@ pub(crate) fn find_transaction(
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/tx/{txid}", tag = "tx",
+    params(("txid" = String, Path, description = "64 hexadecimal digits")),
+    responses((status = 200, description = "the transaction, its prevouts and place", body = WireTx),
+        (status = 404, description = "unknown", body = spool_backend::server::ErrorReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn transaction(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,
@@ -144,6 +229,11 @@ pub(super) async fn transaction(
         .await
 }
 
+#[utoipa::path(get, path = "/api/v1/tx/{txid}/status", tag = "tx",
+    params(("txid" = String, Path, description = "64 hexadecimal digits")),
+    responses((status = 200, description = "confirmed, in the mempool, or unknown", body = TxStatusReply),
+        (status = 400, description = "a malformed address, txid or parameter", body = spool_backend::server::ErrorReply),
+        (status = 500, description = "the index or node failed", body = spool_backend::server::ErrorReply),))]
 pub(super) async fn tx_status(
     State(state): State<Arc<ApiState>>,
     p: Result<Path<String>, PathRejection>,

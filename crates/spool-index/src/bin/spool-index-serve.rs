@@ -101,6 +101,8 @@ async fn main() -> ExitCode {
         },
         http,
         federation,
+        api_token: None,
+        reservation_lease: spool_index::reservations::DEFAULT_LEASE,
     };
     let running = match spool_index::start(config).await {
         Ok(running) => running,

@@ -50,6 +50,8 @@ pub async fn serve(
         follower: follower_config(node, watch),
         http: "127.0.0.1:0".parse().unwrap(),
         federation: federation.iter().map(|a| a.to_string()).collect(),
+        api_token: None,
+        reservation_lease: spool_index::reservations::DEFAULT_LEASE,
     })
     .await
     .expect("spool serve starts")

@@ -27,7 +27,8 @@ pub struct Certificate {
     pub federation: Vec<String>,
     /// The issuer's chain tip when the certificate was issued.
     pub tip: Tip,
-    /// When it was issued (seconds since the Unix epoch, the issuer's clock).
+    /// When it was issued (seconds since the Unix epoch): the issuer's clock, or the tip
+    /// block's time for certificates dated by their tip (the explorer's). Not proven.
     pub issued_at: u64,
     /// Who issued it, free text (e.g. `spool-rs 0.1.0 via bitcoind at ...`).
     pub issuer: String,

@@ -10,6 +10,8 @@
 //! | `/piece/{piece}/graph` | the whole provenance graph and every event |
 //! | `/piece/{piece}/graph.svg` | the whole provenance graph alone |
 //! | `/piece/{piece}/edition/{n}` | one edition's chain and rights |
+//! | `/piece/{piece}/edition/{n}/certificate` | its printable certificate of authenticity |
+//! | `/piece/{piece}/edition/{n}/certificate.spoolcert[?tip=HASH]` | the certificate file |
 //! | `/address/{address}` | holdings and SPOOL events |
 //! | `/tx/{txid}` | decoded verb, sender, recipients, fee, confirmations, validity, hex |
 //! | `/status` | index and node heights, sync progress |
@@ -42,8 +44,10 @@ use crate::source::{ExplorerSource, SourceError};
 use crate::svg::{provenance_svg, GraphOptions};
 use crate::upload::hash_form;
 
+mod certificate;
+
 /// The stylesheet every page links to.
-const STYLESHEET: &str = include_str!("style.css");
+const STYLESHEET: &str = include_str!("../style.css");
 
 /// The longest piece of visitor input echoed back on an error page.
 const ECHO_MAX: usize = 120;
@@ -58,6 +62,9 @@ pub struct ExplorerConfig {
     pub latest: usize,
     /// The largest request body accepted (the file upload), in bytes.
     pub max_upload_bytes: usize,
+    /// The explorer's public base URL (e.g. `https://spool.example`), for the QR code of a
+    /// certificate page; `None`: `http://` and the host the visitor asked for.
+    pub public_url: Option<String>,
 }
 
 impl ExplorerConfig {
@@ -67,6 +74,7 @@ impl ExplorerConfig {
             federation,
             latest: 20,
             max_upload_bytes: 256 * 1024 * 1024,
+            public_url: None,
         }
     }
 }
@@ -75,6 +83,8 @@ impl ExplorerConfig {
 enum PageError {
     BadRequest(String),
     NotFound(String),
+    /// The request no longer matches the chain (e.g. a download for an older tip).
+    Conflict(String),
     Source(SourceError),
 }
 
@@ -89,6 +99,7 @@ impl PageError {
         let (status, heading, problem) = match self {
             PageError::BadRequest(p) => (StatusCode::BAD_REQUEST, "Bad request", p),
             PageError::NotFound(p) => (StatusCode::NOT_FOUND, "Not found", p),
+            PageError::Conflict(p) => (StatusCode::CONFLICT, "The chain has moved on", p),
             PageError::Source(e) => {
                 let mut chain = e.to_string();
                 let mut cause = std::error::Error::source(&e);
@@ -224,6 +235,14 @@ pub fn router<S: ExplorerSource>(source: Arc<S>, config: ExplorerConfig) -> Rout
         .route("/piece/{piece}/graph", get(graph_page::<S>))
         .route("/piece/{piece}/graph.svg", get(graph::<S>))
         .route("/piece/{piece}/edition/{edition}", get(edition::<S>))
+        .route(
+            "/piece/{piece}/edition/{edition}/certificate",
+            get(certificate::page::<S>),
+        )
+        .route(
+            "/piece/{piece}/edition/{edition}/certificate.spoolcert",
+            get(certificate::download::<S>),
+        )
         .route("/address/{address}", get(address::<S>))
         .route("/tx/{txid}", get(tx::<S>))
         .route("/status", get(status::<S>))
@@ -275,6 +294,15 @@ fn parse_txid(text: &str) -> Result<Txid, PageError> {
     Txid::from_str(text).map_err(|_| {
         PageError::BadRequest(format!(
             "“{}” is not a transaction id (64 hexadecimal digits)",
+            echo(text)
+        ))
+    })
+}
+
+fn parse_edition(text: &str) -> Result<u64, PageError> {
+    text.parse().map_err(|_| {
+        PageError::BadRequest(format!(
+            "“{}” is not an edition number (0 for the master edition, 1, 2, ...)",
             echo(text)
         ))
     })
@@ -487,12 +515,7 @@ async fn edition<S: ExplorerSource>(
 ) -> Response {
     state
         .page(move |source, site| {
-            let number: u64 = edition.parse().map_err(|_| {
-                PageError::BadRequest(format!(
-                    "“{}” is not an edition number (0 for the master edition, 1, 2, ...)",
-                    echo(&edition)
-                ))
-            })?;
+            let number = parse_edition(&edition)?;
             let history = load_piece(source, site, &piece)?;
             pages::edition::render(site, &history, number, today())
                 .map(html)

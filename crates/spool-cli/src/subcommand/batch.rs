@@ -1,0 +1,507 @@
+//! `spool batch FILE`: many actions in one process, one JSON line each.
+//!
+//! The file holds JSON lines, one action a line, with the fields of the matching subcommand
+//! (`{"action": "register", "piece": "H,HM", "to": "ADDR", "edition": 3, "id": "r3"}`; an
+//! optional `path` signs with another leaf of the same wallet); `-` reads stdin. The actions
+//! run in order in one process: one data-directory session, one wallet unlock, the signer's
+//! outputs listed once and kept in memory (`Spool::with_utxo_cache`). Each line answers
+//! with one JSON line on stdout: `{line, id, status, txid, verb, error, exit}`.
+//!
+//! **Resume.** Before a line's transaction is handed to the node, the batch journal
+//! `<data-dir>/batches/<sha256 of the file>.jsonl` records `{line, txid, hex}` (fsynced). A
+//! rerun of the same file skips the lines it holds: a transaction the backend knows is
+//! reported `skipped`; one it does not know (a crash between the journal and the send) is
+//! sent again, the very same transaction, so no line is ever broadcast twice.
+//!
+//! **Failures.** The first failed line stops the batch (its exit class is the run's exit
+//! code), unless `--keep-going`, which runs every line and exits with the first failure's
+//! class. Test hook: [`ABORT_AFTER_JOURNAL`].
+
+use std::collections::HashMap;
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use bitcoin::hashes::{sha256, Hash};
+use bitcoin::hex::DisplayHex;
+use bitcoin::{Address, Network, Transaction};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use spool_backend::Backend;
+use spool_engine::request::MainRefill;
+use spool_engine::{Request, SendOptions};
+use spool_protocol::operation::{Operation, PieceHashes};
+use spool_protocol::verb::LoanDate;
+use spool_wallet::{LeafPath, Wallet};
+
+use super::action::CommonArgs;
+use crate::cli::args::{AddressArg, PieceArg};
+use crate::cli::connect;
+use crate::cli::exit;
+use crate::cli::options::Settings;
+use crate::cli::output::Outcome;
+use crate::cli::secret::parse_path;
+
+/// Test hook: when this environment variable holds a line number, the batch aborts (as a
+/// `kill -9` would) right after journalling that line's transaction and before sending it.
+pub const ABORT_AFTER_JOURNAL: &str = "SPOOL_TEST_BATCH_ABORT_AFTER_JOURNAL";
+
+/// `spool batch`'s arguments.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// The JSON-lines file of actions (`-`: standard input).
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// Run every line, even after a failure (the exit code is the first failure's).
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Options every action takes (the signer, confirmations, fee rate, federation).
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// One input line.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    action: String,
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    piece: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    edition: Option<u64>,
+    #[serde(default)]
+    count: Option<u64>,
+    #[serde(default)]
+    fees: Option<u32>,
+    #[serde(default)]
+    tokens: Option<u32>,
+    #[serde(default)]
+    start: Option<String>,
+    #[serde(default)]
+    end: Option<String>,
+    #[serde(default)]
+    prev: Option<String>,
+    #[serde(default)]
+    new: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+}
+
+/// The answer to one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineOutput {
+    /// The line's number in the file (from 1).
+    pub line: usize,
+    /// The line's `id`, when it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<serde_json::Value>,
+    /// `broadcast`, `skipped` (a rerun: already broadcast), `resent` (a rerun: journalled
+    /// but unknown to the backend, sent again), `dry-run` or `error`.
+    pub status: String,
+    /// The transaction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub txid: Option<String>,
+    /// The verb.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verb: Option<String>,
+    /// What went wrong, one line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The exit class of the line (0 done; otherwise as the CLI's exit codes).
+    pub exit: u8,
+}
+
+/// A journalled line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Journalled {
+    line: usize,
+    txid: String,
+    hex: String,
+}
+
+fn need<T: Clone>(value: &Option<T>, field: &str, action: &str) -> anyhow::Result<T> {
+    value
+        .clone()
+        .ok_or_else(|| exit::input(format!("{action} needs \"{field}\"")))
+}
+
+fn address(text: &str, network: Network, field: &str) -> anyhow::Result<Address> {
+    let arg: AddressArg = text
+        .parse()
+        .map_err(|e: String| exit::input(format!("\"{field}\": {e}")))?;
+    arg.on(network, field)
+}
+
+fn piece(text: &str, network: Network) -> anyhow::Result<PieceHashes> {
+    let arg: PieceArg = text
+        .parse()
+        .map_err(|e: String| exit::input(format!("\"piece\": {e}")))?;
+    arg.on(network)
+}
+
+fn date(text: &str, field: &str) -> anyhow::Result<LoanDate> {
+    LoanDate::parse_checked(text).map_err(|_| {
+        exit::input(format!(
+            "\"{field}\" {text:?} is not a date: expected YYMMDD, a real day"
+        ))
+    })
+}
+
+/// The request of a line, by the protocol's checked constructors.
+fn request_of(line: &Line, network: Network) -> anyhow::Result<Request> {
+    let a = line.action.as_str();
+    let refused = |e: spool_protocol::operation::OperationError| exit::as_input(e.into());
+    Ok(match a {
+        "register" => Operation::register(
+            &piece(&need(&line.piece, "piece", a)?, network)?,
+            address(&need(&line.to, "to", a)?, network, "to")?,
+            need(&line.edition, "edition", a)?,
+        )
+        .into(),
+        "editions" => Operation::editions(
+            &piece(&need(&line.piece, "piece", a)?, network)?,
+            address(&need(&line.to, "to", a)?, network, "to")?,
+            need(&line.count, "count", a)?,
+        )
+        .map_err(refused)?
+        .into(),
+        "register-piece" | "consigned-registration" => {
+            let make = if a == "register-piece" {
+                Operation::register_piece
+            } else {
+                Operation::consigned_registration
+            };
+            make(
+                &piece(&need(&line.piece, "piece", a)?, network)?,
+                address(&need(&line.to, "to", a)?, network, "to")?,
+            )
+            .into()
+        }
+        "transfer" | "consign" | "unconsign" => {
+            let make = match a {
+                "transfer" => Operation::transfer,
+                "consign" => Operation::consign,
+                _ => Operation::unconsign,
+            };
+            make(
+                &piece(&need(&line.piece, "piece", a)?, network)?,
+                address(&need(&line.to, "to", a)?, network, "to")?,
+                need(&line.edition, "edition", a)?,
+            )
+            .map_err(refused)?
+            .into()
+        }
+        "loan" => Operation::loan(
+            &piece(&need(&line.piece, "piece", a)?, network)?,
+            address(&need(&line.to, "to", a)?, network, "to")?,
+            need(&line.edition, "edition", a)?,
+            date(&need(&line.start, "start", a)?, "start")?,
+            date(&need(&line.end, "end", a)?, "end")?,
+        )
+        .map_err(refused)?
+        .into(),
+        "migrate" => Operation::migrate(
+            &piece(&need(&line.piece, "piece", a)?, network)?,
+            address(&need(&line.prev, "prev", a)?, network, "prev")?,
+            address(&need(&line.new, "new", a)?, network, "new")?,
+            need(&line.edition, "edition", a)?,
+        )
+        .into(),
+        "refill" => Operation::refill(
+            address(&need(&line.to, "to", a)?, network, "to")?,
+            line.fees.unwrap_or(0),
+            line.tokens.unwrap_or(0),
+        )
+        .map_err(refused)?
+        .into(),
+        "refill-main" => Request::RefillMain(
+            MainRefill::new(
+                address(&need(&line.to, "to", a)?, network, "to")?,
+                line.fees.unwrap_or(0),
+                line.tokens.unwrap_or(0),
+            )
+            .map_err(refused)?,
+        ),
+        other => {
+            return Err(exit::input(format!(
+                "unknown action {other:?}: register, editions, register-piece, consigned-registration, transfer, consign, unconsign, loan, migrate, refill or refill-main"
+            )))
+        }
+    })
+}
+
+/// The batch journal of one file.
+struct Journal {
+    path: PathBuf,
+    done: HashMap<usize, Journalled>,
+}
+
+impl Journal {
+    fn open(data_dir: &std::path::Path, digest: &str) -> anyhow::Result<Journal> {
+        let dir = data_dir.join("batches");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join(format!("{digest}.jsonl"));
+        let mut done = HashMap::new();
+        if let Ok(file) = std::fs::File::open(&path) {
+            for text in std::io::BufReader::new(file).lines() {
+                let text = text.with_context(|| format!("cannot read {}", path.display()))?;
+                // A last line cut short by a crash was never followed by a send.
+                if let Ok(entry) = serde_json::from_str::<Journalled>(&text) {
+                    done.insert(entry.line, entry);
+                }
+            }
+        }
+        Ok(Journal { path, done })
+    }
+
+    fn record(&mut self, entry: Journalled) -> anyhow::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .with_context(|| format!("cannot open {}", self.path.display()))?;
+        let mut text = serde_json::to_string(&entry)?;
+        text.push('\n');
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.done.insert(entry.line, entry);
+        Ok(())
+    }
+}
+
+fn print_line(out: &LineOutput) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer(&mut stdout, out)?;
+    writeln!(stdout)?;
+    stdout.flush()?;
+    Ok(())
+}
+
+impl BatchArgs {
+    /// Runs the batch.
+    ///
+    /// # Errors
+    ///
+    /// A file that cannot be read, a failed line (the first one's class is the exit code),
+    /// the backend's or the data directory's failure.
+    pub async fn run(&self, settings: &Settings) -> anyhow::Result<Outcome> {
+        let text = if self.file == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the batch from standard input")?;
+            text
+        } else {
+            std::fs::read_to_string(&self.file)
+                .with_context(|| format!("cannot read the batch file {}", self.file))
+                .map_err(exit::as_input)?
+        };
+        self.run_text(settings, &text).await
+    }
+
+    /// Runs the batch whose lines are `text` (`register --editions A..B` makes one).
+    ///
+    /// # Errors
+    ///
+    /// As [`BatchArgs::run`].
+    pub async fn run_text(&self, settings: &Settings, text: &str) -> anyhow::Result<Outcome> {
+        if self.common.wait {
+            return Err(exit::input(
+                "--wait is not available for batch: wait for the last txid with `spool wait TXID`",
+            ));
+        }
+        if self.common.psbt_out.is_some()
+            || self.common.xpub.is_some()
+            || self.common.from.is_some()
+        {
+            return Err(exit::input(
+                "--psbt-out, --xpub and --from are not available for batch: a batch signs with the secret; write unsigned actions one at a time",
+            ));
+        }
+        let network = settings.network.network();
+        // Every line is read before anything is sent: a malformed line stops nothing halfway.
+        let mut lines = Vec::new();
+        for (n, raw) in text.lines().enumerate() {
+            if raw.trim().is_empty() || raw.trim_start().starts_with('#') {
+                continue;
+            }
+            let line: Line = serde_json::from_str(raw).map_err(|e| {
+                exit::input(format!(
+                    "line {} of {}: not an action: {e}",
+                    n + 1,
+                    self.file
+                ))
+            })?;
+            lines.push((n + 1, line));
+        }
+        let digest = sha256::Hash::hash(text.as_bytes())
+            .to_byte_array()
+            .to_lower_hex_string();
+
+        let federation = connect::federation(settings, &self.common.federation)?;
+        let secret = self.common.secret.read()?;
+        let wallet = Wallet::from_secret(&secret, network)?;
+        drop(secret);
+        let default_path = self.common.path.clone().unwrap_or_else(LeafPath::root);
+        let options = SendOptions {
+            min_conf: self.common.min_conf.or(settings.min_conf).unwrap_or(6),
+            check: !self.common.no_check,
+            fee_rate: self.common.fee_rate.or(settings.fee_rate),
+            dry_run: self.common.dry_run,
+        };
+        connect::server_sync_gate(settings, connect::Purpose::Action).await?;
+        // (A server's status, just read by the gate, named its network already.)
+        if settings.server.is_none() {
+            connect::backend(settings)?.tip_height().await?;
+        }
+        let spool = connect::spool(settings, federation)
+            .await?
+            .with_utxo_cache();
+        let data_dir = settings
+            .data_dir
+            .clone()
+            .ok_or_else(|| exit::input("no data directory: give --data-dir DIR"))?;
+        let mut journal = Journal::open(&data_dir, &digest)?;
+        let abort_at: Option<usize> = std::env::var(ABORT_AFTER_JOURNAL)
+            .ok()
+            .and_then(|v| v.parse().ok());
+
+        let bar = (!settings.json && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(lines.len() as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} {per_sec} eta {eta} {msg}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        });
+        let (mut done, mut skipped, mut failed) = (0usize, 0usize, 0usize);
+        let mut first_failure: Option<anyhow::Error> = None;
+        for (n, line) in &lines {
+            let out = match self
+                .one(
+                    &spool,
+                    &wallet,
+                    &default_path,
+                    &options,
+                    &mut journal,
+                    *n,
+                    line,
+                    network,
+                    abort_at,
+                )
+                .await
+            {
+                Ok(out) => out,
+                Err(err) => {
+                    let out = LineOutput {
+                        line: *n,
+                        id: line.id.clone(),
+                        status: "error".into(),
+                        txid: None,
+                        verb: None,
+                        error: Some(crate::cli::one_line(&err, "batch line")),
+                        exit: exit::code(&err),
+                    };
+                    if first_failure.is_none() {
+                        first_failure = Some(err.context(format!("line {n} of the batch")));
+                    }
+                    out
+                }
+            };
+            match out.status.as_str() {
+                "error" => failed += 1,
+                "skipped" => skipped += 1,
+                _ => done += 1,
+            }
+            print_line(&out)?;
+            if let Some(bar) = &bar {
+                bar.inc(1);
+            }
+            if out.status == "error" && !self.keep_going {
+                break;
+            }
+        }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        eprintln!(
+            "batch: {done} done, {skipped} skipped (already broadcast), {failed} failed, of {} lines",
+            lines.len()
+        );
+        match first_failure {
+            Some(err) => Err(err),
+            None => Ok(Outcome::new(&serde_json::json!({}), "")?.text_only(true)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn one(
+        &self,
+        spool: &spool_engine::Spool<connect::AnyBackend>,
+        wallet: &Wallet,
+        default_path: &LeafPath,
+        options: &SendOptions,
+        journal: &mut Journal,
+        n: usize,
+        line: &Line,
+        network: Network,
+        abort_at: Option<usize>,
+    ) -> anyhow::Result<LineOutput> {
+        let request = request_of(line, network)?;
+        let verb = request.verb().map(|v| v.to_string());
+        let mut out = LineOutput {
+            line: n,
+            id: line.id.clone(),
+            status: String::new(),
+            txid: None,
+            verb: verb.clone(),
+            error: None,
+            exit: 0,
+        };
+        if let Some(entry) = journal.done.get(&n).cloned() {
+            // A rerun: the line was journalled before its send.
+            out.txid = Some(entry.txid.clone());
+            let txid: bitcoin::Txid = entry.txid.parse().context("a journalled txid")?;
+            if spool.backend().transaction(&txid).await.is_ok() {
+                out.status = "skipped".into();
+                return Ok(out);
+            }
+            let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(&entry.hex)
+                .context("a journalled transaction")?;
+            spool.backend().broadcast(&tx).await?;
+            out.status = "resent".into();
+            return Ok(out);
+        }
+        let path = match &line.path {
+            Some(text) => parse_path(text).map_err(|e| exit::input(format!("\"path\": {e}")))?,
+            None => default_path.clone(),
+        };
+        let key = wallet
+            .signing_key(&path)
+            .with_context(|| format!("cannot derive the signer's key at path {path:?}"))?;
+        let prepared = spool.prepare(&request, &key, options).await?;
+        out.txid = Some(prepared.txid().to_string());
+        if options.dry_run {
+            out.status = "dry-run".into();
+            return Ok(out);
+        }
+        journal.record(Journalled {
+            line: n,
+            txid: prepared.txid().to_string(),
+            hex: prepared.hex(),
+        })?;
+        if abort_at == Some(n) {
+            std::process::abort();
+        }
+        spool.broadcast(&prepared).await?;
+        out.status = "broadcast".into();
+        Ok(out)
+    }
+}
