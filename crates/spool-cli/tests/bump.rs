@@ -4,14 +4,17 @@
 //! its journal line and its broadcast, through the engine's documented test hook
 //! `SPOOL_TEST_PAUSE_BEFORE_BROADCAST` (for a bump it pauses after the journal line):
 //! the store stays consistent, no second action gets through, and running the bump again
-//! sends the journalled replacement.
+//! sends the journalled replacement. The explorer of `spool serve` says "replaced by" on the
+//! page of a bumped transaction.
 
+mod serving;
 mod support;
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use serving::Server;
 use spool_cli::subcommand::reservations::ListOutput;
 use spool_cli::subcommand::{action, bump, history};
 use support::{Env, Scenario, FEDERATION, STRANGER, USER1};
@@ -301,4 +304,71 @@ fn bump_killed_between_journal_and_broadcast_stays_consistent() {
         .reservations
         .iter()
         .all(|r| r.txid != low.txid && r.txid != replacement));
+}
+
+/// Polls the explorer page `path` (at most 30 s) until its body contains `needle`.
+fn page_with(server: &Server, path: &str, needle: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let (status, body) = server.get(path);
+        if status == 200 && body.contains(needle) {
+            return body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "GET {path} never showed {needle:?} within 30 s: {status} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_explorer_says_replaced_by_on_a_bumped_transaction() {
+    let env = Env::start();
+    let piece = env.address(&STRANGER, "9/5");
+    let user1 = env.address(&USER1, "");
+    let mut scenario = Scenario::funded(&env, 20, 40);
+    scenario.register_piece(&piece, &user1, 10);
+    let server = Server::start(&env, &[]);
+    server.wait_synced(&env);
+
+    let low = low_register(&env, &piece, &user1, 2);
+    let low_page = format!("/tx/{}", low.txid);
+    page_with(&server, &low_page, "(in the mempool)");
+    let args = bump_args(&low.txid);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let bumped: bump::Output = env.json(&args);
+    assert!(bumped.broadcast);
+
+    let link = format!(
+        r#"Replaced by <a class="hash" href="/tx/{0}">{0}</a>"#,
+        bumped.txid
+    );
+    let body = page_with(&server, &low_page, &link);
+    assert!(
+        body.contains("(replaced: no longer in the mempool)"),
+        "{body}"
+    );
+    assert!(
+        body.contains("ASCRIBESPOOL01REGISTER2"),
+        "the original's verb is shown"
+    );
+    let (status, replacement) = server.get(&format!("/tx/{}", bumped.txid));
+    assert_eq!(status, 200);
+    assert!(!replacement.contains("replaced-by"), "{replacement}");
+
+    // Once the replacement confirms, the original's page still says what became of it, and
+    // the history holds the replacement only.
+    env.mine(1);
+    server.wait_synced(&env);
+    page_with(&server, &format!("/tx/{}", bumped.txid), "(block ");
+    let body = page_with(&server, &low_page, &link);
+    assert!(
+        body.contains(r#"<span id="confirmations">0</span>"#),
+        "{body}"
+    );
+    let history = server.json(&format!("/api/v1/piece/{piece}/history"));
+    let text = history.to_string();
+    assert!(text.contains(&bumped.txid), "{text}");
+    assert!(!text.contains(&low.txid), "{text}");
 }

@@ -24,4 +24,4 @@ pub mod svg;
 mod upload;
 
 pub use router::{router, ExplorerConfig};
-pub use source::{ExplorerSource, SourceError, SyncStatus};
+pub use source::{ExplorerSource, ReplacedTx, SourceError, SyncStatus};

@@ -8,7 +8,7 @@ use spool_protocol::chain::{ChainTx, TxPlace};
 use spool_protocol::payload::find_verb;
 use spool_protocol::verb::Verb;
 
-use crate::source::{ExplorerSource, SourceError, SyncStatus};
+use crate::source::{ExplorerSource, ReplacedTx, SourceError, SyncStatus};
 
 /// Transactions held in memory, answered by scanning them.
 #[derive(Debug, Clone)]
@@ -17,6 +17,7 @@ pub struct MemorySource {
     status: SyncStatus,
     txs: Vec<ChainTx>,
     by_txid: HashMap<Txid, usize>,
+    replaced: HashMap<Txid, ReplacedTx>,
 }
 
 impl MemorySource {
@@ -37,7 +38,19 @@ impl MemorySource {
             status,
             txs: kept,
             by_txid,
+            replaced: HashMap::new(),
         }
+    }
+
+    /// The same source, also knowing `replaced` (transactions that left the mempool for
+    /// another spending their outpoints).
+    #[must_use]
+    pub fn with_replaced(mut self, replaced: Vec<ReplacedTx>) -> MemorySource {
+        self.replaced = replaced
+            .into_iter()
+            .map(|r| (r.transaction.txid(), r))
+            .collect();
+        self
     }
 
     /// The transactions held, in the order given.
@@ -74,6 +87,10 @@ impl ExplorerSource for MemorySource {
 
     fn transaction(&self, txid: &Txid) -> Result<Option<ChainTx>, SourceError> {
         Ok(self.by_txid.get(txid).map(|&i| self.txs[i].clone()))
+    }
+
+    fn replaced_transaction(&self, txid: &Txid) -> Result<Option<ReplacedTx>, SourceError> {
+        Ok(self.replaced.get(txid).cloned())
     }
 
     fn address_pieces(&self, address: &Address) -> Result<Vec<Address>, SourceError> {

@@ -20,6 +20,17 @@ pub struct SyncStatus {
     pub synced: bool,
 }
 
+/// A SPOOL transaction that left the mempool because another transaction spent its
+/// outpoints (a fee bump of the same action, or a double spend), while the source still
+/// knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplacedTx {
+    /// The transaction as it was in the mempool (it never confirmed).
+    pub transaction: ChainTx,
+    /// The transaction that spent its outpoints.
+    pub replaced_by: Txid,
+}
+
 /// Why the data source could not answer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -83,6 +94,16 @@ pub trait ExplorerSource: Send + Sync + 'static {
     /// # Errors
     /// [`SourceError`] when the source cannot be read.
     fn latest_transactions(&self, limit: usize) -> Result<Vec<ChainTx>, SourceError>;
+
+    /// `txid`, when it is a SPOOL transaction that the source knew in the mempool and that
+    /// another transaction replaced, or `None` (the default: the source keeps no such record).
+    ///
+    /// # Errors
+    /// [`SourceError`] when the source cannot be read.
+    fn replaced_transaction(&self, txid: &Txid) -> Result<Option<ReplacedTx>, SourceError> {
+        let _ = txid;
+        Ok(None)
+    }
 
     /// A provenance certificate of `edition` of `piece`, judged with `federation`, issued at
     /// the source's tip and dated by that tip's block time (so that the same tip gives the

@@ -33,6 +33,8 @@ struct Fixture {
     cast: Cast,
     forged: bitcoin::Txid,
     pending: bitcoin::Txid,
+    /// A transaction the pending one replaced in the mempool (its outputs pay less fee).
+    replaced: bitcoin::Txid,
 }
 
 async fn fixture() -> Fixture {
@@ -45,7 +47,21 @@ async fn fixture() -> Fixture {
         node_height: 120,
         synced: true,
     };
-    let source = MemorySource::new(NET, status, chain.txs);
+    // The pending transaction as it was before a fee bump: the same inputs, one output
+    // paying a satoshi more (so a lower fee, and another txid).
+    let mut original = chain
+        .txs
+        .iter()
+        .find(|t| t.txid() == pending)
+        .expect("the pending transaction")
+        .clone();
+    original.tx.output[0].value += bitcoin::Amount::from_sat(1);
+    let replaced = original.txid();
+    let source =
+        MemorySource::new(NET, status, chain.txs).with_replaced(vec![spool_explorer::ReplacedTx {
+            transaction: original,
+            replaced_by: pending,
+        }]);
     let addr = serve(
         Arc::new(source),
         ExplorerConfig::new(vec![cast.federation.clone()]),
@@ -56,6 +72,7 @@ async fn fixture() -> Fixture {
         cast,
         forged,
         pending,
+        replaced,
     }
 }
 
@@ -190,6 +207,26 @@ async fn edition_address_tx_status_and_home_pages() {
     assert!(pending
         .body
         .contains(r#"<span id="confirmations">0</span> (in the mempool)"#));
+
+    // A transaction replaced in the mempool: its page names the replacement.
+    let replaced = get(f.addr, &format!("/tx/{}", f.replaced)).await;
+    assert_eq!(replaced.status, 200);
+    let notice = row_after(&replaced.body, r#"<p class="warn" id="replaced-by">"#);
+    assert!(
+        notice.contains(&format!(
+            r#"Replaced by <a class="hash" href="/tx/{0}">{0}</a>"#,
+            f.pending
+        )),
+        "{notice}"
+    );
+    assert!(replaced
+        .body
+        .contains(r#"<span id="confirmations">0</span> (replaced: no longer in the mempool)"#));
+    assert!(row_after(&replaced.body, r#"<span id="validity">"#).contains("it was replaced"));
+    assert!(
+        !pending.body.contains("replaced-by"),
+        "the replacement is not replaced"
+    );
 
     let status = get(f.addr, "/status").await;
     assert_eq!(status.status, 200);

@@ -6,7 +6,8 @@
 //! NULL while in the mempool), `spool_scripts` (the scripts each SPOOL transaction pays and
 //! spends from), `watched` (scripts whose outputs are tracked, with the height they were
 //! first seen at; NULL for the operator's list), `outputs` (outputs paying watched scripts,
-//! with their confirmed spend) and `mempool_spends` (watched outputs spent in the mempool).
+//! with their confirmed spend), `mempool_spends` (watched outputs spent in the mempool) and
+//! `replaced` (SPOOL transactions that left the mempool for another spending their outpoints).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,9 @@ use spool_protocol::verb::Verb;
 
 use crate::error::IndexError;
 
+mod replaced;
 mod scoped;
+pub use replaced::Replaced;
 pub use scoped::{ScannedOutput, ScopeCounters, Stamp};
 
 const SCHEMA: &str = "
@@ -52,6 +55,8 @@ CREATE TABLE IF NOT EXISTS mempool_spends(
 CREATE INDEX IF NOT EXISTS mempool_spends_spender ON mempool_spends(spender);
 CREATE TABLE IF NOT EXISTS scope_pieces(script BLOB PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS unscanned(script BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS replaced(
+    txid BLOB PRIMARY KEY, raw BLOB NOT NULL, prevouts BLOB NOT NULL, by BLOB NOT NULL) WITHOUT ROWID;
 ";
 
 /// The file name of the index inside `<data-dir>/<network>/`.
@@ -545,7 +550,9 @@ impl Store {
         let err = IndexError::db(&path);
         let scoped = self.is_scoped()?;
         let db = self.conn.transaction().map_err(&err)?;
+        let mut gone = Vec::new();
         for txid in removed {
+            gone.extend(replaced::leaving(&db, txid).map_err(&err)?);
             forget_mempool_tx(&db, txid).map_err(&err)?;
         }
         let mut known = Vec::new();
@@ -596,6 +603,7 @@ impl Store {
                     .map_err(&err)?;
             }
         }
+        replaced::record(&db, &gone, added).map_err(&err)?;
         bump_generation(&db).map_err(&err)?;
         let committed = db.commit().map_err(&err);
         match committed {
@@ -896,6 +904,7 @@ fn insert_spool_tx(
         TxPlace::Unconfirmed => (None, None, None),
     };
     let piece = piece_script(tx).map(|script| script.to_bytes());
+    replaced::forget(db, &txid)?;
     db.prepare_cached(
         "INSERT OR REPLACE INTO spool_txs(txid, height, position, time, raw, prevouts, piece)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

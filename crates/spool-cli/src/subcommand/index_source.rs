@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Network, Txid};
-use spool_explorer::{ExplorerSource, SourceError, SyncStatus};
+use spool_explorer::{ExplorerSource, ReplacedTx, SourceError, SyncStatus};
 use spool_index::api::ApiState;
 use spool_index::certificate::{CertificateError, Dating};
 use spool_index::IndexError;
@@ -73,6 +73,17 @@ impl ExplorerSource for IndexSource {
             || format!("transaction {txid}"),
             |store| store.transaction(txid),
         )
+    }
+
+    fn replaced_transaction(&self, txid: &Txid) -> Result<Option<ReplacedTx>, SourceError> {
+        let replaced = self.read(
+            || format!("replaced transaction {txid}"),
+            |store| store.replaced(txid),
+        )?;
+        Ok(replaced.map(|r| ReplacedTx {
+            transaction: r.transaction,
+            replaced_by: r.replaced_by,
+        }))
     }
 
     fn address_pieces(&self, address: &Address) -> Result<Vec<Address>, SourceError> {

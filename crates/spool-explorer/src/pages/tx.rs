@@ -2,7 +2,7 @@
 //! raw hex of one transaction.
 
 use bitcoin::consensus::encode::serialize_hex;
-use bitcoin::{Address, Amount};
+use bitcoin::{Address, Amount, Txid};
 use maud::{html, Markup};
 use spool_protocol::chain::ChainTx;
 use spool_protocol::history::Event;
@@ -11,11 +11,13 @@ use spool_protocol::payload::find_verb;
 use super::{address_link, event_status, layout, piece_link, row, Site};
 
 /// The transaction page. `event` is the transaction as an event of its piece's history, when
-/// it is one; `tip` the height confirmations are counted from.
+/// it is one; `replaced_by` the transaction that replaced it in the mempool, when it left the
+/// mempool that way; `tip` the height confirmations are counted from.
 pub(crate) fn render(
     site: &Site<'_>,
     chain_tx: &ChainTx,
     event: Option<&Event>,
+    replaced_by: Option<&Txid>,
     tip: u64,
 ) -> Markup {
     let tx = &chain_tx.tx;
@@ -43,6 +45,13 @@ pub(crate) fn render(
     let body = html! {
         section.title-block {
             h1 { "Transaction " span.hash #txid { (txid) } }
+            @if let Some(by) = replaced_by {
+                p.warn #replaced-by {
+                    "Replaced by "
+                    a.hash href={ "/tx/" (by) } { (by) }
+                    ": it left the mempool when that transaction (a fee bump of the same action, or another spending the same outputs) took its place. It will not confirm unless that one is dropped."
+                }
+            }
             dl.facts {
                 (row("Verb", html! {
                     @match &found {
@@ -74,7 +83,9 @@ pub(crate) fn render(
                 }))
                 (row("Confirmations", html! {
                     span #confirmations { (chain_tx.place.confirmations(tip)) }
-                    @if let Some(h) = chain_tx.place.height() { " (block " (h) ")" } @else { " (in the mempool)" }
+                    @if let Some(h) = chain_tx.place.height() { " (block " (h) ")" }
+                    @else if replaced_by.is_some() { " (replaced: no longer in the mempool)" }
+                    @else { " (in the mempool)" }
                 }))
                 (row("Validity", html! {
                     span #validity {
@@ -83,6 +94,7 @@ pub(crate) fn render(
                                 (event_status(event))
                                 " as an event of piece " (piece_link(&event.piece_address))
                             }
+                            None if replaced_by.is_some() => span.muted { "not an event: it was replaced" },
                             None => span.muted { "not an event of any piece's history" },
                         }
                     }

@@ -567,15 +567,28 @@ async fn tx<S: ExplorerSource>(
     state
         .page(move |source, site| {
             let txid = parse_txid(&txid)?;
-            let chain_tx = source.transaction(&txid)?.ok_or_else(|| {
-                PageError::NotFound(format!("Transaction {txid} is not known to this explorer"))
-            })?;
+            let (chain_tx, replaced_by) = match source.transaction(&txid)? {
+                Some(chain_tx) => (chain_tx, None),
+                None => {
+                    let replaced = source.replaced_transaction(&txid)?.ok_or_else(|| {
+                        PageError::NotFound(format!(
+                            "Transaction {txid} is not known to this explorer"
+                        ))
+                    })?;
+                    (replaced.transaction, Some(replaced.replaced_by))
+                }
+            };
             let tip = source.status()?.indexed_height;
-            let event = spool_event(source, site, &chain_tx)?;
+            // A replaced transaction is no event of any history: its replacement may be.
+            let event = match replaced_by {
+                None => spool_event(source, site, &chain_tx)?,
+                Some(_) => None,
+            };
             Ok(html(pages::tx::render(
                 site,
                 &chain_tx,
                 event.as_ref(),
+                replaced_by.as_ref(),
                 tip,
             )))
         })
