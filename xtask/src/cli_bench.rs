@@ -37,7 +37,7 @@ struct Bench<'a> {
 
 /// Runs the benchmark with the `spool` binary at `spool_exe`.
 pub fn run(spool_exe: &Path, count: u64) -> Result<()> {
-    let node = Node::start()?;
+    let node = Node::start_with_args(&["-checkmempool=0"])?;
     let data_dir = std::env::temp_dir().join(format!("spool-bench-cli-{}", std::process::id()));
     std::fs::create_dir_all(&data_dir)?;
     let mut bench = Bench {
@@ -205,8 +205,57 @@ impl Bench<'_> {
             server_wait(self, &server)?;
         }
 
-        // Rapid fire: one process per registration (editions 1..=COUNT), no mining, through
-        // the counting proxy.
+        // SPOOL_BENCH_CLI_ONLY=batch skips to the batches (for profiling them alone).
+        let only_batch = std::env::var("SPOOL_BENCH_CLI_ONLY").as_deref() == Ok("batch");
+        if !only_batch {
+            self.rapid_fire_and_history(&server, piece, &artist, &refill, count, bare)?;
+        }
+
+        // `spool batch`: COUNT registrations of one piece in one process, through the server
+        // and direct, against the same process's signing alone (no backend).
+        let bound = release_sign_bound(count)?;
+        println!(
+            "spool batch bound: building and signing {count} registrations in one process without a backend: {bound:.1?} ({:.0}/min)",
+            count as f64 * 60.0 / bound.as_secs_f64()
+        );
+        for (label, via) in [
+            ("through --server", Some(server.url.clone())),
+            ("direct (Core)", None),
+        ] {
+            // A piece of its own: the file hash of a file named after the phase.
+            let file = self.data_dir.join(format!("piece {label}"));
+            std::fs::write(&file, label)?;
+            let hashed = self.json(&["hash", &file.to_string_lossy()])?;
+            let piece = hashed["file_hash"]
+                .as_str()
+                .ok_or("no file hash")?
+                .to_owned();
+            self.batch_phase(
+                label,
+                via.as_deref(),
+                &piece,
+                &artist,
+                &refill,
+                &server,
+                count,
+                bound,
+            )?;
+        }
+        drop(server);
+        Ok(())
+    }
+
+    /// One process per registration (editions 1..=COUNT of `piece`), no mining, through a
+    /// counting proxy; then the history of the piece, one process per call.
+    fn rapid_fire_and_history(
+        &self,
+        server: &Server,
+        piece: &str,
+        artist: &str,
+        refill: &str,
+        count: u64,
+        bare: Duration,
+    ) -> Result<()> {
         let proxy = Proxy::start(&server.url)?;
         let mut times = Vec::with_capacity(count as usize);
         let mut calls = Vec::with_capacity(count as usize);
@@ -220,7 +269,7 @@ impl Bench<'_> {
                 "--piece",
                 piece,
                 "--to",
-                &artist,
+                artist,
                 "--edition",
                 &edition,
                 "--secret-env",
@@ -268,8 +317,8 @@ impl Bench<'_> {
 
         // History of the COUNT-event piece, mined, one process per call, through a counting
         // proxy.
-        self.mine(&refill, 1)?;
-        server_wait(self, &server)?;
+        self.mine(refill, 1)?;
+        server_wait(self, server)?;
         let mut history = Vec::new();
         let mut requests = Vec::new();
         for _ in 0..20 {
@@ -317,38 +366,6 @@ impl Bench<'_> {
             bytes as f64 / 1e3,
             100.0 * raw.as_secs_f64() / history_median.as_secs_f64()
         );
-
-        // `spool batch`: COUNT registrations of one piece in one process, through the server
-        // and direct, against the same process's signing alone (no backend).
-        let bound = sign_bound(count);
-        println!(
-            "spool batch bound: building and signing {count} registrations in one process without a backend: {bound:.1?} ({:.0}/min)",
-            count as f64 * 60.0 / bound.as_secs_f64()
-        );
-        for (label, via) in [
-            ("through --server", Some(server.url.clone())),
-            ("direct (Core)", None),
-        ] {
-            // A piece of its own: the file hash of a file named after the phase.
-            let file = self.data_dir.join(format!("piece {label}"));
-            std::fs::write(&file, label)?;
-            let hashed = self.json(&["hash", &file.to_string_lossy()])?;
-            let piece = hashed["file_hash"]
-                .as_str()
-                .ok_or("no file hash")?
-                .to_owned();
-            self.batch_phase(
-                label,
-                via.as_deref(),
-                &piece,
-                &artist,
-                &refill,
-                &server,
-                count,
-                bound,
-            )?;
-        }
-        drop(server);
         Ok(())
     }
 
@@ -461,10 +478,33 @@ impl Bench<'_> {
     }
 }
 
+/// [`sign_bound`] measured in a release build of xtask (as `spool` is built), not in this
+/// debug one.
+fn release_sign_bound(count: u64) -> Result<Duration> {
+    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "--package",
+            "xtask",
+            "--",
+            "sign-bound",
+        ])
+        .arg(count.to_string())
+        .stderr(Stdio::inherit())
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text.trim().parse::<u64>() {
+        Ok(nanos) if out.status.success() => Ok(Duration::from_nanos(nanos)),
+        _ => Err(format!("the release sign-bound run failed: {text}").into()),
+    }
+}
+
 /// The bound of a batch: building and signing `count` registrations in one process, from a
 /// list of outputs kept in memory, with no backend (what `spool batch` does besides asking
 /// the backend).
-fn sign_bound(count: u64) -> Duration {
+pub fn sign_bound(count: u64) -> Duration {
     use bitcoin::hashes::Hash;
     use spool_protocol::verb::Verb;
     use spool_tx::{build_action, TxParams, Utxo};

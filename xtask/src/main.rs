@@ -42,6 +42,12 @@ fn main() -> ExitCode {
             Some(other) => Err(format!("unknown demo option {other:?}; {USAGE}").into()),
         },
         Some("bench-cli") => bench_cli(args.get(1).map(String::as_str)),
+        // Internal: bench-cli runs it from a release build of xtask.
+        Some("sign-bound") => args
+            .get(1)
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| "sign-bound COUNT".into())
+            .map(|count| println!("{}", cli_bench::sign_bound(count).as_nanos())),
         Some("deny") => deny(),
         Some("layering") => layering::check(),
         Some("-h" | "--help" | "help") => {

@@ -4,7 +4,7 @@
 //! Tables: `meta` (network, genesis, first indexed height), `blocks` (hash and time of every
 //! indexed height), `spool_txs` (every SPOOL transaction: raw bytes, prevouts, place; height
 //! NULL while in the mempool), `spool_scripts` (the scripts each SPOOL transaction pays and
-//! spends from), `watched` (scripts whose outputs are tracked, with the height they were
+//! spends from, with the edition its verb names), `watched` (scripts whose outputs are tracked, with the height they were
 //! first seen at; NULL for the operator's list), `outputs` (outputs paying watched scripts,
 //! with their confirmed spend), `mempool_spends` (watched outputs spent in the mempool) and
 //! `replaced` (SPOOL transactions that left the mempool for another spending their outpoints).
@@ -26,6 +26,7 @@ use spool_protocol::verb::Verb;
 
 use crate::error::IndexError;
 
+mod editions;
 mod replaced;
 mod scoped;
 pub use replaced::Replaced;
@@ -41,6 +42,7 @@ CREATE INDEX IF NOT EXISTS spool_txs_place ON spool_txs(height, position);
 CREATE INDEX IF NOT EXISTS spool_txs_piece ON spool_txs(piece);
 CREATE TABLE IF NOT EXISTS spool_scripts(
     script BLOB NOT NULL, txid BLOB NOT NULL, pays INTEGER NOT NULL,
+    edition INTEGER NOT NULL DEFAULT -1,
     PRIMARY KEY(script, txid, pays)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS spool_scripts_txid ON spool_scripts(txid);
 CREATE TABLE IF NOT EXISTS watched(script BLOB PRIMARY KEY, since INTEGER) WITHOUT ROWID;
@@ -135,6 +137,8 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(IndexError::db(&shown))?;
         conn.execute_batch(SCHEMA).map_err(IndexError::db(&shown))?;
+        let mut conn = conn;
+        editions::migrate(&mut conn).map_err(IndexError::db(&shown))?;
         let mut store = Store {
             conn,
             path: shown,
@@ -918,21 +922,24 @@ fn insert_spool_tx(
         encode::serialize(&prevouts.to_vec()),
         piece
     ])?;
+    let edition = editions::edition_of(tx);
     let mut link = db.prepare_cached(
-        "INSERT OR IGNORE INTO spool_scripts(script, txid, pays) VALUES (?1, ?2, ?3)",
+        "INSERT OR IGNORE INTO spool_scripts(script, txid, pays, edition) VALUES (?1, ?2, ?3, ?4)",
     )?;
     for out in tx.output.iter().filter(|o| !o.script_pubkey.is_op_return()) {
         link.execute(params![
             out.script_pubkey.as_bytes(),
             txid.as_byte_array(),
-            1
+            1,
+            edition
         ])?;
     }
     for out in prevouts {
         link.execute(params![
             out.script_pubkey.as_bytes(),
             txid.as_byte_array(),
-            0
+            0,
+            edition
         ])?;
     }
     Ok(())

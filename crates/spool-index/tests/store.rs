@@ -268,3 +268,105 @@ fn mempool_chains_spend_their_parents() {
         "the child spends the parent's output"
     );
 }
+
+/// `txs_in_scope` answers as `Scope::select` over all the piece's transactions: confirmed
+/// and pending events of several editions, a pending chain whose ancestors belong to other
+/// editions, and a forgery; also on a file written before the edition column, which is
+/// filled on the first open for writing.
+#[test]
+fn an_editions_scope_is_read_without_the_rest_of_the_piece() {
+    use spool_protocol::scope::Scope;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.sqlite");
+    let (fed, piece, alice, bob) = (script(1), script(4), script(2), script(3));
+    let piece_address = bitcoin::Address::from_script(&piece, Network::Regtest).unwrap();
+    let mut store = Store::open(&path, Network::Regtest).unwrap();
+    store.watch(std::slice::from_ref(&fed)).unwrap();
+    let coin = |n: u32| OutPoint {
+        txid: Txid::all_zeros(),
+        vout: n,
+    };
+    let register0 = spool(coin(1), &[&piece, &alice], Verb::Register { edition: 0 });
+    let editions = spool(coin(2), &[&piece, &alice], Verb::Editions { count: 5 });
+    let confirmed: Vec<Transaction> = (1..=5)
+        .map(|n| {
+            spool(
+                coin(10 + n),
+                &[&piece, &alice],
+                Verb::Register { edition: n as u64 },
+            )
+        })
+        .collect();
+    let mut txs = vec![coinbase(1), register0, editions];
+    txs.extend(confirmed);
+    store
+        .apply_blocks(&[data(0, block(BlockHash::all_zeros(), 1, txs), &[])])
+        .unwrap();
+    // Pending: a transfer of edition 2, then one of edition 3 spending its first output,
+    // then one of edition 4 spending that: edition 4's scope needs both as ancestors.
+    let t2 = spool(coin(30), &[&piece, &bob], Verb::Transfer { edition: 2 });
+    let t3 = spool(
+        OutPoint {
+            txid: t2.compute_txid(),
+            vout: 0,
+        },
+        &[&piece, &bob],
+        Verb::Transfer { edition: 3 },
+    );
+    let t4 = spool(
+        OutPoint {
+            txid: t3.compute_txid(),
+            vout: 0,
+        },
+        &[&piece, &bob],
+        Verb::Transfer { edition: 4 },
+    );
+    // A forgery of edition 5 paying the piece in its second output.
+    let forged = spool(coin(40), &[&bob, &piece], Verb::Transfer { edition: 5 });
+    let mempool: Vec<(Transaction, Vec<TxOut>)> = [t2, t3, t4, forged]
+        .into_iter()
+        .map(|t| (t, vec![pay(&fed, 10_000)]))
+        .collect();
+    store.apply_mempool(&mempool, &[], 1).unwrap();
+
+    let check = |store: &Store| {
+        let all = store.txs_paying(&piece).unwrap();
+        for n in 0..=6 {
+            let scope = Scope::edition(n);
+            let expected: Vec<Txid> = scope
+                .select(&piece_address, &all)
+                .into_iter()
+                .map(|t| t.txid())
+                .collect();
+            let got: Vec<Txid> = store
+                .txs_in_scope(&piece_address, scope)
+                .unwrap()
+                .iter()
+                .map(|t| t.txid())
+                .collect();
+            assert_eq!(got, expected, "edition {n}");
+        }
+        let four = store
+            .txs_in_scope(&piece_address, Scope::edition(4))
+            .unwrap();
+        assert_eq!(
+            four.len(),
+            3 + 3,
+            "REGISTER0, EDITIONS, REGISTER4 and three pending"
+        );
+    };
+    check(&store);
+
+    // The same file as an older spool-rs wrote it: no edition column.
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP INDEX spool_scripts_edition;
+         ALTER TABLE spool_scripts DROP COLUMN edition;
+         DELETE FROM meta WHERE key = 'script_editions';",
+    )
+    .unwrap();
+    drop(conn);
+    let store = Store::open(&path, Network::Regtest).unwrap();
+    check(&store);
+}

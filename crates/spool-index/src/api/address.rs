@@ -37,15 +37,11 @@ pub(super) async fn address_txs(
     let scope = query(q)?.edition.map(Scope::edition);
     state
         .read(move |store, _| {
-            let txs = store.txs_paying(&address.script_pubkey())?;
-            let txs: Vec<WireTx> = match scope {
-                Some(scope) => scope
-                    .select(&address, &txs)
-                    .into_iter()
-                    .map(WireTx::from_chain_tx)
-                    .collect(),
-                None => txs.iter().map(WireTx::from_chain_tx).collect(),
+            let txs = match scope {
+                Some(scope) => store.txs_in_scope(&address, scope)?,
+                None => store.txs_paying(&address.script_pubkey())?,
             };
+            let txs: Vec<WireTx> = txs.iter().map(WireTx::from_chain_tx).collect();
             Ok(Json(AddressTxsReply {
                 address: address.to_string(),
                 txs,
