@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bitcoin::{Block, BlockHash, Network, OutPoint, ScriptBuf, Transaction, TxOut, Txid};
+use spool_protocol::chain::TxPlace;
 
 use crate::error::IndexError;
 use crate::node::{NodeConfig, NodeRpc};
@@ -484,6 +485,7 @@ impl Follower {
         // Rows read before the node's list: a broadcast writes its rows only after the node
         // accepted it, so whatever is listed here and missing from the node is really gone.
         let written = self.store.mempool_txids()?;
+        let written_set: HashSet<Txid> = written.iter().copied().collect();
         let current: HashSet<Txid> = self.rpc.mempool_txids()?.into_iter().collect();
         // Gone from the node: what the follower saw, and rows a broadcast wrote.
         let mut removed: Vec<Txid> = self
@@ -498,11 +500,26 @@ impl Follower {
         for txid in &removed {
             self.mempool.remove(txid);
         }
-        let new: Vec<Txid> = current
+        let mut new: Vec<Txid> = current
             .iter()
             .filter(|t| !self.mempool.contains_key(*t))
             .copied()
             .collect();
+        // A SPOOL transaction broadcast through the API is already written, with its
+        // prevouts, outputs and spends: adopt it from the index instead of fetching it and
+        // its prevouts again and writing the same rows a second time.
+        let mut adopted = HashSet::new();
+        for txid in &new {
+            if written_set.contains(txid) {
+                if let Some(found) = self.store.transaction(txid)? {
+                    if found.place == TxPlace::Unconfirmed {
+                        self.mempool.insert(*txid, found.tx);
+                        adopted.insert(*txid);
+                    }
+                }
+            }
+        }
+        new.retain(|t| !adopted.contains(t));
         let mut added = Vec::new();
         for (txid, tx) in new.iter().zip(self.rpc.raw_transactions(&new)?) {
             // Gone between the two calls: nothing to add.

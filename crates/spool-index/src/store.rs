@@ -665,6 +665,31 @@ impl Store {
         Ok(txs)
     }
 
+    /// The outputs at `outpoints` that the index holds (those paying a watched script,
+    /// spent or not), in order; `None` where it holds none.
+    ///
+    /// # Errors
+    /// [`IndexError::Database`].
+    pub fn outputs_at(&self, outpoints: &[OutPoint]) -> Result<Vec<Option<TxOut>>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT script, value FROM outputs WHERE txid = ?1 AND vout = ?2")
+            .map_err(self.err())?;
+        outpoints
+            .iter()
+            .map(|op| {
+                stmt.query_row(params![op.txid.as_byte_array(), op.vout], |r| {
+                    Ok(TxOut {
+                        script_pubkey: ScriptBuf::from_bytes(r.get::<_, Vec<u8>>(0)?),
+                        value: Amount::from_sat(r.get::<_, i64>(1)? as u64),
+                    })
+                })
+                .optional()
+                .map_err(self.err())
+            })
+            .collect()
+    }
+
     /// The SPOOL transaction `txid`, if indexed.
     ///
     /// # Errors

@@ -8,7 +8,7 @@ use axum::extract::rejection::{PathRejection, StringRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use bitcoin::{Transaction, Txid};
+use bitcoin::{OutPoint, Transaction, Txid};
 use spool_backend::server::{BroadcastReply, TxStatusReply, WireTx};
 use spool_protocol::chain::{ChainTx, TxPlace};
 
@@ -62,7 +62,16 @@ pub(super) async fn broadcast(
             std::process::abort();
         }
         // Into the index's mempool at once, so the next UTXO listing sees it spent.
-        let prevouts = mempool_prevouts(&rpc, &tx, &HashMap::new()).unwrap_or_default();
+        // The prevouts: from the index when it holds them all (the outputs of watched
+        // scripts, as a federation's are), else from the node.
+        let outpoints: Vec<OutPoint> = tx.input.iter().map(|i| i.previous_output).collect();
+        let known = state2
+            .with_reader(|store| store.outputs_at(&outpoints))
+            .unwrap_or_default();
+        let prevouts = match known.into_iter().collect::<Option<Vec<_>>>() {
+            Some(all) if all.len() == tx.input.len() => all,
+            _ => mempool_prevouts(&rpc, &tx, &HashMap::new()).unwrap_or_default(),
+        };
         let mut writer = state2.writer.lock().expect("writer lock");
         if writer.is_none() {
             *writer = Some(Store::open(
