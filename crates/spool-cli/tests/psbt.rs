@@ -2,8 +2,10 @@
 //! the federation's secret only on an "offline" signer (`spool sign` in a process whose
 //! backend is a closed port), the online processes holding only its xpub; Bitcoin Core's
 //! wallet-less PSBT RPCs agree with our PSBTs; rust-bitcoin's own signer is accepted; and
-//! tampered PSBTs, wrong secrets and lying previous transactions are refused.
+//! tampered PSBTs, wrong secrets and lying previous transactions are refused. Through
+//! `spool serve`, a signed PSBT's broadcast takes over its unsigned form's reservation.
 
+mod serving;
 mod support;
 
 use std::cell::RefCell;
@@ -699,4 +701,107 @@ fn core_txid(env: &Env, finalized: &Value) -> String {
         .call("decoderawtransaction", &[finalized["hex"].clone()])
         .unwrap();
     decoded["txid"].as_str().unwrap().to_owned()
+}
+
+/// Through `spool serve`: an unsigned action reserves its outpoints and claim on the server
+/// under its unsigned txid; the broadcast of the PSBT signed offline hands them to the signed
+/// txid, as broadcast, so no other operator waits for the lease of a transaction already in
+/// the mempool.
+#[test]
+fn a_signed_psbt_broadcast_through_the_server_takes_over_its_reservation() {
+    let env = Env::start();
+    let dir = tempfile::tempdir().unwrap();
+    let xpub = federation_xpub(&env);
+    let piece = env.address(&STRANGER, "9/6");
+    let user1 = env.address(&USER1, "");
+    let mut scenario = Scenario::funded(&env, 20, 40);
+    scenario.register_piece(&piece, &user1, 10);
+    let federation = env.address(&FEDERATION, "");
+    let server = serving::Server::start(&env, &["--watch", &federation]);
+    server.wait_synced(&env);
+    let reservations = || -> Vec<(String, String)> {
+        server.json("/api/v1/reservations")["reservations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["txid"].as_str().unwrap().to_owned(),
+                    r["state"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+
+    let file = dir.path().join("register3.psbt");
+    let unsigned: action::Output = json(
+        &online(
+            &env,
+            &FEDERATION,
+            &[
+                "--server",
+                &server.url,
+                "--json",
+                "register",
+                "--piece",
+                &piece,
+                "--to",
+                &user1,
+                "--edition",
+                "3",
+                "--psbt-out",
+                file.to_str().unwrap(),
+                "--xpub",
+                &xpub,
+                "--min-conf",
+                "1",
+            ],
+        ),
+        "register --psbt-out --server",
+    );
+    assert_eq!(
+        reservations(),
+        vec![(unsigned.txid.clone(), "reserved".to_owned())]
+    );
+
+    let signed_file = dir.path().join("register3.signed.psbt");
+    let signed: sign::Output = json(
+        &offline(
+            dir.path(),
+            &FEDERATION,
+            &[
+                "--json",
+                "sign",
+                file.to_str().unwrap(),
+                "--out",
+                signed_file.to_str().unwrap(),
+                "--secret-env",
+                FEDERATION.env,
+            ],
+        ),
+        "sign",
+    );
+    assert_ne!(signed.txid, unsigned.txid);
+    let sent: action::Output = json(
+        &online(
+            &env,
+            &FEDERATION,
+            &[
+                "--server",
+                &server.url,
+                "--json",
+                "broadcast",
+                signed_file.to_str().unwrap(),
+            ],
+        ),
+        "broadcast --server",
+    );
+    assert!(sent.broadcast);
+    assert_eq!(sent.txid, signed.txid);
+    assert_eq!(
+        reservations(),
+        vec![(signed.txid.clone(), "broadcast".to_owned())],
+        "the signed transaction holds what its unsigned form held"
+    );
+    assert!(env.mempool().contains(&signed.txid));
 }

@@ -372,6 +372,63 @@ impl ServerReservations {
     }
 }
 
+impl ServerReservations {
+    /// Marks `tx` broadcast. A transaction signed elsewhere from an unsigned action (a PSBT)
+    /// was reserved under its unsigned form's txid: that reservation, its outpoints and
+    /// claims, passes to the signed txid in one SQLite transaction, as broadcast.
+    ///
+    /// # Errors
+    /// [`IndexError::Database`] when SQLite fails.
+    pub fn mark_broadcast_tx(&self, tx: &bitcoin::Transaction) -> Result<(), IndexError> {
+        let txid = tx.compute_txid();
+        let unsigned = spool_tx::psbt::unsigned_form(tx).compute_txid();
+        {
+            let inner = self.lock();
+            if inner.held.contains_key(&txid) || !inner.held.contains_key(&unsigned) {
+                drop(inner);
+                return self.mark_broadcast(&txid);
+            }
+        }
+        let mut inner = self.lock();
+        let Some(mut held) = inner.held.remove(&unsigned) else {
+            return Ok(());
+        };
+        let at = now();
+        let (from, to) = (unsigned.to_string(), txid.to_string());
+        let db = inner
+            .conn
+            .transaction()
+            .map_err(IndexError::db(&self.path))?;
+        db.execute(
+            "UPDATE server_reservations SET txid = ?2, state = ?3, sent_at = ?4 WHERE txid = ?1",
+            params![
+                from,
+                to,
+                state_text(TxState::Broadcast),
+                i64::try_from(at).unwrap_or(i64::MAX)
+            ],
+        )
+        .map_err(IndexError::db(&self.path))?;
+        db.execute(
+            "UPDATE server_reserved_outpoints SET txid = ?2 WHERE txid = ?1",
+            params![from, to],
+        )
+        .map_err(IndexError::db(&self.path))?;
+        if let Err(err) = db.commit() {
+            inner.held.insert(unsigned, held);
+            return Err(IndexError::db(&self.path)(err));
+        }
+        for outpoint in &held.outpoints {
+            inner.outpoints.insert(*outpoint, txid);
+        }
+        held.txid = txid;
+        held.state = TxState::Broadcast;
+        held.sent_at = Some(at);
+        inner.held.insert(txid, held);
+        Ok(())
+    }
+}
+
 impl ReservationStore for ServerReservations {
     type Error = IndexError;
 
@@ -540,6 +597,48 @@ mod tests {
         assert_eq!(store.sweep(&|_| TxStatus::Confirmed).unwrap(), 1);
         assert!(store.is_empty());
         assert_eq!(store.reserve(&request(2, 0, 2)).unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn a_signed_psbt_takes_over_its_unsigned_forms_reservation() {
+        use bitcoin::{absolute, transaction, Amount, ScriptBuf, Sequence, TxIn, TxOut, Witness};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite");
+        let outpoint = OutPoint::new(txid(200), 7);
+        let mut tx = bitcoin::Transaction {
+            version: transaction::Version::ONE,
+            lock_time: absolute::LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: outpoint,
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            }],
+            output: vec![TxOut {
+                value: Amount::from_sat(600),
+                script_pubkey: ScriptBuf::new(),
+            }],
+        };
+        let unsigned = tx.compute_txid();
+        let held = ServerReservations::open(&path, Duration::from_secs(600)).unwrap();
+        let mut request = request(1, 7, 3);
+        request.txid = unsigned;
+        request.outpoints = vec![outpoint];
+        assert!(held.reserve(&request).unwrap().is_ok());
+        tx.input[0].script_sig = ScriptBuf::from_bytes(vec![1, 2, 3]);
+        let signed = tx.compute_txid();
+        assert_ne!(signed, unsigned);
+        held.mark_broadcast_tx(&tx).unwrap();
+        assert_eq!(held.holder(&outpoint), Some(signed));
+        let list = held.list();
+        assert_eq!(list.len(), 1);
+        assert_eq!((list[0].txid, list[0].state), (signed, TxState::Broadcast));
+        assert_eq!(list[0].claims, request.claims);
+        // And so after a restart.
+        drop(held);
+        let again = ServerReservations::open(&path, Duration::from_secs(600)).unwrap();
+        assert_eq!(again.holder(&outpoint), Some(signed));
+        assert_eq!(again.list()[0].state, TxState::Broadcast);
     }
 
     #[test]

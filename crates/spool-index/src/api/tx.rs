@@ -51,8 +51,7 @@ pub(super) async fn broadcast(
         // An operator's reservation of it is now a broadcast one (released when it confirms
         // or is dropped); a failure to note it only delays the release.
         if let Ok(held) = state2.reservations() {
-            use spool_tx::claims::ReservationStore;
-            if let Err(err) = held.mark_broadcast(&txid) {
+            if let Err(err) = held.mark_broadcast_tx(&tx) {
                 tracing::warn!(error = %err, %txid, "cannot mark the reservation broadcast");
             }
         }
