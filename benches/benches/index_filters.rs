@@ -179,14 +179,25 @@ fn match_all(filters: &[(BlockHash, BlockFilter)], set: &[ScriptBuf]) -> usize {
 fn sync(c: &mut Criterion) {
     let blocks = env("SPOOL_BENCH_BLOCKS", 2_000);
     let every = env("SPOOL_BENCH_EVERY", 100);
+    // SPOOL_BENCH_FILLER=fanout: the earlier chain, whose UTXO set grows 1,500 a block.
+    let filler = match std::env::var("SPOOL_BENCH_FILLER").as_deref() {
+        Ok("fanout") => index_chain::Filler::FanOut,
+        _ => index_chain::Filler::Churn,
+    };
     let started = Instant::now();
-    let built =
-        index_chain::build_sparse(blocks, every, 2, 10, &["-blockfilterindex=1", "-rest=1"]);
+    let built = index_chain::build_sparse(
+        blocks,
+        every,
+        2,
+        10,
+        filler,
+        &["-blockfilterindex=1", "-rest=1"],
+    );
     let node = &built.node;
     let federation = built.federation.address.clone();
     let tip = chain::tip(node);
     eprintln!(
-        "index_filters: chain of {} blocks, {} SPOOL txs (one block in {every} active) built in {:.1?}",
+        "index_filters: chain of {} blocks ({filler:?} filler), {} SPOOL txs (one block in {every} active) built in {:.1?}",
         tip + 1,
         built.spool_txs,
         started.elapsed()

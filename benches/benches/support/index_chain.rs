@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bitcoin::{Address, Amount, Network, TxOut};
+use bitcoin::{Address, Amount, Network, ScriptBuf, TxOut};
 use spool_backend::core::CoreAuth;
 use spool_index::{FollowerConfig, NodeConfig};
 use spool_protocol::verb::Verb;
@@ -76,6 +76,134 @@ impl Purse {
     }
 }
 
+/// Inputs and outputs of one churn transaction.
+const CHURN_OUTPUTS: usize = 500;
+/// Keys the churn pays in turn (each block's outputs go to the next 500 of them).
+const CHURN_KEYS: usize = 5_000;
+
+/// The filler of a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filler {
+    /// A ~51 kB transaction paying 1,500 new P2PKH outputs that nobody spends: the UTXO set
+    /// grows by 1,500 a block (113 times mainnet's UTXOs per byte of chain).
+    FanOut,
+    /// A ~90 kB transaction spending all 500 P2WPKH outputs of the previous block's and
+    /// paying 500 new ones to other keys: hundreds of inputs and outputs a block, as on
+    /// mainnet, and a UTXO set that stays small.
+    Churn,
+}
+
+/// The churn filler's keys and its unspent outputs.
+pub struct Churn {
+    secp: bitcoin::secp256k1::Secp256k1<bitcoin::secp256k1::All>,
+    keys: Vec<(
+        bitcoin::secp256k1::SecretKey,
+        bitcoin::secp256k1::PublicKey,
+        ScriptBuf,
+    )>,
+    coins: Vec<(bitcoin::OutPoint, TxOut, usize)>,
+    next_key: usize,
+}
+
+impl Churn {
+    /// A pool of keys, funded with one 10 BTC output (unconfirmed).
+    pub fn new(node: &Node, funder: &Funder) -> Churn {
+        use bitcoin::secp256k1::{rand, Secp256k1, SecretKey};
+        let secp = Secp256k1::new();
+        let keys: Vec<_> = (0..CHURN_KEYS)
+            .map(|_| {
+                let secret = SecretKey::new(&mut rand::thread_rng());
+                let public = secret.public_key(&secp);
+                let script =
+                    ScriptBuf::new_p2wpkh(&bitcoin::CompressedPublicKey(public).wpubkey_hash());
+                (secret, public, script)
+            })
+            .collect();
+        let first = Address::p2wpkh(&bitcoin::CompressedPublicKey(keys[0].1), Network::Regtest);
+        let fan = funder.fan_out(node, &first, Amount::from_btc(10.0).unwrap(), 1);
+        let coins = chain::outputs_to(&fan, &first)
+            .into_iter()
+            .map(|(outpoint, out)| (outpoint, out, 0))
+            .collect();
+        Churn {
+            secp,
+            keys,
+            coins,
+            next_key: 1,
+        }
+    }
+
+    /// Spends every unspent output into [`CHURN_OUTPUTS`] new ones (sent, unconfirmed).
+    pub fn churn(&mut self, node: &Node) {
+        use bitcoin::sighash::{EcdsaSighashType, SighashCache};
+        use bitcoin::{absolute, transaction, Sequence, TxIn, Witness};
+        let inputs = std::mem::take(&mut self.coins);
+        let total: Amount = inputs.iter().map(|(_, out, _)| out.value).sum();
+        let fee = Amount::from_sat(120_000);
+        let each = (total - fee) / CHURN_OUTPUTS as u64;
+        let paid: Vec<usize> = (0..CHURN_OUTPUTS)
+            .map(|i| (self.next_key + i) % CHURN_KEYS)
+            .collect();
+        self.next_key = (self.next_key + CHURN_OUTPUTS) % CHURN_KEYS;
+        let mut tx = bitcoin::Transaction {
+            version: transaction::Version::TWO,
+            lock_time: absolute::LockTime::ZERO,
+            input: inputs
+                .iter()
+                .map(|(outpoint, _, _)| TxIn {
+                    previous_output: *outpoint,
+                    script_sig: ScriptBuf::new(),
+                    sequence: Sequence::MAX,
+                    witness: Witness::new(),
+                })
+                .collect(),
+            output: paid
+                .iter()
+                .map(|&k| TxOut {
+                    value: each,
+                    script_pubkey: self.keys[k].2.clone(),
+                })
+                .collect(),
+        };
+        let witnesses: Vec<Witness> = {
+            let mut cache = SighashCache::new(&tx);
+            inputs
+                .iter()
+                .enumerate()
+                .map(|(index, (_, out, k))| {
+                    let hash = cache
+                        .p2wpkh_signature_hash(
+                            index,
+                            &out.script_pubkey,
+                            out.value,
+                            EcdsaSighashType::All,
+                        )
+                        .expect("sighash");
+                    let sig = self
+                        .secp
+                        .sign_ecdsa(&bitcoin::secp256k1::Message::from(hash), &self.keys[*k].0);
+                    Witness::p2wpkh(
+                        &bitcoin::ecdsa::Signature::sighash_all(sig),
+                        &self.keys[*k].1,
+                    )
+                })
+                .collect()
+        };
+        for (input, witness) in tx.input.iter_mut().zip(witnesses) {
+            input.witness = witness;
+        }
+        chain::send(node, &tx);
+        let txid = tx.compute_txid();
+        self.coins = tx
+            .output
+            .iter()
+            .zip(paid)
+            .enumerate()
+            .map(|(vout, (out, k))| (bitcoin::OutPoint::new(txid, vout as u32), out.clone(), k))
+            .collect();
+    }
+}
+
 /// What [`build`] made.
 pub struct Built {
     pub node: Node,
@@ -136,6 +264,7 @@ pub fn build_sparse(
     every: u64,
     per_active: u64,
     pieces: usize,
+    filler: Filler,
     args: &[&str],
 ) -> Built {
     let node = Node::start_with_args(args).expect("regtest node");
@@ -143,7 +272,9 @@ pub fn build_sparse(
     let spool_txs = active * per_active;
     let funder = Funder::new(&node, 10 + blocks / 40 + 1);
     let mut fed = Purse::new(&node, &funder, SPOOL_COIN, spool_txs as usize + pieces);
-    let mut filler = Purse::new(&node, &funder, FILLER_COIN, blocks as usize);
+    let mut fan_out = (filler == Filler::FanOut)
+        .then(|| Purse::new(&node, &funder, FILLER_COIN, blocks as usize));
+    let mut churn = (filler == Filler::Churn).then(|| Churn::new(&node, &funder));
     chain::mine(&node, 1);
     let owner = hash_address();
     let piece_addresses: Vec<Address> = (0..pieces).map(|_| hash_address()).collect();
@@ -153,7 +284,12 @@ pub fn build_sparse(
     chain::mine(&node, 1);
     let mut sent = 0u64;
     for height in 0..blocks {
-        filler.filler(&node);
+        if let Some(purse) = fan_out.as_mut() {
+            purse.filler(&node);
+        }
+        if let Some(churn) = churn.as_mut() {
+            churn.churn(&node);
+        }
         if height % every.max(1) == every.max(1) / 2 {
             for _ in 0..per_active {
                 let piece = &piece_addresses[sent as usize % pieces];
