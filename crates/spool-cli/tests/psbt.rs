@@ -65,6 +65,26 @@ fn online(env: &Env, without: &Wallet, args: &[&str]) -> Run {
     Run::from_output(command.output().expect("spawn spool"))
 }
 
+/// `spool sign UNSIGNED --out SIGNED` with the federation's secret on the offline machine.
+fn sign_offline(dir: &Path, unsigned: &Path, signed: &Path) -> sign::Output {
+    json(
+        &offline(
+            dir,
+            &FEDERATION,
+            &[
+                "--json",
+                "sign",
+                unsigned.to_str().unwrap(),
+                "--out",
+                signed.to_str().unwrap(),
+                "--secret-env",
+                FEDERATION.env,
+            ],
+        ),
+        "sign",
+    )
+}
+
 fn json<T: serde::de::DeserializeOwned>(run: &Run, what: &str) -> T {
     assert!(run.ok, "{what} failed: {run:?}");
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{what}: {e}: {}", run.stdout))
@@ -148,22 +168,7 @@ impl AirGapped<'_> {
         assert!(verb_hex.starts_with("OP_RETURN "), "{verb_hex}");
 
         // Offline: no backend, only the secret.
-        let signed: sign::Output = json(
-            &offline(
-                &self.dir,
-                &FEDERATION,
-                &[
-                    "--json",
-                    "sign",
-                    unsigned_file.to_str().unwrap(),
-                    "--out",
-                    signed_file.to_str().unwrap(),
-                    "--secret-env",
-                    FEDERATION.env,
-                ],
-            ),
-            "sign",
-        );
+        let signed = sign_offline(&self.dir, &unsigned_file, &signed_file);
         assert_eq!(signed.unsigned_txid, unsigned.txid);
         assert_eq!(signed.verb, unsigned.verb);
         assert_eq!(signed.fee, unsigned.fee);
@@ -765,22 +770,7 @@ fn a_signed_psbt_broadcast_through_the_server_takes_over_its_reservation() {
     );
 
     let signed_file = dir.path().join("register3.signed.psbt");
-    let signed: sign::Output = json(
-        &offline(
-            dir.path(),
-            &FEDERATION,
-            &[
-                "--json",
-                "sign",
-                file.to_str().unwrap(),
-                "--out",
-                signed_file.to_str().unwrap(),
-                "--secret-env",
-                FEDERATION.env,
-            ],
-        ),
-        "sign",
-    );
+    let signed = sign_offline(dir.path(), &file, &signed_file);
     assert_ne!(signed.txid, unsigned.txid);
     let sent: action::Output = json(
         &online(
