@@ -333,6 +333,9 @@ async fn certificate_of_authenticity(browser: &Browser, base: &str, piece: &str,
     assert_eq!(browser.text("#certified-owner").await, owner);
     assert_eq!(browser.text("#qr-url").await, edition_page);
     assert_eq!(browser.count("figure.qr svg.qr-code path").await, 1);
+    // The report's commands are set as code, not shown with their backquotes.
+    assert_eq!(browser.count("#trusted li code").await, 1);
+    assert!(!browser.text("#trusted").await.contains('`'));
     // The download the page offers is the file whose SHA-256 it prints.
     let download = browser
         .client

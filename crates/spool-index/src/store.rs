@@ -443,29 +443,7 @@ impl Store {
                 }
             }
             for tx in &data.block.txdata {
-                let txid = tx.compute_txid();
-                if self.mempool.remove(&txid) {
-                    forget_mempool_tx(&db, &txid).map_err(&err)?;
-                }
-                if !tx.is_coinbase() {
-                    let mut spend = db
-                        .prepare_cached(
-                            "UPDATE outputs SET spent_by = ?1, spent_height = ?2
-                             WHERE txid = ?3 AND vout = ?4",
-                        )
-                        .map_err(&err)?;
-                    for input in &tx.input {
-                        spend
-                            .execute(params![
-                                txid.as_byte_array(),
-                                height,
-                                input.previous_output.txid.as_byte_array(),
-                                input.previous_output.vout
-                            ])
-                            .map_err(&err)?;
-                    }
-                }
-                insert_outputs(&db, &self.watched, tx, Some(height)).map_err(&err)?;
+                confirm_outputs(&db, &self.watched, &mut self.mempool, tx, height).map_err(&err)?;
             }
         }
         bump_generation(&db).map_err(&err)?;
@@ -986,6 +964,37 @@ fn forget_mempool_tx(db: &Connection, txid: &Txid) -> rusqlite::Result<()> {
     db.prepare_cached("DELETE FROM mempool_spends WHERE spender = ?1")?
         .execute([id])?;
     Ok(())
+}
+
+/// What a transaction mined at `height` does to the watched outputs: its mempool rows go,
+/// the outputs it spends are marked spent, and its outputs paying a watched script are
+/// written. Whether it touched any watched output.
+fn confirm_outputs(
+    db: &Connection,
+    watched: &HashSet<ScriptBuf>,
+    mempool: &mut HashSet<Txid>,
+    tx: &Transaction,
+    height: i64,
+) -> rusqlite::Result<bool> {
+    let txid = tx.compute_txid();
+    if mempool.remove(&txid) {
+        forget_mempool_tx(db, &txid)?;
+    }
+    let mut touched = false;
+    if !tx.is_coinbase() {
+        let mut spend = db.prepare_cached(
+            "UPDATE outputs SET spent_by = ?1, spent_height = ?2 WHERE txid = ?3 AND vout = ?4",
+        )?;
+        for input in &tx.input {
+            touched |= spend.execute(params![
+                txid.as_byte_array(),
+                height,
+                input.previous_output.txid.as_byte_array(),
+                input.previous_output.vout
+            ])? > 0;
+        }
+    }
+    Ok(insert_outputs(db, watched, tx, Some(height))? > 0 || touched)
 }
 
 fn insert_outputs(

@@ -232,14 +232,23 @@ fn proof(page: &CertificatePage<'_>) -> Markup {
                 div.checks {
                     div {
                         h3 { "Checked" }
-                        ul #checked { @for line in &report.checked { li { (line) } } }
+                        ul #checked { @for line in &report.checked { li { (with_code(line)) } } }
                     }
                     div {
                         h3 { "Trusted (not provable offline)" }
-                        ul #trusted { @for line in &report.trusted { li { (line) } } }
+                        ul #trusted { @for line in &report.trusted { li { (with_code(line)) } } }
                     }
                 }
             }
+        }
+    }
+}
+
+/// A line of the verification report, its `backquoted` commands set as code.
+fn with_code(line: &str) -> Markup {
+    html! {
+        @for (i, part) in line.split('`').enumerate() {
+            @if i % 2 == 1 { code { (part) } } @else { (part) }
         }
     }
 }

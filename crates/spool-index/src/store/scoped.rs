@@ -16,7 +16,7 @@ use rusqlite::{params, Connection};
 use spool_protocol::chain::TxPlace;
 
 use super::{
-    bump_generation, forget_mempool_tx, insert_outputs, insert_spool_tx, is_spool, piece_script,
+    bump_generation, confirm_outputs, forget_mempool_tx, insert_spool_tx, is_spool, piece_script,
     spool_scripts, BlockData, Store,
 };
 use crate::error::IndexError;
@@ -262,30 +262,8 @@ impl Store {
                 insert_spool_tx(&db, tx, &prevouts, place).map_err(&err)?;
             }
             for tx in &data.block.txdata {
-                let txid = tx.compute_txid();
-                if self.mempool.remove(&txid) {
-                    forget_mempool_tx(&db, &txid).map_err(&err)?;
-                }
-                if !tx.is_coinbase() {
-                    let mut spend = db
-                        .prepare_cached(
-                            "UPDATE outputs SET spent_by = ?1, spent_height = ?2
-                             WHERE txid = ?3 AND vout = ?4",
-                        )
-                        .map_err(&err)?;
-                    for input in &tx.input {
-                        relevant |= spend
-                            .execute(params![
-                                txid.as_byte_array(),
-                                height,
-                                input.previous_output.txid.as_byte_array(),
-                                input.previous_output.vout
-                            ])
-                            .map_err(&err)?
-                            > 0;
-                    }
-                }
-                relevant |= insert_outputs(&db, &self.watched, tx, Some(height)).map_err(&err)? > 0;
+                relevant |= confirm_outputs(&db, &self.watched, &mut self.mempool, tx, height)
+                    .map_err(&err)?;
             }
         }
         add_counter(&db, "filters_tested", tested).map_err(&err)?;
