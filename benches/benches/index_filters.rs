@@ -32,37 +32,10 @@ use std::time::{Duration, Instant};
 use bitcoin::bip158::BlockFilter;
 use bitcoin::{BlockHash, ScriptBuf};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use serde_json::{json, Value};
+use serde_json::json;
 use spool_index::follower::{FilterScope, FullScan};
 use spool_index::{Follower, FollowerConfig, NodeRpc};
 use spool_testenv::Node;
-
-/// Fetches every block's raw bytes over RPC alone; returns (blocks, bytes).
-fn fetch_all(node: &Node) -> (u64, u64) {
-    let rpc = NodeRpc::new(&index_chain::node_config(node)).unwrap();
-    let tip = rpc.tip_height().unwrap();
-    let mut height = 0;
-    let mut per_trip = 16u64;
-    let (mut blocks, mut bytes) = (0u64, 0u64);
-    while height <= tip {
-        let end = (height + per_trip - 1).min(tip);
-        let heights: Vec<u64> = (height..=end).collect();
-        let hashes = rpc.block_hashes(&heights).unwrap();
-        let params: Vec<Vec<Value>> = hashes
-            .iter()
-            .map(|h| vec![json!(h.to_string()), json!(0)])
-            .collect();
-        let mut trip = 0;
-        for hex in rpc.batch_ok("getblock", &params, params.len()).unwrap() {
-            trip += hex.as_str().unwrap().len() as u64 / 2;
-        }
-        blocks += heights.len() as u64;
-        bytes += trip;
-        per_trip = ((8u64 << 20) / (trip / heights.len() as u64).max(1)).clamp(1, 128);
-        height = end + 1;
-    }
-    (blocks, bytes)
-}
 
 #[derive(Clone, Copy)]
 enum Mode {
@@ -204,7 +177,7 @@ fn sync(c: &mut Criterion) {
     );
 
     let t = Instant::now();
-    let (n, raw_bytes) = fetch_all(node);
+    let (n, raw_bytes) = index_chain::fetch_all(node);
     let bound = t.elapsed();
     let mut runs = Vec::new();
     for (name, mode) in [
@@ -282,7 +255,9 @@ fn sync(c: &mut Criterion) {
     let mut group = c.benchmark_group("index_filters");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(1));
-    group.bench_function("bound_fetch_raw_blocks", |b| b.iter(|| fetch_all(node)));
+    group.bench_function("bound_fetch_raw_blocks", |b| {
+        b.iter(|| index_chain::fetch_all(node))
+    });
     for (name, mode) in [
         ("full_rpc", Mode::FullRpc),
         ("full_rest", Mode::FullRest),
