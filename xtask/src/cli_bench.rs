@@ -5,19 +5,16 @@
 //!   mining in between (editions 1..=COUNT, after REGISTER0 and EDITIONS are mined): the rate
 //!   overall, of the first and the last tenth, and rejections (any failure ends the run);
 //! - `spool history --server` of that piece (COUNT + 2 events, mined): the time of each whole
-//!   process and the HTTP requests it made (counted by a loopback proxy in front of the
-//!   server).
+//!   process and the HTTP requests it made (counted by the server's `/metrics`).
 //!
 //! Each figure comes with the bound measured in the same run: a `spool` process that reads
 //! nothing (`spool verb encode`), so the ratios say how much an action costs beyond
 //! starting the binary. Timings are printed, never asserted: this is a benchmark, not a test.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -245,8 +242,8 @@ impl Bench<'_> {
         Ok(())
     }
 
-    /// One process per registration (editions 1..=COUNT of `piece`), no mining, through a
-    /// counting proxy; then the history of the piece, one process per call.
+    /// One process per registration (editions 1..=COUNT of `piece`), no mining, with the
+    /// server's per-route times; then the history of the piece, one process per call.
     fn rapid_fire_and_history(
         &self,
         server: &Server,
@@ -256,15 +253,20 @@ impl Bench<'_> {
         count: u64,
         bare: Duration,
     ) -> Result<()> {
-        let proxy = Proxy::start(&server.url)?;
+        // Requests are counted and timed by the server's own /metrics, read between two
+        // processes (outside the timed span): nothing stands between the client and the
+        // server.
         let mut times = Vec::with_capacity(count as usize);
         let mut calls = Vec::with_capacity(count as usize);
+        let at_start = RouteTimes::read(&server.url)?;
+        let mut before = at_start.requests();
         let started = Instant::now();
+        let mut spent = Duration::ZERO;
         for n in 1..=count {
             let edition = n.to_string();
             let args = [
                 "--server",
-                proxy.url.as_str(),
+                server.url.as_str(),
                 "register",
                 "--piece",
                 piece,
@@ -277,18 +279,22 @@ impl Bench<'_> {
                 "--min-conf",
                 "1",
             ];
-            let before = proxy.requests();
             let t = Instant::now();
             let out = self
                 .json(&args)
                 .map_err(|e| format!("registration {n} of {count} rejected: {e}"))?;
             times.push(t.elapsed());
-            calls.push(proxy.requests() - before);
+            let read = Instant::now();
+            let now = RouteTimes::read(&server.url)?.requests();
+            spent += read.elapsed();
+            calls.push(now - before);
+            before = now;
             if out["broadcast"] != true {
                 return Err(format!("registration {n} was not broadcast: {out}").into());
             }
         }
-        let total = started.elapsed();
+        let routes = RouteTimes::read(&server.url)?.since(&at_start);
+        let total = started.elapsed() - spent;
         let k = (count as usize / 10).max(1);
         let (first, last) = (rate(&times[..k]), rate(&times[times.len() - k..]));
         let mut per = times.clone();
@@ -309,23 +315,39 @@ impl Bench<'_> {
             mean_calls(&calls[..k]),
             mean_calls(&calls[calls.len() - k..])
         );
+        let mut by_time: Vec<_> = routes.0.iter().collect();
+        by_time.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
+        let per_registration: Vec<String> = by_time
+            .iter()
+            .map(|(route, (n, seconds))| {
+                format!(
+                    "{route} {:.1} x {:.2} ms",
+                    *n as f64 / count as f64,
+                    1e3 * seconds / *n as f64
+                )
+            })
+            .collect();
+        println!(
+            "  server time per registration, by route (count x mean): {}; in all {:.1} ms of the {per:.1?} median process",
+            per_registration.join(", "),
+            1e3 * routes.0.values().map(|(_, s)| s).sum::<f64>() / count as f64
+        );
         let mempool = self.node.call("getrawmempool", &[])?;
         println!(
             "  node mempool after the run: {} transactions",
             mempool.as_array().map_or(0, Vec::len)
         );
 
-        // History of the COUNT-event piece, mined, one process per call, through a counting
-        // proxy.
+        // History of the COUNT-event piece, mined, one process per call.
         self.mine(refill, 1)?;
         server_wait(self, server)?;
         let mut history = Vec::new();
         let mut requests = Vec::new();
         for _ in 0..20 {
-            let before = proxy.requests();
+            let before = RouteTimes::read(&server.url)?.requests();
             let t = Instant::now();
             let out = self
-                .command(&["--server", &proxy.url, "--json", "history", piece])
+                .command(&["--server", &server.url, "--json", "history", piece])
                 .stderr(Stdio::null())
                 .output()?;
             history.push(t.elapsed());
@@ -339,7 +361,7 @@ impl Bench<'_> {
                     format!("history holds {events} events, expected {}", count + 2).into(),
                 );
             }
-            requests.push(proxy.requests() - before);
+            requests.push(RouteTimes::read(&server.url)?.requests() - before);
         }
         let max_requests = requests.iter().copied().max().unwrap_or(0);
         let worst = *history.iter().max().unwrap_or(&Duration::ZERO);
@@ -442,6 +464,10 @@ impl Bench<'_> {
             .stderr(Stdio::piped())
             .spawn()?;
         let mut at = Vec::with_capacity(count as usize);
+        // The server's time by route over the first and the last tenth (metrics read as the
+        // lines arrive: one request each, off the batch's path).
+        let k = (count as usize / 10).max(1);
+        let mut marks = vec![RouteTimes::read(&server.url)?];
         for line in BufReader::new(child.stdout.take().ok_or("stdout")?).lines() {
             let line = line?;
             let doc: Value = serde_json::from_str(&line)?;
@@ -449,6 +475,9 @@ impl Bench<'_> {
                 return Err(format!("batch line not broadcast: {line}").into());
             }
             at.push(started.elapsed());
+            if at.len() == k || at.len() == count as usize - k || at.len() == count as usize {
+                marks.push(RouteTimes::read(&server.url)?);
+            }
         }
         let status = child.wait()?;
         if !status.success() || at.len() as u64 != count {
@@ -461,7 +490,6 @@ impl Bench<'_> {
             );
         }
         let total = started.elapsed();
-        let k = (count as usize / 10).max(1);
         let span = |a: Duration, b: Duration| k as f64 * 60.0 / (b - a).as_secs_f64();
         let first = span(Duration::ZERO, at[k - 1]);
         let last = span(at[at.len() - k - 1], at[at.len() - 1]);
@@ -472,6 +500,31 @@ impl Bench<'_> {
             100.0 * last / first,
             total.as_secs_f64() / bound.as_secs_f64()
         );
+        if via.is_some() && marks.len() == 4 {
+            let first_ms = 1e3 * at[k - 1].as_secs_f64() / k as f64;
+            let last_ms = 1e3 * (at[at.len() - 1] - at[at.len() - k - 1]).as_secs_f64() / k as f64;
+            for (label, routes, ms) in [
+                ("first", marks[1].since(&marks[0]), first_ms),
+                ("last", marks[3].since(&marks[2]), last_ms),
+            ] {
+                let shown: Vec<String> = routes
+                    .0
+                    .iter()
+                    .map(|(route, (n, seconds))| {
+                        format!(
+                            "{route} {:.2} x {:.2} ms",
+                            *n as f64 / k as f64,
+                            1e3 * seconds / *n as f64
+                        )
+                    })
+                    .collect();
+                let server_ms = 1e3 * routes.0.values().map(|(_, s)| s).sum::<f64>() / k as f64;
+                println!(
+                    "  {label} {k}: {ms:.2} ms per line, of which the server {server_ms:.2} ms ({})",
+                    shown.join(", ")
+                );
+            }
+        }
         self.mine(refill, 1)?;
         server_wait(self, server)?;
         Ok(())
@@ -597,67 +650,73 @@ fn get(base: &str, path: &str) -> Result<String> {
         .unwrap_or_default())
 }
 
-/// A loopback TCP proxy in front of the server that counts HTTP requests (request lines).
-struct Proxy {
-    url: String,
-    requests: Arc<AtomicUsize>,
-}
+/// The server's answered requests and their total time, by method and route (from the
+/// `spool_http_request_duration_seconds` histogram of `GET /metrics`, which is left out).
+struct RouteTimes(std::collections::BTreeMap<String, (u64, f64)>);
 
-impl Proxy {
-    fn start(target: &str) -> Result<Proxy> {
-        let target = target
-            .strip_prefix("http://")
-            .ok_or("an http:// URL")?
-            .to_string();
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let requests = Arc::new(AtomicUsize::new(0));
-        let counted = requests.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let Ok(upstream) = TcpStream::connect(&target) else {
-                    continue;
-                };
-                let counted = counted.clone();
-                let (mut c_read, mut u_write) = match (client.try_clone(), upstream.try_clone()) {
-                    (Ok(c), Ok(u)) => (c, u),
-                    _ => continue,
-                };
-                let (mut u_read, mut c_write) = (upstream, client);
-                std::thread::spawn(move || {
-                    const LINE_END: &[u8] = b" HTTP/1.1\r\n";
-                    let mut buf = [0u8; 16 * 1024];
-                    // The last bytes of the previous read: too short to hold a whole match,
-                    // long enough to complete one split across reads.
-                    let mut carry: Vec<u8> = Vec::new();
-                    while let Ok(n) = c_read.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        let mut window = std::mem::take(&mut carry);
-                        window.extend_from_slice(&buf[..n]);
-                        let found = window
-                            .windows(LINE_END.len())
-                            .filter(|w| *w == LINE_END)
-                            .count();
-                        counted.fetch_add(found, Ordering::Relaxed);
-                        carry = window[window.len().saturating_sub(LINE_END.len() - 1)..].to_vec();
-                        if u_write.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = u_write.shutdown(std::net::Shutdown::Write);
-                });
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut u_read, &mut c_write);
-                    let _ = c_write.shutdown(std::net::Shutdown::Write);
-                });
+impl RouteTimes {
+    fn read(base: &str) -> Result<RouteTimes> {
+        let text = get(base, "/metrics")?;
+        let mut routes = std::collections::BTreeMap::new();
+        for line in text.lines() {
+            let (series, number) = match line.rsplit_once(' ') {
+                Some(pair) => pair,
+                None => continue,
+            };
+            let (count, labels) = if let Some(l) =
+                series.strip_prefix("spool_http_request_duration_seconds_count{")
+            {
+                (true, l)
+            } else if let Some(l) = series.strip_prefix("spool_http_request_duration_seconds_sum{")
+            {
+                (false, l)
+            } else {
+                continue;
+            };
+            let label = |name: &str| {
+                labels
+                    .split(&format!("{name}=\""))
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let route = label("route");
+            if route == "/metrics" {
+                continue;
             }
-        });
-        Ok(Proxy { url, requests })
+            let entry = routes
+                .entry(format!("{} {route}", label("method")))
+                .or_insert((0u64, 0f64));
+            if count {
+                entry.0 = number.parse()?;
+            } else {
+                entry.1 = number.parse()?;
+            }
+        }
+        if routes.is_empty() {
+            return Err(
+                format!("GET {base}/metrics has no spool_http_request_duration_seconds").into(),
+            );
+        }
+        Ok(RouteTimes(routes))
     }
 
     fn requests(&self) -> usize {
-        self.requests.load(Ordering::Relaxed)
+        self.0.values().map(|(n, _)| *n as usize).sum()
+    }
+
+    /// What was answered since `earlier`.
+    fn since(&self, earlier: &RouteTimes) -> RouteTimes {
+        RouteTimes(
+            self.0
+                .iter()
+                .map(|(route, (n, s))| {
+                    let (n0, s0) = earlier.0.get(route).copied().unwrap_or((0, 0.0));
+                    (route.clone(), (n - n0, s - s0))
+                })
+                .filter(|(_, (n, _))| *n > 0)
+                .collect(),
+        )
     }
 }

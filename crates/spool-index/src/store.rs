@@ -20,7 +20,7 @@ use bitcoin::{
     Txid,
 };
 use rusqlite::{params, Connection, OptionalExtension};
-use spool_protocol::chain::{ChainTx, TxPlace, Utxo};
+use spool_protocol::chain::{ChainTx, TxPlace};
 use spool_protocol::payload::find_verb;
 use spool_protocol::verb::Verb;
 
@@ -29,6 +29,7 @@ use crate::error::IndexError;
 mod editions;
 mod replaced;
 mod scoped;
+mod unspent;
 pub use replaced::Replaced;
 pub use scoped::{ScannedOutput, ScopeCounters, Stamp};
 
@@ -51,6 +52,8 @@ CREATE TABLE IF NOT EXISTS outputs(
     height INTEGER, coinbase INTEGER NOT NULL, spent_by BLOB, spent_height INTEGER,
     PRIMARY KEY(txid, vout)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS outputs_script ON outputs(script);
+CREATE INDEX IF NOT EXISTS outputs_unspent ON outputs(script, value, txid, vout, height, coinbase)
+    WHERE spent_by IS NULL;
 CREATE TABLE IF NOT EXISTS mempool_spends(
     txid BLOB NOT NULL, vout INTEGER NOT NULL, spender BLOB NOT NULL,
     PRIMARY KEY(txid, vout, spender)) WITHOUT ROWID;
@@ -763,56 +766,6 @@ impl Store {
             .filter_map(|s| Address::from_script(Script::from_bytes(&s), self.network).ok())
             .map(|a| a.to_string())
             .collect()
-    }
-
-    /// Unspent outputs paying `script` with at least `min_conf` confirmations at `tip`
-    /// (0 includes the mempool), never one a mempool transaction spends.
-    ///
-    /// # Errors
-    /// [`IndexError::Database`], [`IndexError::Corrupt`].
-    pub fn utxos(&self, script: &Script, min_conf: u32, tip: u64) -> Result<Vec<Utxo>, IndexError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT o.txid, o.vout, o.value, o.height, o.coinbase FROM outputs o
-                 WHERE o.script = ?1 AND o.spent_by IS NULL AND NOT EXISTS
-                   (SELECT 1 FROM mempool_spends m WHERE m.txid = o.txid AND m.vout = o.vout)
-                 ORDER BY o.txid, o.vout",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([script.as_bytes()], |r| {
-                Ok((
-                    r.get::<_, Vec<u8>>(0)?,
-                    r.get::<_, u32>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, bool>(4)?,
-                ))
-            })
-            .map_err(self.err())?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(self.err())?;
-        let mut utxos = Vec::new();
-        for (txid, vout, value, height, coinbase) in rows {
-            let txid =
-                Txid::from_slice(&txid).map_err(|_| self.corrupt("a txid is not 32 bytes"))?;
-            let confirmations = match height {
-                Some(h) => (tip + 1).saturating_sub(h as u64),
-                None => 0,
-            };
-            if confirmations < u64::from(min_conf) {
-                continue;
-            }
-            utxos.push(Utxo {
-                outpoint: OutPoint { txid, vout },
-                value: Amount::from_sat(value as u64),
-                script_pubkey: script.to_owned(),
-                confirmations: u32::try_from(confirmations).unwrap_or(u32::MAX),
-                is_coinbase: coinbase,
-            });
-        }
-        Ok(utxos)
     }
 
     fn chain_txs(

@@ -370,3 +370,131 @@ fn an_editions_scope_is_read_without_the_rest_of_the_piece() {
     let store = Store::open(&path, Network::Regtest).unwrap();
     check(&store);
 }
+
+/// `utxo_sample` is `utxos` cut to `per_value` outputs of each value, from a start outpoint
+/// (rotating the list), without the held ones; it honours `min_conf` and mempool spends.
+#[test]
+fn a_sample_is_the_list_cut_per_value_from_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("index.sqlite"), Network::Regtest).unwrap();
+    let (fed, other) = (script(1), script(2));
+    store.watch(&[fed.clone(), other.clone()]).unwrap();
+    // Forty funding transactions (40 txids to rotate among): each pays the federation a
+    // token, a fuel and a stranger's output; block 1 adds twelve tokens more.
+    let funding: Vec<Transaction> = (0..40u32)
+        .map(|n| {
+            tx(
+                &[OutPoint {
+                    txid: Txid::all_zeros(),
+                    vout: n,
+                }],
+                vec![pay(&fed, 3000), pay(&fed, 30_000), pay(&other, 3000)],
+            )
+        })
+        .collect();
+    let b0 = block(
+        BlockHash::all_zeros(),
+        100,
+        std::iter::once(coinbase(0))
+            .chain(funding.clone())
+            .collect(),
+    );
+    let late = tx(
+        &[OutPoint {
+            txid: Txid::all_zeros(),
+            vout: 99,
+        }],
+        (0..12).map(|_| pay(&fed, 3000)).collect(),
+    );
+    let b1 = block(b0.block_hash(), 200, vec![coinbase(1), late.clone()]);
+    store
+        .apply_blocks(&[data(0, b0, &[]), data(1, b1, &[])])
+        .unwrap();
+    // The mempool spends three federation tokens.
+    let spent: Vec<OutPoint> = funding[..3]
+        .iter()
+        .map(|t| OutPoint {
+            txid: t.compute_txid(),
+            vout: 0,
+        })
+        .collect();
+    let spender = tx(&spent, vec![pay(&other, 8000)]);
+    let prevouts = vec![pay(&fed, 3000); 3];
+    store.apply_mempool(&[(spender, prevouts)], &[], 2).unwrap();
+
+    let none = |_: &OutPoint| false;
+    let outpoints = |u: &[spool_protocol::chain::Utxo]| {
+        let mut v: Vec<(u64, OutPoint)> =
+            u.iter().map(|u| (u.value.to_sat(), u.outpoint)).collect();
+        v.sort();
+        v
+    };
+    for (min_conf, tokens) in [(0, 37 + 12), (1, 37 + 12), (2, 37)] {
+        let all = store.utxos(&fed, min_conf, 1).unwrap();
+        assert_eq!(all.len(), tokens + 40, "min_conf {min_conf}");
+        // A sample as large as the list is the list, from any start.
+        for start in [[0u8; 32], [0x80; 32], [0xff; 32]] {
+            let sample = store
+                .utxo_sample(&fed, min_conf, 1, 1000, &start, &none)
+                .unwrap();
+            assert_eq!(outpoints(&sample), outpoints(&all), "min_conf {min_conf}");
+            assert_eq!(
+                sample.iter().map(|u| u.confirmations).sum::<u32>(),
+                all.iter().map(|u| u.confirmations).sum::<u32>()
+            );
+        }
+    }
+    // Cut to 5 of each value: the first 5 of each value's list (in outpoint order) from the
+    // start, wrapping around.
+    let all = store.utxos(&fed, 1, 1).unwrap();
+    let of_value = |sat: u64| -> Vec<OutPoint> {
+        let mut v: Vec<OutPoint> = all
+            .iter()
+            .filter(|u| u.value.to_sat() == sat)
+            .map(|u| u.outpoint)
+            .collect();
+        v.sort_by_key(|o| (o.txid.to_byte_array(), o.vout));
+        v
+    };
+    for sat in [3000, 30_000] {
+        let list = of_value(sat);
+        for at in [0, 7, list.len() - 2] {
+            let start = list[at].txid.to_byte_array();
+            let sample: Vec<OutPoint> = store
+                .utxo_sample(&fed, 1, 1, 5, &start, &none)
+                .unwrap()
+                .into_iter()
+                .filter(|u| u.value.to_sat() == sat)
+                .map(|u| u.outpoint)
+                .collect();
+            // The first outpoint at or after the start's txid: a txid's first output.
+            let first = list
+                .iter()
+                .position(|o| o.txid.to_byte_array() >= start)
+                .unwrap();
+            let want: Vec<OutPoint> = list.iter().cycle().skip(first).take(5).copied().collect();
+            assert_eq!(sample, want, "value {sat}, start at {at}");
+        }
+    }
+    // Held outputs are skipped and replaced by the next ones.
+    let tokens = of_value(3000);
+    let held: std::collections::HashSet<OutPoint> = tokens[..2].iter().copied().collect();
+    let sample = store
+        .utxo_sample(&fed, 1, 1, 5, &[0; 32], &|o| held.contains(o))
+        .unwrap();
+    let got: Vec<OutPoint> = sample
+        .iter()
+        .filter(|u| u.value.to_sat() == 3000)
+        .map(|u| u.outpoint)
+        .collect();
+    assert_eq!(got, tokens[2..7].to_vec());
+    // Nothing for a per_value of 0, or for a script without outputs.
+    assert!(store
+        .utxo_sample(&fed, 1, 1, 0, &[0; 32], &none)
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .utxo_sample(&script(9), 0, 1, 5, &[0; 32], &none)
+        .unwrap()
+        .is_empty());
+}

@@ -83,20 +83,21 @@ pub(super) async fn address_utxos(
                     "address {address} is not watched by this index (restart `spool serve` with --watch {address})"
                 )));
             }
-            let utxos = store.utxos(&script, min_conf, tip)?;
             // Outputs reserved for another operator's transaction are not offered.
             let held = api.reservations()?;
             if held.sweep_due() {
                 held.sweep(&|txid| super::reservations::status_of(api, txid))?;
             }
-            let utxos: Vec<_> = held
-                .unheld(&utxos, |u| u.outpoint)
-                .into_iter()
-                .cloned()
-                .collect();
+            let is_held = |outpoint: &bitcoin::OutPoint| held.holder(outpoint).is_some();
             let utxos = match per_value {
-                Some(limit) => sample_per_value(utxos, limit),
-                None => utxos,
+                Some(limit) => {
+                    store.utxo_sample(&script, min_conf, tip, limit, &random_start(), &is_held)?
+                }
+                None => store
+                    .utxos(&script, min_conf, tip)?
+                    .into_iter()
+                    .filter(|u| !is_held(&u.outpoint))
+                    .collect(),
             };
             Ok(Json(UtxosReply {
                 address: address.to_string(),
@@ -182,26 +183,21 @@ pub(super) async fn address_pieces(
         .await
 }
 
-/// At most `limit` outputs of each value, starting at a place that changes with every call
-/// (so that operators asking at once rarely draw the same outputs), in the list's order.
-fn sample_per_value(
-    utxos: Vec<spool_protocol::chain::Utxo>,
-    limit: usize,
-) -> Vec<spool_protocol::chain::Utxo> {
-    use std::collections::BTreeMap;
-    let mut by_value: BTreeMap<u64, Vec<spool_protocol::chain::Utxo>> = BTreeMap::new();
-    for utxo in utxos {
-        by_value.entry(utxo.value.to_sat()).or_default().push(utxo);
+/// A place to start a sample at, different at every call (so that operators asking at once
+/// rarely draw the same outputs): 32 bytes to compare with txids.
+fn random_start() -> [u8; 32] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut start = [0u8; 32];
+    let state = std::collections::hash_map::RandomState::new();
+    for (n, chunk) in start.chunks_mut(8).enumerate() {
+        let mut hasher = state.build_hasher();
+        hasher.write_usize(n);
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        chunk.copy_from_slice(&hasher.finish().to_le_bytes());
     }
-    let turn = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos() as usize);
-    by_value
-        .into_values()
-        .flat_map(|group| {
-            let n = group.len();
-            let start = if n > limit { turn % n } else { 0 };
-            group.into_iter().cycle().skip(start).take(limit.min(n))
-        })
-        .collect()
+    start
 }
