@@ -1,6 +1,7 @@
 //! `spool batch` (issue 18, item 4) on regtest: 1,000 registrations of one piece from one
 //! file through `spool serve`, killed with -9 in the middle (a real kill, then the test hook
-//! between a line's journal and its send) and rerun: exactly 1,000 registrations, none
+//! between a line's journal and its send, and after a send with the next line prepared
+//! alongside) and rerun: exactly 1,000 registrations, none
 //! doubled, every line answered once with its JSON line. Also `register --editions A..B`,
 //! a failing line (stops, or `--keep-going`), and a malformed file refused before anything
 //! is sent.
@@ -93,21 +94,43 @@ fn a_thousand_registrations_survive_kill_9_and_a_rerun_without_a_double() {
     assert!(second.len() >= 699 - 300, "{}", second.len());
     assert!(second.iter().all(|l| l.status != "error"), "{second:?}");
 
+    // Then the other hook: abort right after line 850 was sent, with line 851 prepared
+    // alongside (reserved here and with the server, signed, never journalled). The rerun
+    // must release that reservation, with the server too, before it registers 851 again:
+    // otherwise the server's claim on edition 851 refuses it until its lease lapses.
+    let overlapped = batch(&env, &server, &file, &[])
+        .env(spool_cli::subcommand::batch::ABORT_AFTER_SEND, "850")
+        .output()
+        .unwrap();
+    assert!(!overlapped.status.success());
+    let overlapped = lines_of(&String::from_utf8_lossy(&overlapped.stdout));
+    assert_eq!(
+        overlapped.last().map(|l| l.line),
+        Some(850),
+        "{overlapped:?}"
+    );
+    assert!(overlapped.iter().all(|l| l.status != "error"));
+    let resent = overlapped.iter().find(|l| l.line == 700).unwrap();
+    assert_eq!(
+        resent.status, "resent",
+        "the journalled line 700, never sent: sent once"
+    );
+
     // The rerun finishes the file.
     let third = Run::from_output(batch(&env, &server, &file, &[]).output().unwrap());
     assert!(third.ok, "{}", third.stderr);
     let third = lines_of(&third.stdout);
     assert_eq!(third.len(), COUNT as usize, "every line answered once");
     assert!(
-        third[..699].iter().all(|l| l.status == "skipped"),
+        third[..850].iter().all(|l| l.status == "skipped"),
         "{:?}",
-        &third[..5]
+        third.iter().find(|l| l.status != "skipped")
     );
-    assert_eq!(
-        third[699].status, "resent",
-        "the journalled line 700, never sent: sent once"
+    assert!(
+        third[850..].iter().all(|l| l.status == "broadcast"),
+        "{:?}",
+        &third[850]
     );
-    assert!(third[700..].iter().all(|l| l.status == "broadcast"));
     assert_eq!(third[0].id, Some(serde_json::json!("r1")));
 
     env.mine(1);

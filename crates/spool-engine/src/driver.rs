@@ -403,7 +403,41 @@ impl<B: Backend> Spool<B> {
             let status = self.status_of(&txid).await;
             statuses.push((txid, status));
         }
-        Ok(self.reservations.apply_statuses(&statuses)?)
+        // A reservation never handed to the node, of a process now dead (a crash between
+        // its reservation and its send), is released here; the server's twin of it, which
+        // would hold its claim until its lease lapsed, is released with it.
+        let never_sent: Vec<Txid> = statuses
+            .iter()
+            .filter(|(txid, status)| {
+                records.iter().any(|r| {
+                    r.txid == *txid && r.state == TxState::Reserved && r.released_by(*status)
+                })
+            })
+            .map(|(txid, _)| *txid)
+            .collect();
+        let released = self.reservations.apply_statuses(&statuses)?;
+        for txid in never_sent {
+            // A failure leaves the server's lease to release it.
+            let _ = self.backend.release_reservation(&txid).await;
+        }
+        Ok(released)
+    }
+
+    /// Gives up `prepared` before it was handed to the node (a batch stopping at a failure
+    /// with the next line already prepared): its reservation is released here and with the
+    /// backend. Nothing of it was sent.
+    ///
+    /// # Errors
+    ///
+    /// The reservation store's failure (the backend's is left to its lease).
+    pub async fn abandon(&self, prepared: &Prepared) -> Result<(), EngineError> {
+        if !prepared.reserved {
+            return Ok(());
+        }
+        let txid = prepared.txid();
+        self.reservations.release_tx(&txid)?;
+        let _ = self.backend.release_reservation(&txid).await;
+        Ok(())
     }
 
     /// Pre-checks (unless `options.check` is off), selects inputs, builds and signs

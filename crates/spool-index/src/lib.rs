@@ -16,6 +16,7 @@
 //! transactions: the index stores chain data, never verdicts.
 
 pub mod api;
+mod busy;
 pub mod certificate;
 mod error;
 pub mod follower;

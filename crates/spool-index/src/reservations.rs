@@ -126,8 +126,7 @@ impl ServerReservations {
     pub fn open(path: &Path, lease: Duration) -> Result<ServerReservations, IndexError> {
         let shown = path.display().to_string();
         let conn = Connection::open(path).map_err(IndexError::db(&shown))?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(IndexError::db(&shown))?;
+        crate::busy::wait_briefly(&conn).map_err(IndexError::db(&shown))?;
         // Every change is on disk before it is answered: a reservation survives kill -9 and
         // a power cut alike.
         conn.pragma_update(None, "synchronous", "FULL")

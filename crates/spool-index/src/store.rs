@@ -11,7 +11,6 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use bitcoin::consensus::encode;
 use bitcoin::hashes::Hash;
@@ -133,8 +132,7 @@ impl Store {
             }
         }
         let conn = Connection::open(path).map_err(IndexError::db(&shown))?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(IndexError::db(&shown))?;
+        crate::busy::wait_briefly(&conn).map_err(IndexError::db(&shown))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(IndexError::db(&shown))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -215,8 +213,7 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(IndexError::db(&shown))?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(IndexError::db(&shown))?;
+        crate::busy::wait_briefly(&conn).map_err(IndexError::db(&shown))?;
         let store = Store {
             conn,
             path: shown,

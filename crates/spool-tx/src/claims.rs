@@ -142,6 +142,24 @@ pub fn check_claims<'a>(
     Ok(())
 }
 
+/// The overlap rule: whether two actions with these claims may be in flight at once, one
+/// prepared (pre-checked, reserved, signed) while the other is being sent, because neither's
+/// pre-check reads what the other changes. That holds for actions on different pieces, and
+/// for actions on two different numbered editions of one piece (each edition's rules read
+/// only its own events and the piece's). An action on the master edition or the number of
+/// editions is read by every edition of its piece, and an action that claims nothing (a
+/// refill) is never known to be independent: those wait for the one before.
+pub fn independent(a: &[Claim], b: &[Claim]) -> bool {
+    !a.is_empty()
+        && !b.is_empty()
+        && a.iter().all(|x| {
+            b.iter().all(|y| {
+                x.piece != y.piece
+                    || matches!((x.edition, y.edition), (Some(e), Some(f)) if e != f && e != 0 && f != 0)
+            })
+        })
+}
+
 /// The release rule: whether the node's `status` of a reserved transaction in `state`,
 /// made by `maker`, releases its reservation. Confirmed always does; unknown to the node
 /// (`Gone`) only once it may have reached the node and been dropped, or once its maker
@@ -245,6 +263,35 @@ mod tests {
         Claim {
             piece: "piece".into(),
             edition,
+        }
+    }
+
+    #[test]
+    fn only_numbered_editions_or_other_pieces_overlap() {
+        let other = Claim {
+            piece: "other".into(),
+            edition: None,
+        };
+        let yes = [
+            (vec![claim(Some(1))], vec![claim(Some(2))]),
+            (vec![claim(Some(7))], vec![other.clone()]),
+            (vec![claim(None)], vec![other.clone()]),
+        ];
+        for (a, b) in yes {
+            assert!(independent(&a, &b), "{a:?} and {b:?}");
+            assert!(independent(&b, &a), "{b:?} and {a:?}");
+        }
+        let no = [
+            (vec![claim(Some(1))], vec![claim(Some(1))]),
+            (vec![claim(Some(1))], vec![claim(Some(0))]),
+            (vec![claim(Some(1))], vec![claim(None)]),
+            (vec![claim(Some(1))], vec![]),
+            (vec![], vec![]),
+            (vec![claim(Some(3))], vec![other, claim(Some(3))]),
+        ];
+        for (a, b) in no {
+            assert!(!independent(&a, &b), "{a:?} and {b:?}");
+            assert!(!independent(&b, &a), "{b:?} and {a:?}");
         }
     }
 

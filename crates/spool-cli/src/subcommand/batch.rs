@@ -15,7 +15,14 @@
 //!
 //! **Failures.** The first failed line stops the batch (its exit class is the run's exit
 //! code), unless `--keep-going`, which runs every line and exits with the first failure's
-//! class. Test hook: [`ABORT_AFTER_JOURNAL`].
+//! class.
+//!
+//! **Overlap.** While one line's transaction is sent, the next line is prepared when the two
+//! are independent by the claim rules (`spool_tx::claims::independent`: other pieces, or two
+//! numbered editions of one piece). Sends stay one at a time, in the file's order, each
+//! journalled just before it; a line prepared but never sent (the batch stopping at a
+//! failure) is released, and one left by a crash is released by the next action that meets
+//! it. Test hooks: [`ABORT_AFTER_JOURNAL`], [`ABORT_AFTER_SEND`].
 
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Read, Write};
@@ -29,7 +36,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use spool_backend::Backend;
 use spool_engine::request::MainRefill;
-use spool_engine::{Request, SendOptions};
+use spool_engine::{Prepared, Request, SendOptions};
 use spool_protocol::operation::{Operation, PieceHashes};
 use spool_protocol::verb::LoanDate;
 use spool_wallet::{LeafPath, Wallet};
@@ -45,6 +52,11 @@ use crate::cli::secret::parse_path;
 /// Test hook: when this environment variable holds a line number, the batch aborts (as a
 /// `kill -9` would) right after journalling that line's transaction and before sending it.
 pub const ABORT_AFTER_JOURNAL: &str = "SPOOL_TEST_BATCH_ABORT_AFTER_JOURNAL";
+
+/// Test hook: when this environment variable holds a line number, the batch aborts right
+/// after that line was sent and answered, with the next line already prepared (reserved
+/// here and with the server, signed, never journalled).
+pub const ABORT_AFTER_SEND: &str = "SPOOL_TEST_BATCH_ABORT_AFTER_SEND";
 
 /// `spool batch`'s arguments.
 #[derive(Debug, Args)]
@@ -368,9 +380,8 @@ impl BatchArgs {
             .clone()
             .ok_or_else(|| exit::input("no data directory: give --data-dir DIR"))?;
         let mut journal = Journal::open(&data_dir, &digest)?;
-        let abort_at: Option<usize> = std::env::var(ABORT_AFTER_JOURNAL)
-            .ok()
-            .and_then(|v| v.parse().ok());
+        let hook = |name: &str| -> Option<usize> { std::env::var(name).ok()?.parse().ok() };
+        let (abort_at, abort_after) = (hook(ABORT_AFTER_JOURNAL), hook(ABORT_AFTER_SEND));
 
         let bar = (!settings.json && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new(lines.len() as u64);
@@ -383,21 +394,42 @@ impl BatchArgs {
         });
         let (mut done, mut skipped, mut failed) = (0usize, 0usize, 0usize);
         let mut first_failure: Option<anyhow::Error> = None;
-        for (n, line) in &lines {
-            let out = match self
-                .one(
-                    &spool,
-                    &wallet,
-                    &default_path,
-                    &options,
-                    &mut journal,
-                    *n,
-                    line,
-                    network,
-                    abort_at,
-                )
-                .await
-            {
+        // While one line's transaction is being sent, the next line is prepared (pre-checked,
+        // reserved, signed) when the two are independent (`spool_tx::claims::independent`):
+        // the sends stay in the file's order, one at a time, each journalled just before it.
+        let mut ahead: Option<anyhow::Result<Step>> = None;
+        for (i, (n, line)) in lines.iter().enumerate() {
+            let ctx = LineContext {
+                spool: &spool,
+                wallet: &wallet,
+                default_path: &default_path,
+                options: &options,
+                network,
+            };
+            let first = match ahead.take() {
+                Some(first) => first,
+                None => ctx.prepare(journal.done.get(n).cloned(), *n, line).await,
+            };
+            let result = match first {
+                Err(err) => Err(err),
+                Ok(Step::Answered(out)) => Ok(out),
+                Ok(Step::Ready(out, prepared)) => {
+                    let next = lines.get(i + 1).filter(|(m, next)| {
+                        !journal.done.contains_key(m) && overlaps(line, next, network)
+                    });
+                    let send = send(ctx.spool, &mut journal, out, &prepared, abort_at);
+                    match next {
+                        Some((m, next)) => {
+                            let (sent, prepared_next) =
+                                tokio::join!(send, ctx.prepare(None, *m, next));
+                            ahead = Some(prepared_next);
+                            sent
+                        }
+                        None => send.await,
+                    }
+                }
+            };
+            let out = match result {
                 Ok(out) => out,
                 Err(err) => {
                     let out = LineOutput {
@@ -421,10 +453,17 @@ impl BatchArgs {
                 _ => done += 1,
             }
             print_line(&out)?;
+            if abort_after == Some(*n) && matches!(ahead, Some(Ok(Step::Ready(..)))) {
+                std::process::abort();
+            }
             if let Some(bar) = &bar {
                 bar.inc(1);
             }
             if out.status == "error" && !self.keep_going {
+                // The next line, prepared meanwhile, is given up: never journalled nor sent.
+                if let Some(Ok(Step::Ready(_, prepared))) = ahead.take() {
+                    spool.abandon(&prepared).await?;
+                }
                 break;
             }
         }
@@ -440,21 +479,35 @@ impl BatchArgs {
             None => Ok(Outcome::new(&serde_json::json!({}), "")?.text_only(true)),
         }
     }
+}
 
-    #[allow(clippy::too_many_arguments)]
-    async fn one(
+/// A line's first half: answered already (a rerun's line, a dry run), or a transaction ready
+/// to be journalled and sent.
+enum Step {
+    Answered(LineOutput),
+    Ready(LineOutput, Box<Prepared>),
+}
+
+/// What every line's preparation reads.
+struct LineContext<'a> {
+    spool: &'a spool_engine::Spool<connect::AnyBackend>,
+    wallet: &'a Wallet,
+    default_path: &'a LeafPath,
+    options: &'a SendOptions,
+    network: Network,
+}
+
+impl LineContext<'_> {
+    /// The first half of line `n`: a journalled line (`journalled`, a rerun) is answered
+    /// `skipped` when the backend knows its transaction, else sent again as it was; any other
+    /// is pre-checked, reserved and signed.
+    async fn prepare(
         &self,
-        spool: &spool_engine::Spool<connect::AnyBackend>,
-        wallet: &Wallet,
-        default_path: &LeafPath,
-        options: &SendOptions,
-        journal: &mut Journal,
+        journalled: Option<Journalled>,
         n: usize,
         line: &Line,
-        network: Network,
-        abort_at: Option<usize>,
-    ) -> anyhow::Result<LineOutput> {
-        let request = request_of(line, network)?;
+    ) -> anyhow::Result<Step> {
+        let request = request_of(line, self.network)?;
         let verb = request.verb().map(|v| v.to_string());
         let mut out = LineOutput {
             line: n,
@@ -465,43 +518,67 @@ impl BatchArgs {
             error: None,
             exit: 0,
         };
-        if let Some(entry) = journal.done.get(&n).cloned() {
+        if let Some(entry) = journalled {
             // A rerun: the line was journalled before its send.
             out.txid = Some(entry.txid.clone());
             let txid: bitcoin::Txid = entry.txid.parse().context("a journalled txid")?;
-            if spool.backend().transaction(&txid).await.is_ok() {
+            if self.spool.backend().transaction(&txid).await.is_ok() {
                 out.status = "skipped".into();
-                return Ok(out);
+                return Ok(Step::Answered(out));
             }
             let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(&entry.hex)
                 .context("a journalled transaction")?;
-            spool.backend().broadcast(&tx).await?;
+            self.spool.backend().broadcast(&tx).await?;
             out.status = "resent".into();
-            return Ok(out);
+            return Ok(Step::Answered(out));
         }
         let path = match &line.path {
             Some(text) => parse_path(text).map_err(|e| exit::input(format!("\"path\": {e}")))?,
-            None => default_path.clone(),
+            None => self.default_path.clone(),
         };
-        let key = wallet
+        let key = self
+            .wallet
             .signing_key(&path)
             .with_context(|| format!("cannot derive the signer's key at path {path:?}"))?;
-        let prepared = spool.prepare(&request, &key, options).await?;
+        let prepared = self.spool.prepare(&request, &key, self.options).await?;
         out.txid = Some(prepared.txid().to_string());
-        if options.dry_run {
+        if self.options.dry_run {
             out.status = "dry-run".into();
-            return Ok(out);
+            return Ok(Step::Answered(out));
         }
-        journal.record(Journalled {
-            line: n,
-            txid: prepared.txid().to_string(),
-            hex: prepared.hex(),
-        })?;
-        if abort_at == Some(n) {
-            std::process::abort();
-        }
-        spool.broadcast(&prepared).await?;
-        out.status = "broadcast".into();
-        Ok(out)
+        Ok(Step::Ready(out, Box::new(prepared)))
     }
+}
+
+/// The second half of a line: journals its transaction, then sends it.
+async fn send(
+    spool: &spool_engine::Spool<connect::AnyBackend>,
+    journal: &mut Journal,
+    mut out: LineOutput,
+    prepared: &Prepared,
+    abort_at: Option<usize>,
+) -> anyhow::Result<LineOutput> {
+    journal.record(Journalled {
+        line: out.line,
+        txid: prepared.txid().to_string(),
+        hex: prepared.hex(),
+    })?;
+    if abort_at == Some(out.line) {
+        std::process::abort();
+    }
+    spool.broadcast(prepared).await?;
+    out.status = "broadcast".into();
+    Ok(out)
+}
+
+/// Whether `next` may be prepared while `line` is sent: both parse, and their actions are
+/// independent by the claim rules.
+fn overlaps(line: &Line, next: &Line, network: Network) -> bool {
+    let claims = |line: &Line| {
+        request_of(line, network)
+            .ok()
+            .and_then(|r| r.operation().map(spool_engine::claims_of))
+            .unwrap_or_default()
+    };
+    spool_tx::claims::independent(&claims(line), &claims(next))
 }
