@@ -17,8 +17,8 @@
 //! code), unless `--keep-going`, which runs every line and exits with the first failure's
 //! class.
 //!
-//! **Overlap.** While one line's transaction is sent, the next line is prepared when the two
-//! are independent by the claim rules (`spool_tx::claims::independent`: other pieces, or two
+//! **Overlap.** Through a server, while one line's transaction is sent, the next line is
+//! prepared when the two are independent by the claim rules (`spool_tx::claims::independent`: other pieces, or two
 //! numbered editions of one piece). Sends stay one at a time, in the file's order, each
 //! journalled just before it; a line prepared but never sent (the batch stopping at a
 //! failure) is released, and one left by a crash is released by the next action that meets
@@ -397,6 +397,9 @@ impl BatchArgs {
         // While one line's transaction is being sent, the next line is prepared (pre-checked,
         // reserved, signed) when the two are independent (`spool_tx::claims::independent`):
         // the sends stay in the file's order, one at a time, each journalled just before it.
+        // Only through a server: a node answers the two at once no faster (measured: the
+        // batch direct against Core ran 25% slower overlapped).
+        let overlap = settings.server.is_some();
         let mut ahead: Option<anyhow::Result<Step>> = None;
         for (i, (n, line)) in lines.iter().enumerate() {
             let ctx = LineContext {
@@ -415,7 +418,7 @@ impl BatchArgs {
                 Ok(Step::Answered(out)) => Ok(out),
                 Ok(Step::Ready(out, prepared)) => {
                     let next = lines.get(i + 1).filter(|(m, next)| {
-                        !journal.done.contains_key(m) && overlaps(line, next, network)
+                        overlap && !journal.done.contains_key(m) && overlaps(line, next, network)
                     });
                     let send = send(ctx.spool, &mut journal, out, &prepared, abort_at);
                     match next {
