@@ -406,14 +406,14 @@ impl<B: Backend> Spool<B> {
         // A reservation never handed to the node, of a process now dead (a crash between
         // its reservation and its send), is released here; the server's twin of it, which
         // would hold its claim until its lease lapsed, is released with it.
-        let never_sent: Vec<Txid> = statuses
+        let status: HashMap<Txid, TxStatus> = statuses.iter().copied().collect();
+        let never_sent: Vec<Txid> = records
             .iter()
-            .filter(|(txid, status)| {
-                records.iter().any(|r| {
-                    r.txid == *txid && r.state == TxState::Reserved && r.released_by(*status)
-                })
+            .filter(|r| {
+                r.state == TxState::Reserved
+                    && status.get(&r.txid).is_some_and(|s| r.released_by(*s))
             })
-            .map(|(txid, _)| *txid)
+            .map(|r| r.txid)
             .collect();
         let released = self.reservations.apply_statuses(&statuses)?;
         for txid in never_sent {

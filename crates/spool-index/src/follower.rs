@@ -697,38 +697,56 @@ fn spawn_fetcher(
     } else {
         None
     };
+    let mut next = from;
+    let mut per_trip = FIRST_TRIP_BLOCKS;
+    fetch_ahead(node, "spool-index-fetch", "the fetch thread", move || {
+        if next > to {
+            return None;
+        }
+        let end = (next + per_trip as u64 - 1).min(to);
+        let heights: Vec<u64> = (next..=end).collect();
+        let fetched = rpc.block_hashes(&heights).and_then(|hashes| {
+            let (raws, bytes) = fetch_raws(&rpc, &mut rest, &use_rest, &hashes)?;
+            Ok(RawBatch {
+                start: next,
+                hashes,
+                raws,
+                bytes,
+            })
+        });
+        if let Ok(f) = &fetched {
+            let avg = (f.bytes / f.raws.len().max(1) as u64).max(1);
+            per_trip = ((TRIP_BYTES / avg) as usize).clamp(1, MAX_TRIP_BLOCKS);
+        }
+        next = end + 1;
+        Some(fetched)
+    })
+}
+
+/// Starts a thread named `name` that calls `fetch` for batch after batch, one batch ahead of
+/// the receiver, until `fetch` has no more (`None`), fails (the error is the last batch
+/// sent) or the receiver is dropped. `what` names the thread in the error when it cannot be
+/// started.
+fn fetch_ahead<T: Send + 'static>(
+    node: &NodeConfig,
+    name: &str,
+    what: &str,
+    mut fetch: impl FnMut() -> Option<Result<T, IndexError>> + Send + 'static,
+) -> Result<Receiver<Result<T, IndexError>>, IndexError> {
     let (sender, receiver) = sync_channel(1);
     std::thread::Builder::new()
-        .name("spool-index-fetch".into())
+        .name(name.into())
         .spawn(move || {
-            let mut next = from;
-            let mut per_trip = FIRST_TRIP_BLOCKS;
-            while next <= to {
-                let end = (next + per_trip as u64 - 1).min(to);
-                let heights: Vec<u64> = (next..=end).collect();
-                let fetched = rpc.block_hashes(&heights).and_then(|hashes| {
-                    let (raws, bytes) = fetch_raws(&rpc, &mut rest, &use_rest, &hashes)?;
-                    Ok(RawBatch {
-                        start: next,
-                        hashes,
-                        raws,
-                        bytes,
-                    })
-                });
-                if let Ok(f) = &fetched {
-                    let avg = (f.bytes / f.raws.len().max(1) as u64).max(1);
-                    per_trip = ((TRIP_BYTES / avg) as usize).clamp(1, MAX_TRIP_BLOCKS);
-                }
+            while let Some(fetched) = fetch() {
                 let failed = fetched.is_err();
                 if sender.send(fetched).is_err() || failed {
                     return;
                 }
-                next = end + 1;
             }
         })
         .map_err(|err| IndexError::Node {
             url: node.url.clone(),
-            method: "starting the fetch thread".into(),
+            method: format!("starting {what}"),
             source: Box::new(err),
         })?;
     Ok(receiver)

@@ -241,19 +241,6 @@ impl ServerReservations {
         self.lock().outpoints.get(outpoint).copied()
     }
 
-    /// The outpoints among `candidates` that no reservation holds.
-    pub fn unheld<'a, T>(
-        &self,
-        candidates: &'a [T],
-        outpoint: impl Fn(&T) -> OutPoint,
-    ) -> Vec<&'a T> {
-        let inner = self.lock();
-        candidates
-            .iter()
-            .filter(|c| !inner.outpoints.contains_key(&outpoint(c)))
-            .collect()
-    }
-
     /// Whether a [`ServerReservations::sweep`] is due: at most one every
     /// [`SWEEP_EVERY`] seconds from the listings that call it (a conflict checks its holder
     /// at once, whatever the time).

@@ -292,18 +292,23 @@ impl Store {
     }
 
     fn load_watched(&mut self) -> Result<(), IndexError> {
+        self.watched = self.scripts_of("watched")?;
+        self.load_pieces()
+    }
+
+    /// Every script of `table`'s `script` column.
+    fn scripts_of(&self, table: &str) -> Result<HashSet<ScriptBuf>, IndexError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT script FROM watched")
-            .map_err(IndexError::db(&self.path))?;
+            .prepare_cached(&format!("SELECT script FROM {table}"))
+            .map_err(self.err())?;
         let scripts = stmt
             .query_map([], |r| r.get::<_, Vec<u8>>(0))
-            .map_err(IndexError::db(&self.path))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(IndexError::db(&self.path))?;
-        drop(stmt);
-        self.watched = scripts.into_iter().map(ScriptBuf::from_bytes).collect();
-        self.load_pieces()
+            .map_err(self.err())?
+            .map(|script| script.map(ScriptBuf::from_bytes))
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        Ok(scripts)
     }
 
     /// Adds scripts the operator wants tracked from now on (`--watch`); never rolled back.

@@ -2,11 +2,12 @@
 //! directory by the same action paying more (BIP 125), signed with the usual secret
 //! sources; the replacement takes over its reservation and claim.
 
-use bitcoin::Txid;
+use bitcoin::{Network, Txid};
 use clap::Args;
 use serde::{Deserialize, Serialize};
+use spool_engine::Prepared;
 use spool_protocol::operation::{Denominations, Operation};
-use spool_wallet::{LeafPath, Wallet};
+use spool_wallet::{LeafPath, Spender, Wallet};
 
 use crate::cli::connect;
 use crate::cli::options::Settings;
@@ -93,24 +94,8 @@ impl BumpArgs {
         drop(secret);
         let path = self.path.clone().unwrap_or_else(LeafPath::root);
         let key = wallet.signing_key(&path)?;
-        let min_conf = self.min_conf.or(settings.min_conf).unwrap_or(6);
-        connect::server_sync_gate(settings, connect::Purpose::Action).await?;
-        let spool = connect::spool(settings, Vec::new()).await?;
-        let prepared = spool
-            .bump(&self.txid, &key, self.fee_rate, min_conf)
-            .await?;
-        let tx = &prepared.built().tx;
-        let output = Output {
-            txid: prepared.txid().to_string(),
-            replaces: self.txid.to_string(),
-            verb: Operation::decipher(tx, network, Denominations::default())
-                .ok()
-                .map(|op| op.verb().to_string()),
-            fee: prepared.fee().to_sat(),
-            hex: prepared.hex(),
-            broadcast: true,
-            psbt: None,
-        };
+        let (_, prepared) = self.prepare(settings, &key).await?;
+        let output = self.output(&prepared, network, None);
         let text = format!(
             "{} {} replaces {}\n",
             output.verb.as_deref().unwrap_or("refill-main"),
@@ -118,6 +103,35 @@ impl BumpArgs {
             output.replaces
         );
         Ok(Outcome::new(&output, text)?.broadcast(output.txid.clone()))
+    }
+
+    /// The replacement built by `key` (signed, or unsigned for a watch key) after the
+    /// server's sync gate, with the engine that built it.
+    async fn prepare(
+        &self,
+        settings: &Settings,
+        key: &(impl Spender + ?Sized),
+    ) -> anyhow::Result<(spool_engine::Spool<connect::AnyBackend>, Prepared)> {
+        let min_conf = self.min_conf.or(settings.min_conf).unwrap_or(6);
+        connect::server_sync_gate(settings, connect::Purpose::Action).await?;
+        let spool = connect::spool(settings, Vec::new()).await?;
+        let prepared = spool.bump(&self.txid, key, self.fee_rate, min_conf).await?;
+        Ok((spool, prepared))
+    }
+
+    /// The answer for `prepared`: broadcast, or (with `psbt`) written unsigned.
+    fn output(&self, prepared: &Prepared, network: Network, psbt: Option<String>) -> Output {
+        Output {
+            txid: prepared.txid().to_string(),
+            replaces: self.txid.to_string(),
+            verb: Operation::decipher(&prepared.built().tx, network, Denominations::default())
+                .ok()
+                .map(|op| op.verb().to_string()),
+            fee: prepared.fee().to_sat(),
+            hex: prepared.hex(),
+            broadcast: psbt.is_none(),
+            psbt,
+        }
     }
 
     /// `--psbt-out`: the replacement unsigned, its new fuel reserved, written as a PSBT.
@@ -134,12 +148,7 @@ impl BumpArgs {
             self.from.as_ref(),
             self.path.as_ref(),
         )?;
-        let min_conf = self.min_conf.or(settings.min_conf).unwrap_or(6);
-        connect::server_sync_gate(settings, connect::Purpose::Action).await?;
-        let spool = connect::spool(settings, Vec::new()).await?;
-        let prepared = spool
-            .bump(&self.txid, &key, self.fee_rate, min_conf)
-            .await?;
+        let (spool, prepared) = self.prepare(settings, &key).await?;
         let written = async {
             let previous = spool.previous_transactions(&prepared).await?;
             let psbt = spool_tx::psbt::to_psbt(prepared.built(), &previous, &key)?;
@@ -157,18 +166,7 @@ impl BumpArgs {
                 return Err(err.context("the unsigned bump was not written; its fuel is released"));
             }
         };
-        let tx = &prepared.built().tx;
-        let output = Output {
-            txid: prepared.txid().to_string(),
-            replaces: self.txid.to_string(),
-            verb: Operation::decipher(tx, network, Denominations::default())
-                .ok()
-                .map(|op| op.verb().to_string()),
-            fee: prepared.fee().to_sat(),
-            hex: prepared.hex(),
-            broadcast: false,
-            psbt: Some(text.clone()),
-        };
+        let output = self.output(&prepared, network, Some(text.clone()));
         let human = if target.as_os_str() == "-" {
             format!("{text}\n")
         } else {

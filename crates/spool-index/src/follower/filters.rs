@@ -4,7 +4,7 @@
 //! indexed. Headers must extend the indexed chain, and each filter's header must chain
 //! from the one before it, so a filter is always the one of the followed block.
 
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 use bitcoin::bip158::{BlockFilter, FilterHeader};
@@ -189,28 +189,22 @@ fn spawn_filter_fetcher(
     to: u64,
 ) -> Result<Receiver<Result<FilterBatch, IndexError>>, IndexError> {
     let rpc = NodeRpc::new(node)?;
-    let (sender, receiver) = sync_channel(1);
-    std::thread::Builder::new()
-        .name("spool-index-filters".into())
-        .spawn(move || {
-            let mut previous: Option<FilterHeader> = None;
-            let mut next = from;
-            while next <= to {
-                let end = (next + FILTER_TRIP as u64 - 1).min(to);
-                let fetched = fetch_batch(&rpc, next, end, &mut previous);
-                let failed = fetched.is_err();
-                if sender.send(fetched).is_err() || failed {
-                    return;
-                }
-                next = end + 1;
+    let mut previous: Option<FilterHeader> = None;
+    let mut next = from;
+    super::fetch_ahead(
+        node,
+        "spool-index-filters",
+        "the filter fetch thread",
+        move || {
+            if next > to {
+                return None;
             }
-        })
-        .map_err(|err| IndexError::Node {
-            url: node.url.clone(),
-            method: "starting the filter fetch thread".into(),
-            source: Box::new(err),
-        })?;
-    Ok(receiver)
+            let end = (next + FILTER_TRIP as u64 - 1).min(to);
+            let fetched = fetch_batch(&rpc, next, end, &mut previous);
+            next = end + 1;
+            Some(fetched)
+        },
+    )
 }
 
 fn fetch_batch(

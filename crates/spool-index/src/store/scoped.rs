@@ -63,17 +63,7 @@ pub struct ScannedOutput {
 
 impl Store {
     pub(super) fn load_pieces(&mut self) -> Result<(), IndexError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT script FROM scope_pieces")
-            .map_err(IndexError::db(&self.path))?;
-        let scripts = stmt
-            .query_map([], |r| r.get::<_, Vec<u8>>(0))
-            .map_err(IndexError::db(&self.path))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(IndexError::db(&self.path))?;
-        drop(stmt);
-        self.pieces = scripts.into_iter().map(ScriptBuf::from_bytes).collect();
+        self.pieces = self.scripts_of("scope_pieces")?;
         Ok(())
     }
 
