@@ -28,7 +28,7 @@ pub struct WaitProgress {
 }
 
 /// How many outputs of each value [`Backend::spendable_utxos`] samples, where it samples.
-pub const SPENDABLE_PER_VALUE: usize = 256;
+pub const SPENDABLE_PER_VALUE: usize = 64;
 
 /// Everything SPOOL needs from a blockchain, and no more.
 ///
