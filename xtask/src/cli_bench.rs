@@ -128,8 +128,8 @@ impl Bench<'_> {
         self.mine(&refill, 100 + 8)?;
         server_wait(self, &server)?;
         // One fuel and three tokens per federation action, in transactions of 800 outputs:
-        // the rapid fire, then two batches (through the server and direct).
-        let mut left = 3 * count + 30;
+        // the rapid fire, two batches (through the server and direct), then the node alone.
+        let mut left = 4 * count + 30;
         while left > 0 {
             let n = left.min(200);
             left -= n;
@@ -238,7 +238,55 @@ impl Bench<'_> {
                 bound,
             )?;
         }
+        // The node alone, with the server stopped (its follower would read the mempool).
+        let utxos = get(&server.url, &format!("/api/v1/address/{federation}/utxos"))?;
         drop(server);
+        self.node_alone(&utxos, count)?;
+        Ok(())
+    }
+
+    /// The node alone: `count` registrations built and signed here from the federation's
+    /// confirmed outputs (`utxos`: the server's listing), then handed straight to the node's `sendrawtransaction` one at a
+    /// time (no server, no `spool` process): the node's own time per transaction as its
+    /// mempool fills, which bounds how the batch's last tenth can compare with its first.
+    fn node_alone(&self, utxos: &str, count: u64) -> Result<()> {
+        use spool_protocol::verb::Verb;
+        use spool_tx::{build_action, TxParams, Utxo};
+        use spool_wallet::{LeafPath, MasterSecret, Wallet};
+        let reply: Value = serde_json::from_str(utxos)?;
+        let mut utxos: Vec<Utxo> = serde_json::from_value(reply["utxos"].clone())?;
+        let wallet =
+            Wallet::from_secret(&MasterSecret::new(FEDERATION.1), bitcoin::Network::Regtest)?;
+        let key = wallet.signing_key(&LeafPath::root())?;
+        let to = |p: &str| wallet.address(&LeafPath::parse(p)?);
+        let recipients = [to("1")?, to("2")?, to("3")?];
+        let params = TxParams::default();
+        let mut hexes = Vec::with_capacity(count as usize);
+        for edition in 1..=count {
+            let built = build_action(
+                &params,
+                &Verb::Register { edition },
+                &recipients,
+                &utxos,
+                &key,
+            )?;
+            let spent: std::collections::HashSet<_> = built.spent.iter().collect();
+            utxos.retain(|u| !spent.contains(&u.outpoint));
+            hexes.push(bitcoin::consensus::encode::serialize_hex(&built.tx));
+        }
+        let mut times = Vec::with_capacity(hexes.len());
+        for hex in hexes {
+            let t = Instant::now();
+            self.node.call("sendrawtransaction", &[hex.into()])?;
+            times.push(t.elapsed());
+        }
+        let k = (count as usize / 10).max(1);
+        let mean = |t: &[Duration]| 1e3 * t.iter().sum::<Duration>().as_secs_f64() / t.len() as f64;
+        let (first, last) = (mean(&times[..k]), mean(&times[times.len() - k..]));
+        println!(
+            "the node alone (sendrawtransaction of {count} such registrations, built beforehand, no server): first {k} {first:.2} ms each, last {k} {last:.2} ms each: the last at {:.0}% of the first's rate",
+            100.0 * first / last
+        );
         Ok(())
     }
 
@@ -456,6 +504,8 @@ impl Bench<'_> {
         // lines arrive: one request each, off the batch's path).
         let k = (count as usize / 10).max(1);
         let mut marks = vec![RouteTimes::read(&server.url)?];
+        let pids = [self.node.pid(), Some(server.child.id()), Some(child.id())];
+        let mut cpu_marks = vec![pids.map(cpu_seconds)];
         for line in BufReader::new(child.stdout.take().ok_or("stdout")?).lines() {
             let line = line?;
             let doc: Value = serde_json::from_str(&line)?;
@@ -465,6 +515,7 @@ impl Bench<'_> {
             at.push(started.elapsed());
             if at.len() == k || at.len() == count as usize - k || at.len() == count as usize {
                 marks.push(RouteTimes::read(&server.url)?);
+                cpu_marks.push(pids.map(cpu_seconds));
             }
         }
         let status = child.wait()?;
@@ -491,14 +542,25 @@ impl Bench<'_> {
         if via.is_some() && marks.len() == 4 {
             let first_ms = 1e3 * at[k - 1].as_secs_f64() / k as f64;
             let last_ms = 1e3 * (at[at.len() - 1] - at[at.len() - k - 1]).as_secs_f64() / k as f64;
-            for (label, routes, ms) in [
-                ("first", marks[1].since(&marks[0]), first_ms),
-                ("last", marks[3].since(&marks[2]), last_ms),
+            for (label, routes, ms, (a, b)) in [
+                ("first", marks[1].since(&marks[0]), first_ms, (0, 1)),
+                ("last", marks[3].since(&marks[2]), last_ms, (2, 3)),
             ] {
+                let cpu: Vec<String> = ["node", "server", "batch"]
+                    .iter()
+                    .enumerate()
+                    .map(|(p, name)| {
+                        format!(
+                            "{name} {:.2}",
+                            1e3 * (cpu_marks[b][p] - cpu_marks[a][p]) / k as f64
+                        )
+                    })
+                    .collect();
                 println!(
-                    "  {label} {k}: {ms:.2} ms per line, of which the server {:.2} ms ({})",
+                    "  {label} {k}: {ms:.2} ms per line, of which the server {:.2} ms ({}); CPU ms per line: {}",
                     routes.millis_per(k),
-                    routes.by_route(k)
+                    routes.by_route(k),
+                    cpu.join(", ")
                 );
             }
         }
@@ -576,6 +638,26 @@ pub fn sign_bound(count: u64) -> Duration {
         utxos.retain(|u| !spent.contains(&u.outpoint));
     }
     started.elapsed()
+}
+
+/// The CPU time (user and system, all threads) process `pid` used so far, in seconds; 0
+/// when it cannot be read.
+fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let Some(pid) = pid else { return 0.0 };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th
+    // and 13th, in clock ticks.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn server_wait(bench: &Bench<'_>, server: &Server) -> Result<()> {

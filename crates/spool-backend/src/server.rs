@@ -302,6 +302,11 @@ pub struct ServerBackend {
     timeout: Duration,
     retry: RetryPolicy,
     client: bitreq::Client,
+    /// A connection of its own for broadcasts: bitreq keeps one connection per host and
+    /// answers its requests in turn, so reads and reservations made while a transaction is
+    /// being sent (`spool batch` prepares its next line then) would otherwise wait for the
+    /// node to take it.
+    broadcasts: bitreq::Client,
     /// Sent with writes (broadcasts) when the server asks for one.
     token: Option<ApiToken>,
 }
@@ -335,6 +340,7 @@ impl ServerBackend {
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
             client: bitreq::Client::new(4),
+            broadcasts: bitreq::Client::new(1),
             token: None,
         })
     }
@@ -387,9 +393,17 @@ impl ServerBackend {
     }
 
     async fn send(&self, url: &str, request: bitreq::Request) -> Result<Vec<u8>, BackendError> {
+        self.send_on(&self.client, url, request).await
+    }
+
+    async fn send_on(
+        &self,
+        client: &bitreq::Client,
+        url: &str,
+        request: bitreq::Request,
+    ) -> Result<Vec<u8>, BackendError> {
         let request = request.with_timeout(self.timeout.as_secs().max(1));
-        let response = self
-            .client
+        let response = client
             .send_async(request)
             .await
             .map_err(|err| BackendError::unreachable(url, err))?;
@@ -604,7 +618,8 @@ impl Backend for ServerBackend {
         let hex = encode::serialize_hex(tx);
         // Not retried blindly: a lost answer is settled by the server's idempotent broadcast.
         let result = retrying(&self.retry, "broadcast", || {
-            self.send(
+            self.send_on(
+                &self.broadcasts,
                 &url,
                 self.authorized(
                     bitreq::Request::new(bitreq::Method::Post, url.clone())

@@ -364,26 +364,38 @@ impl<B: Backend> Spool<B> {
         utxos: &[spool_tx::Utxo],
         claims: &[Claim],
     ) -> Result<usize, EngineError> {
-        let mut records = self.reservations.records()?;
-        if records.is_empty() {
+        if self.reservations.is_empty()? {
             return Ok(0);
         }
-        records.sort_by_key(|r| (r.reserved_at, r.txid));
         let listed: HashSet<bitcoin::OutPoint> = utxos.iter().map(|u| u.outpoint).collect();
         let mut statuses = Vec::new();
         let mut ask = Vec::new();
         let mut rest = Vec::new();
-        for record in &records {
-            if let Some(status) = known.get(&record.txid) {
-                statuses.push((record.txid, *status));
-            } else if record.outpoints.iter().any(|o| listed.contains(o))
-                || record.claims.iter().any(|c| claims.contains(c))
-            {
-                ask.push(record.txid);
-            } else {
-                rest.push(record.txid);
+        // The oldest of the rest (by reservation time, then txid).
+        let mut oldest: Option<(u64, Txid)> = None;
+        // Reservations never handed to the node (few: the actions being prepared).
+        let mut unsent = Vec::new();
+        // Read in place: an action costs the same behind a thousand pending transactions.
+        self.reservations.inspect(|records| {
+            for record in records {
+                if record.state == TxState::Reserved {
+                    unsent.push(record.clone());
+                }
+                if let Some(status) = known.get(&record.txid) {
+                    statuses.push((record.txid, *status));
+                } else if record.outpoints.iter().any(|o| listed.contains(o))
+                    || record.claims.iter().any(|c| claims.contains(c))
+                {
+                    ask.push(record.txid);
+                } else {
+                    rest.push(record.txid);
+                    let key = (record.reserved_at, record.txid);
+                    if oldest.is_none_or(|o| key < o) {
+                        oldest = Some(key);
+                    }
+                }
             }
-        }
+        })?;
         // The rest are settled a little at a time: two asked per action, or, in a batch (which
         // leaves hundreds pending behind it), two every [`BATCH_SETTLE_EVERY`] actions.
         let sample = self.utxo_cache.is_none()
@@ -391,10 +403,10 @@ impl<B: Backend> Spool<B> {
                 .settled
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
                 .is_multiple_of(BATCH_SETTLE_EVERY);
-        if let Some(oldest) = rest.first().filter(|_| sample) {
-            ask.push(*oldest);
+        if let Some((_, oldest)) = oldest.filter(|_| sample) {
+            ask.push(oldest);
             let any = rest[random_index(rest.len())];
-            if any != *oldest {
+            if any != oldest {
                 ask.push(any);
             }
         }
@@ -407,12 +419,9 @@ impl<B: Backend> Spool<B> {
         // its reservation and its send), is released here; the server's twin of it, which
         // would hold its claim until its lease lapsed, is released with it.
         let status: HashMap<Txid, TxStatus> = statuses.iter().copied().collect();
-        let never_sent: Vec<Txid> = records
+        let never_sent: Vec<Txid> = unsent
             .iter()
-            .filter(|r| {
-                r.state == TxState::Reserved
-                    && status.get(&r.txid).is_some_and(|s| r.released_by(*s))
-            })
+            .filter(|r| status.get(&r.txid).is_some_and(|s| r.released_by(*s)))
             .map(|r| r.txid)
             .collect();
         let released = self.reservations.apply_statuses(&statuses)?;

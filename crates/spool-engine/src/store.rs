@@ -112,7 +112,7 @@ use spool_protocol::chain::TxStatus;
 use spool_tx::{Reservation, ReservationConflict, ReservationSet, Utxo};
 
 use self::document::Found;
-use self::log::LogView;
+use self::log::{Durability, LogView};
 
 mod bump;
 mod document;
@@ -390,7 +390,9 @@ impl Reservations {
     ///
     /// A failure of the store.
     pub fn mark_broadcast(&self, txid: &Txid) -> Result<(), StoreError> {
-        self.mark(txid, TxState::Broadcast)
+        // Not fsynced: lost to a power cut, the record is left `sending` (fsynced before the
+        // send), which the release rule settles by asking the backend, as it does this one.
+        self.mark_as(txid, TxState::Broadcast, Durability::Written)
     }
 
     /// Marks `txid` as `unsure`: the broadcast call failed without a refusal.
@@ -403,10 +405,19 @@ impl Reservations {
     }
 
     fn mark(&self, txid: &Txid, state: TxState) -> Result<(), StoreError> {
+        self.mark_as(txid, state, Durability::Synced)
+    }
+
+    fn mark_as(
+        &self,
+        txid: &Txid,
+        state: TxState,
+        durability: Durability,
+    ) -> Result<(), StoreError> {
         let mut locked = self.lock(true)?;
         if let Some(record) = locked.cache.records.get_mut(txid) {
             record.state = state;
-            locked.commit(&[], &[*txid])?;
+            locked.commit_as(&[], &[*txid], durability)?;
         }
         Ok(())
     }
@@ -438,6 +449,21 @@ impl Reservations {
     /// A failure of the store.
     pub fn records(&self) -> Result<Vec<Record>, StoreError> {
         Ok(self.lock(false)?.cache.records.values().cloned().collect())
+    }
+
+    /// Runs `f` over every reservation in place, under the store's shared lock, without
+    /// copying them (`f` must not call the store).
+    ///
+    /// # Errors
+    ///
+    /// A failure of the store.
+    pub fn inspect<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Iterator<Item = &Record>) -> T,
+    ) -> Result<T, StoreError> {
+        let locked = self.lock(false)?;
+        let mut records = locked.cache.records.values();
+        Ok(f(&mut records))
     }
 
     /// The reservation of `txid`, if any.

@@ -226,6 +226,11 @@ impl ServerReservations {
         self.lock().held.values().cloned().collect()
     }
 
+    /// The reservation of `txid`, when one is held.
+    pub fn get(&self, txid: &Txid) -> Option<Held> {
+        self.lock().held.get(txid).cloned()
+    }
+
     /// How many reservations are held.
     pub fn len(&self) -> usize {
         self.lock().held.len()

@@ -55,6 +55,22 @@ pub(super) fn private_file(path: &Path, append: bool) -> std::io::Result<File> {
     options.open(path)
 }
 
+/// Writes `bytes` over the start of the private file at `path` (created when missing),
+/// without truncating it: the rest of a longer file stays.
+pub(super) fn overwrite_start(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut options = OpenOptions::new();
+    options.create(true).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(bytes)
+}
+
 /// Makes `path` accessible to its owner only (`0700` for the directory, `0600` for files).
 #[cfg(unix)]
 pub(super) fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {

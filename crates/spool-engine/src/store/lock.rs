@@ -38,9 +38,9 @@ impl Store {
         let path = &self.generation_path;
         // No fsync: the counter only tells live processes that their cached copy is stale
         // (they read it through the page cache); after a crash every process reloads.
-        private_file(path, false)
-            .and_then(|mut f| f.write_all(generation.to_string().as_bytes()))
-            .map_err(io(path, "write"))
+        // Written in place, 20 digits wide (every u64 fits), never truncated: a truncation
+        // makes the file system allocate the file's block again at every commit.
+        overwrite_start(path, format!("{generation:020}").as_bytes()).map_err(io(path, "write"))
     }
 
     /// Brings `cached` up to date with the log: nothing is read when the generation and the
@@ -234,6 +234,16 @@ impl Locked<'_> {
     /// when it holds more entries than the live records plus [`COMPACT_MIN`] or a quarter of
     /// them.
     pub(super) fn commit(&mut self, drop: &[Txid], put: &[Txid]) -> Result<(), StoreError> {
+        self.commit_as(drop, put, Durability::Synced)
+    }
+
+    /// [`Locked::commit`], on disk before it returns only when `durability` says so.
+    pub(super) fn commit_as(
+        &mut self,
+        drop: &[Txid],
+        put: &[Txid],
+        durability: Durability,
+    ) -> Result<(), StoreError> {
         let Some(store) = &self.owner.store else {
             return Ok(());
         };
@@ -250,7 +260,7 @@ impl Locked<'_> {
             Some(mut view) => {
                 let records = put.iter().filter_map(|t| cache.records.get(t)).collect();
                 let (line, entries) = log::commit_line(drop, records);
-                view.append(&store.log, &line, entries)?;
+                view.append(&store.log, &line, entries, durability)?;
                 view
             }
             // No log file (moved aside): a new one with every record.

@@ -97,6 +97,17 @@ fn file_id(meta: &Metadata) -> Option<(u64, u64)> {
     }
 }
 
+/// Whether a commit is on disk before it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Durability {
+    /// Fsynced: it survives a power cut (everything a recovery depends on).
+    Synced,
+    /// Written to the file only: it survives a crash or `kill -9` of the process, not a
+    /// power cut, and the next synced commit takes it to disk too. For what a recovery can
+    /// learn again (a transaction's `broadcast` mark after its fsynced `sending` one).
+    Written,
+}
+
 /// What one handle has read of the log, through a descriptor it keeps open (so the file it
 /// read cannot be confused with a later one under the same name and inode).
 #[derive(Debug)]
@@ -238,6 +249,7 @@ impl LogView {
         path: &Path,
         line: &[u8],
         entries: usize,
+        durability: Durability,
     ) -> Result<(), StoreError> {
         let len = self.file.metadata().map_err(io(path, "stat"))?.len();
         if len < self.end {
@@ -254,7 +266,10 @@ impl LogView {
             .file
             .seek(SeekFrom::Start(self.end))
             .and_then(|_| self.file.write_all(line))
-            .and_then(|()| self.file.sync_data());
+            .and_then(|()| match durability {
+                Durability::Synced => self.file.sync_data(),
+                Durability::Written => Ok(()),
+            });
         if let Err(e) = written {
             let _ = self.file.set_len(self.end);
             return Err(io(path, "append")(e));

@@ -17,7 +17,6 @@ use spool_tx::claims::{Claim, Refusal, ReservationRequest, ReservationStore};
 use super::error::ApiResult;
 use super::{parse_txid, path, ApiError, ApiState};
 use crate::error::IndexError;
-use crate::node::NodeRpc;
 use crate::reservations::Held;
 
 /// The node's status of `txid`, as the release rule reads it: the index first (it holds
@@ -29,7 +28,7 @@ pub(crate) fn status_of(state: &ApiState, txid: &Txid) -> TxStatus {
             TxPlace::Unconfirmed => TxStatus::InMempool,
         },
         Ok(None) => {
-            let asked = NodeRpc::new(&state.config.node).and_then(|rpc| {
+            let asked = state.with_node(|rpc| {
                 rpc.call(
                     "getrawtransaction",
                     &[serde_json::json!(txid.to_string()), serde_json::json!(true)],
@@ -124,9 +123,7 @@ pub(super) async fn reserve(
         }
         let lease = held.lease_seconds();
         let mine = held
-            .list()
-            .into_iter()
-            .find(|h| h.txid == request.txid)
+            .get(&request.txid)
             .ok_or_else(|| ApiError::internal("the reservation vanished"))?;
         Ok(Json(reply(&mine, lease)))
     })

@@ -23,6 +23,8 @@ pub struct ApiState {
     pub(super) histories: Mutex<HashMap<HistoryKey, (u64, Arc<History>)>>,
     pub(super) metrics: crate::metrics::Metrics,
     pub(super) reservations: std::sync::OnceLock<crate::reservations::ServerReservations>,
+    /// Node clients between requests: each keeps its connection to the node open.
+    pub(super) nodes: Mutex<Vec<crate::node::NodeRpc>>,
 }
 
 /// A cached history: the piece and the federation it was verified with.
@@ -50,6 +52,7 @@ impl ApiState {
             histories: Mutex::new(HashMap::new()),
             metrics: crate::metrics::Metrics::new(),
             reservations: std::sync::OnceLock::new(),
+            nodes: Mutex::new(Vec::new()),
         })
     }
 
@@ -116,6 +119,34 @@ impl ApiState {
         let store = self.take_reader()?;
         let result = f(&store);
         self.give_back(store);
+        result
+    }
+
+    /// Runs `f` with a client of the node on the calling thread (which may block): one kept
+    /// from an earlier request when there is one, so that its connection is reused (a
+    /// connection the node closed meanwhile is opened again by the client). A client whose
+    /// call failed is dropped.
+    ///
+    /// # Errors
+    /// What `f` returns; [`IndexError`] when no client can be made (an unreadable cookie).
+    pub fn with_node<T, E: From<IndexError>>(
+        &self,
+        f: impl FnOnce(&crate::node::NodeRpc) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let pooled = self.nodes.lock().expect("pool lock").pop();
+        let rpc = match pooled {
+            Some(rpc) => rpc,
+            None => crate::node::NodeRpc::new(&self.config.node)?,
+        };
+        let result = f(&rpc);
+        // After a failure the client is not kept: the node may have restarted (a new
+        // cookie), and a fresh client reads its credentials again.
+        if result.is_ok() {
+            let mut pool = self.nodes.lock().expect("pool lock");
+            if pool.len() < READERS {
+                pool.push(rpc);
+            }
+        }
         result
     }
 

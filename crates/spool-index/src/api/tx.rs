@@ -38,58 +38,65 @@ pub(super) async fn broadcast(
     let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(hex)
         .map_err(|e| ApiError::bad(format!("the body is not a raw transaction in hex: {e}")))?;
     let state2 = state.clone();
+    tokio::task::spawn_blocking(move || state2.with_node(|rpc| send(&state2, rpc, tx)))
+        .await
+        .map_err(|err| ApiError::internal(format!("task failed: {err}")))?
+}
+
+/// The broadcast itself, on a blocking thread: admission, the node, the index's mempool;
+/// the sender's reservation is marked broadcast after the answer.
+fn send(state: &Arc<ApiState>, rpc: &NodeRpc, tx: Transaction) -> ApiResult<BroadcastReply> {
+    admit(state, rpc, &tx)?;
+    let txid = match rpc.send_raw_transaction(&tx) {
+        Ok(txid) => txid,
+        Err(IndexError::NodeRefused { message, .. }) => {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message))
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if std::env::var_os(ABORT_AFTER_BROADCAST).is_some() {
+        // The test hook: die as a kill -9 would, after the node took the transaction and
+        // before the client hears of it.
+        std::process::abort();
+    }
+    // Into the index's mempool at once, so the next UTXO listing sees it spent.
+    // The prevouts: from the index when it holds them all (the outputs of watched
+    // scripts, as a federation's are), else from the node.
+    let outpoints: Vec<OutPoint> = tx.input.iter().map(|i| i.previous_output).collect();
+    let known = state
+        .with_reader(|store| store.outputs_at(&outpoints))
+        .unwrap_or_default();
+    let prevouts = match known.into_iter().collect::<Option<Vec<_>>>() {
+        Some(all) if all.len() == tx.input.len() => all,
+        _ => mempool_prevouts(rpc, &tx, &HashMap::new()).unwrap_or_default(),
+    };
+    let mut writer = state.writer.lock().expect("writer lock");
+    if writer.is_none() {
+        *writer = Some(Store::open(&state.config.index_path, state.config.network)?);
+    }
+    let store = writer.as_mut().expect("opened above");
+    store.refresh_watched()?;
+    let next = state.indexed_height().map_or(0, |h| h + 1);
+    let marked = tx.clone();
+    if !(crate::store::is_spool(&tx) && prevouts.len() != tx.input.len()) {
+        store.apply_mempool(&[(tx, prevouts)], &[], next)?;
+    }
+    drop(writer);
+    // An operator's reservation of it is now a broadcast one (released when it confirms
+    // or is dropped). Noted after the answer, off the sender's path: until then (or if
+    // the server dies first) it stays reserved, which the rules treat alike while the
+    // node holds it, and a failure to note it only delays the release.
+    let held_by = state.clone();
     tokio::task::spawn_blocking(move || {
-        let rpc = NodeRpc::new(&state2.config.node)?;
-        admit(&state2, &rpc, &tx)?;
-        let txid = match rpc.send_raw_transaction(&tx) {
-            Ok(txid) => txid,
-            Err(IndexError::NodeRefused { message, .. }) => {
-                return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message))
-            }
-            Err(err) => return Err(err.into()),
-        };
-        // An operator's reservation of it is now a broadcast one (released when it confirms
-        // or is dropped); a failure to note it only delays the release.
-        if let Ok(held) = state2.reservations() {
-            if let Err(err) = held.mark_broadcast_tx(&tx) {
+        if let Ok(held) = held_by.reservations() {
+            if let Err(err) = held.mark_broadcast_tx(&marked) {
                 tracing::warn!(error = %err, %txid, "cannot mark the reservation broadcast");
             }
         }
-        if std::env::var_os(ABORT_AFTER_BROADCAST).is_some() {
-            // The test hook: die as a kill -9 would, after the node took the transaction and
-            // before the client hears of it.
-            std::process::abort();
-        }
-        // Into the index's mempool at once, so the next UTXO listing sees it spent.
-        // The prevouts: from the index when it holds them all (the outputs of watched
-        // scripts, as a federation's are), else from the node.
-        let outpoints: Vec<OutPoint> = tx.input.iter().map(|i| i.previous_output).collect();
-        let known = state2
-            .with_reader(|store| store.outputs_at(&outpoints))
-            .unwrap_or_default();
-        let prevouts = match known.into_iter().collect::<Option<Vec<_>>>() {
-            Some(all) if all.len() == tx.input.len() => all,
-            _ => mempool_prevouts(&rpc, &tx, &HashMap::new()).unwrap_or_default(),
-        };
-        let mut writer = state2.writer.lock().expect("writer lock");
-        if writer.is_none() {
-            *writer = Some(Store::open(
-                &state2.config.index_path,
-                state2.config.network,
-            )?);
-        }
-        let store = writer.as_mut().expect("opened above");
-        store.refresh_watched()?;
-        let next = state2.indexed_height().map_or(0, |h| h + 1);
-        if !(crate::store::is_spool(&tx) && prevouts.len() != tx.input.len()) {
-            store.apply_mempool(&[(tx, prevouts)], &[], next)?;
-        }
-        Ok(Json(BroadcastReply {
-            txid: txid.to_string(),
-        }))
-    })
-    .await
-    .map_err(|err| ApiError::internal(format!("task failed: {err}")))?
+    });
+    Ok(Json(BroadcastReply {
+        txid: txid.to_string(),
+    }))
 }
 
 /// Admission control: refuses (409, naming it) a transaction that would replace a pending
