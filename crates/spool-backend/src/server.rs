@@ -302,11 +302,14 @@ pub struct ServerBackend {
     timeout: Duration,
     retry: RetryPolicy,
     client: bitreq::Client,
-    /// A connection of its own for broadcasts: bitreq keeps one connection per host and
-    /// answers its requests in turn, so reads and reservations made while a transaction is
-    /// being sent (`spool batch` prepares its next line then) would otherwise wait for the
-    /// node to take it.
-    broadcasts: bitreq::Client,
+    /// Connections of their own for broadcasts, taken in turn: bitreq keeps one connection
+    /// per host and answers its requests one after the other, so reads and reservations
+    /// made while a transaction is being sent (`spool batch` prepares its next line then),
+    /// or a second broadcast (`spool batch` sends two independent lines at once), would
+    /// otherwise wait for the node to take the first.
+    broadcasts: std::sync::Arc<[bitreq::Client; 2]>,
+    /// Which of `broadcasts` the next broadcast takes.
+    next_broadcast: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Sent with writes (broadcasts) when the server asks for one.
     token: Option<ApiToken>,
 }
@@ -340,7 +343,8 @@ impl ServerBackend {
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
             client: bitreq::Client::new(4),
-            broadcasts: bitreq::Client::new(1),
+            broadcasts: std::sync::Arc::new([bitreq::Client::new(1), bitreq::Client::new(1)]),
+            next_broadcast: std::sync::Arc::default(),
             token: None,
         })
     }
@@ -617,9 +621,13 @@ impl Backend for ServerBackend {
         let txid = tx.compute_txid();
         let hex = encode::serialize_hex(tx);
         // Not retried blindly: a lost answer is settled by the server's idempotent broadcast.
+        let turn = self
+            .next_broadcast
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let client = &self.broadcasts[turn % self.broadcasts.len()];
         let result = retrying(&self.retry, "broadcast", || {
             self.send_on(
-                &self.broadcasts,
+                client,
                 &url,
                 self.authorized(
                     bitreq::Request::new(bitreq::Method::Post, url.clone())

@@ -71,6 +71,29 @@ pub(super) async fn index_position(
     Response::from_parts(parts, axum::body::Body::from(spliced))
 }
 
+/// Says `Connection: keep-alive` on every reply to an HTTP/1.1 request that did not ask to
+/// close: HTTP/1.1 keeps connections open by default, but some clients (bitreq, which
+/// spool's server backend uses) reuse a connection only when the reply says so, and would
+/// otherwise open a new connection for every request.
+pub(super) async fn keep_alive(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::{header, HeaderValue, Version};
+    let closing = request.version() != Version::HTTP_11
+        || request
+            .headers()
+            .get(header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+    let mut response = next.run(request).await;
+    if !closing && !response.headers().contains_key(header::CONNECTION) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    }
+    response
+}
+
 /// The headers every API reply carries: JSON that echoes a request's input must never be
 /// sniffed into markup, nor framed, nor load anything.
 pub(super) async fn api_security_headers(mut response: Response) -> Response {

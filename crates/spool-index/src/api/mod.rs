@@ -143,6 +143,7 @@ pub fn routes(state: Arc<ApiState>) -> Router {
             layers::index_position,
         ))
         .layer(axum::middleware::map_response(layers::api_security_headers))
+        .layer(axum::middleware::from_fn(layers::keep_alive))
         .layer(DefaultBodyLimit::max(MAX_BROADCAST_BYTES))
         .layer(
             tower::ServiceBuilder::new()
