@@ -367,35 +367,6 @@ impl<B: Backend> Spool<B> {
         if self.reservations.is_empty()? {
             return Ok(0);
         }
-        let listed: HashSet<bitcoin::OutPoint> = utxos.iter().map(|u| u.outpoint).collect();
-        let mut statuses = Vec::new();
-        let mut ask = Vec::new();
-        let mut rest = Vec::new();
-        // The oldest of the rest (by reservation time, then txid).
-        let mut oldest: Option<(u64, Txid)> = None;
-        // Reservations never handed to the node (few: the actions being prepared).
-        let mut unsent = Vec::new();
-        // Read in place: an action costs the same behind a thousand pending transactions.
-        self.reservations.inspect(|records| {
-            for record in records {
-                if record.state == TxState::Reserved {
-                    unsent.push(record.clone());
-                }
-                if let Some(status) = known.get(&record.txid) {
-                    statuses.push((record.txid, *status));
-                } else if record.outpoints.iter().any(|o| listed.contains(o))
-                    || record.claims.iter().any(|c| claims.contains(c))
-                {
-                    ask.push(record.txid);
-                } else {
-                    rest.push(record.txid);
-                    let key = (record.reserved_at, record.txid);
-                    if oldest.is_none_or(|o| key < o) {
-                        oldest = Some(key);
-                    }
-                }
-            }
-        })?;
         // The rest are settled a little at a time: two asked per action, or, in a batch (which
         // leaves hundreds pending behind it), two every [`BATCH_SETTLE_EVERY`] actions.
         let sample = self.utxo_cache.is_none()
@@ -403,13 +374,56 @@ impl<B: Backend> Spool<B> {
                 .settled
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
                 .is_multiple_of(BATCH_SETTLE_EVERY);
-        if let Some((_, oldest)) = oldest.filter(|_| sample) {
-            ask.push(oldest);
-            let any = rest[random_index(rest.len())];
-            if any != oldest {
-                ask.push(any);
+        let mut statuses = Vec::new();
+        let mut ask = Vec::new();
+        // Reservations never handed to the node (few: the actions being prepared).
+        let mut unsent = Vec::new();
+        // Read in place, by lookups where they can be: an action costs about the same
+        // behind a thousand pending transactions.
+        self.reservations.inspect(|view| {
+            for (txid, status) in known {
+                if view.get(txid).is_some() {
+                    statuses.push((*txid, *status));
+                }
             }
-        }
+            for utxo in utxos {
+                if let Some(holder) = view.holder(&utxo.outpoint) {
+                    if !known.contains_key(&holder) {
+                        ask.push(holder);
+                    }
+                }
+            }
+            // The oldest of the rest (by reservation time, then txid), and how many.
+            let mut oldest: Option<(u64, Txid)> = None;
+            let mut rest = Vec::new();
+            for record in view.iter() {
+                if record.state == TxState::Reserved {
+                    unsent.push(record.clone());
+                }
+                if known.contains_key(&record.txid) {
+                    continue;
+                }
+                if record.claims.iter().any(|c| claims.contains(c)) {
+                    ask.push(record.txid);
+                } else if sample {
+                    rest.push(record.txid);
+                    let key = (record.reserved_at, record.txid);
+                    if oldest.is_none_or(|o| key < o) {
+                        oldest = Some(key);
+                    }
+                }
+            }
+            ask.sort_unstable();
+            ask.dedup();
+            rest.retain(|txid| ask.binary_search(txid).is_err());
+            if let Some((_, oldest)) = oldest.filter(|(_, o)| ask.binary_search(o).is_err()) {
+                let any = rest[random_index(rest.len())];
+                ask.push(oldest);
+                if any != oldest {
+                    ask.push(any);
+                }
+            }
+        })?;
         for txid in ask {
             // Unknown (backend unreachable) keeps the reservation; only proof releases it.
             let status = self.status_of(&txid).await;

@@ -158,6 +158,30 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
 // store: this module keeps them in a data directory.
 pub use spool_tx::claims::{Claim, TxState};
 
+/// A view of the reservations, read in place ([`Reservations::inspect`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordsView<'a> {
+    records: &'a BTreeMap<Txid, Record>,
+    set: &'a ReservationSet,
+}
+
+impl<'a> RecordsView<'a> {
+    /// Every reservation, by txid.
+    pub fn iter(&self) -> impl Iterator<Item = &'a Record> {
+        self.records.values()
+    }
+
+    /// The reservation of `txid`.
+    pub fn get(&self, txid: &Txid) -> Option<&'a Record> {
+        self.records.get(txid)
+    }
+
+    /// The transaction holding `outpoint`.
+    pub fn holder(&self, outpoint: &OutPoint) -> Option<Txid> {
+        self.set.holder(outpoint)
+    }
+}
+
 /// The reservation set: thread-safe, optionally persisted in a data directory.
 #[derive(Debug)]
 pub struct Reservations {
@@ -331,13 +355,18 @@ impl Reservations {
             .into());
         }
         let (value, new) = build(&locked.cache.set)?;
-        let mut set = locked.cache.set.clone();
         let at = now();
-        set.reserve(new.txid, &new.outpoints, at)
+        // In place: a conflict is found before anything changes.
+        locked
+            .cache
+            .set
+            .reserve(new.txid, &new.outpoints, at)
             .map_err(StoreError::from)?;
-        let reservation = set
-            .reservations()
-            .find(|r| r.txid == new.txid)
+        let reservation = locked
+            .cache
+            .set
+            .get(&new.txid)
+            .cloned()
             .expect("reserved just above");
         let mut record = match locked.cache.records.get(&new.txid) {
             Some(old) => Record {
@@ -358,7 +387,6 @@ impl Reservations {
         record.replaces = new.replaces;
         // One write: the set and the new record together.
         locked.cache.records.insert(new.txid, record);
-        locked.cache.set = set;
         locked.commit(&[], &[new.txid])?;
         Ok(value)
     }
@@ -451,19 +479,18 @@ impl Reservations {
         Ok(self.lock(false)?.cache.records.values().cloned().collect())
     }
 
-    /// Runs `f` over every reservation in place, under the store's shared lock, without
+    /// Runs `f` over the reservations in place, under the store's shared lock, without
     /// copying them (`f` must not call the store).
     ///
     /// # Errors
     ///
     /// A failure of the store.
-    pub fn inspect<T>(
-        &self,
-        f: impl FnOnce(&mut dyn Iterator<Item = &Record>) -> T,
-    ) -> Result<T, StoreError> {
+    pub fn inspect<T>(&self, f: impl FnOnce(&RecordsView<'_>) -> T) -> Result<T, StoreError> {
         let locked = self.lock(false)?;
-        let mut records = locked.cache.records.values();
-        Ok(f(&mut records))
+        Ok(f(&RecordsView {
+            records: &locked.cache.records,
+            set: &locked.cache.set,
+        }))
     }
 
     /// The reservation of `txid`, if any.
@@ -740,5 +767,36 @@ mod tests {
         let reopened = Reservations::open(dir.path()).unwrap();
         assert_eq!(reopened.records().unwrap(), records);
         assert_eq!(reopened.snapshot().unwrap().len(), 100);
+    }
+
+    #[test]
+    fn a_long_log_reads_the_same_on_two_threads_and_names_a_changed_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join(LOG_FILE);
+        let res = Reservations::open(dir.path()).unwrap();
+        // 200 records and 200 marks: 400 lines after the header, read in two halves.
+        for n in 0..200 {
+            put(&res, n);
+        }
+        for n in 0..200 {
+            res.mark_broadcast(&txid(n)).unwrap();
+        }
+        let lines = fs::read_to_string(&log).unwrap().lines().count();
+        assert!(lines > 256, "{lines}");
+        let records = res.records().unwrap();
+        drop(res);
+        let reopened = Reservations::open(dir.path()).unwrap();
+        assert_eq!(reopened.records().unwrap(), records);
+        assert!(records.iter().all(|r| r.state == TxState::Broadcast));
+        drop(reopened);
+        // A line changed on disk in the second half is still named, by its number.
+        let text = fs::read_to_string(&log).unwrap();
+        let mut changed: Vec<String> = text.lines().map(str::to_owned).collect();
+        changed[300] = changed[300].replace("broadcast", "unsure");
+        fs::write(&log, changed.join("\n") + "\n").unwrap();
+        let err = Reservations::open(dir.path())
+            .and_then(|r| r.records())
+            .unwrap_err();
+        assert!(err.to_string().contains("line 301"), "{err}");
     }
 }

@@ -62,6 +62,11 @@ impl ReservationSet {
         Ok(set)
     }
 
+    /// The reservation of `txid`, if it holds any outpoint.
+    pub fn get(&self, txid: &Txid) -> Option<&Reservation> {
+        self.by_tx.get(txid)
+    }
+
     /// Every reservation, by txid.
     pub fn reservations(&self) -> impl Iterator<Item = &Reservation> {
         self.by_tx.values()

@@ -97,6 +97,43 @@ fn file_id(meta: &Metadata) -> Option<(u64, u64)> {
     }
 }
 
+/// Lines from which [`predecode`] splits the work between two threads.
+const PARALLEL_LINES: usize = 256;
+
+/// Each complete line of `bytes` (ended by a newline) decoded as a commit, on two threads
+/// when there are [`PARALLEL_LINES`] or more (none below): `None` where the checksum or the
+/// JSON does not hold, left for the reader to decode again and name the fault. The header
+/// line also decodes (its fields are not a commit's); the reader skips it.
+fn predecode(bytes: &[u8]) -> Vec<Option<Commit>> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for (at, byte) in bytes.iter().enumerate() {
+        if *byte == b'\n' {
+            lines.push(&bytes[start..at]);
+            start = at + 1;
+        }
+    }
+    if lines.len() < PARALLEL_LINES {
+        return Vec::new();
+    }
+    let one = |line: &&[u8]| {
+        decode(line)
+            .ok()
+            .and_then(|json| serde_json::from_str::<Commit>(json).ok())
+    };
+    let (first, second) = lines.split_at(lines.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| second.iter().map(one).collect::<Vec<_>>());
+        let mut decoded: Vec<Option<Commit>> = first.iter().map(one).collect();
+        match other.join() {
+            Ok(rest) => decoded.extend(rest),
+            // Left to the reader: it decodes those lines itself.
+            Err(_) => decoded.truncate(first.len()),
+        }
+        decoded
+    })
+}
+
 /// Whether a commit is on disk before it returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Durability {
@@ -178,10 +215,23 @@ impl LogView {
             path: path.to_owned(),
             reason,
         };
+        // Many lines (a process opening a store with hundreds pending): their checksums and
+        // JSON are decoded on two threads first, then applied in order below, as one by one.
+        let mut decoded = predecode(&bytes);
         let mut rest = &bytes[..];
+        let mut index = 0;
         while let Some(at) = rest.iter().position(|b| *b == b'\n') {
             let (text, after) = (&rest[..at], &rest[at + 1..]);
             let number = self.lines + 1;
+            let ready = decoded.get_mut(index).and_then(Option::take);
+            index += 1;
+            if let Some(commit) = ready.filter(|_| self.lines > 0) {
+                self.apply(commit, number, records, set, &corrupt)?;
+                self.lines += 1;
+                self.end += at as u64 + 1;
+                rest = after;
+                continue;
+            }
             match decode(text) {
                 Ok(json) if self.lines == 0 => {
                     let header: Header = serde_json::from_str(json).map_err(|e| {
@@ -203,17 +253,7 @@ impl LogView {
                 Ok(json) => {
                     let commit: Commit = serde_json::from_str(json)
                         .map_err(|e| corrupt(format!("line {number} is malformed ({e})")))?;
-                    self.entries += commit.drop.len() + commit.put.len();
-                    for txid in &commit.drop {
-                        records.remove(txid);
-                        set.release_tx(txid);
-                    }
-                    for record in commit.put {
-                        set.release_tx(&record.txid);
-                        set.reserve(record.txid, &record.outpoints, record.reserved_at)
-                            .map_err(|conflict| corrupt(format!("line {number}: {conflict}")))?;
-                        records.insert(record.txid, record);
-                    }
+                    self.apply(commit, number, records, set, &corrupt)?;
                 }
                 Err(Bad::Garbled) if after.is_empty() && self.lines > 0 => break,
                 Err(Bad::Garbled) => {
@@ -236,6 +276,29 @@ impl LogView {
             return Err(corrupt(
                 "not a spool reservation log (no header line)".to_owned(),
             ));
+        }
+        Ok(())
+    }
+
+    /// Applies line `number`'s `commit` to `records` and `set`.
+    fn apply(
+        &mut self,
+        commit: Commit,
+        number: usize,
+        records: &mut BTreeMap<Txid, Record>,
+        set: &mut ReservationSet,
+        corrupt: &dyn Fn(String) -> StoreError,
+    ) -> Result<(), StoreError> {
+        self.entries += commit.drop.len() + commit.put.len();
+        for txid in &commit.drop {
+            records.remove(txid);
+            set.release_tx(txid);
+        }
+        for record in commit.put {
+            set.release_tx(&record.txid);
+            set.reserve(record.txid, &record.outpoints, record.reserved_at)
+                .map_err(|conflict| corrupt(format!("line {number}: {conflict}")))?;
+            records.insert(record.txid, record);
         }
         Ok(())
     }
