@@ -341,14 +341,6 @@ impl Bench<'_> {
                 return Err(format!("registration {n} was not broadcast: {out}").into());
             }
         }
-        if std::env::var_os("SPOOL_BENCH_PAUSE").is_some() {
-            eprintln!(
-                "PAUSE data_dir={} url={} artist={artist}",
-                self.data_dir.display(),
-                server.url
-            );
-            std::thread::sleep(Duration::from_secs(300));
-        }
         let routes = RouteTimes::read(&server.url)?.since(&at_start);
         let total = started.elapsed() - spent;
         let k = (count as usize / 10).max(1);
