@@ -250,30 +250,13 @@ impl Bench<'_> {
     /// time (no server, no `spool` process): the node's own time per transaction as its
     /// mempool fills, which bounds how the batch's last tenth can compare with its first.
     fn node_alone(&self, utxos: &str, count: u64) -> Result<()> {
-        use spool_protocol::verb::Verb;
-        use spool_tx::{build_action, TxParams, Utxo};
-        use spool_wallet::{LeafPath, MasterSecret, Wallet};
         let reply: Value = serde_json::from_str(utxos)?;
-        let mut utxos: Vec<Utxo> = serde_json::from_value(reply["utxos"].clone())?;
-        let wallet =
-            Wallet::from_secret(&MasterSecret::new(FEDERATION.1), bitcoin::Network::Regtest)?;
-        let key = wallet.signing_key(&LeafPath::root())?;
-        let to = |p: &str| wallet.address(&LeafPath::parse(p)?);
-        let recipients = [to("1")?, to("2")?, to("3")?];
-        let params = TxParams::default();
-        let mut hexes = Vec::with_capacity(count as usize);
-        for edition in 1..=count {
-            let built = build_action(
-                &params,
-                &Verb::Register { edition },
-                &recipients,
-                &utxos,
-                &key,
-            )?;
-            let spent: std::collections::HashSet<_> = built.spent.iter().collect();
-            utxos.retain(|u| !spent.contains(&u.outpoint));
-            hexes.push(bitcoin::consensus::encode::serialize_hex(&built.tx));
-        }
+        let utxos: Vec<spool_tx::Utxo> = serde_json::from_value(reply["utxos"].clone())?;
+        let hexes: Vec<String> = Registrar::new()?
+            .build(utxos, count)?
+            .iter()
+            .map(bitcoin::consensus::encode::serialize_hex)
+            .collect();
         let mut times = Vec::with_capacity(hexes.len());
         for hex in hexes {
             let t = Instant::now();
@@ -593,19 +576,59 @@ fn release_sign_bound(count: u64) -> Result<Duration> {
     }
 }
 
+/// The federation's root key building registrations as `spool batch` does, with no backend
+/// (the bench's two bounds: the signing alone, and the node alone).
+struct Registrar {
+    key: spool_wallet::SigningKey,
+    recipients: [bitcoin::Address; 3],
+    params: spool_tx::TxParams,
+}
+
+impl Registrar {
+    fn new() -> Result<Registrar> {
+        use spool_wallet::{LeafPath, MasterSecret, Wallet};
+        let wallet =
+            Wallet::from_secret(&MasterSecret::new(FEDERATION.1), bitcoin::Network::Regtest)?;
+        let to = |p: &str| wallet.address(&LeafPath::parse(p)?);
+        Ok(Registrar {
+            key: wallet.signing_key(&LeafPath::root())?,
+            recipients: [to("1")?, to("2")?, to("3")?],
+            params: spool_tx::TxParams::default(),
+        })
+    }
+
+    /// Registrations of editions 1..=`count`, each built and signed from the outputs of
+    /// `utxos` that the ones before it left.
+    fn build(
+        &self,
+        mut utxos: Vec<spool_tx::Utxo>,
+        count: u64,
+    ) -> Result<Vec<bitcoin::Transaction>> {
+        let mut built = Vec::with_capacity(count as usize);
+        for edition in 1..=count {
+            let action = spool_tx::build_action(
+                &self.params,
+                &spool_protocol::verb::Verb::Register { edition },
+                &self.recipients,
+                &utxos,
+                &self.key,
+            )?;
+            let spent: std::collections::HashSet<_> = action.spent.iter().collect();
+            utxos.retain(|u| !spent.contains(&u.outpoint));
+            built.push(action.tx);
+        }
+        Ok(built)
+    }
+}
+
 /// The bound of a batch: building and signing `count` registrations in one process, from a
 /// list of outputs kept in memory, with no backend (what `spool batch` does besides asking
 /// the backend).
 pub fn sign_bound(count: u64) -> Duration {
     use bitcoin::hashes::Hash;
-    use spool_protocol::verb::Verb;
-    use spool_tx::{build_action, TxParams, Utxo};
-    use spool_wallet::{LeafPath, MasterSecret, Wallet};
-    let wallet = Wallet::from_secret(&MasterSecret::new(FEDERATION.1), bitcoin::Network::Regtest)
-        .expect("wallet");
-    let key = wallet.signing_key(&LeafPath::root()).expect("key");
-    let script = key.address().script_pubkey();
-    let utxo = |n: u32, value: u64| Utxo {
+    let registrar = Registrar::new().expect("the bench's wallet");
+    let script = registrar.key.address().script_pubkey();
+    let utxo = |n: u32, value: u64| spool_tx::Utxo {
         outpoint: bitcoin::OutPoint::new(bitcoin::Txid::from_byte_array([7; 32]), n),
         value: bitcoin::Amount::from_sat(value),
         script_pubkey: script.clone(),
@@ -613,30 +636,12 @@ pub fn sign_bound(count: u64) -> Duration {
         is_coinbase: false,
     };
     let n = count as u32;
-    let mut utxos: Vec<Utxo> = (0..n + 1)
+    let utxos: Vec<spool_tx::Utxo> = (0..n + 1)
         .map(|i| utxo(i, 30_000))
         .chain((n + 1..n + 1 + 3 * n + 3).map(|i| utxo(i, 3_000)))
         .collect();
-    let to = |p: &str| {
-        wallet
-            .address(&LeafPath::parse(p).expect("path"))
-            .expect("address")
-    };
-    let recipients = [to("1"), to("2"), to("3")];
-    let params = TxParams::default();
     let started = Instant::now();
-    for edition in 1..=count {
-        let built = build_action(
-            &params,
-            &Verb::Register { edition },
-            &recipients,
-            &utxos,
-            &key,
-        )
-        .expect("build");
-        let spent: std::collections::HashSet<_> = built.spent.iter().collect();
-        utxos.retain(|u| !spent.contains(&u.outpoint));
-    }
+    registrar.build(utxos, count).expect("build");
     started.elapsed()
 }
 

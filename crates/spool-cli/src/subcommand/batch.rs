@@ -470,14 +470,8 @@ impl BatchArgs {
                     continue;
                 }
             };
-            if !independent_of(&in_flight, i) {
-                tally.drain(&mut in_flight, &lines).await?;
-            }
-            if tally.stop {
-                // Given up: never journalled nor sent.
-                spool.abandon(&prepared).await?;
-                break;
-            }
+            // Independent of every line in flight: prepared ahead only when it was (and those
+            // in flight since are fewer), or prepared above once they were drained.
             journal.record(Journalled {
                 line: out.line,
                 txid: prepared.txid().to_string(),
