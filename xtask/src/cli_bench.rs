@@ -202,10 +202,14 @@ impl Bench<'_> {
             server_wait(self, &server)?;
         }
 
-        // SPOOL_BENCH_CLI_ONLY=batch skips to the batches (for profiling them alone).
-        let only_batch = std::env::var("SPOOL_BENCH_CLI_ONLY").as_deref() == Ok("batch");
-        if !only_batch {
+        // SPOOL_BENCH_CLI_ONLY=batch skips to the batches, and =process stops after the
+        // one-process-per-action phase (for profiling either alone).
+        let only = std::env::var("SPOOL_BENCH_CLI_ONLY").unwrap_or_default();
+        if only != "batch" {
             self.rapid_fire_and_history(&server, piece, &artist, &refill, count, bare)?;
+        }
+        if only == "process" {
+            return Ok(());
         }
 
         // `spool batch`: COUNT registrations of one piece in one process, through the server
@@ -290,6 +294,8 @@ impl Bench<'_> {
         let mut times = Vec::with_capacity(count as usize);
         let mut calls = Vec::with_capacity(count as usize);
         let at_start = RouteTimes::read(&server.url)?;
+        let tenth = (count / 10).max(1);
+        let mut marks = Vec::new();
         let mut before = at_start.requests();
         let started = Instant::now();
         let mut spent = Duration::ZERO;
@@ -316,10 +322,15 @@ impl Bench<'_> {
                 .map_err(|e| format!("registration {n} of {count} rejected: {e}"))?;
             times.push(t.elapsed());
             let read = Instant::now();
-            let now = RouteTimes::read(&server.url)?.requests();
+            let routes_now = RouteTimes::read(&server.url)?;
+            let now = routes_now.requests();
             spent += read.elapsed();
             calls.push(now - before);
             before = now;
+            // The server's routes over the first and the last tenth.
+            if n == tenth || n == count - tenth {
+                marks.push(routes_now);
+            }
             if out["broadcast"] != true {
                 return Err(format!("registration {n} was not broadcast: {out}").into());
             }
@@ -351,6 +362,19 @@ impl Bench<'_> {
             routes.by_route(count as usize),
             routes.millis_per(count as usize)
         );
+        if let [after_first, before_last] = &marks[..] {
+            let end = RouteTimes::read(&server.url)?;
+            for (which, routes) in [
+                ("first", after_first.since(&at_start)),
+                ("last", end.since(before_last)),
+            ] {
+                println!(
+                    "  server time per registration over the {which} {k}: {:.1} ms ({})",
+                    routes.millis_per(k),
+                    routes.by_route(k)
+                );
+            }
+        }
         let mempool = self.node.call("getrawmempool", &[])?;
         println!(
             "  node mempool after the run: {} transactions",

@@ -10,6 +10,7 @@ pub(super) struct Store {
     pub(super) log: PathBuf,
     pub(super) lock_path: PathBuf,
     pub(super) generation_path: PathBuf,
+    pub(super) snapshot: PathBuf,
     pub(super) lock: File,
     pub(super) lock_wait: Duration,
 }
@@ -70,14 +71,19 @@ impl Store {
                 None
             }
             (Some(mut view), Some(meta)) if view.continues_in(&meta) => {
-                view.read(&self.log, &mut cached.records, &mut cached.set)?;
+                view.read(&self.log, None, &mut cached.records, &mut cached.set)?;
                 Some(view)
             }
             (_, Some(_)) => {
                 cached.records.clear();
                 cached.set = ReservationSet::new();
                 let mut view = LogView::open(&self.log)?;
-                view.read(&self.log, &mut cached.records, &mut cached.set)?;
+                view.read(
+                    &self.log,
+                    Some(&self.snapshot),
+                    &mut cached.records,
+                    &mut cached.set,
+                )?;
                 Some(view)
             }
         };
@@ -273,6 +279,12 @@ impl Locked<'_> {
             if let Ok(compacted) = log::write(&store.dir, &store.log, &cache.records) {
                 view = compacted;
             }
+        }
+        // A process opening the store then decodes at most this many lines of JSON.
+        if view.lines_since_snapshot() >= SNAPSHOT_EVERY
+            && snapshot::write(&store.snapshot, &view.prefix(), &cache.records).is_ok()
+        {
+            view.snapshot_written();
         }
         cache.log = Some(view);
         cache.generation = Some(next);

@@ -8,12 +8,13 @@ use std::fs::{File, Metadata, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use bitcoin::hashes::{sha256, Hash};
+use bitcoin::hashes::{sha256, Hash, HashEngine};
 use bitcoin::hex::FromHex;
 use bitcoin::Txid;
 use serde::{Deserialize, Serialize};
 use spool_tx::ReservationSet;
 
+use super::snapshot::{self, Prefix};
 use super::{io, replace_file, Record, StoreError, FORMAT_VERSION};
 
 /// The `format` of the log's header line.
@@ -145,6 +146,16 @@ pub(super) enum Durability {
     Written,
 }
 
+/// A sha256 engine (shown by the number of bytes fed to it).
+#[derive(Clone)]
+struct Digest(sha256::HashEngine);
+
+impl std::fmt::Debug for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "sha256 of {} bytes", self.0.n_bytes_hashed())
+    }
+}
+
 /// What one handle has read of the log, through a descriptor it keeps open (so the file it
 /// read cannot be confused with a later one under the same name and inode).
 #[derive(Debug)]
@@ -159,6 +170,10 @@ pub(super) struct LogView {
     lines: usize,
     /// Entries (drops and puts) in those lines.
     entries: usize,
+    /// The sha256 engine fed with the valid lines read (the log's first `end` bytes).
+    digest: Digest,
+    /// Lines covered by the newest snapshot this view read or wrote (0: none).
+    snapshot_lines: usize,
 }
 
 impl LogView {
@@ -177,6 +192,8 @@ impl LogView {
             seen: 0,
             lines: 0,
             entries: 0,
+            digest: Digest(sha256::Hash::engine()),
+            snapshot_lines: 0,
         })
     }
 
@@ -195,13 +212,36 @@ impl LogView {
         self.entries
     }
 
+    /// What was read: the log's first `end` bytes, their lines, entries and sha256.
+    pub(super) fn prefix(&self) -> Prefix {
+        Prefix {
+            end: self.end,
+            lines: self.lines,
+            entries: self.entries,
+            digest: sha256::Hash::from_engine(self.digest.0.clone()),
+        }
+    }
+
+    /// Lines read or appended beyond the newest snapshot this view knows of.
+    pub(super) fn lines_since_snapshot(&self) -> usize {
+        self.lines - self.snapshot_lines
+    }
+
+    /// Notes that a snapshot of everything read was written.
+    pub(super) fn snapshot_written(&mut self) {
+        self.snapshot_lines = self.lines;
+    }
+
     /// Reads the lines after those already read and applies them to `records` and `set`.
-    /// A last line cut short (no newline, or not a checksum and JSON) is a commit that never
+    /// Read from its start, the log's prefix that the `snapshot` file stands for (when it
+    /// does stand for one) is taken from it instead of being decoded line by line. A last
+    /// line cut short (no newline, or not a checksum and JSON) is a commit that never
     /// returned: it is skipped, and cut off before the next append. On an error the view,
     /// `records` and `set` are partly updated and must be dropped.
     pub(super) fn read(
         &mut self,
         path: &Path,
+        snapshot: Option<&Path>,
         records: &mut BTreeMap<Txid, Record>,
         set: &mut ReservationSet,
     ) -> Result<(), StoreError> {
@@ -211,14 +251,50 @@ impl LogView {
             .and_then(|_| self.file.read_to_end(&mut bytes))
             .map_err(io(path, "read"))?;
         self.seen = self.end + bytes.len() as u64;
+        let mut start = 0;
+        if let Some(file) = snapshot.filter(|_| self.end == 0) {
+            if let Some((prefix, digest, loaded)) = snapshot::load(file, &bytes) {
+                let reservations = loaded.values().map(|r| spool_tx::Reservation {
+                    txid: r.txid,
+                    outpoints: r.outpoints.clone(),
+                    reserved_at: r.reserved_at,
+                });
+                if let Ok(loaded_set) = ReservationSet::from_reservations(reservations) {
+                    *records = loaded;
+                    *set = loaded_set;
+                    self.end = prefix.end;
+                    self.lines = prefix.lines;
+                    self.entries = prefix.entries;
+                    self.digest = Digest(digest);
+                    self.snapshot_lines = prefix.lines;
+                    start = prefix.end as usize;
+                }
+            }
+        }
+        let first = self.end;
+        self.decode_lines(path, &bytes[start..], records, set)?;
+        self.digest
+            .0
+            .input(&bytes[start..start + (self.end - first) as usize]);
+        Ok(())
+    }
+
+    /// Decodes and applies the lines of `bytes`, which follow the valid lines read.
+    fn decode_lines(
+        &mut self,
+        path: &Path,
+        bytes: &[u8],
+        records: &mut BTreeMap<Txid, Record>,
+        set: &mut ReservationSet,
+    ) -> Result<(), StoreError> {
         let corrupt = |reason: String| StoreError::Corrupt {
             path: path.to_owned(),
             reason,
         };
         // Many lines (a process opening a store with hundreds pending): their checksums and
         // JSON are decoded on two threads first, then applied in order below, as one by one.
-        let mut decoded = predecode(&bytes);
-        let mut rest = &bytes[..];
+        let mut decoded = predecode(bytes);
+        let mut rest = bytes;
         let mut index = 0;
         while let Some(at) = rest.iter().position(|b| *b == b'\n') {
             let (text, after) = (&rest[..at], &rest[at + 1..]);
@@ -341,6 +417,7 @@ impl LogView {
         self.seen = self.end;
         self.lines += 1;
         self.entries += entries;
+        self.digest.0.input(line);
         Ok(())
     }
 }
@@ -367,5 +444,6 @@ pub(super) fn write(
     view.seen = view.end;
     view.lines = 1 + records.len();
     view.entries = records.len();
+    view.digest.0.input(&text);
     Ok(view)
 }
