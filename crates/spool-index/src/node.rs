@@ -44,7 +44,10 @@ impl std::fmt::Debug for NodeConfig {
 /// A JSON-RPC client of the node.
 pub struct NodeRpc {
     config: NodeConfig,
-    client: jsonrpc::Client,
+    /// Two connections, taken in turn by successive calls (see [`NodeRpc::client`]).
+    clients: [jsonrpc::Client; 2],
+    /// Which of `clients` the next call takes.
+    turn: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for NodeRpc {
@@ -83,20 +86,35 @@ impl NodeRpc {
                 (u.to_string(), p.to_string())
             }
         };
-        let transport = simple_http::Builder::new()
-            .url(&config.url)
-            .map_err(|err| IndexError::Node {
-                url: config.url.clone(),
-                method: "connect".into(),
-                source: Box::new(err),
-            })?
-            .timeout(config.timeout)
-            .auth(user, Some(pass))
-            .build();
+        let client = || {
+            let transport = simple_http::Builder::new()
+                .url(&config.url)
+                .map_err(|err| IndexError::Node {
+                    url: config.url.clone(),
+                    method: "connect".into(),
+                    source: Box::new(err),
+                })?
+                .timeout(config.timeout)
+                .auth(user.clone(), Some(pass.clone()))
+                .build();
+            Ok::<_, IndexError>(jsonrpc::Client::with_transport(transport))
+        };
         Ok(NodeRpc {
             config: config.clone(),
-            client: jsonrpc::Client::with_transport(transport),
+            clients: [client()?, client()?],
+            turn: std::sync::atomic::AtomicUsize::new(0),
         })
+    }
+
+    /// The connection for the next call: the two are taken in turn, so that a call never
+    /// follows the previous one on the same connection at once. Bitcoin Core's HTTP server
+    /// (the one of v31) reads a connection's next request only once the worker that
+    /// answered the previous one marks it done, which it does just after sending the
+    /// reply; a request sent in between waits for the server's I/O loop to come round
+    /// again, up to 50 ms. On a busy machine that happened to one broadcast in ten.
+    fn client(&self) -> &jsonrpc::Client {
+        let turn = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        &self.clients[turn % 2]
     }
 
     /// The node's URL.
@@ -135,9 +153,9 @@ impl NodeRpc {
     pub fn call(&self, method: &str, params: &[Value]) -> Result<Value, IndexError> {
         let raw =
             serde_json::value::to_raw_value(params).map_err(|e| self.bad(method, e.to_string()))?;
-        let request = self.client.build_request(method, Some(&raw));
-        let response = self
-            .client
+        let client = self.client();
+        let request = client.build_request(method, Some(&raw));
+        let response = client
             .send_request(request)
             .map_err(|e| self.transport(method, e))?;
         if let Some(e) = response.error {
@@ -174,12 +192,12 @@ impl NodeRpc {
                 .map(serde_json::value::to_raw_value)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| self.bad(method, e.to_string()))?;
+            let client = self.client();
             let requests: Vec<_> = raws
                 .iter()
-                .map(|raw| self.client.build_request(method, Some(raw)))
+                .map(|raw| client.build_request(method, Some(raw)))
                 .collect();
-            let responses = self
-                .client
+            let responses = client
                 .send_batch(&requests)
                 .map_err(|e| self.transport(method, e))?;
             for response in responses {

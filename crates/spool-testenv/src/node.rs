@@ -62,7 +62,9 @@ pub struct Node {
     p2p_port: u16,
     extra_args: Vec<String>,
     child: Option<Child>,
-    client: Client,
+    /// Two connections, taken in turn (see [`Node::rpc`]).
+    clients: [Client; 2],
+    turn: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Node {
@@ -93,7 +95,7 @@ impl Node {
         for _ in 0..PORT_ATTEMPTS {
             let (rpc_port, p2p_port) = (free_port()?, free_port()?);
             match launch(&exe, datadir.path(), rpc_port, p2p_port, &extra_args) {
-                Ok((child, client)) => {
+                Ok((child, clients)) => {
                     return Ok(Node {
                         exe,
                         datadir,
@@ -101,7 +103,8 @@ impl Node {
                         p2p_port,
                         extra_args,
                         child: Some(child),
-                        client,
+                        clients,
+                        turn: std::sync::atomic::AtomicUsize::new(0),
                     })
                 }
                 Err(err @ NodeError::Startup { .. }) if err.to_string().contains("bind") => {
@@ -113,9 +116,14 @@ impl Node {
         Err(last_error.expect("at least one attempt was made"))
     }
 
-    /// The RPC client (cookie auth).
+    /// The RPC client (cookie auth): one of two connections, taken in turn, so that a call
+    /// never follows the previous one on the same connection at once. Bitcoin Core's HTTP
+    /// server (v31's) reads a connection's next request only once the worker that answered
+    /// the previous one marks it done, just after sending the reply; a request sent in
+    /// between waits for its I/O loop to come round again, up to 50 ms.
     pub fn rpc(&self) -> &Client {
-        &self.client
+        let turn = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        &self.clients[turn % 2]
     }
 
     /// The RPC URL, e.g. `http://127.0.0.1:18443`.
@@ -168,7 +176,7 @@ impl Node {
 
     /// Calls an RPC method untyped (for replies the typed client no longer parses).
     pub fn call(&self, method: &str, params: &[Value]) -> Result<Value, NodeError> {
-        self.client
+        self.rpc()
             .call::<Value>(method, params)
             .map_err(|source| NodeError::Rpc {
                 method: method.to_string(),
@@ -178,7 +186,7 @@ impl Node {
 
     /// Mines `blocks` blocks paying their coinbase to `address`.
     pub fn mine_to(&self, address: &Address, blocks: u64) -> Result<Vec<BlockHash>, NodeError> {
-        self.client
+        self.rpc()
             .generate_to_address(blocks, address)
             .map_err(|source| NodeError::Rpc {
                 method: "generatetoaddress".to_string(),
@@ -189,7 +197,7 @@ impl Node {
     /// Stops the process gracefully (RPC `stop`, then a kill after 30 s), keeping the data.
     pub fn stop(&mut self) -> Result<(), NodeError> {
         if let Some(mut child) = self.child.take() {
-            let _ = self.client.stop();
+            let _ = self.rpc().stop();
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 if child.try_wait()?.is_some() {
@@ -218,7 +226,7 @@ impl Node {
     /// Starts the process again on the same data directory and ports.
     pub fn restart(&mut self) -> Result<(), NodeError> {
         self.stop()?;
-        let (child, client) = launch(
+        let (child, clients) = launch(
             &self.exe,
             self.datadir.path(),
             self.rpc_port,
@@ -226,7 +234,7 @@ impl Node {
             &self.extra_args,
         )?;
         self.child = Some(child);
-        self.client = client;
+        self.clients = clients;
         Ok(())
     }
 }
@@ -250,7 +258,7 @@ fn launch(
     rpc_port: u16,
     p2p_port: u16,
     extra: &[String],
-) -> Result<(Child, Client), NodeError> {
+) -> Result<(Child, [Client; 2]), NodeError> {
     let mut command = Command::new(exe);
     command
         .arg("-regtest")
@@ -283,7 +291,7 @@ fn launch(
         source,
     })?;
     match wait_ready(&mut child, datadir, rpc_port) {
-        Ok(client) => Ok((child, client)),
+        Ok((first, second)) => Ok((child, [first, second])),
         Err(err) => {
             let _ = child.kill();
             let _ = child.wait();
@@ -292,7 +300,11 @@ fn launch(
     }
 }
 
-fn wait_ready(child: &mut Child, datadir: &Path, rpc_port: u16) -> Result<Client, NodeError> {
+fn wait_ready(
+    child: &mut Child,
+    datadir: &Path,
+    rpc_port: u16,
+) -> Result<(Client, Client), NodeError> {
     let cookie = datadir.join("regtest").join(".cookie");
     let url = format!("http://127.0.0.1:{rpc_port}");
     let deadline = Instant::now() + STARTUP_TIMEOUT;
@@ -312,7 +324,10 @@ fn wait_ready(child: &mut Child, datadir: &Path, rpc_port: u16) -> Result<Client
         if cookie.is_file() {
             match Client::new(&url, Auth::CookieFile(cookie.clone())) {
                 Ok(client) => match client.call::<Value>("getblockchaininfo", &[]) {
-                    Ok(_) => return Ok(client),
+                    Ok(_) => match Client::new(&url, Auth::CookieFile(cookie.clone())) {
+                        Ok(second) => return Ok((client, second)),
+                        Err(err) => last = err.to_string(),
+                    },
                     Err(err) => last = err.to_string(),
                 },
                 Err(err) => last = err.to_string(),

@@ -85,8 +85,12 @@ pub(crate) struct Rpc {
     auth: CoreAuth,
     timeout: Duration,
     scan_timeout: Duration,
-    client: Mutex<Option<(Arc<bitcoincore_rpc::Client>, String)>>,
-    scan_client: Mutex<Option<(Arc<bitcoincore_rpc::Client>, String)>>,
+    /// Two connections for calls, taken in turn (see [`Rpc::client`]), and the credentials
+    /// they were made with.
+    client: Mutex<Option<([Arc<bitcoincore_rpc::Client>; 2], String)>>,
+    /// Which of `client` the next call takes.
+    turn: AtomicU64,
+    scan_client: Mutex<Option<([Arc<bitcoincore_rpc::Client>; 2], String)>>,
     calls: AtomicU64,
     round_trips: AtomicU64,
 }
@@ -134,6 +138,7 @@ impl Rpc {
             timeout,
             scan_timeout,
             client: Mutex::new(None),
+            turn: AtomicU64::new(0),
             scan_client: Mutex::new(None),
             calls: AtomicU64::new(0),
             round_trips: AtomicU64::new(0),
@@ -185,7 +190,11 @@ impl Rpc {
     }
 
     /// The client for `method` with the current credentials (rebuilt when the cookie
-    /// changed).
+    /// changed). Successive calls take two connections in turn, so that a call never
+    /// follows the previous one on the same connection at once: Bitcoin Core's HTTP server
+    /// (the one of v31) reads a connection's next request only once the worker that
+    /// answered the previous one marks it done, just after sending the reply, and a request
+    /// sent in between waits for its I/O loop to come round again, up to 50 ms.
     fn client(&self, method: &str) -> Result<Arc<bitcoincore_rpc::Client>, BackendError> {
         let credentials = self.credentials()?;
         let slot = if method == "scantxoutset" {
@@ -193,10 +202,11 @@ impl Rpc {
         } else {
             &self.client
         };
+        let turn = (self.turn.fetch_add(1, Ordering::Relaxed) % 2) as usize;
         let mut slot = slot.lock().expect("rpc client lock poisoned");
-        if let Some((client, used)) = slot.as_ref() {
+        if let Some((clients, used)) = slot.as_ref() {
             if *used == credentials {
-                return Ok(client.clone());
+                return Ok(clients[turn].clone());
             }
         }
         let (user, pass) = credentials
@@ -205,19 +215,23 @@ impl Rpc {
                 url: self.url.clone(),
                 detail: format!("{} holds no `user:password`", self.auth.describe()),
             })?;
-        let transport = simple_http::Builder::new()
-            .url(&self.target)
-            .map_err(|err| BackendError::Config {
-                url: self.url.clone(),
-                detail: format!("invalid RPC URL: {}", redact_url(&err.to_string())),
-            })?
-            .timeout(self.deadline(method))
-            .auth(user, Some(pass))
-            .build();
-        let client = Arc::new(bitcoincore_rpc::Client::from_jsonrpc(
-            jsonrpc::Client::with_transport(transport),
-        ));
-        *slot = Some((client.clone(), credentials));
+        let connection = || {
+            let transport = simple_http::Builder::new()
+                .url(&self.target)
+                .map_err(|err| BackendError::Config {
+                    url: self.url.clone(),
+                    detail: format!("invalid RPC URL: {}", redact_url(&err.to_string())),
+                })?
+                .timeout(self.deadline(method))
+                .auth(user.to_owned(), Some(pass.to_owned()))
+                .build();
+            Ok::<_, BackendError>(Arc::new(bitcoincore_rpc::Client::from_jsonrpc(
+                jsonrpc::Client::with_transport(transport),
+            )))
+        };
+        let clients = [connection()?, connection()?];
+        let client = clients[turn].clone();
+        *slot = Some((clients, credentials));
         Ok(client)
     }
 

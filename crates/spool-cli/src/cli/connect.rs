@@ -23,21 +23,8 @@ pub type AnyBackend = Box<dyn Backend>;
 ///
 /// A malformed URL, or Esplora without `--esplora-url`.
 pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
-    let network = settings.network.network();
-    let retry = RetryPolicy {
-        attempts: 3,
-        first_delay: Duration::from_millis(200),
-        max_delay: Duration::from_secs(1),
-    };
     if let Some(url) = &settings.server {
-        check_url("--server", url)?;
-        let shown = redact_url(url);
-        return Ok(Box::new(
-            ServerBackend::new(url, network)
-                .with_context(|| format!("spool server at {shown}"))?
-                .retry_policy(retry)
-                .with_token(settings.server_token.clone()),
-        ));
+        return Ok(Box::new(server_backend(settings, url)?));
     }
     Ok(match settings.backend {
         BackendKind::Core => {
@@ -47,9 +34,10 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
             let timeout = settings
                 .rpc_timeout
                 .map_or(spool_backend::core::DEFAULT_TIMEOUT, Duration::from_secs);
+            let network = settings.network.network();
             let mut core = CoreBackend::with_timeout(&settings.rpc_url, auth, network, timeout)
                 .with_context(|| format!("bitcoin core at {shown}"))?
-                .retry_policy(retry);
+                .retry_policy(RETRY);
             // The decoded mempool and the last UTXO scan are kept across processes.
             if let Some(dir) = &settings.data_dir {
                 core = core.with_cache_dir(dir);
@@ -65,10 +53,47 @@ pub fn backend(settings: &Settings) -> anyhow::Result<AnyBackend> {
             check_url("--esplora-url", url)?;
             let shown = redact_url(url);
             Box::new(
-                EsploraBackend::new(url, network).with_context(|| format!("esplora at {shown}"))?,
+                EsploraBackend::new(url, settings.network.network())
+                    .with_context(|| format!("esplora at {shown}"))?,
             )
         }
     })
+}
+
+/// How the backends of commands retry a transient failure.
+const RETRY: RetryPolicy = RetryPolicy {
+    attempts: 3,
+    first_delay: Duration::from_millis(200),
+    max_delay: Duration::from_secs(1),
+};
+
+/// The client of the `spool serve` at `url` that actions and reads go through.
+fn server_backend(settings: &Settings, url: &str) -> anyhow::Result<ServerBackend> {
+    check_url("--server", url)?;
+    let shown = redact_url(url);
+    Ok(ServerBackend::new(url, settings.network.network())
+        .with_context(|| format!("spool server at {shown}"))?
+        .retry_policy(RETRY)
+        .with_token(settings.server_token.clone()))
+}
+
+/// The backend the settings name, for a command that goes on to use it: with `--server`,
+/// the server's index is checked first as [`server_sync_gate`] does, over the connection
+/// the command then reuses; otherwise the node or Esplora is asked for its tip, so that a
+/// node of another network is named before anything else happens.
+///
+/// # Errors
+///
+/// As [`backend`] and [`server_sync_gate`], or the backend's failure.
+pub async fn checked_backend(settings: &Settings, purpose: Purpose) -> anyhow::Result<AnyBackend> {
+    if let Some(url) = &settings.server {
+        let server = server_backend(settings, url)?;
+        gate(&server, settings, purpose).await?;
+        return Ok(Box::new(server));
+    }
+    let backend = backend(settings)?;
+    backend.tip_height().await?;
+    Ok(backend)
 }
 
 /// Bitcoin Core's authentication from the settings.
@@ -129,7 +154,11 @@ pub async fn server_sync_gate(settings: &Settings, purpose: Purpose) -> anyhow::
     if settings.server.is_none() {
         return Ok(());
     }
-    let server = server(settings, "status")?;
+    gate(&server(settings, "status")?, settings, purpose).await
+}
+
+/// The sync gate over `server` (see [`server_sync_gate`]).
+async fn gate(server: &ServerBackend, settings: &Settings, purpose: Purpose) -> anyhow::Result<()> {
     let mut last_note = std::time::Instant::now();
     let mut first = true;
     loop {
@@ -301,7 +330,20 @@ pub async fn spool(
     settings: &Settings,
     federation: Vec<String>,
 ) -> anyhow::Result<Spool<AnyBackend>> {
-    let backend = backend(settings)?;
+    spool_over(settings, backend(settings)?, federation)
+}
+
+/// The engine over `backend` (from [`checked_backend`]), with reservations in the data
+/// directory.
+///
+/// # Errors
+///
+/// A data directory or reservation store that cannot be opened.
+pub fn spool_over(
+    settings: &Settings,
+    backend: AnyBackend,
+    federation: Vec<String>,
+) -> anyhow::Result<Spool<AnyBackend>> {
     let Some(data_dir) = &settings.data_dir else {
         return Err(super::exit::input(
             "no data directory for reservations: give --data-dir DIR (no home directory is known)",

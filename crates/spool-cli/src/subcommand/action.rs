@@ -473,12 +473,9 @@ async fn execute(
     };
     // The node must serve --network before this network's data directory is created.
     // (Every backend error names the node's URL.)
-    connect::server_sync_gate(settings, connect::Purpose::Action).await?;
-    // (A server's status, just read by the gate, named its network already.)
-    if settings.server.is_none() {
-        connect::backend(settings)?.tip_height().await?;
-    }
-    let spool = connect::spool(settings, federation).await?;
+    // (A server's status, read by the gate, names its network.)
+    let backend = connect::checked_backend(settings, connect::Purpose::Action).await?;
+    let spool = connect::spool_over(settings, backend, federation)?;
     let prepared = spool.prepare(&request, &key, &options).await?;
     let mut output = Output {
         txid: prepared.txid().to_string(),

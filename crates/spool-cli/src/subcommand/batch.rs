@@ -370,14 +370,9 @@ impl BatchArgs {
             fee_rate: self.common.fee_rate.or(settings.fee_rate),
             dry_run: self.common.dry_run,
         };
-        connect::server_sync_gate(settings, connect::Purpose::Action).await?;
-        // (A server's status, just read by the gate, named its network already.)
-        if settings.server.is_none() {
-            connect::backend(settings)?.tip_height().await?;
-        }
-        let spool = connect::spool(settings, federation)
-            .await?
-            .with_utxo_cache();
+        // (A server's status, read by the gate, names its network.)
+        let backend = connect::checked_backend(settings, connect::Purpose::Action).await?;
+        let spool = connect::spool_over(settings, backend, federation)?.with_utxo_cache();
         let data_dir = settings
             .data_dir
             .clone()

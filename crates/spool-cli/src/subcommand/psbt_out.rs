@@ -71,9 +71,8 @@ pub(crate) async fn execute(
         fee_rate: common.fee_rate.or(settings.fee_rate),
         dry_run: common.dry_run,
     };
-    connect::server_sync_gate(settings, connect::Purpose::Action).await?;
-    connect::backend(settings)?.tip_height().await?;
-    let spool = connect::spool(settings, federation).await?;
+    let backend = connect::checked_backend(settings, connect::Purpose::Action).await?;
+    let spool = connect::spool_over(settings, backend, federation)?;
     let prepared = spool.prepare(&request, &key, &options).await?;
     let written = async {
         let previous = spool.previous_transactions(&prepared).await?;
