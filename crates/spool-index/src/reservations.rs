@@ -16,7 +16,7 @@
 //! its lease lapses ([`DEFAULT_LEASE`] unless `spool serve --reservation-lease` says
 //! otherwise).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -78,6 +78,48 @@ struct Inner {
     conn: Connection,
     held: BTreeMap<Txid, Held>,
     outpoints: HashMap<OutPoint, Txid>,
+    /// The reservations holding each claim (kept with `held` by [`Inner::put`] and
+    /// [`Inner::take`]): a new reservation's claims are checked against those only, not
+    /// against every reservation held.
+    claimed: HashMap<Claim, BTreeSet<Txid>>,
+}
+
+impl Inner {
+    /// Holds `held` (replacing a reservation of the same txid).
+    fn put(&mut self, held: Held) {
+        self.take(&held.txid);
+        for claim in &held.claims {
+            self.claimed
+                .entry(claim.clone())
+                .or_default()
+                .insert(held.txid);
+        }
+        self.held.insert(held.txid, held);
+    }
+
+    /// Stops holding `txid`'s reservation and returns it.
+    fn take(&mut self, txid: &Txid) -> Option<Held> {
+        let held = self.held.remove(txid)?;
+        for claim in &held.claims {
+            if let Some(holders) = self.claimed.get_mut(claim) {
+                holders.remove(txid);
+                if holders.is_empty() {
+                    self.claimed.remove(claim);
+                }
+            }
+        }
+        Some(held)
+    }
+
+    /// The reservations holding any of `claims`, by txid.
+    fn claiming(&self, claims: &[Claim]) -> BTreeSet<Txid> {
+        claims
+            .iter()
+            .filter_map(|claim| self.claimed.get(claim))
+            .flatten()
+            .copied()
+            .collect()
+    }
 }
 
 /// The server's reservations (see the module documentation).
@@ -199,10 +241,17 @@ impl ServerReservations {
             }
         }
         Ok(ServerReservations {
-            inner: Mutex::new(Inner {
-                conn,
-                held,
-                outpoints,
+            inner: Mutex::new({
+                let mut inner = Inner {
+                    conn,
+                    held: BTreeMap::new(),
+                    outpoints,
+                    claimed: HashMap::new(),
+                };
+                for (_, record) in held {
+                    inner.put(record);
+                }
+                inner
             }),
             lease: lease.as_secs(),
             path: shown,
@@ -293,7 +342,7 @@ impl ServerReservations {
 
     fn release_one(&self, txid: &Txid) -> Result<bool, IndexError> {
         let mut inner = self.lock();
-        let Some(held) = inner.held.remove(txid) else {
+        let Some(held) = inner.take(txid) else {
             return Ok(false);
         };
         for outpoint in &held.outpoints {
@@ -381,7 +430,7 @@ impl ServerReservations {
             }
         }
         let mut inner = self.lock();
-        let Some(mut held) = inner.held.remove(&unsigned) else {
+        let Some(mut held) = inner.take(&unsigned) else {
             return Ok(());
         };
         let at = now();
@@ -406,7 +455,7 @@ impl ServerReservations {
         )
         .map_err(IndexError::db(&self.path))?;
         if let Err(err) = db.commit() {
-            inner.held.insert(unsigned, held);
+            inner.put(held);
             return Err(IndexError::db(&self.path)(err));
         }
         for outpoint in &held.outpoints {
@@ -415,7 +464,7 @@ impl ServerReservations {
         held.txid = txid;
         held.state = TxState::Broadcast;
         held.sent_at = Some(at);
-        inner.held.insert(txid, held);
+        inner.put(held);
         Ok(())
     }
 }
@@ -444,11 +493,16 @@ impl ReservationStore for ServerReservations {
             }));
         }
         let seen: HashSet<Txid> = request.seen.iter().copied().collect();
-        let pending = inner.held.values().map(|h| Pending {
-            txid: h.txid,
-            state: h.state,
-            claims: &h.claims,
-        });
+        // Only those holding one of its claims can conflict (in txid order, as `held`).
+        let claiming = inner.claiming(&request.claims);
+        let pending = claiming
+            .iter()
+            .filter_map(|t| inner.held.get(t))
+            .map(|h| Pending {
+                txid: h.txid,
+                state: h.state,
+                claims: &h.claims,
+            });
         if let Err(conflict) = check_claims(&request.claims, &seen, pending) {
             return Ok(Err(Refusal::Claimed(conflict)));
         }
@@ -488,18 +542,15 @@ impl ReservationStore for ServerReservations {
         for outpoint in &request.outpoints {
             inner.outpoints.insert(*outpoint, request.txid);
         }
-        inner.held.insert(
-            request.txid,
-            Held {
-                txid: request.txid,
-                state: TxState::Reserved,
-                reserved_at: at,
-                sent_at: None,
-                outpoints: request.outpoints.clone(),
-                claims: request.claims.clone(),
-                maker: request.maker.clone(),
-            },
-        );
+        inner.put(Held {
+            txid: request.txid,
+            state: TxState::Reserved,
+            reserved_at: at,
+            sent_at: None,
+            outpoints: request.outpoints.clone(),
+            claims: request.claims.clone(),
+            maker: request.maker.clone(),
+        });
         Ok(Ok(()))
     }
 
