@@ -91,7 +91,8 @@ fn a_server_killed_after_forwarding_gives_exit_5_with_the_txid() {
 
 /// A proxy to the node that forwards every request; the first `sendrawtransaction` is
 /// forwarded, but its answer is dropped with the connection. With `dead_after`, every later
-/// connection is refused too (the node stays unreachable).
+/// connection is refused too, and every connection already open is cut at its next request
+/// (the node stays unreachable: spool's node client keeps two connections).
 struct Proxy {
     url: String,
 }
@@ -109,7 +110,7 @@ impl Proxy {
                     continue;
                 }
                 let dropped = dropped.clone();
-                std::thread::spawn(move || serve(client, node_addr, &dropped));
+                std::thread::spawn(move || serve(client, node_addr, &dropped, dead_after));
             }
         });
         Proxy { url }
@@ -139,13 +140,22 @@ fn read_message(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
     Some(head)
 }
 
-fn serve(client: TcpStream, node_addr: std::net::SocketAddr, dropped: &AtomicBool) {
+fn serve(
+    client: TcpStream,
+    node_addr: std::net::SocketAddr,
+    dropped: &AtomicBool,
+    dead_after: bool,
+) {
     let mut to_client = client.try_clone().unwrap();
     let mut from_client = BufReader::new(client);
     let upstream = TcpStream::connect(node_addr).unwrap();
     let mut to_node = upstream.try_clone().unwrap();
     let mut from_node = BufReader::new(upstream);
     while let Some(request) = read_message(&mut from_client) {
+        if dead_after && dropped.load(Ordering::SeqCst) {
+            let _ = to_client.shutdown(std::net::Shutdown::Both);
+            return;
+        }
         to_node.write_all(&request).unwrap();
         let Some(reply) = read_message(&mut from_node) else {
             return;
