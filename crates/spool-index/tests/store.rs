@@ -498,3 +498,34 @@ fn a_sample_is_the_list_cut_per_value_from_its_start() {
         .unwrap()
         .is_empty());
 }
+
+/// A sample is for spending: of a wallet funded by 110 coinbases (a regtest wallet mined to),
+/// only the 11 with 100 confirmations or more can be drawn, whatever the start; the full list
+/// still holds them all.
+#[test]
+fn a_sample_leaves_out_coinbases_not_yet_spendable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("index.sqlite"), Network::Regtest).unwrap();
+    let miner = script(200);
+    store.watch(std::slice::from_ref(&miner)).unwrap();
+    let mut prev = BlockHash::all_zeros();
+    let mut blocks = Vec::new();
+    for height in 0..110u8 {
+        let b = block(prev, 100 + u32::from(height), vec![coinbase(height)]);
+        prev = b.block_hash();
+        blocks.push(data(u64::from(height), b, &[]));
+    }
+    store.apply_blocks(&blocks).unwrap();
+    let tip = 109;
+    assert_eq!(store.utxos(&miner, 1, tip).unwrap().len(), 110);
+    let none = |_: &OutPoint| false;
+    for start in [[0u8; 32], [0x80; 32], [0xff; 32]] {
+        let sample = store
+            .utxo_sample(&miner, 1, tip, 64, &start, &none)
+            .unwrap();
+        assert_eq!(sample.len(), 11, "start {:x}", start[0]);
+        assert!(sample
+            .iter()
+            .all(|u| u.is_coinbase && u.confirmations >= 100));
+    }
+}

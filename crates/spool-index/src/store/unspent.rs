@@ -80,8 +80,8 @@ impl Store {
     }
 
     /// At most `per_value` unspent outputs of each value paying `script`, chosen as
-    /// [`Store::utxos`] would list them (`min_conf` at `tip`, none spent in the mempool) and
-    /// not `held`. Each value's run starts at the first outpoint from `start` (32 bytes
+    /// [`Store::utxos`] would list them (`min_conf` at `tip`, none spent in the mempool), not
+    /// `held` and spendable (no coinbase output with fewer than 100 confirmations). Each value's run starts at the first outpoint from `start` (32 bytes
     /// compared with the txids; random for a random sample) and wraps around, so callers with
     /// different starts rarely draw the same outputs. Values come in increasing order.
     ///
@@ -129,7 +129,11 @@ impl Store {
                     let height: Option<i64> = row.get(2).map_err(self.err())?;
                     let coinbase: bool = row.get(3).map_err(self.err())?;
                     let utxo = self.utxo(script, &txid, vout, value, height, coinbase, tip)?;
-                    if held(&utxo.outpoint) {
+                    // A sample is for spending: a coinbase output not yet mature would
+                    // take the place of one that can be spent.
+                    let immature =
+                        utxo.is_coinbase && utxo.confirmations < spool_tx::COINBASE_MATURITY;
+                    if immature || held(&utxo.outpoint) {
                         continue;
                     }
                     sample.push(utxo);
