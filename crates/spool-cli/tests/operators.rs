@@ -313,10 +313,13 @@ fn reservations_survive_a_kill_9_of_the_server_and_a_lapsed_lease_releases_them(
     assert!(env.confirmations(&a_out.txid) > 0 && env.confirmations(&b_out.txid) > 0);
     drop(server);
 
-    // An operator that dies after reserving: its reservation lapses with the lease.
+    // An operator that dies after reserving: its reservation lapses with the lease. Leases
+    // count whole seconds from the second the reservation was taken in, so a lease of N
+    // lapses between N - 1 and N seconds after it: 3 leaves the check below 2 s at least
+    // (with 1, a loaded machine crossing a second boundary saw it lapse already).
     let server = Server::start(
         &env,
-        &["--watch", &p.federation, "--reservation-lease", "1"],
+        &["--watch", &p.federation, "--reservation-lease", "3"],
     );
     server.wait_synced(&env);
     let go = env.data_path().join("go-dead");
@@ -340,7 +343,7 @@ fn reservations_survive_a_kill_9_of_the_server_and_a_lapsed_lease_releases_them(
             .len(),
         1
     );
-    std::thread::sleep(Duration::from_millis(2_100));
+    std::thread::sleep(Duration::from_millis(4_100));
     let lapsed = server.json("/api/v1/reservations");
     assert_eq!(
         lapsed["reservations"].as_array().unwrap().len(),
