@@ -37,6 +37,7 @@ mod retry;
 pub mod server;
 mod status;
 pub mod token;
+pub mod turns;
 
 pub use backend::{Backend, WaitProgress, SPENDABLE_PER_VALUE};
 pub use error::BackendError;

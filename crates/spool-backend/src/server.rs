@@ -307,9 +307,7 @@ pub struct ServerBackend {
     /// made while a transaction is being sent (`spool batch` prepares its next line then),
     /// or a second broadcast (`spool batch` sends two independent lines at once), would
     /// otherwise wait for the node to take the first.
-    broadcasts: std::sync::Arc<[bitreq::Client; 2]>,
-    /// Which of `broadcasts` the next broadcast takes.
-    next_broadcast: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    broadcasts: std::sync::Arc<crate::turns::Turns<bitreq::Client>>,
     /// Sent with writes (broadcasts) when the server asks for one.
     token: Option<ApiToken>,
 }
@@ -343,8 +341,10 @@ impl ServerBackend {
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
             client: bitreq::Client::new(4),
-            broadcasts: std::sync::Arc::new([bitreq::Client::new(1), bitreq::Client::new(1)]),
-            next_broadcast: std::sync::Arc::default(),
+            broadcasts: std::sync::Arc::new(crate::turns::Turns::new(
+                bitreq::Client::new(1),
+                bitreq::Client::new(1),
+            )),
             token: None,
         })
     }
@@ -621,10 +621,7 @@ impl Backend for ServerBackend {
         let txid = tx.compute_txid();
         let hex = encode::serialize_hex(tx);
         // Not retried blindly: a lost answer is settled by the server's idempotent broadcast.
-        let turn = self
-            .next_broadcast
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let client = &self.broadcasts[turn % self.broadcasts.len()];
+        let client = self.broadcasts.next();
         let result = retrying(&self.retry, "broadcast", || {
             self.send_on(
                 client,

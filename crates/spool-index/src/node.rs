@@ -44,10 +44,9 @@ impl std::fmt::Debug for NodeConfig {
 /// A JSON-RPC client of the node.
 pub struct NodeRpc {
     config: NodeConfig,
-    /// Two connections, taken in turn by successive calls (see [`NodeRpc::client`]).
-    clients: [jsonrpc::Client; 2],
-    /// Which of `clients` the next call takes.
-    turn: std::sync::atomic::AtomicUsize,
+    /// Two connections, taken in turn by successive calls (see
+    /// [`spool_backend::turns::Turns`]).
+    clients: spool_backend::turns::Turns<jsonrpc::Client>,
 }
 
 impl std::fmt::Debug for NodeRpc {
@@ -101,20 +100,13 @@ impl NodeRpc {
         };
         Ok(NodeRpc {
             config: config.clone(),
-            clients: [client()?, client()?],
-            turn: std::sync::atomic::AtomicUsize::new(0),
+            clients: spool_backend::turns::Turns::try_new(client)?,
         })
     }
 
-    /// The connection for the next call: the two are taken in turn, so that a call never
-    /// follows the previous one on the same connection at once. Bitcoin Core's HTTP server
-    /// (the one of v31) reads a connection's next request only once the worker that
-    /// answered the previous one marks it done, which it does just after sending the
-    /// reply; a request sent in between waits for the server's I/O loop to come round
-    /// again, up to 50 ms. On a busy machine that happened to one broadcast in ten.
+    /// The connection for the next call.
     fn client(&self) -> &jsonrpc::Client {
-        let turn = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        &self.clients[turn % 2]
+        self.clients.next()
     }
 
     /// The node's URL.

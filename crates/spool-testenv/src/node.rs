@@ -116,11 +116,11 @@ impl Node {
         Err(last_error.expect("at least one attempt was made"))
     }
 
-    /// The RPC client (cookie auth): one of two connections, taken in turn, so that a call
-    /// never follows the previous one on the same connection at once. Bitcoin Core's HTTP
-    /// server (v31's) reads a connection's next request only once the worker that answered
-    /// the previous one marks it done, just after sending the reply; a request sent in
-    /// between waits for its I/O loop to come round again, up to 50 ms.
+    /// The RPC client (cookie auth): one of two connections, taken in turn, as spool's own
+    /// node clients do (`spool_backend::turns::Turns`, which this crate cannot use: it is a
+    /// dev-dependency of spool-backend), so that a call never follows the previous one on
+    /// the same connection at once, where Bitcoin Core v31's HTTP server may make it wait
+    /// up to 50 ms.
     pub fn rpc(&self) -> &Client {
         let turn = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         &self.clients[turn % 2]

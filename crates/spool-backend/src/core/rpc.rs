@@ -11,6 +11,7 @@ use bitcoincore_rpc::jsonrpc::http::simple_http;
 use serde_json::Value;
 
 use crate::error::BackendError;
+use crate::turns::Turns;
 
 /// Most calls sent in one JSON-RPC batch (one HTTP round trip).
 pub(crate) const MAX_BATCH: usize = 250;
@@ -85,12 +86,10 @@ pub(crate) struct Rpc {
     auth: CoreAuth,
     timeout: Duration,
     scan_timeout: Duration,
-    /// Two connections for calls, taken in turn (see [`Rpc::client`]), and the credentials
-    /// they were made with.
-    client: Mutex<Option<([Arc<bitcoincore_rpc::Client>; 2], String)>>,
-    /// Which of `client` the next call takes.
-    turn: AtomicU64,
-    scan_client: Mutex<Option<([Arc<bitcoincore_rpc::Client>; 2], String)>>,
+    /// Two connections for calls, taken in turn (see [`Turns`]), and the credentials they
+    /// were made with.
+    client: Mutex<Option<(Turns<Arc<bitcoincore_rpc::Client>>, String)>>,
+    scan_client: Mutex<Option<(Turns<Arc<bitcoincore_rpc::Client>>, String)>>,
     calls: AtomicU64,
     round_trips: AtomicU64,
 }
@@ -138,7 +137,6 @@ impl Rpc {
             timeout,
             scan_timeout,
             client: Mutex::new(None),
-            turn: AtomicU64::new(0),
             scan_client: Mutex::new(None),
             calls: AtomicU64::new(0),
             round_trips: AtomicU64::new(0),
@@ -190,11 +188,7 @@ impl Rpc {
     }
 
     /// The client for `method` with the current credentials (rebuilt when the cookie
-    /// changed). Successive calls take two connections in turn, so that a call never
-    /// follows the previous one on the same connection at once: Bitcoin Core's HTTP server
-    /// (the one of v31) reads a connection's next request only once the worker that
-    /// answered the previous one marks it done, just after sending the reply, and a request
-    /// sent in between waits for its I/O loop to come round again, up to 50 ms.
+    /// changed): successive calls take two connections in turn ([`Turns`]).
     fn client(&self, method: &str) -> Result<Arc<bitcoincore_rpc::Client>, BackendError> {
         let credentials = self.credentials()?;
         let slot = if method == "scantxoutset" {
@@ -202,11 +196,10 @@ impl Rpc {
         } else {
             &self.client
         };
-        let turn = (self.turn.fetch_add(1, Ordering::Relaxed) % 2) as usize;
         let mut slot = slot.lock().expect("rpc client lock poisoned");
         if let Some((clients, used)) = slot.as_ref() {
             if *used == credentials {
-                return Ok(clients[turn].clone());
+                return Ok(clients.next().clone());
             }
         }
         let (user, pass) = credentials
@@ -229,8 +222,8 @@ impl Rpc {
                 jsonrpc::Client::with_transport(transport),
             )))
         };
-        let clients = [connection()?, connection()?];
-        let client = clients[turn].clone();
+        let clients = Turns::try_new(connection)?;
+        let client = clients.next().clone();
         *slot = Some((clients, credentials));
         Ok(client)
     }

@@ -67,13 +67,18 @@ const RETRY: RetryPolicy = RetryPolicy {
     max_delay: Duration::from_secs(1),
 };
 
-/// The client of the `spool serve` at `url` that actions and reads go through.
+/// The client of the `spool serve` at `url` that actions and reads go through: as
+/// [`server_at`], retrying transient failures.
 fn server_backend(settings: &Settings, url: &str) -> anyhow::Result<ServerBackend> {
+    Ok(server_at(settings, url)?.retry_policy(RETRY))
+}
+
+/// The client of the `spool serve` at `url`, with the settings' network and token.
+fn server_at(settings: &Settings, url: &str) -> anyhow::Result<ServerBackend> {
     check_url("--server", url)?;
     let shown = redact_url(url);
     Ok(ServerBackend::new(url, settings.network.network())
         .with_context(|| format!("spool server at {shown}"))?
-        .retry_policy(RETRY)
         .with_token(settings.server_token.clone()))
 }
 
@@ -116,11 +121,7 @@ pub fn server(settings: &Settings, command: &'static str) -> anyhow::Result<Serv
     let Some(url) = &settings.server else {
         return Err(NeedsServer { command }.into());
     };
-    check_url("--server", url)?;
-    let shown = redact_url(url);
-    Ok(ServerBackend::new(url, settings.network.network())
-        .with_context(|| format!("spool server at {shown}"))?
-        .with_token(settings.server_token.clone()))
+    server_at(settings, url)
 }
 
 /// What a command does with the server's answers: read them, or act on them.
